@@ -1,0 +1,152 @@
+"""Checks at public boundaries, with one message template.
+
+Every bad parameter is reported the same way: which parameter, what arrived,
+what is allowed (as in scikit-learn's ``_param_validation``). These helpers
+raise ``ValueError`` / ``TypeError``; the CLI turns them into one line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "NonFiniteError",
+    "as_generator",
+    "check_array",
+    "check_choice",
+    "check_finite",
+    "check_int",
+    "check_real",
+    "describe",
+]
+
+
+class NonFiniteError(FloatingPointError, ValueError):
+    """A value that must be finite is NaN or infinite.
+
+    Subclasses both ``FloatingPointError`` (it is a numerical event) and
+    ``ValueError`` (when it comes from the user's input, it is bad input).
+    """
+
+
+def describe(value: Any) -> str:
+    """A short, readable account of ``value`` for error messages."""
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``allowed``, else raise ValueError."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{name} must be one of {options}; got {describe(value)}")
+    return value
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """Return ``value`` as an int if it is an integer within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer; got {describe(value)}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}; got {value}")
+    return value
+
+
+def check_real(name: str, value: Any, *, minimum: float | None = None,
+               maximum: float | None = None, strict_min: bool = False,
+               allow_none: bool = False) -> float | None:
+    """Return ``value`` as a finite float within the bounds.
+
+    ``strict_min=True`` makes the lower bound exclusive (``value > minimum``).
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number; got {describe(value)}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    if minimum is not None:
+        if strict_min and not value > minimum:
+            raise ValueError(f"{name} must be > {minimum}; got {value}")
+        if not strict_min and value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {value}")
+    return value
+
+
+def check_finite(name: str, array: np.ndarray) -> np.ndarray:
+    """Raise :class:`NonFiniteError` naming ``name`` if ``array`` has NaN/inf."""
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise NonFiniteError(
+            f"{name} must be finite; got {np.count_nonzero(~np.isfinite(array))} "
+            f"non-finite value(s), the first at index {tuple(int(i) for i in bad)}"
+        )
+    return array
+
+
+def check_array(name: str, value: Any, *, ndim: int | None = None,
+                shape: tuple[int | None, ...] | None = None,
+                dtype: Any = np.float64, finite: bool = True) -> np.ndarray:
+    """Convert ``value`` to an array of ``dtype`` and check rank, shape and finiteness.
+
+    ``shape`` entries of ``None`` match any size. Conversion copies only when
+    the dtype differs.
+    """
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array; got {describe(value)}") from exc
+    if ndim is None and shape is not None:
+        ndim = len(shape)
+    if ndim is not None and array.ndim != ndim:
+        expected = f"shape {_fmt_shape(shape)}" if shape is not None else f"{ndim} dimensions"
+        raise ValueError(
+            f"{name} must have {ndim} dimensions ({expected}); got shape {array.shape}"
+        )
+    if shape is not None:
+        for got, want in zip(array.shape, shape, strict=True):
+            if want is not None and got != want:
+                raise ValueError(
+                    f"{name} must have shape {_fmt_shape(shape)}; got shape {array.shape}"
+                )
+    if finite:
+        check_finite(name, array)
+    return array
+
+
+def _fmt_shape(shape: tuple[int | None, ...] | None) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join("*" if s is None else str(s) for s in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def as_generator(seed: Any) -> np.random.Generator:
+    """The one RNG entry point: an int seed, a SeedSequence or a Generator.
+
+    There is no global random state anywhere in gradflow.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise TypeError(
+            f"seed must be a non-negative integer, a numpy SeedSequence or Generator; "
+            f"got {describe(seed)}"
+        )
+    return np.random.default_rng(int(seed))

@@ -1,0 +1,114 @@
+"""What every cell shares: its parameters, its gradients, and its interface.
+
+A cell runs one layer in one direction over a whole sequence. Every cell has
+the same four methods (``forward``, ``backward``, ``step_jacobians``,
+``input_jacobians``) and the same state convention: a flat state vector
+``s`` of size ``S`` per sample, ``S = H`` for the RNN and GRU and ``S = 2H``
+(``[h; c]``) for the LSTM. The network (``network.py``) handles direction,
+depth and connections; it never needs to know which cell it runs.
+
+Each cell owns its time loop (rather than a generic scan over a step
+function) so that per step it does one GEMM into preallocated, in-place
+buffers, and so that weight gradients are one GEMM over all steps.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+__all__ = ["Cell", "CellGrads", "CellParams", "flat_gemm"]
+
+
+class CellParams(NamedTuple):
+    """One layer-direction's weights, named and shaped as in PyTorch.
+
+    Attributes
+    ----------
+    weight_ih : (G*H, I) array
+    weight_hh : (G*H, H) array
+    bias_ih : (G*H,) array
+    bias_hh : (G*H,) array
+        ``G`` is the number of gates: 1 (RNN), 4 (LSTM, order ``ifgo``),
+        3 (GRU, order ``rzn``).
+    """
+
+    weight_ih: np.ndarray
+    weight_hh: np.ndarray
+    bias_ih: np.ndarray
+    bias_hh: np.ndarray
+
+
+class CellGrads(NamedTuple):
+    """Gradients of a loss through one cell run.
+
+    Attributes
+    ----------
+    weight_ih, weight_hh, bias_ih, bias_hh : arrays shaped as in CellParams
+    inputs : (T, B, I) array, dL/dx_t
+    initial_state : (B, S) array, dL/ds_0 (the state before the first step)
+    adjoints : (T, B, S) array, dL/ds_t, the total derivative with respect to
+        the state after step t (through the outputs and all later steps).
+    """
+
+    weight_ih: np.ndarray
+    weight_hh: np.ndarray
+    bias_ih: np.ndarray
+    bias_hh: np.ndarray
+    inputs: np.ndarray
+    initial_state: np.ndarray
+    adjoints: np.ndarray
+
+
+class Cell(Protocol):
+    """The interface the network runs; see ``rnn.py`` for the model."""
+
+    hidden_size: int
+    gates: int
+
+    @property
+    def state_size(self) -> int: ...
+
+    def forward(self, p: CellParams, x: np.ndarray, s0: np.ndarray): ...
+
+    def backward(self, p: CellParams, trace, d_out: np.ndarray,
+                 d_last: np.ndarray) -> CellGrads: ...
+
+    def step_jacobians(self, p: CellParams, trace) -> np.ndarray: ...
+
+    def input_jacobians(self, p: CellParams, trace) -> np.ndarray: ...
+
+
+def flat_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum_{t,b} a[t,b,:]^T b[t,b,:]``: a weight gradient as one GEMM.
+
+    Parameters
+    ----------
+    a : (T, B, P) array
+    b : (T, B, Q) array
+
+    Returns
+    -------
+    (P, Q) array
+    """
+    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+
+
+def project(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Input projections for all steps as one GEMM: ``x @ weight.T + bias``.
+
+    Parameters
+    ----------
+    x : (T, B, I) array
+    weight : (G*H, I) array (the transpose is a BLAS flag, not a copy)
+    bias : (G*H,) array
+
+    Returns
+    -------
+    (T, B, G*H) array, freshly allocated (cells update it in place)
+    """
+    T, B, I = x.shape
+    out = x.reshape(T * B, I) @ weight.T  # (T*B, G*H)
+    out += bias
+    return out.reshape(T, B, -1)

@@ -1,0 +1,233 @@
+"""The GRU cell in both forms: forward, BPTT and step Jacobians side by side.
+
+Gates are stacked in the order ``rzn`` (PyTorch). Both forms share::
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+    h' = (1 - z) * n + z * h
+
+and differ in where the reset gate acts:
+
+- ``reset_after=True`` (PyTorch ``nn.GRU``): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``
+- ``reset_after=False`` (Cho 2014 / CS224n): ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``
+
+These are different functions, not re-parametrizations. One-step Jacobians,
+with ``m = W_hn h + b_hn``::
+
+    after:  J = diag(z) + diag((h-n) z(1-z)) W_hz
+                + diag((1-z)(1-n^2)) [diag(r) W_hn + diag(m r(1-r)) W_hr]
+    before: J = diag(z) + diag((h-n) z(1-z)) W_hz
+                + diag((1-z)(1-n^2)) W_hn [diag(r) + diag(h r(1-r)) W_hr]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.gates import GRU_GATES, sigmoid
+
+__all__ = ["GRUCell", "GRUTrace"]
+
+assert GRU_GATES == "rzn"  # the slicing below relies on this order
+
+
+class GRUTrace(NamedTuple):
+    """What backward needs from forward.
+
+    Attributes
+    ----------
+    x : (T, B, I) array, the inputs
+    h : (T+1, B, H) array, ``h[0]`` initial, ``h[t+1]`` after step t
+    gates : (T, B, 3H) array, activated ``[r, z, n]``
+    m : (T, B, H) array, ``W_hn h_{t-1} + b_hn`` (reset_after only; else empty)
+    """
+
+    x: np.ndarray
+    h: np.ndarray
+    gates: np.ndarray
+    m: np.ndarray
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """(T, B, H) array: the hidden state after each step."""
+        return self.h[1:]
+
+    @property
+    def last_state(self) -> np.ndarray:
+        """(B, H) array: the state after the last step."""
+        return self.h[-1]
+
+
+@dataclass(frozen=True)
+class GRUCell:
+    """GRU cell; ``reset_after`` picks the PyTorch (True) or Cho/CS224n (False) form."""
+
+    hidden_size: int
+    reset_after: bool = True
+    gates: int = 3
+
+    @property
+    def state_size(self) -> int:
+        """S = H."""
+        return self.hidden_size
+
+    def forward(self, p: CellParams, x: np.ndarray, s0: np.ndarray) -> GRUTrace:
+        """Run the cell over a sequence.
+
+        Parameters
+        ----------
+        p : CellParams, weights (3H, I), (3H, H) and biases (3H,)
+        x : (T, B, I) array
+        s0 : (B, H) array, the initial state
+
+        Returns
+        -------
+        GRUTrace
+        """
+        T, B, _ = x.shape
+        H = self.hidden_size
+        h = np.empty((T + 1, B, H), dtype=x.dtype)
+        h[0] = s0
+        bias = p.bias_ih.copy()
+        bias[:2 * H] += p.bias_hh[:2 * H]
+        if not self.reset_after:
+            bias[2 * H:] += p.bias_hh[2 * H:]   # b_hn adds outside the reset: fold it in
+        a = project(x, p.weight_ih, bias)      # (T, B, 3H), becomes the gates
+        m = np.empty((T, B, H) if self.reset_after else (0, B, H), dtype=x.dtype)
+        rec = np.empty((B, 3 * H), dtype=x.dtype)
+        w_t = p.weight_hh.T
+        w_rz_t, w_n_t = p.weight_hh[:2 * H].T, p.weight_hh[2 * H:].T
+        b_hn = p.bias_hh[2 * H:]
+        for t in range(T):
+            at = a[t]
+            if self.reset_after:
+                np.matmul(h[t], w_t, out=rec)
+                at[:, :2 * H] += rec[:, :2 * H]
+                sigmoid(at[:, :2 * H], out=at[:, :2 * H])
+                np.add(rec[:, 2 * H:], b_hn, out=m[t])
+                at[:, 2 * H:] += at[:, :H] * m[t]
+            else:
+                np.matmul(h[t], w_rz_t, out=rec[:, :2 * H])
+                at[:, :2 * H] += rec[:, :2 * H]
+                sigmoid(at[:, :2 * H], out=at[:, :2 * H])
+                at[:, 2 * H:] += (at[:, :H] * h[t]) @ w_n_t
+            n = np.tanh(at[:, 2 * H:], out=at[:, 2 * H:])
+            z = at[:, H:2 * H]
+            # h' = n + z (h - n)
+            np.subtract(h[t], n, out=h[t + 1])
+            h[t + 1] *= z
+            h[t + 1] += n
+        return GRUTrace(x, h, a, m)
+
+    def backward(self, p: CellParams, trace: GRUTrace, d_out: np.ndarray,
+                 d_last: np.ndarray) -> CellGrads:
+        """Backpropagation through time.
+
+        Parameters
+        ----------
+        p : CellParams
+        trace : GRUTrace from ``forward``
+        d_out : (T, B, H) array, dL/dh_t from outside the recurrence
+        d_last : (B, H) array, dL/dh_{T-1} from outside
+
+        Returns
+        -------
+        CellGrads
+        """
+        T, B, H = d_out.shape
+        r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
+        h_prev = trace.h[:-1]
+        dr_act, dz_act, dn_act = r * (1 - r), z * (1 - z), 1 - n * n
+        da = np.empty((T, B, 3 * H), dtype=d_out.dtype)   # dL/d(input-side pre-activations)
+        dm = np.empty((T, B, H), dtype=d_out.dtype)       # dL/d(W_hn h + b_hn) or dL/d(W_hn (r h))
+        adjoints = np.empty_like(d_out)
+        w_rz, w_n = p.weight_hh[:2 * H], p.weight_hh[2 * H:]
+        dh = np.array(d_last, dtype=d_out.dtype, copy=True)
+        for t in range(T - 1, -1, -1):
+            dh += d_out[t]
+            adjoints[t] = dh
+            dar, daz, dan = da[t, :, :H], da[t, :, H:2 * H], da[t, :, 2 * H:]
+            np.multiply(dh * (1 - z[t]), dn_act[t], out=dan)
+            np.multiply(dh * (h_prev[t] - n[t]), dz_act[t], out=daz)
+            dh_prev = dh * z[t]
+            if self.reset_after:
+                np.multiply(dan, r[t], out=dm[t])
+                np.multiply(dan * trace.m[t], dr_act[t], out=dar)
+                dh_prev += da[t, :, :2 * H] @ w_rz
+                dh_prev += dm[t] @ w_n
+            else:
+                dm[t] = dan
+                drh = dan @ w_n                               # dL/d(r h)
+                np.multiply(drh * h_prev[t], dr_act[t], out=dar)
+                dh_prev += drh * r[t]
+                dh_prev += da[t, :, :2 * H] @ w_rz
+            dh = dh_prev
+        # Hidden-side gradients: rows r, z see h_{t-1}; row n sees h_{t-1} (after) or r h_{t-1}.
+        n_input = h_prev if self.reset_after else r * h_prev
+        weight_hh = np.concatenate(
+            [flat_gemm(da[..., :2 * H], h_prev), flat_gemm(dm, n_input)], axis=0)
+        bias_hh = np.concatenate([da[..., :2 * H].sum(axis=(0, 1)), dm.sum(axis=(0, 1))])
+        return CellGrads(
+            weight_ih=flat_gemm(da, trace.x),
+            weight_hh=weight_hh,
+            bias_ih=da.sum(axis=(0, 1)),
+            bias_hh=bias_hh,
+            inputs=da @ p.weight_ih,
+            initial_state=dh,
+            adjoints=adjoints,
+        )
+
+    def _reset_path(self, p: CellParams, trace: GRUTrace, w_r: np.ndarray) -> np.ndarray:
+        """d(pre-activation of n)/dv through the reset gate, for v entering r via ``w_r``.
+
+        Returns (T, B, H, K): ``diag(m r(1-r)) w_r`` (after) or
+        ``W_hn diag(h r(1-r)) w_r`` (before).
+        """
+        H = self.hidden_size
+        r = trace.gates[..., :H]
+        if self.reset_after:
+            return (trace.m * r * (1 - r))[..., None] * w_r
+        w_hn = p.weight_hh[2 * H:]
+        scale = trace.h[:-1] * r * (1 - r)                 # (T, B, H)
+        return (w_hn * scale[..., None, :]) @ w_r
+
+    def step_jacobians(self, p: CellParams, trace: GRUTrace) -> np.ndarray:
+        """``J[t] = dh_t / dh_{t-1}`` (formulas in the module doc).
+
+        Returns
+        -------
+        (T, B, H, H) array
+        """
+        H = self.hidden_size
+        r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
+        w_r, w_z, w_n = (p.weight_hh[k * H:(k + 1) * H] for k in range(3))
+        h_prev = trace.h[:-1]
+        if self.reset_after:
+            dpre_n = r[..., None] * w_n                      # diag(r) W_hn
+        else:
+            dpre_n = w_n * r[..., None, :]                   # W_hn diag(r)
+        dpre_n = dpre_n + self._reset_path(p, trace, w_r)
+        J = ((h_prev - n) * z * (1 - z))[..., None] * w_z
+        J += ((1 - z) * (1 - n * n))[..., None] * dpre_n
+        diag = np.arange(H)
+        J[..., diag, diag] += z
+        return J
+
+    def input_jacobians(self, p: CellParams, trace: GRUTrace) -> np.ndarray:
+        """``dh_t / dx_t`` with the previous state held fixed.
+
+        Returns
+        -------
+        (T, B, H, I) array
+        """
+        H = self.hidden_size
+        r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
+        w_r, w_z, w_n = (p.weight_ih[k * H:(k + 1) * H] for k in range(3))
+        h_prev = trace.h[:-1]
+        J = ((h_prev - n) * z * (1 - z))[..., None] * w_z
+        J += ((1 - z) * (1 - n * n))[..., None] * (w_n + self._reset_path(p, trace, w_r))
+        return J

@@ -1,0 +1,208 @@
+"""The LSTM cell: forward, BPTT and full-state step Jacobians side by side.
+
+Equations (PyTorch ``nn.LSTM``, gates stacked in the order ``ifgo``)::
+
+    [z_i, z_f, z_g, z_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+    i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o);   g = tanh(z_g)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t)
+
+The state is ``s = [h; c]`` (S = 2H). With ``tau = tanh(c_t)`` its one-step
+Jacobian has the blocks::
+
+    dc/dc_prev = diag(f)                        (the constant error carousel)
+    dc/dh_prev = diag(c_prev f(1-f)) W_hf + diag(g i(1-i)) W_hi + diag(i(1-g^2)) W_hg
+    dh/dc_prev = diag(o (1-tau^2) f)
+    dh/dh_prev = diag(tau o(1-o)) W_ho + diag(o (1-tau^2)) dc/dh_prev
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.gates import LSTM_GATES, sigmoid
+
+__all__ = ["LSTMCell", "LSTMTrace"]
+
+assert LSTM_GATES == "ifgo"  # the slicing below relies on this order
+
+
+class LSTMTrace(NamedTuple):
+    """What backward needs from forward.
+
+    Attributes
+    ----------
+    x : (T, B, I) array, the inputs
+    h : (T+1, B, H) array, ``h[0]`` initial, ``h[t+1]`` after step t
+    c : (T+1, B, H) array, likewise for the cell
+    gates : (T, B, 4H) array, activated gates ``[i, f, g, o]``
+    tanh_c : (T, B, H) array, ``tanh(c[t+1])``
+    """
+
+    x: np.ndarray
+    h: np.ndarray
+    c: np.ndarray
+    gates: np.ndarray
+    tanh_c: np.ndarray
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """(T, B, H) array: the hidden state after each step."""
+        return self.h[1:]
+
+    @property
+    def last_state(self) -> np.ndarray:
+        """(B, 2H) array: ``[h; c]`` after the last step."""
+        return np.concatenate([self.h[-1], self.c[-1]], axis=-1)
+
+
+def _split(a: np.ndarray, H: int) -> tuple[np.ndarray, ...]:
+    """Views of the four gate blocks along the last axis."""
+    return a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
+
+
+@dataclass(frozen=True)
+class LSTMCell:
+    """LSTM cell (PyTorch convention, two biases whose sum is what matters)."""
+
+    hidden_size: int
+    gates: int = 4
+
+    @property
+    def state_size(self) -> int:
+        """S = 2H: the state is ``[h; c]``."""
+        return 2 * self.hidden_size
+
+    def forward(self, p: CellParams, x: np.ndarray, s0: np.ndarray) -> LSTMTrace:
+        """Run the cell over a sequence.
+
+        Parameters
+        ----------
+        p : CellParams, weights (4H, I), (4H, H) and biases (4H,)
+        x : (T, B, I) array
+        s0 : (B, 2H) array, the initial ``[h0; c0]``
+
+        Returns
+        -------
+        LSTMTrace
+        """
+        T, B, _ = x.shape
+        H = self.hidden_size
+        h = np.empty((T + 1, B, H), dtype=x.dtype)
+        c = np.empty((T + 1, B, H), dtype=x.dtype)
+        tanh_c = np.empty((T, B, H), dtype=x.dtype)
+        h[0], c[0] = s0[:, :H], s0[:, H:]
+        z = project(x, p.weight_ih, p.bias_ih + p.bias_hh)  # (T, B, 4H), becomes the gates
+        rec = np.empty((B, 4 * H), dtype=x.dtype)
+        w_t = p.weight_hh.T
+        for t in range(T):
+            np.matmul(h[t], w_t, out=rec)
+            zt = z[t]
+            zt += rec
+            sigmoid(zt[:, :2 * H], out=zt[:, :2 * H])  # i, f
+            np.tanh(zt[:, 2 * H:3 * H], out=zt[:, 2 * H:3 * H])  # g
+            sigmoid(zt[:, 3 * H:], out=zt[:, 3 * H:])  # o
+            i, f, g, o = _split(zt, H)
+            np.multiply(f, c[t], out=c[t + 1])
+            c[t + 1] += i * g
+            np.tanh(c[t + 1], out=tanh_c[t])
+            np.multiply(o, tanh_c[t], out=h[t + 1])
+        return LSTMTrace(x, h, c, z, tanh_c)
+
+    def backward(self, p: CellParams, trace: LSTMTrace, d_out: np.ndarray,
+                 d_last: np.ndarray) -> CellGrads:
+        """Backpropagation through time.
+
+        Parameters
+        ----------
+        p : CellParams
+        trace : LSTMTrace from ``forward``
+        d_out : (T, B, H) array, dL/dh_t from outside the recurrence
+        d_last : (B, 2H) array, dL/d[h; c] of the final state from outside
+
+        Returns
+        -------
+        CellGrads, with ``adjoints[t] = [dL/dh_t; dL/dc_t]`` (T, B, 2H)
+        """
+        T, B, H = d_out.shape
+        i, f, g, o = _split(trace.gates, H)
+        # Derivatives of the activations at their pre-activations, all steps at once.
+        d_act = np.concatenate([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], axis=-1)
+        dtanh = 1 - trace.tanh_c * trace.tanh_c                        # (T, B, H)
+        dz = np.empty_like(trace.gates)                                 # dL/dz_t
+        adjoints = np.empty((T, B, 2 * H), dtype=d_out.dtype)
+        dh = np.array(d_last[:, :H], dtype=d_out.dtype, copy=True)
+        dc = np.array(d_last[:, H:], dtype=d_out.dtype, copy=True)
+        for t in range(T - 1, -1, -1):
+            dh += d_out[t]
+            dc += dh * o[t] * dtanh[t]
+            adjoints[t, :, :H] = dh
+            adjoints[t, :, H:] = dc
+            dzi, dzf, dzg, dzo = _split(dz[t], H)
+            np.multiply(dc, g[t], out=dzi)
+            np.multiply(dc, trace.c[t], out=dzf)
+            np.multiply(dc, i[t], out=dzg)
+            np.multiply(dh, trace.tanh_c[t], out=dzo)
+            dz[t] *= d_act[t]
+            dc = dc * f[t]
+            dh = dz[t] @ p.weight_hh
+        db = dz.sum(axis=(0, 1))
+        return CellGrads(
+            weight_ih=flat_gemm(dz, trace.x),
+            weight_hh=flat_gemm(dz, trace.h[:-1]),
+            bias_ih=db,
+            bias_hh=db.copy(),
+            inputs=dz @ p.weight_ih,
+            initial_state=np.concatenate([dh, dc], axis=-1),
+            adjoints=adjoints,
+        )
+
+    def _dh_dc_wrt(self, trace: LSTMTrace, weight: np.ndarray):
+        """``dh_t/dv`` and ``dc_t/dv`` for a vector ``v`` entering all gates via ``weight``.
+
+        ``weight`` is ``W_hh`` (v = h_{t-1}) or ``W_ih`` (v = x_t): both enter
+        the gates the same way. Returns two (T, B, H, K) arrays.
+        """
+        H = self.hidden_size
+        i, f, g, o = _split(trace.gates, H)
+        w_i, w_f, w_g, w_o = (weight[k * H:(k + 1) * H] for k in range(4))
+        c_prev = trace.c[:-1]
+        dc = ((c_prev * f * (1 - f))[..., None] * w_f
+              + (g * i * (1 - i))[..., None] * w_i
+              + (i * (1 - g * g))[..., None] * w_g)
+        tau = trace.tanh_c
+        dh = (tau * o * (1 - o))[..., None] * w_o + (o * (1 - tau * tau))[..., None] * dc
+        return dh, dc
+
+    def step_jacobians(self, p: CellParams, trace: LSTMTrace) -> np.ndarray:
+        """``J[t] = d[h_t; c_t] / d[h_{t-1}; c_{t-1}]``, blocks as in the module doc.
+
+        Returns
+        -------
+        (T, B, 2H, 2H) array
+        """
+        T, B, H = trace.tanh_c.shape
+        f = trace.gates[..., H:2 * H]
+        o = trace.gates[..., 3 * H:]
+        tau = trace.tanh_c
+        dh_dh, dc_dh = self._dh_dc_wrt(trace, p.weight_hh)
+        J = np.zeros((T, B, 2 * H, 2 * H), dtype=trace.x.dtype)
+        J[..., :H, :H] = dh_dh
+        J[..., H:, :H] = dc_dh
+        diag = np.arange(H)
+        J[..., diag, H + diag] = o * (1 - tau * tau) * f   # dh/dc_prev
+        J[..., H + diag, H + diag] = f                     # dc/dc_prev
+        return J
+
+    def input_jacobians(self, p: CellParams, trace: LSTMTrace) -> np.ndarray:
+        """``dh_t / dx_t`` with the previous state held fixed.
+
+        Returns
+        -------
+        (T, B, H, I) array
+        """
+        return self._dh_dc_wrt(trace, p.weight_ih)[0]

@@ -1,0 +1,162 @@
+"""The vanilla (Elman) RNN cell: forward, BPTT and step Jacobians side by side.
+
+Equations (PyTorch ``nn.RNN``)::
+
+    a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+    h_t = phi(a_t),   phi in {tanh, relu, sigmoid, linear}
+
+One-step Jacobian ``dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh`` with ``phi'``
+written in terms of ``h_t``: ``1 - h^2`` (tanh), ``1[h > 0]`` (relu, so the
+derivative at 0 is 0 as in PyTorch), ``h (1 - h)`` (sigmoid), ``1`` (linear).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.gates import sigmoid
+
+__all__ = ["RNNCell", "RNNTrace"]
+
+
+class RNNTrace(NamedTuple):
+    """What backward needs from forward.
+
+    Attributes
+    ----------
+    x : (T, B, I) array, the inputs
+    h : (T+1, B, H) array, ``h[0]`` the initial state, ``h[t+1]`` after step t
+    """
+
+    x: np.ndarray
+    h: np.ndarray
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """(T, B, H) array: the hidden state after each step."""
+        return self.h[1:]
+
+    @property
+    def last_state(self) -> np.ndarray:
+        """(B, S) array: the state after the last step."""
+        return self.h[-1]
+
+
+def _activate(a: np.ndarray, nonlinearity: str) -> None:
+    """Apply ``phi`` to ``a`` in place."""
+    if nonlinearity == "tanh":
+        np.tanh(a, out=a)
+    elif nonlinearity == "relu":
+        np.maximum(a, 0, out=a)
+    elif nonlinearity == "sigmoid":
+        sigmoid(a, out=a)
+    # linear: identity
+
+
+def _derivative(h: np.ndarray, nonlinearity: str) -> np.ndarray:
+    """``phi'(a)`` from ``h = phi(a)``, any shape."""
+    if nonlinearity == "tanh":
+        return 1.0 - h * h
+    if nonlinearity == "relu":
+        return (h > 0).astype(h.dtype)
+    if nonlinearity == "sigmoid":
+        return h * (1.0 - h)
+    return np.ones_like(h)
+
+
+@dataclass(frozen=True)
+class RNNCell:
+    """Elman RNN cell with nonlinearity ``tanh``, ``relu``, ``sigmoid`` or ``linear``."""
+
+    hidden_size: int
+    nonlinearity: str = "tanh"
+    gates: int = 1
+
+    @property
+    def state_size(self) -> int:
+        """S = H."""
+        return self.hidden_size
+
+    def forward(self, p: CellParams, x: np.ndarray, s0: np.ndarray) -> RNNTrace:
+        """Run the cell over a sequence.
+
+        Parameters
+        ----------
+        p : CellParams, weights (H, I), (H, H) and biases (H,)
+        x : (T, B, I) array
+        s0 : (B, H) array, the initial state
+
+        Returns
+        -------
+        RNNTrace
+        """
+        T, B, _ = x.shape
+        h = np.empty((T + 1, B, self.hidden_size), dtype=x.dtype)
+        h[0] = s0
+        u = project(x, p.weight_ih, p.bias_ih + p.bias_hh)  # (T, B, H)
+        w_t = p.weight_hh.T
+        for t in range(T):
+            np.matmul(h[t], w_t, out=h[t + 1])
+            h[t + 1] += u[t]
+            _activate(h[t + 1], self.nonlinearity)
+        return RNNTrace(x, h)
+
+    def backward(self, p: CellParams, trace: RNNTrace, d_out: np.ndarray,
+                 d_last: np.ndarray) -> CellGrads:
+        """Backpropagation through time.
+
+        Parameters
+        ----------
+        p : CellParams
+        trace : RNNTrace from ``forward``
+        d_out : (T, B, H) array, dL/dh_t from outside the recurrence
+        d_last : (B, H) array, dL/dh_{T-1} from outside (the final state)
+
+        Returns
+        -------
+        CellGrads
+        """
+        T = d_out.shape[0]
+        dphi = _derivative(trace.h[1:], self.nonlinearity)  # (T, B, H)
+        da = np.empty_like(d_out)                           # dL/da_t
+        adjoints = np.empty_like(d_out)
+        dh = np.array(d_last, dtype=d_out.dtype, copy=True)
+        for t in range(T - 1, -1, -1):
+            dh += d_out[t]
+            adjoints[t] = dh
+            np.multiply(dh, dphi[t], out=da[t])
+            dh = da[t] @ p.weight_hh
+        db = da.sum(axis=(0, 1))
+        return CellGrads(
+            weight_ih=flat_gemm(da, trace.x),
+            weight_hh=flat_gemm(da, trace.h[:-1]),
+            bias_ih=db,
+            bias_hh=db.copy(),
+            inputs=da @ p.weight_ih,
+            initial_state=dh,
+            adjoints=adjoints,
+        )
+
+    def step_jacobians(self, p: CellParams, trace: RNNTrace) -> np.ndarray:
+        """``J[t] = dh_t / dh_{t-1} = diag(phi'(a_t)) W_hh``.
+
+        Returns
+        -------
+        (T, B, H, H) array
+        """
+        dphi = _derivative(trace.h[1:], self.nonlinearity)
+        return dphi[..., :, None] * p.weight_hh
+
+    def input_jacobians(self, p: CellParams, trace: RNNTrace) -> np.ndarray:
+        """``dh_t / dx_t = diag(phi'(a_t)) W_ih`` (the state before held fixed).
+
+        Returns
+        -------
+        (T, B, H, I) array
+        """
+        dphi = _derivative(trace.h[1:], self.nonlinearity)
+        return dphi[..., :, None] * p.weight_ih

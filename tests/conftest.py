@@ -1,0 +1,18 @@
+"""Shared fixtures: a seeded generator, and floating-point errors that raise."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _raise_on_floating_point_errors():
+    """Overflow, invalid operations and division by zero fail a test, unless the
+    test opts out with ``np.errstate`` around the overflow it studies."""
+    with np.errstate(all="raise", under="ignore"):
+        yield
+
+
+@pytest.fixture
+def rng():
+    """A fresh generator with a fixed seed: no global random state."""
+    return np.random.default_rng(20261126)
