@@ -27,8 +27,10 @@ def gate_slice(order: str, gate: str, hidden_size: int) -> slice:
 def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic sigmoid, ``0.5 * tanh(0.5 z) + 0.5``.
 
-    Exact, never overflows (unlike ``1 / (1 + exp(-z))``) and about 10x
-    cheaper per element than ``scipy.special.expit`` here. ``out`` may be
+    Never overflows (unlike ``1 / (1 + exp(-z))``), exact to rounding in
+    absolute terms (error below 3e-16; relative accuracy fades only in the far
+    tail, sigmoid < 1e-8) and about 10x cheaper per element than
+    ``scipy.special.expit`` here. ``out`` may be
     ``z`` itself for an in-place update.
     """
     out = np.multiply(z, 0.5, out=out)

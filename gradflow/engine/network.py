@@ -314,24 +314,30 @@ class Network:
             raise ValueError(f"x must have shape (T, B, input_size={self.input_size}) with "
                              f"T, B >= 1; got shape {x.shape}")
         s0 = self._initial_states(state, B)
-        cell, D, layers, finals = self._cell, self.num_directions, [], []
+        D, layers = self.num_directions, []
         ys = [x]
         for layer in range(self.num_layers):
             u = np.concatenate(ys, axis=-1) if self.connection == "dense" else ys[-1]
-            traces, hs = [], []
-            for d in range(D):
-                tr = cell.forward(self._cell_params(p, layer, d), u if d == 0 else u[::-1],
-                                  s0[layer * D + d])
-                traces.append(tr)
-                hs.append(tr.outputs if d == 0 else tr.outputs[::-1])
-                finals.append(tr.last_state)
-            hidden = hs[0] if D == 1 else np.concatenate(hs, axis=-1)
+            lt = self._run_layer(p, layer, u, s0[layer * D:(layer + 1) * D])
             if check_finite:
-                _check_forward(hidden, layer, self.hidden_size)
-            y, gate = self._connect(p, layer, hidden, u)
-            layers.append(LayerTrace(u, tuple(traces), hidden, gate, y))
-            ys.append(y)
+                _check_forward(lt.hidden, layer, self.hidden_size)
+            layers.append(lt)
+            ys.append(lt.outputs)
+        finals = [tr.last_state for lt in layers for tr in lt.cells]
         return Trace(ys[-1], self._pack_states(finals), tuple(layers))
+
+    def _run_layer(self, p: dict, layer: int, u: np.ndarray, s0: list[np.ndarray]
+                   ) -> LayerTrace:
+        """One layer, both directions and its connection, on input ``u`` (T, B, K)."""
+        traces, hs = [], []
+        for d in range(self.num_directions):
+            tr = self._cell.forward(self._cell_params(p, layer, d),
+                                    u if d == 0 else u[::-1], s0[d])
+            traces.append(tr)
+            hs.append(tr.outputs if d == 0 else tr.outputs[::-1])
+        hidden = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=-1)
+        y, gate = self._connect(p, layer, hidden, u)
+        return LayerTrace(u, tuple(traces), hidden, gate, y)
 
     def _connect(self, p: dict, layer: int, hidden: np.ndarray, u: np.ndarray):
         """``y`` from ``h`` and ``u`` (module doc); returns ``(y, highway gate or None)``."""
