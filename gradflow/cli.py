@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _registrars():
     """Each sub-package's ``register(subparsers)``, imported lazily."""
-    from gradflow import report
+    from gradflow import bench, report
     yield report.register
+    yield bench.register
     try:
         from gradflow.symbolic import cli as symbolic_cli
     except ImportError:  # the symbolic half is optional while it is being built

@@ -102,3 +102,16 @@ def test_float32_network_is_close_to_torch_float32(rng):
     module.load_state_dict({k: torch.tensor(v) for k, v in params.items()})
     y, _ = module(torch.tensor(x))
     assert rel_err(trace.outputs, y.detach().numpy()) < 1e-5
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_trained_torch_models_weights_load_as_numpy(rng, cell):
+    """The user story: take a PyTorch model's state_dict as NumPy and analyze it."""
+    torch.manual_seed(0)
+    kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    module = kind(3, 5, num_layers=2, bidirectional=True, dtype=torch.float64)
+    params = {k: v.detach().numpy() for k, v in module.state_dict().items()}
+    net = gradflow.Network(cell, 3, 5, num_layers=2, bidirectional=True)
+    x = rng.standard_normal((7, 2, 3))
+    y, _ = module(torch.tensor(x))
+    assert rel_err(net.forward(params, x).outputs, y.detach().numpy()) < RTOL

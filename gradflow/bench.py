@@ -1,0 +1,129 @@
+"""``gradflow bench``: engine timings against PyTorch (CPU) and the machine's GEMM rate.
+
+Timings are measured here and reported; they are never asserted in tests.
+The GEMM-bound rate is the time the same matrix products alone take: the
+recurrent GEMMs are sequential in time, so that is the floor for any
+implementation of the recurrence on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["benchmark", "register"]
+
+CONFIGS = (("rnn", "tanh"), ("lstm", "tanh"), ("gru", "tanh"))
+
+
+def _best_of(fn: Callable[[], object], repeat: int) -> float:
+    """Best wall time of ``repeat`` calls, in seconds (after one warm-up call)."""
+    fn()
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int) -> float:
+    """Time of the GEMMs a forward+backward needs, without anything else."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T * B, I)).astype(dtype)
+    w_ih = rng.standard_normal((G * H, I)).astype(dtype)
+    w_hh = rng.standard_normal((G * H, H)).astype(dtype)
+    h = rng.standard_normal((B, H)).astype(dtype)
+    dz = rng.standard_normal((B, G * H)).astype(dtype)
+    dz_all = rng.standard_normal((T * B, G * H)).astype(dtype)
+
+    def run():
+        x @ w_ih.T                      # input projections
+        for _ in range(T):
+            h @ w_hh.T                  # forward recurrence
+            dz @ w_hh                   # backward recurrence
+        dz_all.T @ x                    # dW_ih
+        dz_all.T @ dz_all[:, :H]        # dW_hh
+        dz_all @ w_ih                   # dx
+    return _best_of(run, repeat)
+
+
+def benchmark(T: int = 100, B: int = 32, I: int = 128, H: int = 128,
+              dtypes: tuple[str, ...] = ("float32", "float64"), repeat: int = 5) -> list[dict]:
+    """Forward+backward timings of each cell; one dict per (cell, dtype).
+
+    Keys: cell, dtype, T, B, I, H, gradflow_ms, gemm_floor_ms, torch_ms (NaN when
+    torch is not installed), and the ratios.
+    """
+    import gradflow
+
+    try:
+        import torch
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    except ImportError:
+        torch = None
+    rows = []
+    for dtype in dtypes:
+        for cell, nonlinearity in CONFIGS:
+            net = gradflow.Network(cell, I, H, nonlinearity=nonlinearity, dtype=dtype)
+            params = net.init(0)
+            x = np.random.default_rng(1).standard_normal((T, B, I)).astype(dtype)
+            d_out = np.ones((T, B, H), dtype=dtype)
+
+            def ours(net=net, params=params, x=x, d_out=d_out):
+                net.backward(params, net.forward(params, x), d_out)
+            ours_s = _best_of(ours, repeat)
+            G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+            floor_s = _gemm_floor(G, T, B, I, H, dtype, repeat)
+            torch_s = float("nan")
+            if torch is not None:
+                kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+                tdtype = getattr(torch, dtype)
+                module = kind(I, H, dtype=tdtype)
+                xt = torch.tensor(x, requires_grad=True)
+                dt = torch.tensor(d_out)
+
+                def theirs(module=module, xt=xt, dt=dt):
+                    y, _ = module(xt)
+                    y.backward(dt)
+                torch_s = _best_of(theirs, repeat)
+            rows.append({"cell": cell, "dtype": dtype, "T": T, "B": B, "I": I, "H": H,
+                         "gradflow_ms": 1e3 * ours_s, "gemm_floor_ms": 1e3 * floor_s,
+                         "torch_ms": 1e3 * torch_s, "vs_torch": ours_s / torch_s,
+                         "vs_gemm_floor": ours_s / floor_s})
+    return rows
+
+
+def _run(args: argparse.Namespace) -> int:
+    rows = benchmark(T=args.T, B=args.B, I=args.hidden_size, H=args.hidden_size,
+                     repeat=args.repeat)
+    from threadpoolctl import threadpool_info
+
+    blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
+                     for i in threadpool_info())
+    print(f"forward+backward, T={args.T} B={args.B} I=H={args.hidden_size}; BLAS: {blas}")
+    print(f"{'cell':6} {'dtype':8} {'gradflow ms':>12} {'GEMM floor':>11} {'torch ms':>9} "
+          f"{'x torch':>8} {'x floor':>8}")
+    for r in rows:
+        print(f"{r['cell']:6} {r['dtype']:8} {r['gradflow_ms']:12.2f} {r['gemm_floor_ms']:11.2f} "
+              f"{r['torch_ms']:9.2f} {r['vs_torch']:8.2f} {r['vs_gemm_floor']:8.2f}",
+              file=sys.stdout)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``bench`` subcommand."""
+    parser = subparsers.add_parser(
+        "bench", help="time the engine against PyTorch and the GEMM floor (make bench)",
+        description="Forward+backward timings of each cell; never asserted in tests.")
+    parser.add_argument("-T", type=int, default=100, help="sequence length (default: %(default)s)")
+    parser.add_argument("-B", type=int, default=32, help="batch size (default: %(default)s)")
+    parser.add_argument("--hidden-size", type=int, default=128,
+                        help="input and hidden size (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="timed repetitions, best taken (default: %(default)s)")
+    parser.set_defaults(func=_run)

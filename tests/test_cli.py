@@ -1,0 +1,47 @@
+"""The command line as a user meets it: help, mistakes, exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+
+from gradflow.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "gradflow", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("report", "bench"):
+        assert command in result.stdout
+
+
+def test_unknown_command_is_one_line_and_exit_2():
+    result = run("frobnicate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "invalid choice: 'frobnicate'" in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1
+
+
+def test_a_value_error_from_a_command_becomes_exit_2_without_traceback(capsys):
+    assert main(["bench", "--hidden-size", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == "gradflow bench: error: input_size must be an integer >= 1; got 0\n"
+
+
+def test_bad_option_value_is_exit_2():
+    result = run("bench", "-T", "many")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "invalid int value: 'many'" in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["--version"]])
+def test_no_command_prints_help_and_version_works(args):
+    result = run(*args)
+    assert result.returncode == 0
+    assert "gradflow" in result.stdout
