@@ -1,0 +1,249 @@
+"""Products of step Jacobians: across time, over a window, and across layers.
+
+The engine's ``step_jacobians`` returns ``J`` of shape ``(T, B, S, S)`` with
+``J[t] = d s_t / d s_{t-1}``. The chain rule makes the Jacobian of the last
+state with respect to the state ``k`` steps earlier a product of ``k`` of
+them::
+
+    P_k = d s_{T-1} / d s_{T-1-k} = J[T-1] @ J[T-2] @ ... @ J[T-k],   k = 1..T.
+
+The products run in processing order. The engine returns a reverse
+direction's Jacobians in original time (``J[t] = d s_t / d s_{t+1}``): pass
+``J[::-1]`` to get products ending at that direction's last state ``s_0``.
+
+This is the *exact path*: each step costs one batched ``S x S`` matmul,
+O(B S^3), so all ``T`` products cost O(T B S^3) time. Memory is the caller's
+choice: :func:`jacobian_products` keeps only the requested ``k`` (O(K B S^2)),
+and :func:`product_norms` keeps none (O(B S^2) beyond its ``(K, B)`` output).
+Exploding products overflow to ``inf``/``NaN`` by design (that is the
+phenomenon being studied); :func:`product_norms` avoids the overflow by
+carrying a log-scale, and :mod:`gradflow.diagnostics.spectra` reports
+non-finite matrices as NaN with a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from gradflow._validate import check_choice, check_int
+from gradflow.diagnostics._checks import check_jacobians, check_matrices
+
+__all__ = ["jacobian_products", "layer_products", "product_norms", "window_product"]
+
+
+def _check_ks(ks: Sequence[int] | np.ndarray | None, T: int) -> np.ndarray:
+    """The distances ``k`` as a sorted-or-not int array within ``1..T``."""
+    if ks is None:
+        return np.arange(1, T + 1)
+    arr = np.asarray(ks)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(
+            f"ks must be a non-empty 1-d sequence of integers in 1..{T}; got {ks!r}"
+        )
+    if arr.min() < 1 or arr.max() > T:
+        raise ValueError(f"ks must lie in 1..T = 1..{T}; got min {arr.min()}, max {arr.max()}")
+    return arr.astype(np.intp)
+
+
+def jacobian_products(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None,
+                      ) -> np.ndarray:
+    """Jacobians of the last state with respect to earlier states.
+
+    ``P[i] = J[T-1] @ J[T-2] @ ... @ J[T-k_i] = d s_{T-1} / d s_{T-1-k_i}``.
+
+    Parameters
+    ----------
+    J : ndarray, shape (T, B, S, S)
+        Step Jacobians, ``J[t] = d s_t / d s_{t-1}`` (rows are outputs).
+    ks : sequence of int in 1..T, optional
+        Distances to return, in the order given. Default all ``k = 1..T``,
+        so ``P[k-1]`` is the ``k``-step product.
+
+    Returns
+    -------
+    P : ndarray, shape (K, B, S, S)
+        ``K = len(ks)`` (``T`` by default). Entries overflow to ``inf``/NaN
+        when the products explode; they are returned as they are.
+
+    Notes
+    -----
+    Time O(max(ks) B S^3); memory O(K B S^2) for the output plus one running
+    ``(B, S, S)`` product. For long sequences pass only the ``ks`` you need,
+    or use :func:`product_norms`, which stores no matrices.
+    """
+    J = check_jacobians("J", J)
+    T, B, S, _ = J.shape
+    ks = _check_ks(ks, T)
+    want: dict[int, list[int]] = {}
+    for i, k in enumerate(ks):
+        want.setdefault(int(k), []).append(i)
+    out = np.empty((len(ks), B, S, S))
+    running = np.broadcast_to(np.eye(S), (B, S, S)).copy()
+    # Exploding products are the object of study: let them overflow, the
+    # spectra functions report the non-finite matrices.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, int(ks.max()) + 1):
+            np.matmul(running, J[T - k], out=running)  # (B, S, S), right-multiply
+            for i in want.get(k, ()):
+                out[i] = running
+    return out
+
+
+def window_product(J: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Product of the step Jacobians of steps ``start <= t < stop``.
+
+    ``J[stop-1] @ ... @ J[start] = d s_{stop-1} / d s_{start-1}``; an empty
+    window (``start == stop``) gives the identity.
+
+    Parameters
+    ----------
+    J : ndarray, shape (T, B, S, S)
+        Step Jacobians.
+    start, stop : int
+        ``0 <= start <= stop <= T``.
+
+    Returns
+    -------
+    ndarray, shape (B, S, S)
+
+    Notes
+    -----
+    Time O((stop - start) B S^3); memory O(B S^2).
+    """
+    J = check_jacobians("J", J)
+    T, B, S, _ = J.shape
+    start = check_int("start", start, minimum=0, maximum=T)
+    stop = check_int("stop", stop, minimum=start, maximum=T)
+    out = np.broadcast_to(np.eye(S), (B, S, S)).copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(stop - 1, start - 1, -1):
+            np.matmul(out, J[t], out=out)
+    return out
+
+
+def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *,
+                  norm: Literal["spectral", "fro"] = "spectral",
+                  log: bool = False) -> np.ndarray:
+    """Norms of the ``k``-step products without storing them, overflow-free.
+
+    The running product is kept as ``exp(c) * P_hat`` with ``||P_hat||_F = 1``
+    and the log-scale ``c`` accumulated separately, so products far beyond the
+    float64 range (or below it) still give exact norms, in log form.
+
+    Parameters
+    ----------
+    J : ndarray, shape (T, B, S, S)
+        Step Jacobians.
+    ks : sequence of int in 1..T, optional
+        Distances to return (default ``1..T``).
+    norm : {"spectral", "fro"}
+        ``"spectral"`` is the largest singular value ``sigma_max(P_k)`` (an
+        SVD per step, O(B S^3)); ``"fro"`` the Frobenius norm (O(B S^2)).
+    log : bool
+        Return ``ln ||P_k||`` (``-inf`` for an exactly zero product) instead
+        of ``||P_k||`` (which may overflow to ``inf`` or underflow to 0).
+
+    Returns
+    -------
+    ndarray, shape (K, B)
+        NaN for every ``k`` at and beyond the first step whose Jacobian has a
+        non-finite entry, for that sample.
+
+    Notes
+    -----
+    Time O(max(ks) B S^3); memory O(B S^2) plus the ``(K, B)`` output.
+    """
+    J = check_jacobians("J", J)
+    check_choice("norm", norm, ("spectral", "fro"))
+    T, B, S, _ = J.shape
+    ks = _check_ks(ks, T)
+    want: dict[int, list[int]] = {}
+    for i, k in enumerate(ks):
+        want.setdefault(int(k), []).append(i)
+    out = np.empty((len(ks), B))
+    unit = np.broadcast_to(np.eye(S) / np.sqrt(S), (B, S, S)).copy()  # ||I/sqrt(S)||_F = 1
+    log_scale = np.full(B, 0.5 * np.log(S))
+    bad = np.zeros(B, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for k in range(1, int(ks.max()) + 1):
+            step = J[T - k]
+            bad |= ~np.isfinite(step).all(axis=(-2, -1))
+            np.matmul(unit, step, out=unit)                 # (B, S, S)
+            # ||unit||_F <= S * max|entry| * ... stays in range: entries of a
+            # unit-norm matrix times one step cannot overflow unless J does.
+            fro = np.linalg.norm(unit, axis=(-2, -1))       # (B,)
+            live = np.isfinite(fro) & (fro > 0)
+            unit /= np.where(live, fro, 1.0)[:, None, None]
+            log_scale += np.log(fro)                        # -inf once exactly zero
+            if k in want:
+                if norm == "fro":
+                    value = np.where(live, log_scale, np.where(fro == 0, -np.inf, np.nan))
+                else:
+                    sig = np.linalg.norm(np.where(live[:, None, None], unit, 0.0), 2,
+                                         axis=(-2, -1))
+                    value = np.where(live, log_scale + np.log(sig),
+                                     np.where(fro == 0, -np.inf, np.nan))
+                value = np.where(bad, np.nan, value)
+                for i in want[k]:
+                    out[i] = value
+            unit[~live] = 0.0
+    if log:
+        return out
+    with np.errstate(over="ignore"):
+        return np.exp(out)
+
+
+def layer_products(depth_jacobians: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Same-time Jacobians across stacked layers, from the input up.
+
+    With ``D[l] = d y_t^l / d u_t^l`` (the engine's ``depth_jacobians`` of
+    layer ``l``, where ``u^l = y^{l-1}`` and ``u^0 = x``), the cumulative
+    products ``C[l] = D[l] @ D[l-1] @ ... @ D[0] = d y_t^l / d x_t`` along
+    the vertical path at a fixed time. Paths that also travel through time
+    are not included: combine with :func:`jacobian_products` for those.
+
+    Parameters
+    ----------
+    depth_jacobians : sequence of ndarray
+        ``D[l]`` of shape ``(T, B, O_l, I_l)`` with ``I_l = O_{l-1}``: a
+        chain, as for the ``"none"`` and ``"residual"`` connections (a dense
+        connection feeds layer ``l`` more than ``y^{l-1}`` and does not chain).
+
+    Returns
+    -------
+    list of ndarray
+        ``C[l]`` of shape ``(T, B, O_l, I_0)``.
+
+    Notes
+    -----
+    Time O(L T B O^2 I); memory O(L T B O I_0) for the returned list.
+    """
+    if isinstance(depth_jacobians, np.ndarray) or len(depth_jacobians) == 0:
+        raise TypeError(
+            "depth_jacobians must be a non-empty list of per-layer arrays (T, B, O_l, I_l); "
+            f"got {type(depth_jacobians).__name__}"
+        )
+    layers = [check_matrices(f"depth_jacobians[{i}]", d) for i, d in enumerate(depth_jacobians)]
+    head = layers[0].shape[:-2]
+    for i, d in enumerate(layers):
+        if d.ndim != 4 or d.shape[:-2] != head:
+            raise ValueError(
+                f"depth_jacobians[{i}] must have shape (T, B, O, I) = {head + ('O', 'I')}; "
+                f"got shape {d.shape}"
+            )
+        if i > 0 and d.shape[-1] != layers[i - 1].shape[-2]:
+            raise ValueError(
+                f"depth_jacobians[{i}] must take the {layers[i - 1].shape[-2]} outputs of "
+                f"layer {i - 1} as input (shape (T, B, O, {layers[i - 1].shape[-2]})); "
+                f"got shape {d.shape}"
+            )
+    out = [layers[0].copy()]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for d in layers[1:]:
+            out.append(d @ out[-1])  # (T, B, O_l, I_0)
+    return out
