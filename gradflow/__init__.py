@@ -12,9 +12,12 @@ Conventions used everywhere in the package:
 - float64 by default; randomness only through explicit seeds.
 """
 
+from gradflow import diagnostics, optim, tasks
 from gradflow._validate import NonFiniteError
 from gradflow.engine import Network
+from gradflow.train import History, evaluate, train
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "NonFiniteError", "__version__"]
+__all__ = ["History", "Network", "NonFiniteError", "__version__", "diagnostics", "evaluate",
+           "optim", "tasks", "train"]

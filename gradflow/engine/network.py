@@ -268,8 +268,8 @@ class Network:
                         ) -> list[np.ndarray]:
         """Per layer-direction ``(B, S)`` states from PyTorch's ``h0`` / ``(h0, c0)``."""
         LD, H = self.num_layers * self.num_directions, self.hidden_size
-        if state is None:
-            return [np.zeros((batch, self.state_size), dtype=self.dtype) for _ in range(LD)]
+        if state is None:  # zeros; read-only, never updated in place
+            return [np.zeros((batch, self.state_size), dtype=self.dtype)] * LD
         shape = (LD, batch, H)
         if self.cell == "lstm":
             if not isinstance(state, tuple | list) or len(state) != 2:
@@ -372,8 +372,7 @@ class Network:
         T, B, DH = trace.outputs.shape
         d_outputs = (np.zeros((T, B, DH), self.dtype) if d_outputs is None else
                      check_array("d_outputs", d_outputs, shape=(T, B, DH), dtype=self.dtype))
-        d_last = self._initial_states(d_final_state, B, "d_final_state") if d_final_state is not None else \
-            [np.zeros((B, self.state_size), self.dtype)] * (self.num_layers * self.num_directions)
+        d_last = self._initial_states(d_final_state, B, "d_final_state")
         cell, D, H, I = self._cell, self.num_directions, self.hidden_size, self.input_size
         dys = [np.zeros((T, B, DH), self.dtype) for _ in range(self.num_layers - 1)]
         dys.append(np.array(d_outputs, copy=True))

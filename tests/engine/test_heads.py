@@ -177,3 +177,10 @@ def test_readout_checks_its_arguments():
         head.forward({}, np.zeros((3, 1, 2)))
     with pytest.raises(ValueError, match=r"outputs must have shape \(\*, \*, 2\)"):
         head.forward(head.init(0), np.zeros((3, 1, 4)))
+
+
+def test_head_and_loss_names_agree_with_the_tasks():
+    """Tasks do not import the engine, so the two spellings are checked here."""
+    from gradflow.engine.heads import HEAD_KINDS, LOSS_KINDS
+    from gradflow.tasks import HEADS, LOSSES
+    assert HEAD_KINDS == HEADS and LOSS_KINDS == LOSSES

@@ -42,7 +42,8 @@ def test_bad_init_options():
     with pytest.raises(ValueError, match=r"scheme must be one of 'pytorch', 'orthogonal', "
                                          r"'identity', 'gaussian'; got 'xavier'"):
         net.init(0, scheme="xavier")
-    with pytest.raises(ValueError, match=r"forget_bias applies only to cell='lstm'; got cell='gru'"):
+    with pytest.raises(ValueError,
+                       match=r"forget_bias applies only to cell='lstm'; got cell='gru'"):
         net.init(0, forget_bias=1.0)
     with pytest.raises(ValueError, match=r"gain must be >= 0.0; got -1.0"):
         net.init(0, scheme="gaussian", gain=-1.0)
@@ -67,8 +68,9 @@ def test_non_finite_inputs_are_named(lstm):
     net, params = lstm
     x = np.zeros((5, 2, 3))
     x[2, 1, 0] = np.nan
-    with pytest.raises(gradflow.NonFiniteError, match=r"x must be finite; got 1 non-finite "
-                                                      r"value\(s\), the first at index \(2, 1, 0\)"):
+    with pytest.raises(gradflow.NonFiniteError,
+                       match=r"x must be finite; got 1 non-finite value\(s\), "
+                             r"the first at index \(2, 1, 0\)"):
         net.forward(params, x)
     bad = dict(params)
     bad["weight_hh_l0"] = params["weight_hh_l0"].copy()

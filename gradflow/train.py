@@ -1,0 +1,331 @@
+"""The training loop: a network, a head, a task, an optimizer, a seed.
+
+``train`` draws everything from one integer seed, split into independent
+streams (network init, head init, data), so the same seed gives the same
+loss curve bit for bit. Each step samples a batch, runs forward and backward
+through network and head, measures the global gradient norm, clips if asked,
+and updates. What it records goes into :class:`History`:
+
+- ``frame``: one row per recorded step, columns ``step`` (0-based update
+  index), ``loss`` (the batch loss before that update), ``grad_norm`` (the
+  joint norm over network and head before clipping), ``grad_norm_clipped``
+  (after clipping), ``clipped`` (clipping changed the gradient) and
+  ``skipped`` (the update was skipped as non-finite).
+- ``diagnostics``: a dict of tidy long DataFrames, one per diagnostic asked
+  for, each keyed by ``step``:
+
+  ``"adjoint_norms"``: columns ``step, layer, direction, t, norm``: the norm
+  ``||dL/ds_t||`` of the batch loss's adjoint of the full state after step
+  ``t`` (``s = h``; ``[h; c]`` for the LSTM), taken jointly over the batch
+  and the state, from ``grads.state_adjoints`` (``t`` in original time for
+  both directions).
+  ``"param_norms"``: columns ``step, param, norm, grad_norm``: per
+  parameter, its norm and its gradient's norm (before clipping).
+
+Non-finite gradients
+--------------------
+A NaN or infinite loss or gradient norm is never applied, and neither is an
+update that would make a parameter non-finite. ``nonfinite="raise"`` (the
+default) stops with :class:`gradflow.NonFiniteError` naming the step;
+``"skip"`` skips that update (parameters and optimizer state stay as they
+were), records the row with ``skipped=True`` and counts it in
+``History.n_skipped``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from gradflow._validate import (
+    NonFiniteError,
+    as_generator,
+    check_choice,
+    check_int,
+    check_real,
+    describe,
+)
+from gradflow.engine.heads import Readout, accuracy, loss_backward, loss_forward
+from gradflow.optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
+
+__all__ = ["CLIP_MODES", "DIAGNOSTICS", "NONFINITE_POLICIES", "History", "evaluate", "train"]
+
+#: How ``clip`` is applied: Algorithm 1 (joint norm) or elementwise.
+CLIP_MODES: tuple[str, ...] = ("norm", "value")
+#: What to do with a non-finite loss or gradient norm.
+NONFINITE_POLICIES: tuple[str, ...] = ("raise", "skip")
+#: Diagnostics ``train`` can record (see the module docstring).
+DIAGNOSTICS: tuple[str, ...] = ("adjoint_norms", "param_norms")
+
+_FRAME_COLUMNS = ("step", "loss", "grad_norm", "grad_norm_clipped", "clipped", "skipped")
+_DIAG_COLUMNS = {"adjoint_norms": ("step", "layer", "direction", "t", "norm"),
+                 "param_norms": ("step", "param", "norm", "grad_norm")}
+
+
+@dataclass(frozen=True)
+class History:
+    """What a training run recorded.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per recorded step (see the module docstring for columns).
+    params : dict of ndarray
+        Final parameters: the network's (PyTorch names) and the head's
+        (``head.weight``, ``head.bias``).
+    diagnostics : dict of str -> pandas.DataFrame
+        Tidy long tables, one per diagnostic asked for.
+    n_skipped : int
+        Updates skipped as non-finite (all steps, recorded or not).
+    n_clipped : int
+        Updates whose gradient was clipped (all steps).
+    """
+
+    frame: pd.DataFrame
+    params: dict[str, np.ndarray]
+    diagnostics: dict[str, pd.DataFrame] = field(default_factory=dict)
+    n_skipped: int = 0
+    n_clipped: int = 0
+
+
+def _net_params(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v for k, v in params.items() if not k.startswith("head.")}
+
+
+def _loss_and_grads(net: Any, head: Readout, params: dict, x: np.ndarray, y: np.ndarray,
+                    loss_kind: str, diagnostics: bool
+                    ) -> tuple[float, dict[str, np.ndarray], Any]:
+    """Batch loss, gradients for every parameter (net and head), and the net's Grads."""
+    trace = net.forward(_net_params(params), x, check_finite=False)
+    htrace = head.forward(params, trace.outputs)
+    loss = loss_forward(loss_kind, htrace.predictions, y)
+    d_outputs, head_grads = head.backward(params, htrace,
+                                          loss_backward(loss_kind, htrace.predictions, y))
+    g = net.backward(_net_params(params), trace, d_outputs, check_finite=False)
+    grads = {**g.params, **head_grads}
+    return loss, {k: grads[k] for k in params}, g if diagnostics else None
+
+
+def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | None,
+                    init: Mapping[str, Any] | None, net_seed: np.random.SeedSequence,
+                    head_seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
+    """Given parameters where there are some, fresh ones from the seeds otherwise."""
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays or None; got {describe(params)}")
+    given = dict(params or {})
+    net_given = _net_params(given)
+    if net_given and init:
+        raise ValueError("init options apply only to fresh parameters; got both params and "
+                         f"init={dict(init)!r}")
+    out = net.check_params(net_given if net_given else net.init(net_seed, **dict(init or {})))
+    head_given = {k: v for k, v in given.items() if k.startswith("head.")}
+    if head_given:
+        for name, shape in head.param_shapes().items():
+            if name not in head_given or np.shape(head_given[name]) != shape:
+                raise ValueError(f"params[{name!r}] must have shape {shape}; got "
+                                 f"{describe(head_given.get(name))}")
+        out.update({k: np.array(head_given[k], dtype=net.dtype) for k in head.param_shapes()})
+    else:
+        out.update(head.init(head_seed, dtype=net.dtype))
+    return out
+
+
+def _record_diagnostics(rows: dict[str, list[tuple]], step: int, params: dict,
+                        grads: dict, g: Any) -> None:
+    """Append this step's diagnostics (before the update) to their long tables."""
+    if "adjoint_norms" in rows:
+        for (layer, direction), adj in sorted(g.state_adjoints.items()):
+            adj = np.asarray(adj, dtype=np.float64)  # (T, B, S)
+            norms = np.sqrt(np.einsum("tbs,tbs->t", adj, adj))  # (T,): joint over B and S
+            rows["adjoint_norms"].extend(
+                (step, layer, direction, t, float(v)) for t, v in enumerate(norms))
+    if "param_norms" in rows:
+        rows["param_norms"].extend(
+            (step, k, float(np.linalg.norm(v)), float(np.linalg.norm(grads[k])))
+            for k, v in params.items())
+
+
+def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "adam",
+          lr: float | None = None, clip: float | None = None, seed: int = 0,
+          record_every: int = 1, *, clip_mode: str = "norm", nonfinite: str = "raise",
+          diagnostics: Iterable[str] = (), params: Mapping[str, np.ndarray] | None = None,
+          init: Mapping[str, Any] | None = None,
+          optimizer_options: Mapping[str, Any] | None = None,
+          progress: bool | None = None) -> History:
+    """Train ``net`` with the head ``task`` asks for on batches from ``task``.
+
+    Parameters
+    ----------
+    net : gradflow.Network
+        Its ``input_size`` must be ``task.input_size``.
+    task : a task from ``gradflow.tasks``
+    steps : int
+        Number of updates (>= 1).
+    batch_size : int
+        ``B`` >= 1.
+    optimizer : {"sgd", "rmsprop", "adam"} or an optimizer instance
+    lr : float, optional
+        Learning rate for a named optimizer (default 1e-3).
+    clip : float, optional
+        Clipping threshold (> 0), or None for no clipping.
+    seed : int
+        Seeds network init, head init and data, as independent streams.
+    record_every : int
+        Record steps ``0, k, 2k, ...`` and the last one.
+    clip_mode : {"norm", "value"}
+        Algorithm 1 on the joint norm, or elementwise clipping.
+    nonfinite : {"raise", "skip"}
+        Policy for a non-finite loss or gradient norm.
+    diagnostics : iterable of {"adjoint_norms", "param_norms"}
+    params : dict, optional
+        Starting parameters (network, and optionally the head's); missing
+        ones are drawn from the seed.
+    init : dict, optional
+        Keyword arguments for ``net.init`` (``scheme``, ``gain``,
+        ``forget_bias``, ...).
+    optimizer_options : dict, optional
+        Other hyperparameters of a named optimizer (``momentum``, ...).
+    progress : bool, optional
+        Show a tqdm bar; None (default) shows it only when stderr is a terminal.
+
+    Returns
+    -------
+    History
+    """
+    steps = check_int("steps", steps, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    record_every = check_int("record_every", record_every, minimum=1)
+    check_choice("clip_mode", clip_mode, CLIP_MODES)
+    check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
+    if clip is not None:
+        check_real("clip", clip, minimum=0.0, strict_min=True)
+    if isinstance(diagnostics, str):
+        diagnostics = (diagnostics,)
+    diagnostics = tuple(check_choice("diagnostics", d, DIAGNOSTICS) for d in diagnostics)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None (auto); got {describe(progress)}")
+    opt = make_optimizer(optimizer, lr, **dict(optimizer_options or {}))
+    head = Readout.for_task(net, task)
+
+    net_seed, head_seed, data_seed = np.random.SeedSequence(seed).spawn(3)
+    current = _initial_params(net, head, params, init, net_seed, head_seed)
+    rng = as_generator(data_seed)
+    state = opt.init(current)
+
+    rows: list[tuple] = []
+    diag_rows: dict[str, list[tuple]] = {d: [] for d in diagnostics}
+    n_skipped = n_clipped = 0
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(range(steps), disable=not show, desc=f"train {type(task).__name__}",
+               leave=False, dynamic_ncols=True)
+    for step in bar:
+        x, y = task.sample(rng, batch_size, "train")
+        # Overflow is detected below, by value; let NumPy compute inf/NaN silently.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            loss, grads, g = _loss_and_grads(net, head, current, x, y, task.loss,
+                                             "adjoint_norms" in diagnostics)
+            norm = global_norm(grads)
+        finite = bool(np.isfinite(loss) and np.isfinite(norm))
+        if not finite and nonfinite == "raise":
+            what = "loss" if not np.isfinite(loss) else "gradient norm"
+            raise NonFiniteError(
+                f"non-finite {what} at step {step} (loss={loss}, grad_norm={norm}): "
+                f"training diverged; lower lr, clip the gradient (clip=...), or pass "
+                f"nonfinite='skip' to skip such updates")
+        record = step % record_every == 0 or step == steps - 1
+        if record:
+            with np.errstate(over="ignore", invalid="ignore"):
+                _record_diagnostics(diag_rows, step, current, grads, g)
+        clipped, after = False, norm
+        if finite:
+            if clip is not None and clip_mode == "norm":
+                grads, _ = clip_by_global_norm(grads, clip)
+                clipped, after = norm >= clip, min(norm, clip)
+            elif clip is not None:
+                clipped = any(bool(np.any(np.abs(v) > clip)) for v in grads.values())
+                grads = clip_by_value(grads, clip)
+                after = global_norm(grads)
+            with np.errstate(over="ignore", invalid="ignore"):
+                new_params, new_state = opt.update(grads, state, current)
+            if all(np.isfinite(v).all() for v in new_params.values()):
+                current, state = new_params, new_state
+            elif nonfinite == "raise":
+                raise NonFiniteError(
+                    f"the update at step {step} made parameters non-finite (grad_norm={norm}): "
+                    f"lower lr, clip the gradient (clip=...), or pass nonfinite='skip' to "
+                    f"skip such updates")
+            else:
+                finite = False
+        if not finite:
+            clipped = False
+            n_skipped += 1
+        n_clipped += clipped
+        if record:
+            rows.append((step, loss, norm, after, clipped, not finite))
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+    bar.close()
+
+    frame = pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
+    frame = frame.astype({"step": "int64", "loss": "float64", "grad_norm": "float64",
+                          "grad_norm_clipped": "float64", "clipped": "bool", "skipped": "bool"})
+    diag = {d: pd.DataFrame(diag_rows[d], columns=list(_DIAG_COLUMNS[d])) for d in diagnostics}
+    return History(frame, current, diag, n_skipped, int(n_clipped))
+
+
+def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 1000,
+             seed: int = 0, *, batch_size: int = 1000, split: str = "test") -> dict[str, float]:
+    """Loss (and accuracy) of trained ``params`` on ``n`` fresh examples.
+
+    Parameters
+    ----------
+    net : gradflow.Network
+    params : dict
+        Network and head parameters, as ``History.params``.
+    task : a task from ``gradflow.tasks``
+    n : int
+        Number of sequences (>= 1), drawn from ``seed`` in chunks of
+        ``batch_size`` (the same ``n``, ``seed`` and ``batch_size`` give
+        the same sequences).
+    seed : int
+    batch_size : int
+        Sequences per forward pass.
+    split : {"train", "test"}
+        Which data to draw (only ``Agreement`` tells them apart).
+
+    Returns
+    -------
+    dict
+        ``loss`` (mean over all sequences, as the training loss), ``n``,
+        and ``accuracy`` for classification tasks (``"xent"``; over every
+        scored position: for the copy task, every step).
+    """
+    n = check_int("n", n, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
+    head = Readout.for_task(net, task)
+    params = dict(params)
+    rng = as_generator(seed)
+    total_loss = total_acc = 0.0
+    done = 0
+    while done < n:
+        b = min(batch_size, n - done)
+        x, y = task.sample(rng, b, split)
+        trace = net.forward(_net_params(params), x)
+        pred = head.forward(params, trace.outputs).predictions
+        total_loss += b * loss_forward(task.loss, pred, y)
+        if task.loss == "xent":
+            total_acc += b * accuracy(pred, y)
+        done += b
+    result = {"loss": total_loss / n, "n": n}
+    if task.loss == "xent":
+        result["accuracy"] = total_acc / n
+    return result

@@ -1,0 +1,280 @@
+"""The training loop end to end, its records, its policies and its errors."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gradflow
+from gradflow.engine.heads import Readout, loss_backward, loss_forward
+from gradflow.optim import SGD
+from gradflow.tasks import AddingProblem, Agreement, CopyTask, EarlyCue, TemporalOrder
+from gradflow.train import History, evaluate, train
+
+
+@pytest.fixture(scope="module")
+def adding_runs():
+    """The end-to-end run, twice with one seed and once with another."""
+    net = gradflow.Network("lstm", 2, 16)
+    task = AddingProblem(10)
+    runs = [train(net, task, steps=500, batch_size=32, lr=1e-2, seed=s, record_every=10)
+            for s in (0, 0, 1)]
+    return net, task, runs
+
+
+def test_lstm_learns_the_adding_problem(adding_runs):
+    net, task, (run, _, _) = adding_runs
+    result = evaluate(net, run.params, task, n=2000, seed=123)
+    assert set(result) == {"loss", "n"}
+    assert result["loss"] < 0.1 * task.baseline()  # measured: 0.003 vs 0.167
+    assert run.frame["loss"].iloc[0] > task.baseline()
+
+
+def test_same_seed_same_curve_bit_for_bit(adding_runs):
+    _, _, (a, b, c) = adding_runs
+    for column in a.frame:
+        assert a.frame[column].to_numpy().tobytes() == b.frame[column].to_numpy().tobytes()
+    assert all(a.params[k].tobytes() == b.params[k].tobytes() for k in a.params)
+    assert a.frame["loss"].to_numpy().tobytes() != c.frame["loss"].to_numpy().tobytes()
+
+
+def test_frame_layout(adding_runs):
+    _, _, (run, _, _) = adding_runs
+    assert isinstance(run, History)
+    frame = run.frame
+    assert list(frame.columns) == ["step", "loss", "grad_norm", "grad_norm_clipped", "clipped",
+                                   "skipped"]
+    assert frame["step"].tolist() == [*range(0, 500, 10), 499]
+    assert frame.dtypes["clipped"] == np.bool_ and frame.dtypes["step"] == np.int64
+    assert not frame["clipped"].any() and not frame["skipped"].any()
+    assert np.array_equal(frame["grad_norm"], frame["grad_norm_clipped"])
+    assert {"head.weight", "head.bias", "weight_hh_l0"} <= set(run.params)
+    assert run.diagnostics == {} and run.n_skipped == 0 and run.n_clipped == 0
+
+
+def test_grad_norm_is_the_first_batch_gradient():
+    """Step 0's grad_norm, recomputed by hand from the same seeds."""
+    net, task = gradflow.Network("gru", 2, 5), AddingProblem(6)
+    run = train(net, task, steps=1, batch_size=4, optimizer="sgd", lr=0.1, seed=3)
+    net_seed, head_seed, data_seed = np.random.SeedSequence(3).spawn(3)
+    head = Readout.for_task(net, task)
+    params = {**net.init(net_seed), **head.init(head_seed)}
+    x, y = task.sample(np.random.default_rng(data_seed), 4)
+    trace = net.forward(params, x)
+    ht = head.forward(params, trace.outputs)
+    d_out, hg = head.backward(params, ht, loss_backward("mse", ht.predictions, y))
+    grads = {**net.backward(params, trace, d_out).params, **hg}
+    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))
+    assert run.frame["loss"][0] == pytest.approx(loss_forward("mse", ht.predictions, y))
+    assert run.frame["grad_norm"][0] == pytest.approx(norm, rel=1e-12)
+    for k in grads:  # one plain SGD step
+        np.testing.assert_allclose(run.params[k], params[k] - 0.1 * grads[k], rtol=1e-12)
+
+
+def test_norm_clipping_is_recorded():
+    net = gradflow.Network("rnn", 2, 8)
+    run = train(net, AddingProblem(8), steps=20, batch_size=8, optimizer="sgd", lr=0.1,
+                clip=1e-3, seed=0)
+    frame = run.frame
+    assert frame["clipped"].all() and run.n_clipped == 20
+    np.testing.assert_allclose(frame["grad_norm_clipped"], 1e-3)
+    assert (frame["grad_norm"] > 1e-3).all()
+
+
+def test_value_clipping_is_recorded():
+    net = gradflow.Network("rnn", 2, 8)
+    run = train(net, AddingProblem(8), steps=5, batch_size=8, clip=1e-4, clip_mode="value",
+                seed=0)
+    assert run.frame["clipped"].all()
+    assert (run.frame["grad_norm_clipped"] < run.frame["grad_norm"]).all()
+
+
+@dataclass
+class SpikyAdding:
+    """The adding problem with an overflowing input on chosen calls (a test double)."""
+
+    spikes: frozenset
+    calls: list = field(default_factory=list)
+    base = AddingProblem(6)
+    input_size, output_size, head, loss, seq_len = 2, 1, "final", "mse", 6
+
+    def sample(self, rng, batch_size, split="train"):
+        x, y = self.base.sample(rng, batch_size, split)
+        if len(self.calls) in self.spikes:
+            x = x * 1e300  # a linear RNN's outputs, then the loss, overflow
+        self.calls.append(None)
+        return x, y
+
+    def baseline(self):
+        return self.base.baseline()
+
+
+def test_nonfinite_raise_names_the_step():
+    net = gradflow.Network("rnn", 2, 4, nonlinearity="linear")
+    with pytest.raises(gradflow.NonFiniteError,
+                       match="non-finite loss at step 2 .*nonfinite='skip'"):
+        train(net, SpikyAdding(frozenset({2})), steps=5, batch_size=4, seed=0)
+
+
+def test_nonfinite_skip_skips_and_counts():
+    net = gradflow.Network("rnn", 2, 4, nonlinearity="linear")
+    run = train(net, SpikyAdding(frozenset({1, 3})), steps=6, batch_size=4, seed=0,
+                nonfinite="skip", clip=1.0)
+    assert run.n_skipped == 2
+    assert run.frame["skipped"].tolist() == [False, True, False, True, False, False]
+    assert not run.frame["clipped"][run.frame["skipped"]].any()
+    assert all(np.isfinite(v).all() for v in run.params.values())
+    # A skipped step leaves the parameters (and optimizer state) as they were.
+    one = train(net, SpikyAdding(frozenset()), steps=1, batch_size=4, seed=0)
+    two = train(net, SpikyAdding(frozenset({1})), steps=2, batch_size=4, seed=0,
+                nonfinite="skip")
+    assert all(one.params[k].tobytes() == two.params[k].tobytes() for k in one.params)
+
+
+def test_adjoint_norm_diagnostics_are_tidy_and_right():
+    net = gradflow.Network("lstm", 2, 3, num_layers=2, bidirectional=True)
+    task = AddingProblem(5)
+    run = train(net, task, steps=4, batch_size=3, seed=1, record_every=2,
+                diagnostics=("adjoint_norms", "param_norms"))
+    adj = run.diagnostics["adjoint_norms"]
+    assert list(adj.columns) == ["step", "layer", "direction", "t", "norm"]
+    assert len(adj) == 3 * 2 * 2 * 5  # steps 0, 2, 3 x layers x directions x T
+    # Step 0, recomputed by hand.
+    net_seed, head_seed, data_seed = np.random.SeedSequence(1).spawn(3)
+    head = Readout.for_task(net, task)
+    params = {**net.init(net_seed), **head.init(head_seed)}
+    x, y = task.sample(np.random.default_rng(data_seed), 3)
+    trace = net.forward(params, x)
+    ht = head.forward(params, trace.outputs)
+    d_out, _ = head.backward(params, ht, loss_backward("mse", ht.predictions, y))
+    g = net.backward(params, trace, d_out)
+    got = adj.query("step == 0 and layer == 0 and direction == 1")["norm"].to_numpy()
+    want = np.linalg.norm(g.state_adjoints[(0, 1)].reshape(5, -1), axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    pn = run.diagnostics["param_norms"]
+    assert list(pn.columns) == ["step", "param", "norm", "grad_norm"]
+    assert len(pn) == 3 * len(run.params)
+    first = pn.query("step == 0").set_index("param")
+    assert first.loc["head.weight", "norm"] == pytest.approx(np.linalg.norm(params["head.weight"]))
+
+
+@pytest.mark.parametrize(("cell", "task"), [
+    ("gru", EarlyCue(12)),
+    ("rnn", CopyTask(3, n_symbols=3, n_copy=2)),
+    ("lstm", TemporalOrder(10)),
+    ("lstm", Agreement(n_attractors=(0, 2), test_mismatch_rate=1.0)),
+])
+def test_stacked_bidirectional_networks_train_and_evaluate(cell, task):
+    net = gradflow.Network(cell, task.input_size, 6, num_layers=2, bidirectional=True)
+    run = train(net, task, steps=30, batch_size=16, lr=1e-2, seed=0, record_every=5)
+    assert np.isfinite(run.frame["loss"]).all()
+    assert run.frame["loss"].iloc[-1] < run.frame["loss"].iloc[0]
+    result = evaluate(net, run.params, task, n=300, seed=1, batch_size=128)
+    assert set(result) == {"loss", "accuracy", "n"} and result["n"] == 300
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_residual_float32_network_trains():
+    net = gradflow.Network("rnn", 2, 4, num_layers=2, connection="residual", dtype="float32")
+    run = train(net, AddingProblem(6), steps=10, batch_size=4, seed=0)
+    assert np.isfinite(run.frame["loss"]).all()
+    assert all(v.dtype == np.float32 for v in run.params.values())
+
+
+def test_training_resumes_from_given_params(adding_runs):
+    net, task, (run, _, _) = adding_runs
+    more = train(net, task, steps=3, batch_size=32, lr=1e-3, seed=9, params=run.params)
+    fresh = evaluate(net, run.params, task, n=500, seed=4)["loss"]
+    assert more.frame["loss"][0] < 0.2 * task.baseline() and fresh < 0.1 * task.baseline()
+
+
+def test_evaluate_is_deterministic_and_chunk_weighted():
+    net = gradflow.Network("gru", 8, 4)
+    task = TemporalOrder(10)
+    params = {**net.init(0), **Readout.for_task(net, task).init(1)}
+    a = evaluate(net, params, task, n=250, seed=2, batch_size=100)
+    b = evaluate(net, params, task, n=250, seed=2, batch_size=100)
+    assert a == b
+    assert a["loss"] == pytest.approx(np.log(4), rel=0.1)  # untrained: near chance
+
+
+def test_evaluate_uses_the_test_split():
+    task = Agreement(n_attractors=1, mismatch_rate=0.0, test_mismatch_rate=1.0)
+    net = gradflow.Network("rnn", task.input_size, 3)
+    params = {**net.init(0), **Readout.for_task(net, task).init(1)}
+    test = evaluate(net, params, task, n=50, seed=0)
+    train_split = evaluate(net, params, task, n=50, seed=0, split="train")
+    assert test != train_split
+
+
+def test_progress_bar_is_silent_off_a_terminal(capsys):
+    net = gradflow.Network("rnn", 2, 3)
+    train(net, AddingProblem(4), steps=3, batch_size=2)
+    assert capsys.readouterr().err == ""
+    train(net, AddingProblem(4), steps=3, batch_size=2, progress=True)
+    assert "train AddingProblem" in capsys.readouterr().err
+
+
+def test_optimizer_instance_and_options():
+    net = gradflow.Network("rnn", 2, 3)
+    a = train(net, AddingProblem(4), steps=3, batch_size=2, optimizer=SGD(0.1, 0.9))
+    b = train(net, AddingProblem(4), steps=3, batch_size=2, optimizer="sgd", lr=0.1,
+              optimizer_options={"momentum": 0.9})
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+
+
+def test_init_options_reach_the_network():
+    net = gradflow.Network("lstm", 2, 3)
+    run = train(net, AddingProblem(4), steps=1, batch_size=2, optimizer="sgd", lr=1e-12,
+                init={"forget_bias": 3.0})
+    forget = slice(3, 6)  # gate order i, f, g, o
+    b = run.params["bias_ih_l0"][forget] + run.params["bias_hh_l0"][forget]
+    np.testing.assert_allclose(b, 3.0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"optimizer": "adagrad"}, ValueError,
+     "optimizer must be one of 'sgd', 'rmsprop', 'adam'; got 'adagrad'"),
+    ({"batch_size": 0}, ValueError, "batch_size must be an integer >= 1; got 0"),
+    ({"steps": 0}, ValueError, "steps must be an integer >= 1; got 0"),
+    ({"clip": -1.0}, ValueError, "clip must be > 0.0; got -1.0"),
+    ({"clip_mode": "l2"}, ValueError, "clip_mode must be one of 'norm', 'value'; got 'l2'"),
+    ({"nonfinite": "ignore"}, ValueError, "nonfinite must be one of 'raise', 'skip'"),
+    ({"diagnostics": ["jacobians"]}, ValueError,
+     "diagnostics must be one of 'adjoint_norms', 'param_norms'; got 'jacobians'"),
+    ({"record_every": 0}, ValueError, "record_every must be an integer >= 1"),
+    ({"seed": -1}, ValueError, "seed must be an integer >= 0; got -1"),
+    ({"lr": 0.0}, ValueError, "lr must be > 0.0; got 0.0"),
+    ({"progress": "yes"}, TypeError, "progress must be True, False or None"),
+    ({"params": {"weight_hh_l0": np.zeros((3, 3))}, "init": {"gain": 2.0}}, ValueError,
+     "init options apply only to fresh parameters"),
+])
+def test_bad_arguments(kwargs, error, message):
+    net = gradflow.Network("rnn", 2, 3)
+    args = {"steps": 2, "batch_size": 2, **kwargs}
+    with pytest.raises(error, match=message):
+        train(net, AddingProblem(4), **args)
+
+
+def test_network_must_fit_the_task():
+    net = gradflow.Network("lstm", 3, 4)
+    message = "the network's input_size is 3 but the task CopyTask has input_size 10"
+    with pytest.raises(ValueError, match=message):
+        train(net, CopyTask(5), steps=1, batch_size=1)
+    with pytest.raises(ValueError, match=message):
+        evaluate(net, {}, CopyTask(5), n=1, seed=0)
+    with pytest.raises(ValueError, match="n must be an integer >= 1; got 0"):
+        evaluate(gradflow.Network("lstm", 2, 4), {}, AddingProblem(4), n=0, seed=0)
+
+
+def test_an_update_to_non_finite_parameters_is_never_applied():
+    """Finite gradients, but a step so large that the parameters overflow."""
+    net = gradflow.Network("rnn", 2, 3)
+    task = AddingProblem(4)
+    with pytest.raises(gradflow.NonFiniteError, match="update at step 0 made parameters "
+                                                      "non-finite"):
+        train(net, task, steps=2, batch_size=2, optimizer="sgd", lr=1e308)
+    run = train(net, task, steps=2, batch_size=2, optimizer="sgd", lr=1e308, nonfinite="skip")
+    assert run.n_skipped == 2 and run.frame["skipped"].all()
+    assert all(np.isfinite(v).all() for v in run.params.values())
