@@ -100,31 +100,46 @@ def check_finite(name: str, array: np.ndarray) -> np.ndarray:
 
 def check_array(name: str, value: Any, *, ndim: int | None = None,
                 shape: tuple[int | None, ...] | None = None,
-                dtype: Any = np.float64, finite: bool = True) -> np.ndarray:
-    """Convert ``value`` to an array of ``dtype`` and check rank, shape and finiteness.
+                dtype: Any = np.float64, finite: bool = True, layout: str | None = None,
+                copy: bool = False) -> np.ndarray:
+    """Convert ``value`` to an array of ``dtype`` and check kind, rank, shape, finiteness.
 
-    ``shape`` entries of ``None`` match any size. Conversion copies only when
-    the dtype differs.
+    Only real numbers are accepted (float or integer arrays): complex, bool,
+    object and string arrays raise ``TypeError`` rather than being cast
+    silently. Finiteness is checked before the cast, and a cast to float32
+    that would overflow raises ``ValueError``. ``shape`` entries of ``None``
+    match any size; ``layout`` (e.g. ``"(T, B, I)"``) names the axes in
+    messages. Without ``copy`` the input is returned as is when its dtype
+    already matches.
     """
     try:
-        array = np.asarray(value, dtype=dtype)
+        raw = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a numeric array; got {describe(value)}") from exc
+    if raw.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a numeric array of real numbers (float or int); "
+                        f"got {describe(value)}")
+    if finite and raw.dtype.kind == "f":
+        check_finite(name, raw)
+    target = np.dtype(dtype)
+    if (raw.dtype.kind == "f" and target.kind == "f" and raw.dtype.itemsize > target.itemsize
+            and raw.size and np.nanmax(np.abs(np.where(np.isfinite(raw), raw, 0)))
+            > np.finfo(target).max):
+        raise ValueError(f"{name} has values beyond the range of {target.name} "
+                         f"(|value| <= {np.finfo(target).max:.3g}); got max |value| = "
+                         f"{np.max(np.abs(raw[np.isfinite(raw)])):.3g}")
+    array = raw.astype(target, copy=copy)
     if ndim is None and shape is not None:
         ndim = len(shape)
     if ndim is not None and array.ndim != ndim:
-        expected = f"shape {_fmt_shape(shape)}" if shape is not None else f"{ndim} dimensions"
-        raise ValueError(
-            f"{name} must have {ndim} dimensions ({expected}); got shape {array.shape}"
-        )
+        axes = f" {layout}" if layout else ""
+        raise ValueError(f"{name} must have {ndim} dimensions{axes}; got shape {array.shape}")
     if shape is not None:
         for got, want in zip(array.shape, shape, strict=True):
             if want is not None and got != want:
                 raise ValueError(
                     f"{name} must have shape {_fmt_shape(shape)}; got shape {array.shape}"
                 )
-    if finite:
-        check_finite(name, array)
     return array
 
 
@@ -144,9 +159,11 @@ def as_generator(seed: Any) -> np.random.Generator:
         return seed
     if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(seed)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(
             f"seed must be a non-negative integer, a numpy SeedSequence or Generator; "
             f"got {describe(seed)}"
         )
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed}")
     return np.random.default_rng(int(seed))

@@ -26,6 +26,9 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6)
     -------
     array shaped like ``x``
     """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError(f"x must be a float64 array (float32 cannot resolve a step of "
+                        f"{eps}); got {getattr(x, 'dtype', type(x).__name__)}")
     grad = np.empty_like(x, dtype=np.float64)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):

@@ -32,7 +32,8 @@ from gradflow.engine.gates import GRU_GATES, sigmoid
 
 __all__ = ["GRUCell", "GRUTrace"]
 
-assert GRU_GATES == "rzn"  # the slicing below relies on this order
+if GRU_GATES != "rzn":  # pragma: no cover - the slicing below relies on this order
+    raise ImportError(f"gru.py slices gates in the order 'rzn'; GRU_GATES is {GRU_GATES!r}")
 
 
 class GRUTrace(NamedTuple):

@@ -28,7 +28,8 @@ from gradflow.engine.gates import LSTM_GATES, sigmoid
 
 __all__ = ["LSTMCell", "LSTMTrace"]
 
-assert LSTM_GATES == "ifgo"  # the slicing below relies on this order
+if LSTM_GATES != "ifgo":  # pragma: no cover - the slicing below relies on this order
+    raise ImportError(f"lstm.py slices gates in the order 'ifgo'; LSTM_GATES is {LSTM_GATES!r}")
 
 
 class LSTMTrace(NamedTuple):
@@ -126,7 +127,10 @@ class LSTMCell:
 
         Returns
         -------
-        CellGrads, with ``adjoints[t] = [dL/dh_t; dL/dc_t]`` (T, B, 2H)
+        CellGrads, with ``adjoints[t] = [dL/dh_t; dL/dc_t]`` (T, B, 2H): the
+        adjoint of the state ``s_t = [h_t; c_t]`` with ``h_t`` and ``c_t`` as
+        independent coordinates, so that ``adjoints[t-1] = J[t]^T adjoints[t]
+        + (direct terms)`` with ``J`` from ``step_jacobians``
         """
         T, B, H = d_out.shape
         i, f, g, o = _split(trace.gates, H)
@@ -139,9 +143,11 @@ class LSTMCell:
         dc = np.array(d_last[:, H:], dtype=d_out.dtype, copy=True)
         for t in range(T - 1, -1, -1):
             dh += d_out[t]
-            dc += dh * o[t] * dtanh[t]
+            # The state adjoint treats h_t and c_t as independent coordinates (as
+            # step_jacobians does), so dL/dc_t is taken before c_t's path into h_t.
             adjoints[t, :, :H] = dh
             adjoints[t, :, H:] = dc
+            dc += dh * o[t] * dtanh[t]
             dzi, dzf, dzg, dzo = _split(dz[t], H)
             np.multiply(dc, g[t], out=dzi)
             np.multiply(dc, trace.c[t], out=dzf)

@@ -32,10 +32,10 @@ from gradflow._validate import (
 )
 from gradflow.engine.cell import CellParams, project
 from gradflow.engine.gates import NONLINEARITIES, sigmoid
-from gradflow.engine.gru import GRUCell
+from gradflow.engine.gru import GRUCell, GRUTrace
 from gradflow.engine.init import init_params
-from gradflow.engine.lstm import LSTMCell
-from gradflow.engine.rnn import RNNCell
+from gradflow.engine.lstm import LSTMCell, LSTMTrace
+from gradflow.engine.rnn import RNNCell, RNNTrace
 
 __all__ = ["CELLS", "CONNECTIONS", "Grads", "LayerTrace", "Network", "Trace"]
 
@@ -45,6 +45,7 @@ CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
 CONNECTIONS: tuple[str, ...] = ("none", "residual", "dense", "highway")
 DTYPES: tuple[str, ...] = ("float64", "float32")
 _PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_CELL_TRACES = {"rnn": RNNTrace, "lstm": LSTMTrace, "gru": GRUTrace}
 
 
 class LayerTrace(NamedTuple):
@@ -91,9 +92,13 @@ class Grads(NamedTuple):
     inputs : (T, B, I) array, dL/dx_t
     initial_state : like the ``state`` argument: (L*D, B, H), or ``(dh0, dc0)``
     state_adjoints : dict ``(layer, direction) -> (T, B, S)`` array: dL/ds_t,
-        the total derivative with respect to the state after step t (for the
-        LSTM the blocks ``[dL/dh_t; dL/dc_t]``). Indexed in original time for
-        both directions.
+        the derivative with respect to the state after step t, through the
+        outputs and all later steps, in the state space of ``step_jacobians``
+        (for the LSTM the blocks ``[dL/dh_t; dL/dc_t]`` with ``h_t`` and
+        ``c_t`` independent coordinates). So ``a[t-1] = J[t]^T a[t] + d_out[t-1]``
+        (the reverse direction: ``a[t+1] = J[t]^T a[t] + ...``), and at the last
+        step the adjoint is ``d_final_state`` plus the last output's gradient.
+        Indexed in original time for both directions.
     """
 
     params: dict
@@ -143,18 +148,15 @@ class Network:
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, CELLS)
-        check_int("input_size", self.input_size, minimum=1)
-        check_int("hidden_size", self.hidden_size, minimum=1)
-        check_int("num_layers", self.num_layers, minimum=1)
+        for name in ("input_size", "hidden_size", "num_layers"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
         check_choice("connection", self.connection, CONNECTIONS)
         check_choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
-        check_choice("dtype", np.dtype(self.dtype).name if _is_dtype(self.dtype)
-                     else self.dtype, DTYPES)
-        object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
+        dtype = np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype
+        object.__setattr__(self, "dtype", check_choice("dtype", dtype, DTYPES))
         for name in ("bidirectional", "reset_after"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise TypeError(f"{name} must be True or False; "
-                                f"got {describe(getattr(self, name))}")
+            _check_bool(name, getattr(self, name))
+            object.__setattr__(self, name, bool(getattr(self, name)))
         if self.cell != "rnn" and self.nonlinearity != "tanh":
             raise ValueError(f"nonlinearity applies only to cell='rnn'; got "
                              f"nonlinearity={self.nonlinearity!r} with cell={self.cell!r}")
@@ -307,8 +309,10 @@ class Network:
         -------
         Trace, with ``outputs`` (T, B, D*H) and ``final_state``
         """
+        _check_bool("check_finite", check_finite)
         p = self.check_params(params)
-        x = check_array("x", x, ndim=3, dtype=self.dtype)
+        # A copy: the trace keeps x for backward, safe from the caller's later edits.
+        x = check_array("x", x, ndim=3, dtype=self.dtype, layout="(T, B, I)", copy=True)
         T, B, I = x.shape
         if I != self.input_size or T < 1 or B < 1:
             raise ValueError(f"x must have shape (T, B, input_size={self.input_size}) with "
@@ -320,7 +324,7 @@ class Network:
             u = np.concatenate(ys, axis=-1) if self.connection == "dense" else ys[-1]
             lt = self._run_layer(p, layer, u, s0[layer * D:(layer + 1) * D])
             if check_finite:
-                _check_forward(lt.hidden, layer, self.hidden_size)
+                _check_forward(lt, layer)
             layers.append(lt)
             ys.append(lt.outputs)
         finals = [tr.last_state for lt in layers for tr in lt.cells]
@@ -366,23 +370,24 @@ class Network:
         -------
         Grads
         """
+        _check_bool("check_finite", check_finite)
         p = self.check_params(params)
-        if not isinstance(trace, Trace):
-            raise TypeError(f"trace must be the Trace returned by forward; got {describe(trace)}")
+        self._check_trace(trace)
         T, B, DH = trace.outputs.shape
         d_outputs = (np.zeros((T, B, DH), self.dtype) if d_outputs is None else
                      check_array("d_outputs", d_outputs, shape=(T, B, DH), dtype=self.dtype))
         d_last = self._initial_states(d_final_state, B, "d_final_state")
         cell, D, H, I = self._cell, self.num_directions, self.hidden_size, self.input_size
-        dys = [np.zeros((T, B, DH), self.dtype) for _ in range(self.num_layers - 1)]
-        dys.append(np.array(d_outputs, copy=True))
+        # dL/dy of each layer; lower layers' are filled (dense: summed) from above.
+        dys: list[np.ndarray | None] = [None] * (self.num_layers - 1) + [d_outputs]
         dx = np.zeros((T, B, I), self.dtype)
         grads: dict[str, np.ndarray] = {}
         d_init: list[np.ndarray] = [None] * len(d_last)  # type: ignore[list-item]
         adjoints: dict[tuple[int, int], np.ndarray] = {}
         for layer in range(self.num_layers - 1, -1, -1):
             lt = trace.layers[layer]
-            dh, du = self._connect_backward(p, layer, lt, dys[layer], grads)
+            dy = dys[layer] if dys[layer] is not None else np.zeros((T, B, DH), self.dtype)
+            dh, du = self._connect_backward(p, layer, lt, dy, grads)
             for d in range(D):
                 k = layer * D + d
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
@@ -394,15 +399,20 @@ class Network:
                 d_init[k] = g.initial_state
                 adjoints[(layer, d)] = g.adjoints if d == 0 else \
                     np.ascontiguousarray(g.adjoints[::-1])
-                du += g.inputs if d == 0 else g.inputs[::-1]
+                d_in = g.inputs if d == 0 else g.inputs[::-1]
+                if du is None:
+                    du = d_in if d == 0 else d_in.copy()
+                else:
+                    du += d_in
             if self.connection == "dense":
                 dx += du[..., :I]
                 for j in range(layer):
-                    dys[j] += du[..., I + j * DH:I + (j + 1) * DH]
+                    part = du[..., I + j * DH:I + (j + 1) * DH]
+                    dys[j] = part.copy() if dys[j] is None else dys[j] + part
             elif layer == 0:
                 dx += du
             else:
-                dys[layer - 1] += du
+                dys[layer - 1] = du
         ordered = {name: grads[name] for name in self.param_shapes()}
         result = Grads(ordered, dx, self._pack_states(d_init), adjoints)
         if check_finite:
@@ -416,9 +426,12 @@ class Network:
 
     def _connect_backward(self, p: dict, layer: int, lt: LayerTrace, dy: np.ndarray,
                           grads: dict) -> tuple[np.ndarray, np.ndarray]:
-        """dL/dh and the direct part of dL/du from dL/dy; adds highway grads to ``grads``."""
+        """dL/dh and the direct part of dL/du (None if there is none) from dL/dy.
+
+        Adds the highway gate's parameter gradients to ``grads``.
+        """
         if not self._has_skip(layer):
-            return dy, np.zeros(lt.inputs.shape, self.dtype)
+            return dy, None
         if self.connection == "residual":
             return dy, np.array(dy, copy=True)
         gate, u = lt.carry_gate, lt.inputs
@@ -431,12 +444,34 @@ class Network:
 
     # ---- Jacobians ----------------------------------------------------------
 
+    def _check_trace(self, trace: Any) -> None:
+        """Raise unless ``trace`` came from the forward of a network like this one."""
+        if not isinstance(trace, Trace):
+            raise TypeError(f"trace must be the Trace returned by forward; got {describe(trace)}")
+        kind = _CELL_TRACES[self.cell]
+        fits = len(trace.layers) == self.num_layers and all(
+            len(lt.cells) == self.num_directions
+            and all(isinstance(c, kind) for c in lt.cells)
+            and lt.hidden.shape[-1] == self.output_size
+            and lt.inputs.shape[-1] == self.layer_input_size(layer)
+            and lt.hidden.dtype == self.dtype
+            and (self.cell != "gru" or (lt.cells[0].m.shape[0] > 0) == self.reset_after)
+            for layer, lt in enumerate(trace.layers))
+        if not fits:
+            got = trace.layers[0] if trace.layers else None
+            detail = "no layers" if got is None else (
+                f"{len(trace.layers)} layer(s) of {len(got.cells)} direction(s) of "
+                f"{type(got.cells[0]).__name__}, outputs of width {got.hidden.shape[-1]}, "
+                f"dtype {got.hidden.dtype}")
+            raise ValueError(
+                f"trace must come from this network's forward ({self.num_layers} layer(s) of "
+                f"{self.num_directions} direction(s) of {kind.__name__}, outputs of width "
+                f"{self.output_size}, dtype {self.dtype}); got a trace with {detail}")
+
     def _check_layer(self, trace: Trace, layer: Any, direction: Any = 0) -> None:
         check_int("layer", layer, minimum=0, maximum=self.num_layers - 1)
         check_int("direction", direction, minimum=0, maximum=self.num_directions - 1)
-        if not isinstance(trace, Trace) or len(trace.layers) != self.num_layers:
-            raise TypeError(f"trace must be the Trace returned by this network's forward; "
-                            f"got {describe(trace)}")
+        self._check_trace(trace)
 
     def step_jacobians(self, params: dict, trace: Trace, layer: int = 0,
                        direction: int = 0) -> np.ndarray:
@@ -446,17 +481,25 @@ class Network:
         ``J[t] = ds_t / ds_{t+1}`` (the state it came from) for the reverse one.
         ``s = h`` (S = H) for the RNN and GRU, ``s = [h; c]`` (S = 2H) for the
         LSTM: only products of the full-state Jacobians are true multi-step
-        Jacobians. Costs O(T B S^2) memory.
+        Jacobians. Costs O(T B S^2) memory and O(T B S^2 H) time.
+
+        Parameters
+        ----------
+        params : dict of arrays, the ones given to ``forward``
+        trace : Trace from ``forward``
+        layer : 0 .. num_layers-1
+        direction : 0 (forward) or 1 (reverse, bidirectional networks only)
 
         Returns
         -------
-        (T, B, S, S) array
+        (T, B, S, S) array, indexed in original time (for the reverse direction
+        a reversed view of freshly computed memory, not a copy)
         """
         self._check_layer(trace, layer, direction)
         p = self.check_params(params)
         J = self._cell.step_jacobians(self._cell_params(p, layer, direction),
                                       trace.layers[layer].cells[direction])
-        return J if direction == 0 else np.ascontiguousarray(J[::-1])
+        return J if direction == 0 else J[::-1]
 
     def depth_jacobians(self, params: dict, trace: Trace, layer: int) -> np.ndarray:
         """Per-step Jacobians of a layer's output with respect to its input.
@@ -464,6 +507,14 @@ class Network:
         ``dy_t / du_t`` with the states from the previous step held fixed: the
         gradient path across depth, as ``step_jacobians`` is the one across time.
         Includes the connection (``+ I`` for residual, the gated carry for highway).
+        Both directions at once: rows ``[:H]`` are the forward cells', ``[H:]``
+        the reverse cells'.
+
+        Parameters
+        ----------
+        params : dict of arrays, the ones given to ``forward``
+        trace : Trace from ``forward``
+        layer : 0 .. num_layers-1
 
         Returns
         -------
@@ -492,6 +543,8 @@ class Network:
 
 
 def _is_dtype(value: Any) -> bool:
+    if value is None:  # np.dtype(None) is float64: too lenient for a typo
+        return False
     try:
         np.dtype(value)
     except TypeError:
@@ -499,12 +552,20 @@ def _is_dtype(value: Any) -> bool:
     return True
 
 
-def _check_forward(hidden: np.ndarray, layer: int, H: int) -> None:
-    """Raise NonFiniteError naming where a forward pass first overflowed."""
-    if np.isfinite(hidden).all():
-        return
-    t, _, j = np.argwhere(~np.isfinite(hidden))[0]
-    raise NonFiniteError(
-        f"forward pass produced non-finite values in layer {layer}, direction {j // H}, "
-        f"first at step {t}: the recurrence overflowed; lower the weights' scale or call "
-        f"with check_finite=False to study the divergence")
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False; got {describe(value)}")
+
+
+def _check_forward(lt: LayerTrace, layer: int) -> None:
+    """Raise NonFiniteError naming where a layer's forward pass first overflowed."""
+    for d, tr in enumerate(lt.cells):
+        bad = ~np.isfinite(tr.outputs).all(axis=(1, 2))  # (T,) in the cell's own order
+        if bad.any():
+            step = int(np.argmax(bad))
+            t = step if d == 0 else len(bad) - 1 - step
+            order = "" if d == 0 else f" (step {step} of its reverse pass)"
+            raise NonFiniteError(
+                f"forward pass produced non-finite values in layer {layer}, direction {d}, "
+                f"first at step {t}{order}: the recurrence overflowed; lower the weights' "
+                f"scale or call with check_finite=False to study the divergence")

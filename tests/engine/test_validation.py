@@ -56,7 +56,12 @@ def test_bad_init_options():
     (np.zeros((5, 2, 7)), r"x must have shape \(T, B, input_size=3\) with T, B >= 1; "
                           r"got shape \(5, 2, 7\)"),
     (np.zeros((0, 2, 3)), r"got shape \(0, 2, 3\)"),
-    ("not numbers", r"x must be a numeric array; got 'not numbers'"),
+    ("not numbers", r"x must be a numeric array of real numbers \(float or int\); "
+                    r"got 'not numbers'"),
+    (np.zeros((5, 2, 3), complex), r"x must be a numeric array of real numbers .*complex128"),
+    (np.zeros((5, 2, 3), bool), r"x must be a numeric array of real numbers .*dtype bool"),
+    (np.full((5, 2, 3), None), r"x must be a numeric array of real numbers .*dtype object"),
+    (np.float64(1.0), r"x must have 3 dimensions \(T, B, I\); got shape \(\)"),
 ])
 def test_bad_inputs(lstm, x, message):
     net, params = lstm
@@ -138,3 +143,76 @@ def test_overflow_is_detected_not_carried(rng):
         assert not np.isfinite(trace.outputs).all()
         with pytest.raises(gradflow.NonFiniteError, match=r"backward pass produced non-finite"):
             net.backward(params, trace, np.ones_like(trace.outputs))
+
+
+def test_integer_inputs_are_accepted_as_numbers(lstm):
+    net, params = lstm
+    out_int = net.forward(params, np.ones((5, 2, 3), dtype=int)).outputs
+    np.testing.assert_array_equal(out_int, net.forward(params, np.ones((5, 2, 3))).outputs)
+
+
+def test_float64_values_beyond_float32_range_are_named():
+    net = gradflow.Network("rnn", 3, 4, dtype="float32")
+    x = np.zeros((5, 2, 3))
+    x[1, 1, 1] = 1e300
+    with pytest.raises(ValueError, match=r"x has values beyond the range of float32 "
+                                         r"\(\|value\| <= 3.4e\+38\); got max \|value\| = 1e\+300"):
+        net.forward(net.init(0), x)
+
+
+@pytest.mark.parametrize("other,detail", [
+    (gradflow.Network("gru", 3, 4), r"1 direction\(s\) of GRUTrace"),
+    (gradflow.Network("lstm", 3, 5), r"outputs of width 5"),
+    (gradflow.Network("lstm", 3, 4, num_layers=2), r"got a trace with 2 layer\(s\)"),
+    (gradflow.Network("lstm", 3, 4, dtype="float32"), r"dtype float32"),
+])
+def test_a_trace_from_another_network_is_refused(lstm, rng, other, detail):
+    net, params = lstm
+    trace = other.forward(other.init(0), rng.standard_normal((5, 2, 3)))
+    message = (r"trace must come from this network's forward \(1 layer\(s\) of 1 "
+               r"direction\(s\) of LSTMTrace, outputs of width 4, dtype float64\); .*" + detail)
+    for call in (lambda: net.backward(params, trace),
+                 lambda: net.step_jacobians(params, trace),
+                 lambda: net.depth_jacobians(params, trace, 0)):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_a_gru_trace_of_the_other_form_is_refused(rng):
+    after = gradflow.Network("gru", 3, 4)
+    before = gradflow.Network("gru", 3, 4, reset_after=False)
+    trace = after.forward(after.init(0), rng.standard_normal((5, 2, 3)))
+    with pytest.raises(ValueError, match=r"trace must come from this network's forward"):
+        before.step_jacobians(before.init(0), trace)
+
+
+def test_more_bad_arguments(lstm, rng):
+    net, params = lstm
+    x = rng.standard_normal((5, 2, 3))
+    with pytest.raises(TypeError, match=r"check_finite must be True or False; got 'no'"):
+        net.forward(params, x, check_finite="no")
+    with pytest.raises(ValueError, match=r"dtype must be one of 'float64', 'float32'; got None"):
+        gradflow.Network("rnn", 3, 4, dtype=None)
+    with pytest.raises(ValueError, match=r"seed must be a non-negative integer; got -1"):
+        net.init(-1)
+    gru = gradflow.Network("gru", 3, 4, num_layers=2)
+    trace = gru.forward(gru.init(0), x)
+    with pytest.raises(ValueError, match=r"d_final_state must have shape \(2, 2, 4\); "
+                                         r"got shape \(1, 2, 4\)"):
+        gru.backward(gru.init(0), trace, None, np.zeros((1, 2, 4)))
+    with pytest.raises(ValueError, match=r"layer must be an integer <= 1; got 2"):
+        gru.depth_jacobians(gru.init(0), trace, 2)
+    assert type(gradflow.Network("rnn", np.int64(3), 4).input_size) is int
+
+
+def test_overflow_in_the_reverse_direction_is_located_in_original_time(rng):
+    net = gradflow.Network("rnn", 2, 4, nonlinearity="relu", bidirectional=True)
+    params = net.init(0, scheme="identity", gain=1e200)
+    params["weight_hh_l0"][:] = 0.0        # the forward direction stays finite
+    params["bias_ih_l0_reverse"][:] = 1.0  # the reverse one: h ~ 1, then 1e200, then inf
+    x = np.abs(rng.standard_normal((10, 2, 2))) + 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(gradflow.NonFiniteError,
+                           match=r"layer 0, direction 1, first at step 7 "
+                                 r"\(step 2 of its reverse pass\)"):
+            net.forward(params, x)
