@@ -21,14 +21,18 @@ CONFIGS = (("rnn", "tanh"), ("lstm", "tanh"), ("gru", "tanh"))
 
 
 def _best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` calls, in seconds (after one warm-up call)."""
+    """Median wall time of ``repeat`` calls, in seconds (after one warm-up call).
+
+    The median, not the minimum: on a shared machine a lucky minimum flatters
+    whichever side happened to run alone.
+    """
     fn()
-    best = np.inf
+    times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int) -> float:
@@ -53,17 +57,26 @@ def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int) -> f
 
 
 def benchmark(T: int = 100, B: int = 32, I: int = 128, H: int = 128,
-              dtypes: tuple[str, ...] = ("float32", "float64"), repeat: int = 5) -> list[dict]:
+              dtypes: tuple[str, ...] = ("float32", "float64"), repeat: int = 7,
+              threads: int = 1) -> list[dict]:
     """Forward+backward timings of each cell; one dict per (cell, dtype).
 
-    Keys: cell, dtype, T, B, I, H, gradflow_ms, gemm_floor_ms, torch_ms (NaN when
-    torch is not installed), and the ratios.
+    Both NumPy's BLAS and torch run on ``threads`` threads, so the comparison
+    is like for like. Keys: cell, dtype, T, B, I, H, threads, gradflow_ms,
+    gemm_floor_ms, torch_ms (NaN when torch is not installed), and the ratios.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        return _benchmark(T, B, I, H, dtypes, repeat, threads)
+
+
+def _benchmark(T, B, I, H, dtypes, repeat, threads) -> list[dict]:
     import gradflow
 
     try:
         import torch
-        torch.set_num_threads(max(1, torch.get_num_threads()))
+        torch.set_num_threads(threads)
     except ImportError:
         torch = None
     rows = []
@@ -92,6 +105,7 @@ def benchmark(T: int = 100, B: int = 32, I: int = 128, H: int = 128,
                     y.backward(dt)
                 torch_s = _best_of(theirs, repeat)
             rows.append({"cell": cell, "dtype": dtype, "T": T, "B": B, "I": I, "H": H,
+                         "threads": threads,
                          "gradflow_ms": 1e3 * ours_s, "gemm_floor_ms": 1e3 * floor_s,
                          "torch_ms": 1e3 * torch_s, "vs_torch": ours_s / torch_s,
                          "vs_gemm_floor": ours_s / floor_s})
@@ -100,12 +114,13 @@ def benchmark(T: int = 100, B: int = 32, I: int = 128, H: int = 128,
 
 def _run(args: argparse.Namespace) -> int:
     rows = benchmark(T=args.T, B=args.B, I=args.hidden_size, H=args.hidden_size,
-                     repeat=args.repeat)
+                     repeat=args.repeat, threads=args.threads)
     from threadpoolctl import threadpool_info
 
-    blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
-                     for i in threadpool_info())
-    print(f"forward+backward, T={args.T} B={args.B} I=H={args.hidden_size}; BLAS: {blas}")
+    blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version')}"
+                             for i in threadpool_info()}))
+    print(f"forward+backward, T={args.T} B={args.B} I=H={args.hidden_size}, "
+          f"{args.threads} thread(s), median of {args.repeat}; {blas}")
     print(f"{'cell':6} {'dtype':8} {'gradflow ms':>12} {'GEMM floor':>11} {'torch ms':>9} "
           f"{'x torch':>8} {'x floor':>8}")
     for r in rows:
@@ -124,6 +139,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-B", type=int, default=32, help="batch size (default: %(default)s)")
     parser.add_argument("--hidden-size", type=int, default=128,
                         help="input and hidden size (default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="timed repetitions, best taken (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=7,
+                        help="timed repetitions, median taken (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS and torch threads, the same for both (default: %(default)s)")
     parser.set_defaults(func=_run)

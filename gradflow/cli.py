@@ -44,13 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _registrars():
     """Each sub-package's ``register(subparsers)``, imported lazily."""
     from gradflow import bench, report
+    from gradflow.symbolic import cli as symbolic_cli
+
     yield report.register
-    yield bench.register
-    try:
-        from gradflow.symbolic import cli as symbolic_cli
-    except ImportError:  # the symbolic half is optional while it is being built
-        return
     yield symbolic_cli.register
+    yield bench.register
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,10 +38,8 @@ def _slug(cell: str, options: dict) -> str:
 
 def _derivation_sections(out: Path) -> tuple[list[str], list[Path]]:
     """LaTeX of each derivation into ``out/derivations``; returns REPORT.md lines."""
-    try:
-        from gradflow.symbolic import derive
-    except ImportError:
-        return ["## Derivations", "", "Not built yet: `gradflow.symbolic` is missing.", ""], []
+    from gradflow.symbolic import derive
+
     folder = out / "derivations"
     folder.mkdir(parents=True, exist_ok=True)
     lines, written = ["## One-step Jacobians, derived by SymPy", ""], []
@@ -50,8 +48,19 @@ def _derivation_sections(out: Path) -> tuple[list[str], list[Path]]:
         path = folder / f"{_slug(cell, options)}.tex"
         path.write_text(latex + "\n", encoding="utf-8")
         written.append(path)
-        lines += [f"### {title}", "", f"Source: `{path.relative_to(out)}`", "", latex, ""]
+        lines += [f"### {title}", "", f"LaTeX source: `{path.relative_to(out)}`", ""]
+        lines += [_markdown_line(line) for line in latex.splitlines()] + [""]
     return lines, written
+
+
+def _markdown_line(line: str) -> str:
+    """A line of the LaTeX file as Markdown: comments become captions, displays $$...$$."""
+    line = line.strip()
+    if line.startswith("%"):
+        return f"\n*{line.lstrip('% ').strip()}*\n"
+    if line.startswith("\\[") and line.endswith("\\]"):
+        return f"$$ {line[2:-2].strip()} $$"
+    return line
 
 
 def build_report(out: Path | str = "reports", *, stream=sys.stdout) -> list[Path]:
@@ -60,7 +69,7 @@ def build_report(out: Path | str = "reports", *, stream=sys.stdout) -> list[Path
     Parameters
     ----------
     out : folder of the report (created if missing)
-    stream : where progress lines go
+    stream : where progress lines go (None: silent)
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,9 +81,10 @@ def build_report(out: Path | str = "reports", *, stream=sys.stdout) -> list[Path
     report = out / "REPORT.md"
     report.write_text("\n".join(lines), encoding="utf-8")
     written.append(report)
-    for path in written:
-        print(f"wrote {path}", file=stream)
-    print(f"gradflow report: {NOT_YET}", file=stream)
+    if stream is not None:
+        for path in written:
+            print(f"wrote {path}", file=stream)
+        print(f"gradflow report: {NOT_YET}", file=stream)
     return written
 
 

@@ -1,0 +1,69 @@
+"""``gradflow derive``: print a cell's equations, structured Jacobian and bounds.
+
+    gradflow derive {rnn,lstm,gru} [--nonlinearity ...] [--reset-before]
+                    [--hidden-size n] [--input-size m] [--format text|latex] [--explicit]
+
+``gradflow.cli`` calls :func:`register` and then ``args.func(args)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gradflow.engine.gates import NONLINEARITIES
+from gradflow.symbolic import printing
+from gradflow.symbolic.cells import CELLS
+from gradflow.symbolic.derivation import derive
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``derive`` subcommand to an argparse ``subparsers`` object."""
+    parser = subparsers.add_parser(
+        "derive",
+        help="derive a cell's one-step state Jacobian with SymPy",
+        description="Print a recurrence's equations, its one-step state Jacobian in "
+                    "structured form and its norm bounds, derived with SymPy.",
+    )
+    parser.add_argument("cell", choices=CELLS, help="the recurrent cell")
+    parser.add_argument("--nonlinearity", choices=NONLINEARITIES, default=None,
+                        help="RNN only: the activation (default tanh)")
+    parser.add_argument("--reset-before", action="store_true",
+                        help="GRU only: the Cho 2014 / CS224n form, reset gate applied to h "
+                             "before the matmul (default: PyTorch's, after)")
+    parser.add_argument("--hidden-size", type=int, default=2, metavar="N",
+                        help="hidden size n of the explicit derivation (default 2)")
+    parser.add_argument("--input-size", type=int, default=None, metavar="M",
+                        help="input size m (default: the hidden size)")
+    parser.add_argument("--format", choices=("text", "latex"), default="text",
+                        help="plain text (default) or LaTeX, one display per line")
+    parser.add_argument("--explicit", action="store_true",
+                        help="also print every entry of the explicit S x S Jacobian")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Derive and print to stdout; returns 0. Raises ValueError on inconsistent options."""
+    if args.nonlinearity is not None and args.cell != "rnn":
+        raise ValueError(f"--nonlinearity applies to cell 'rnn' only; got cell {args.cell!r}")
+    if args.reset_before and args.cell != "gru":
+        raise ValueError(f"--reset-before applies to cell 'gru' only; got cell {args.cell!r}")
+    derivation = derive(args.cell, hidden_size=args.hidden_size, input_size=args.input_size,
+                        nonlinearity=args.nonlinearity or "tanh",
+                        reset_after=not args.reset_before)
+    latex = args.format == "latex"
+    out = derivation.latex() if latex else derivation.text()
+    if args.explicit:
+        size = derivation.state_size
+        out += ("% explicit Jacobian entries J_{ij} = d s'_i / d s_j\n" if latex else
+                "explicit Jacobian entries J[i, j] = d s'_i / d s_j\n")
+        for i in range(size):
+            for j in range(size):
+                entry = derivation.jacobian[i, j]
+                out += (rf"\[ J_{{{i}{j}}} = {printing.latex(entry)} \]" + "\n" if latex
+                        else f"  J[{i}, {j}] = {entry}\n")
+    print(out, end="")
+    return 0

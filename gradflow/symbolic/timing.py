@@ -1,0 +1,65 @@
+"""How long the derivations take: ``python -m gradflow.symbolic.timing [--hidden-size 4]``.
+
+Derives and lambdifies every cell variant (and both connections) at one size
+in this process, from a cold cache, and prints the wall time of each and the
+total. Timings are reported, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+from gradflow.symbolic.connections import CONNECTIONS, derive_connection
+from gradflow.symbolic.derivation import derive
+
+__all__ = ["VARIANTS", "main", "measure"]
+
+#: Every cell variant: (cell, options).
+VARIANTS: tuple[tuple[str, dict], ...] = (
+    ("rnn", {"nonlinearity": "tanh"}),
+    ("rnn", {"nonlinearity": "relu"}),
+    ("rnn", {"nonlinearity": "sigmoid"}),
+    ("rnn", {"nonlinearity": "linear"}),
+    ("lstm", {}),
+    ("gru", {"reset_after": True}),
+    ("gru", {"reset_after": False}),
+)
+
+
+def measure(hidden_size: int = 4) -> list[tuple[str, float, float]]:
+    """``(name, derive seconds, lambdify seconds)`` for each variant and connection."""
+    rows = []
+    for cell, options in VARIANTS:
+        start = time.perf_counter()
+        d = derive(cell, hidden_size=hidden_size, input_size=hidden_size, **options)
+        middle = time.perf_counter()
+        d.lambdify_all()
+        rows.append((repr(d), middle - start, time.perf_counter() - middle))
+    for kind in CONNECTIONS:
+        start = time.perf_counter()
+        c = derive_connection(kind, hidden_size)
+        middle = time.perf_counter()
+        c._fn  # noqa: B018 (lambdify now)
+        rows.append((repr(c), middle - start, time.perf_counter() - middle))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gradflow.symbolic.timing")
+    parser.add_argument("--hidden-size", type=int, default=4)
+    args = parser.parse_args(argv)
+    rows = measure(args.hidden_size)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'derivation':<{width}}  derive (s)  lambdify (s)")
+    for name, t_derive, t_lambdify in rows:
+        print(f"{name:<{width}}  {t_derive:10.3f}  {t_lambdify:12.3f}")
+    total_d, total_l = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    print(f"{'total':<{width}}  {total_d:10.3f}  {total_l:12.3f}   "
+          f"(all: {total_d + total_l:.3f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
