@@ -142,43 +142,53 @@ class GRUCell:
         T, B, H = d_out.shape
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         h_prev = trace.h[:-1]
-        dr_act, dz_act, dn_act = r * (1 - r), z * (1 - z), 1 - n * n
-        da = np.empty((T, B, 3 * H), dtype=d_out.dtype)   # dL/d(input-side pre-activations)
-        dm = np.empty((T, B, H), dtype=d_out.dtype)       # dL/d(W_hn h + b_hn) or dL/d(W_hn (r h))
+        # Elementwise factors for all steps at once (T, B, H), so each step is a few
+        # in-place products and one or two GEMMs.
+        to_n = (1 - z) * (1 - n * n)                       # dh'/d(pre-activation of n)
+        to_z = (h_prev - n) * z * (1 - z)                  # dh'/d(pre-activation of z)
+        m_or_h = trace.m if self.reset_after else h_prev   # what the reset gate multiplies
+        to_r = m_or_h * r * (1 - r)
+        dtype = d_out.dtype
+        # Hidden-side pre-activation gradients: [r, z, W_hn h + b_hn] (after) or [r, z] (before).
+        dhp = np.empty((T, B, (3 if self.reset_after else 2) * H), dtype=dtype)
+        dan = np.empty((T, B, H), dtype=dtype)             # dL/d(pre-activation of n)
         adjoints = np.empty_like(d_out)
         w_rz, w_n = p.weight_hh[:2 * H], p.weight_hh[2 * H:]
-        dh = np.array(d_last, dtype=d_out.dtype, copy=True)
+        carry = np.array(d_last, dtype=dtype, copy=True)   # dL/dh_t through step t+1
+        tmp = np.empty((B, H), dtype=dtype)
         for t in range(T - 1, -1, -1):
-            dh += d_out[t]
-            adjoints[t] = dh
-            dar, daz, dan = da[t, :, :H], da[t, :, H:2 * H], da[t, :, 2 * H:]
-            np.multiply(dh * (1 - z[t]), dn_act[t], out=dan)
-            np.multiply(dh * (h_prev[t] - n[t]), dz_act[t], out=daz)
-            dh_prev = dh * z[t]
+            a = adjoints[t]
+            np.add(carry, d_out[t], out=a)
+            np.multiply(a, to_n[t], out=dan[t])
+            np.multiply(a, to_z[t], out=dhp[t, :, H:2 * H])
             if self.reset_after:
-                np.multiply(dan, r[t], out=dm[t])
-                np.multiply(dan * trace.m[t], dr_act[t], out=dar)
-                dh_prev += da[t, :, :2 * H] @ w_rz
-                dh_prev += dm[t] @ w_n
+                np.multiply(dan[t], to_r[t], out=dhp[t, :, :H])
+                np.multiply(dan[t], r[t], out=dhp[t, :, 2 * H:])
+                np.multiply(a, z[t], out=carry)
+                np.matmul(dhp[t], p.weight_hh, out=tmp)
+                carry += tmp
             else:
-                dm[t] = dan
-                drh = dan @ w_n                               # dL/d(r h)
-                np.multiply(drh * h_prev[t], dr_act[t], out=dar)
-                dh_prev += drh * r[t]
-                dh_prev += da[t, :, :2 * H] @ w_rz
-            dh = dh_prev
-        # Hidden-side gradients: rows r, z see h_{t-1}; row n sees h_{t-1} (after) or r h_{t-1}.
-        n_input = h_prev if self.reset_after else r * h_prev
-        weight_hh = np.concatenate(
-            [flat_gemm(da[..., :2 * H], h_prev), flat_gemm(dm, n_input)], axis=0)
-        bias_hh = np.concatenate([da[..., :2 * H].sum(axis=(0, 1)), dm.sum(axis=(0, 1))])
+                drh = dan[t] @ w_n                          # dL/d(r * h_{t-1})
+                np.multiply(drh, to_r[t], out=dhp[t, :, :H])
+                np.multiply(a, z[t], out=carry)
+                drh *= r[t]
+                carry += drh
+                np.matmul(dhp[t], w_rz, out=tmp)
+                carry += tmp
+        # Rows r, z of W_hh see h_{t-1}; row n sees h_{t-1} (after) or r * h_{t-1} (before).
+        if self.reset_after:
+            weight_hh, bias_hh = flat_gemm(dhp, h_prev), dhp.sum(axis=(0, 1))
+        else:
+            weight_hh = np.concatenate([flat_gemm(dhp, h_prev), flat_gemm(dan, r * h_prev)])
+            bias_hh = np.concatenate([dhp.sum(axis=(0, 1)), dan.sum(axis=(0, 1))])
+        da = np.concatenate([dhp[..., :2 * H], dan], axis=-1)  # input-side pre-activations
         return CellGrads(
             weight_ih=flat_gemm(da, trace.x),
             weight_hh=weight_hh,
             bias_ih=da.sum(axis=(0, 1)),
             bias_hh=bias_hh,
             inputs=da @ p.weight_ih,
-            initial_state=dh,
+            initial_state=carry,
             adjoints=adjoints,
         )
 

@@ -99,6 +99,7 @@ class LSTMCell:
         h[0], c[0] = s0[:, :H], s0[:, H:]
         z = project(x, p.weight_ih, p.bias_ih + p.bias_hh)  # (T, B, 4H), becomes the gates
         rec = np.empty((B, 4 * H), dtype=x.dtype)
+        ig = np.empty((B, H), dtype=x.dtype)
         w_t = p.weight_hh.T
         for t in range(T):
             np.matmul(h[t], w_t, out=rec)
@@ -109,7 +110,8 @@ class LSTMCell:
             sigmoid(zt[:, 3 * H:], out=zt[:, 3 * H:])  # o
             i, f, g, o = _split(zt, H)
             np.multiply(f, c[t], out=c[t + 1])
-            c[t + 1] += i * g
+            np.multiply(i, g, out=ig)
+            c[t + 1] += ig
             np.tanh(c[t + 1], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=h[t + 1])
         return LSTMTrace(x, h, c, z, tanh_c)
@@ -136,26 +138,28 @@ class LSTMCell:
         i, f, g, o = _split(trace.gates, H)
         # Derivatives of the activations at their pre-activations, all steps at once.
         d_act = np.concatenate([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], axis=-1)
-        dtanh = 1 - trace.tanh_c * trace.tanh_c                        # (T, B, H)
+        o_dtanh = o * (1 - trace.tanh_c * trace.tanh_c)                # (T, B, H): dh_t/dc_t
         dz = np.empty_like(trace.gates)                                 # dL/dz_t
         adjoints = np.empty((T, B, 2 * H), dtype=d_out.dtype)
-        dh = np.array(d_last[:, :H], dtype=d_out.dtype, copy=True)
+        dh = np.array(d_last[:, :H], dtype=d_out.dtype, copy=True)      # carries from t+1
         dc = np.array(d_last[:, H:], dtype=d_out.dtype, copy=True)
+        dc_total = np.empty((B, H), dtype=d_out.dtype)
         for t in range(T - 1, -1, -1):
-            dh += d_out[t]
+            a_h = adjoints[t, :, :H]
+            np.add(dh, d_out[t], out=a_h)
             # The state adjoint treats h_t and c_t as independent coordinates (as
             # step_jacobians does), so dL/dc_t is taken before c_t's path into h_t.
-            adjoints[t, :, :H] = dh
             adjoints[t, :, H:] = dc
-            dc += dh * o[t] * dtanh[t]
+            np.multiply(a_h, o_dtanh[t], out=dc_total)
+            dc_total += dc
             dzi, dzf, dzg, dzo = _split(dz[t], H)
-            np.multiply(dc, g[t], out=dzi)
-            np.multiply(dc, trace.c[t], out=dzf)
-            np.multiply(dc, i[t], out=dzg)
-            np.multiply(dh, trace.tanh_c[t], out=dzo)
+            np.multiply(dc_total, g[t], out=dzi)
+            np.multiply(dc_total, trace.c[t], out=dzf)
+            np.multiply(dc_total, i[t], out=dzg)
+            np.multiply(a_h, trace.tanh_c[t], out=dzo)
             dz[t] *= d_act[t]
-            dc = dc * f[t]
-            dh = dz[t] @ p.weight_hh
+            np.multiply(dc_total, f[t], out=dc)
+            np.matmul(dz[t], p.weight_hh, out=dh)
         db = dz.sum(axis=(0, 1))
         return CellGrads(
             weight_ih=flat_gemm(dz, trace.x),

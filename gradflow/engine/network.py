@@ -335,8 +335,10 @@ class Network:
         """One layer, both directions and its connection, on input ``u`` (T, B, K)."""
         traces, hs = [], []
         for d in range(self.num_directions):
+            # The reverse direction reads a contiguous reversed copy: its projection
+            # and weight gradient would otherwise copy the reversed view twice.
             tr = self._cell.forward(self._cell_params(p, layer, d),
-                                    u if d == 0 else u[::-1], s0[d])
+                                    u if d == 0 else np.ascontiguousarray(u[::-1]), s0[d])
             traces.append(tr)
             hs.append(tr.outputs if d == 0 else tr.outputs[::-1])
         hidden = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=-1)

@@ -123,13 +123,13 @@ class RNNCell:
         T = d_out.shape[0]
         dphi = _derivative(trace.h[1:], self.nonlinearity)  # (T, B, H)
         da = np.empty_like(d_out)                           # dL/da_t
-        adjoints = np.empty_like(d_out)
-        dh = np.array(d_last, dtype=d_out.dtype, copy=True)
+        adjoints = np.empty_like(d_out)                     # dL/dh_t
+        carry = np.array(d_last, dtype=d_out.dtype, copy=True)  # dL/dh_t through step t+1
         for t in range(T - 1, -1, -1):
-            dh += d_out[t]
-            adjoints[t] = dh
-            np.multiply(dh, dphi[t], out=da[t])
-            dh = da[t] @ p.weight_hh
+            np.add(carry, d_out[t], out=adjoints[t])
+            np.multiply(adjoints[t], dphi[t], out=da[t])
+            np.matmul(da[t], p.weight_hh, out=carry)
+        dh = carry
         db = da.sum(axis=(0, 1))
         return CellGrads(
             weight_ih=flat_gemm(da, trace.x),
