@@ -25,7 +25,7 @@ clips each element to ``[-threshold, threshold]``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -316,7 +316,9 @@ def make_optimizer(optimizer: Any = "adam", lr: float | None = None,
                         f"optimizer instance; got {describe(optimizer)}")
     check_choice("optimizer", optimizer, OPTIMIZERS)
     cls = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}[optimizer]
-    try:
-        return cls(lr=1e-3 if lr is None else lr, **options)
-    except TypeError as exc:
-        raise TypeError(f"unknown option for optimizer {optimizer!r}: {exc}") from None
+    allowed = sorted(f.name for f in fields(cls) if f.name != "lr")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"optimizer options for {optimizer!r} must be among "
+                         f"{', '.join(allowed)}; got {', '.join(unknown)}")
+    return cls(lr=1e-3 if lr is None else lr, **options)

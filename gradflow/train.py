@@ -52,7 +52,9 @@ from gradflow._validate import (
     describe,
 )
 from gradflow.engine.heads import Readout, accuracy, loss_backward, loss_forward
+from gradflow.engine.network import Network
 from gradflow.optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
+from gradflow.tasks import Task
 
 __all__ = ["CLIP_MODES", "DIAGNOSTICS", "NONFINITE_POLICIES", "History", "evaluate", "train"]
 
@@ -92,6 +94,23 @@ class History:
     diagnostics: dict[str, pd.DataFrame] = field(default_factory=dict)
     n_skipped: int = 0
     n_clipped: int = 0
+
+
+def _check_net_and_task(net: Any, task: Any) -> None:
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a gradflow.Network; got {describe(net)}")
+    if isinstance(task, type) or not isinstance(task, Task):
+        raise TypeError(f"task must be a task instance from gradflow.tasks (e.g. "
+                        f"AddingProblem(length=50)); got {describe(task)}")
+
+
+def _check_mapping(name: str, value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of keyword arguments or None; "
+                        f"got {describe(value)}")
+    return dict(value)
 
 
 def _net_params(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -184,8 +203,8 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         Policy for a non-finite loss or gradient norm.
     diagnostics : iterable of {"adjoint_norms", "param_norms"}
     params : dict, optional
-        Starting parameters (network, and optionally the head's); missing
-        ones are drawn from the seed.
+        Starting parameters: all of the network's, and optionally the head's
+        (``head.weight``, ``head.bias``; drawn from the seed when absent).
     init : dict, optional
         Keyword arguments for ``net.init`` (``scheme``, ``gain``,
         ``forget_bias``, ...).
@@ -198,6 +217,7 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     -------
     History
     """
+    _check_net_and_task(net, task)
     steps = check_int("steps", steps, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     seed = check_int("seed", seed, minimum=0)
@@ -208,10 +228,19 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         check_real("clip", clip, minimum=0.0, strict_min=True)
     if isinstance(diagnostics, str):
         diagnostics = (diagnostics,)
+    if diagnostics is None or not isinstance(diagnostics, Iterable):
+        raise TypeError(f"diagnostics must be a list of names among "
+                        f"{', '.join(map(repr, DIAGNOSTICS))}; got {describe(diagnostics)}")
     diagnostics = tuple(check_choice("diagnostics", d, DIAGNOSTICS) for d in diagnostics)
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None (auto); got {describe(progress)}")
-    opt = make_optimizer(optimizer, lr, **dict(optimizer_options or {}))
+    init = _check_mapping("init", init)
+    unknown = sorted(set(init) - {"scheme", "gain", "forget_bias", "carry_bias"})
+    if unknown:
+        raise ValueError(f"init options must be among scheme, gain, forget_bias, carry_bias; "
+                         f"got {', '.join(map(str, unknown))}")
+    opt = make_optimizer(optimizer, lr, **_check_mapping("optimizer_options",
+                                                         optimizer_options))
     head = Readout.for_task(net, task)
 
     net_seed, head_seed, data_seed = np.random.SeedSequence(seed).spawn(3)
@@ -247,7 +276,7 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         if finite:
             if clip is not None and clip_mode == "norm":
                 grads, _ = clip_by_global_norm(grads, clip)
-                clipped, after = norm >= clip, min(norm, clip)
+                clipped, after = norm >= clip, global_norm(grads)
             elif clip is not None:
                 clipped = any(bool(np.any(np.abs(v) > clip)) for v in grads.values())
                 grads = clip_by_value(grads, clip)
@@ -304,8 +333,12 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
     dict
         ``loss`` (mean over all sequences, as the training loss), ``n``,
         and ``accuracy`` for classification tasks (``"xent"``; over every
-        scored position: for the copy task, every step).
+        scored position: for the copy task, every step, where always
+        predicting the blank already scores ``1 - n_copy / (T + 2 n_copy)``),
+        and for the copy task ``recall_accuracy``: over the recall steps
+        only (chance ``1 / n_symbols``).
     """
+    _check_net_and_task(net, task)
     n = check_int("n", n, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -314,7 +347,8 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
     head = Readout.for_task(net, task)
     params = dict(params)
     rng = as_generator(seed)
-    total_loss = total_acc = 0.0
+    total_loss = total_acc = total_recall = 0.0
+    recall = getattr(task, "copy_steps", None)  # the copy task's scored recall steps
     done = 0
     while done < n:
         b = min(batch_size, n - done)
@@ -324,8 +358,12 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
         total_loss += b * loss_forward(task.loss, pred, y)
         if task.loss == "xent":
             total_acc += b * accuracy(pred, y)
+        if recall is not None:
+            total_recall += b * accuracy(pred[recall], y[recall])
         done += b
     result = {"loss": total_loss / n, "n": n}
     if task.loss == "xent":
         result["accuracy"] = total_acc / n
+    if recall is not None:
+        result["recall_accuracy"] = total_recall / n
     return result

@@ -121,8 +121,10 @@ def test_clip_below_threshold_is_identity(rng):
     grads = {"a": rng.standard_normal(4)}
     clipped, norm = clip_by_global_norm(grads, 2 * global_norm(grads))
     assert clipped["a"] is grads["a"]
-    # At the threshold (Algorithm 1 says ">="): scaling by exactly 1.
+    # At the threshold Algorithm 1 (">=") rescales, by exactly 1: a new array, same values;
+    # a ">" would hand back the input itself.
     clipped, _ = clip_by_global_norm(grads, norm)
+    assert clipped["a"] is not grads["a"]
     np.testing.assert_allclose(clipped["a"], grads["a"], rtol=1e-15)
 
 
@@ -160,7 +162,8 @@ def test_make_optimizer():
         make_optimizer(3)
     with pytest.raises(ValueError, match="lr and optimizer options go into the optimizer"):
         make_optimizer(opt, lr=0.1)
-    with pytest.raises(TypeError, match="unknown option for optimizer 'sgd'"):
+    with pytest.raises(ValueError, match="optimizer options for 'sgd' must be among momentum; "
+                                         "got beta1"):
         make_optimizer("sgd", 0.1, beta1=0.9)
 
 

@@ -171,7 +171,9 @@ def test_stacked_bidirectional_networks_train_and_evaluate(cell, task):
     assert np.isfinite(run.frame["loss"]).all()
     assert run.frame["loss"].iloc[-1] < run.frame["loss"].iloc[0]
     result = evaluate(net, run.params, task, n=300, seed=1, batch_size=128)
-    assert set(result) == {"loss", "accuracy", "n"} and result["n"] == 300
+    expected = {"loss", "accuracy", "n"} | ({"recall_accuracy"} if isinstance(task, CopyTask)
+                                           else set())
+    assert set(result) == expected and result["n"] == 300
     assert 0.0 <= result["accuracy"] <= 1.0
 
 
@@ -278,3 +280,81 @@ def test_an_update_to_non_finite_parameters_is_never_applied():
     run = train(net, task, steps=2, batch_size=2, optimizer="sgd", lr=1e308, nonfinite="skip")
     assert run.n_skipped == 2 and run.frame["skipped"].all()
     assert all(np.isfinite(v).all() for v in run.params.values())
+
+
+def test_train_applies_the_clipped_gradient():
+    """One SGD step with clip equals a hand-clipped step (not just a recorded number)."""
+    import gradflow
+    from gradflow.engine.heads import Readout, loss_backward, loss_forward
+    from gradflow.optim import global_norm
+    from gradflow.tasks import AddingProblem
+
+    task = AddingProblem(length=8)
+    net = gradflow.Network("rnn", task.input_size, 6)
+    threshold = 1e-3
+    start = {**net.init(5), **Readout.for_task(net, task).init(6)}
+    clipped = gradflow.train(net, task, steps=1, batch_size=4, optimizer="sgd", lr=0.5,
+                             clip=threshold, seed=3, params=start)
+    # the same batch: the data stream is the third child of the seed
+    data = np.random.default_rng(np.random.SeedSequence(3).spawn(3)[2])
+    x, y = task.sample(data, 4, "train")
+    head = Readout.for_task(net, task)
+    net_params = {k: v for k, v in start.items() if not k.startswith("head.")}
+    trace = net.forward(net_params, x)
+    ht = head.forward(start, trace.outputs)
+    assert np.isclose(loss_forward(task.loss, ht.predictions, y), clipped.frame.loss[0])
+    d_out, head_grads = head.backward(start, ht, loss_backward(task.loss, ht.predictions, y))
+    grads = {**net.backward(net_params, trace, d_out).params, **head_grads}
+    norm = global_norm(grads)
+    assert norm > threshold
+    for k, v in start.items():
+        np.testing.assert_allclose(clipped.params[k], v - 0.5 * threshold / norm * grads[k],
+                                   rtol=1e-12, atol=1e-15)
+    assert clipped.frame.clipped[0]
+    assert np.isclose(clipped.frame.grad_norm_clipped[0], threshold, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"net": None}, TypeError, r"net must be a gradflow.Network; got None"),
+    ({"task": "adding"}, TypeError, r"task must be a task instance from gradflow.tasks .* "
+                                    r"got 'adding'"),
+    ({"optimizer_options": [1]}, TypeError,
+     r"optimizer_options must be a dict of keyword arguments or None; got \[1\]"),
+    ({"init": {"gian": 2.0}}, ValueError,
+     r"init options must be among scheme, gain, forget_bias, carry_bias; got gian"),
+    ({"optimizer_options": {"momentun": 0.9}, "optimizer": "sgd"}, ValueError,
+     r"optimizer options for 'sgd' must be among .*momentum.*; got momentun"),
+    ({"diagnostics": None}, TypeError, r"diagnostics must be a list of names among"),
+])
+def test_more_bad_training_arguments(kwargs, error, message):
+    import gradflow
+    from gradflow.tasks import AddingProblem
+
+    task = AddingProblem(length=8)
+    args = {"net": gradflow.Network("rnn", 2, 4), "task": task, "steps": 1, "batch_size": 2}
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        gradflow.train(**args)
+
+
+def test_task_class_instead_of_instance_is_named():
+    import gradflow
+    from gradflow.tasks import AddingProblem
+
+    with pytest.raises(TypeError, match=r"task must be a task instance"):
+        gradflow.evaluate(gradflow.Network("rnn", 2, 4), {}, AddingProblem)
+
+
+def test_copy_task_reports_recall_accuracy_near_chance_untrained():
+    import gradflow
+    from gradflow.tasks import CopyTask
+
+    task = CopyTask(length=10)
+    net = gradflow.Network("gru", task.input_size, 8)
+    from gradflow.engine.heads import Readout
+
+    params = {**net.init(0), **Readout.for_task(net, task).init(1)}
+    result = gradflow.evaluate(net, params, task, n=400, seed=1)
+    assert 0.0 <= result["recall_accuracy"] <= 0.3   # chance is 1/8
+    # every-step accuracy over the whole (T + 20)-step target is a different number
+    assert result["recall_accuracy"] != result["accuracy"]

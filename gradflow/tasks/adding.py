@@ -18,6 +18,10 @@ Variants
     steps (a different one); the marker channel is ``-1`` at the first step
     (unless it is marked) and at the last step, as in the original; target
     ``0.5 + (x1 + x2) / 4``. Baseline ``(1/16)(1/3 + 1/3) = 1/24``.
+    One deviation from the paper: its rule that sets ``x1 = 0`` when the
+    first step is marked is not applied, so the baseline is exactly 1/24 (with
+    the rule it would depend on ``T``). Lengths start at 12, where both
+    markers still have 5 candidate steps.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from gradflow.tasks._base import check_batch_size, check_split
 __all__ = ["ADDING_VARIANTS", "AddingProblem"]
 
 ADDING_VARIANTS: tuple[str, ...] = ("urnn", "hochreiter")
-_MIN_LENGTH = {"urnn": 2, "hochreiter": 6}
+_MIN_LENGTH = {"urnn": 2, "hochreiter": 12}
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class AddingProblem:
     Parameters
     ----------
     length : int
-        Sequence length ``T`` (>= 2 for ``"urnn"``, >= 6 for ``"hochreiter"``).
+        Sequence length ``T`` (>= 2 for ``"urnn"``, >= 12 for ``"hochreiter"``).
     variant : {"urnn", "hochreiter"}
     """
 

@@ -81,7 +81,8 @@ class Agreement:
             check_int("n_attractors[1]", self.n_attractors[1], minimum=lo)
             object.__setattr__(self, "n_attractors", tuple(int(k) for k in self.n_attractors))
         else:
-            check_int("n_attractors", self.n_attractors, minimum=0)
+            object.__setattr__(self, "n_attractors",
+                               check_int("n_attractors", self.n_attractors, minimum=0))
         check_real("mismatch_rate", self.mismatch_rate, minimum=0.0, maximum=1.0)
         check_real("test_mismatch_rate", self.test_mismatch_rate, minimum=0.0, maximum=1.0,
                    allow_none=True)

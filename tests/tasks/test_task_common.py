@@ -77,7 +77,7 @@ def test_fixed_memoryless_predictors_score_the_baseline():
     task = AddingProblem(10)
     _, y = task.sample(rng, 100_000)
     assert loss_forward("mse", np.ones_like(y), y) == pytest.approx(1 / 6, rel=0.01)
-    task = AddingProblem(10, "hochreiter")
+    task = AddingProblem(12, "hochreiter")
     _, y = task.sample(rng, 100_000)
     assert loss_forward("mse", np.full_like(y, 0.5), y) == pytest.approx(1 / 24, rel=0.01)
     task = CopyTask(10, n_symbols=8, n_copy=10)
@@ -91,7 +91,7 @@ def test_fixed_memoryless_predictors_score_the_baseline():
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: AddingProblem(1), r"length \(adding problem, variant 'urnn'\) must be an "
                                r"integer >= 2; got 1"),
-    (lambda: AddingProblem(5, "hochreiter"), r"variant 'hochreiter'\) must be an integer >= 6"),
+    (lambda: AddingProblem(11, "hochreiter"), r"variant 'hochreiter'\) must be an integer >= 12"),
     (lambda: AddingProblem(10, "irnn"), "variant must be one of 'urnn', 'hochreiter'; got 'irnn'"),
     (lambda: CopyTask(0), r"length \(copy task delay\) must be an integer >= 1; got 0"),
     (lambda: CopyTask(10, n_symbols=1), "n_symbols must be an integer >= 2"),
@@ -116,3 +116,11 @@ def test_bad_batch_size_and_split(task):
         task.sample(0, 2.0)
     with pytest.raises(ValueError, match="split must be one of 'train', 'test'; got 'dev'"):
         task.sample(0, 2, split="dev")
+
+
+def test_numpy_integer_hyperparameters_work_like_ints():
+    """Sweeps build configs from numpy arrays: np.int64 must behave as an int."""
+    task = Agreement(n_attractors=np.int64(2), filler_length=np.int64(1))
+    assert task.seq_len == Agreement(n_attractors=2, filler_length=1).seq_len
+    x, y = task.sample(0, 3)
+    assert x.shape[:2] == (task.seq_len, 3)
