@@ -12,12 +12,33 @@ Conventions used everywhere in the package:
 - float64 by default; randomness only through explicit seeds.
 """
 
-from gradflow import diagnostics, optim, tasks
+from importlib import import_module
+from typing import Any
+
 from gradflow._validate import NonFiniteError
 from gradflow.engine import Network
-from gradflow.train import History, evaluate, train
 
 __version__ = "0.1.0"
 
 __all__ = ["History", "Network", "NonFiniteError", "__version__", "diagnostics", "evaluate",
            "optim", "tasks", "train"]
+
+# Loaded on first use, so `import gradflow` (and the symbolic half, and the CLI)
+# does not pay for pandas and scipy until training or diagnostics are asked for.
+_LAZY = {"diagnostics": ("gradflow.diagnostics", None), "optim": ("gradflow.optim", None),
+         "tasks": ("gradflow.tasks", None), "History": ("gradflow.train", "History"),
+         "evaluate": ("gradflow.train", "evaluate"), "train": ("gradflow.train", "train")}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gradflow' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = import_module(module)
+    value = getattr(value, attribute) if attribute else value
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
