@@ -26,8 +26,9 @@ __all__ = ["History", "Network", "NonFiniteError", "__version__", "diagnostics",
 # Loaded on first use, so `import gradflow` (and the symbolic half, and the CLI)
 # does not pay for pandas and scipy until training or diagnostics are asked for.
 _LAZY = {"diagnostics": ("gradflow.diagnostics", None), "optim": ("gradflow.optim", None),
-         "tasks": ("gradflow.tasks", None), "History": ("gradflow.train", "History"),
-         "evaluate": ("gradflow.train", "evaluate"), "train": ("gradflow.train", "train")}
+         "tasks": ("gradflow.tasks", None), "History": ("gradflow.training", "History"),
+         "evaluate": ("gradflow.training", "evaluate"),
+         "train": ("gradflow.training", "train")}
 
 
 def __getattr__(name: str) -> Any:

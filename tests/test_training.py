@@ -10,7 +10,7 @@ import gradflow
 from gradflow.engine.heads import Readout, loss_backward, loss_forward
 from gradflow.optim import SGD
 from gradflow.tasks import AddingProblem, Agreement, CopyTask, EarlyCue, TemporalOrder
-from gradflow.train import History, evaluate, train
+from gradflow.training import History, evaluate, train
 
 
 @pytest.fixture(scope="module")
