@@ -51,7 +51,7 @@ def run_both(net, params, x, state, d_out, d_final):
 
 
 @pytest.mark.parametrize("cell,nonlinearity", TORCH_CELLS)
-@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (2, False),
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (2, False), (3, False),
                                                       (2, True), (3, True)])
 def test_forward_and_every_gradient_equal_torch(rng, cell, nonlinearity, num_layers,
                                                 bidirectional):
