@@ -1,0 +1,137 @@
+"""Vanishing and exploding gradients in the vanilla tanh RNN, against Pascanu's bound.
+
+A tanh RNN with W_hh entries N(0, g^2/H), driven by random inputs; the loss
+reads the last step. How does ||dL/dh_t|| shrink (or grow) with the
+distance T-1-t, and how does its fitted rate compare with the Pascanu bound
+(gamma sigma_max(W_hh))^k and with the spectral radius rho(W_hh)?
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import pyplot as plt
+
+import gradflow
+from gradflow.diagnostics import (
+    adjoint_norms,
+    adjoint_profile,
+    fit_decay,
+    spectral_norm,
+    spectral_radius,
+)
+from gradflow.report import mean_ci, summarize
+
+TITLE = "Vanishing and exploding gradients in the vanilla RNN"
+QUESTION = (
+    "The lecture reads the gradient dL/dh_t as a measure of the effect of the past on the "
+    "future. In a vanilla tanh RNN it is a product of Jacobians diag(1 - h^2) W_hh: how fast "
+    "does it vanish with distance, when does it explode instead, and how tight is the "
+    "sufficient condition for vanishing, sigma_max(W_hh) < 1/gamma (Pascanu et al. 2013)?")
+ORDER = 10
+
+GRID = {"gain": [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0], "seed": [0, 1, 2, 3, 4],
+        "hidden": [64], "length": [100]}
+QUICK_GRID = {"gain": [0.5, 2.0], "seed": [0, 1], "hidden": [16], "length": [30]}
+
+INPUT_SIZE, BATCH = 8, 32
+
+
+def run(config: dict) -> list[dict]:
+    """One network at one gain: the adjoint-norm profile and its fitted rate."""
+    H, T, gain, seed = config["hidden"], config["length"], config["gain"], config["seed"]
+    net = gradflow.Network("rnn", INPUT_SIZE, H, nonlinearity="tanh")
+    params = net.init(seed, scheme="gaussian", gain=gain)
+    rng = np.random.default_rng([seed, 1])
+    x = rng.standard_normal((T, BATCH, INPUT_SIZE))
+    trace = net.forward(params, x)
+    d_out = np.zeros_like(trace.outputs)
+    d_out[-1] = rng.standard_normal((BATCH, H)) / np.sqrt(H)   # a random readout of h_T
+    grads = net.backward(params, trace, d_out)
+    distance, profile = adjoint_profile(adjoint_norms(grads.state_adjoints[(0, 0)]))
+    fit = fit_decay(profile, distance, pool=True)
+    w = params["weight_hh_l0"]
+    sigma, rho = float(spectral_norm(w)), float(spectral_radius(w))
+    log_profile = np.log10(profile)                              # (T, B)
+    rows = [{"kind": "profile", "distance": int(d), "log10_ratio": float(np.mean(log_profile[d]))}
+            for d in distance]
+    rows.append({"kind": "summary", "rate": float(fit.rate), "rate_low": float(fit.rate_low),
+                 "rate_high": float(fit.rate_high), "sigma_max": sigma, "rho": rho,
+                 "saturation": float(np.mean(np.abs(trace.outputs) > 0.99))})
+    return rows
+
+
+def render(frame: pd.DataFrame, out) -> None:
+    profiles = frame[frame.kind == "profile"]
+    summary = frame[frame.kind == "summary"].copy()
+
+    # Figure 1: the profile per gain, with the Pascanu bound where it applies.
+    mean_profile = profiles.groupby(["gain", "distance"], as_index=False)["log10_ratio"].mean()
+    sigma_by_gain = summary.groupby("gain")["sigma_max"].mean()
+    fig, ax = plt.subplots()
+    palette = sns.color_palette("viridis", n_colors=mean_profile.gain.nunique())
+    for color, (gain, group) in zip(palette, mean_profile.groupby("gain"), strict=True):
+        ax.plot(group.distance, group.log10_ratio, color=color, label=f"g = {gain:g}")
+        sigma = sigma_by_gain[gain]
+        if sigma < 1:
+            ax.plot(group.distance, group.distance * np.log10(sigma), color=color, ls=":",
+                    lw=1)
+    ax.set_xlabel("distance k = T-1-t (steps back from the loss)")
+    ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T||")
+    ax.set_ylim(max(-16, mean_profile.log10_ratio.min() - 0.5), None)
+    ax.legend(ncol=2, fontsize="small")
+    ax.set_title("Gradient norm back in time (dotted: Pascanu bound (sigma_max)^k)")
+    out.figure("profiles", fig, mean_profile.assign(
+        pascanu_log10_bound=lambda f: np.where(f.gain.map(sigma_by_gain) < 1,
+                                               f.distance * np.log10(f.gain.map(sigma_by_gain)),
+                                               np.nan)),
+        caption="Mean over seeds of log10 ||dL/dh_t|| relative to the last step, per gain g "
+                "of W_hh; dotted lines: the Pascanu bound (gamma sigma_max)^k (gamma = 1 for "
+                "tanh), drawn only where sigma_max < 1 makes it a bound on vanishing")
+
+    # Figure 2: fitted rate vs gain, against -ln sigma_max and -ln rho.
+    rate = summarize(summary, ["gain"], "rate")
+    sig = summary.groupby("gain", as_index=False)[["sigma_max", "rho", "saturation"]].mean()
+    table = rate.merge(sig, on="gain")
+    table["pascanu_rate"] = -np.log(table.sigma_max)
+    table["neg_log_rho"] = -np.log(table.rho)
+    fig, ax = plt.subplots()
+    ax.errorbar(table.gain, table["mean"], yerr=[table["mean"] - table.ci_low,
+                                                 table.ci_high - table["mean"]],
+                marker="o", capsize=3, label="measured decay rate (95% CI over seeds)")
+    ax.plot(table.gain, table.pascanu_rate, "k:", label="-ln sigma_max(W_hh): bound's rate")
+    ax.plot(table.gain, table.neg_log_rho, "k--", lw=1, label="-ln rho(W_hh)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("gain g (W_hh entries N(0, g^2/H))")
+    ax.set_ylabel("decay rate per step (nats; < 0: explodes)")
+    ax.legend(fontsize="small")
+    out.figure("rates", fig, table, caption="Decay rate of ||dL/dh_t|| per step vs gain: "
+               "positive vanishes, negative explodes. Where sigma_max < 1 the measured rate "
+               "must lie above the Pascanu rate -ln sigma_max; the bound is loose because "
+               "sigma_max ~ 2g while the spectral radius rho ~ g")
+    out.table("rates", table.rename(columns={"mean": "rate", "ci_low": "rate_ci_low",
+                                             "ci_high": "rate_ci_high", "n": "seeds"}),
+              caption="Fitted decay rate (nats per step) of the gradient norm, with the "
+                      "singular-value and spectral-radius predictions")
+
+    # Citable numbers.
+    bounded = summary[summary.sigma_max < 1]
+    holds = bool((bounded.rate >= -np.log(bounded.sigma_max) - bounded.rate.abs() * 1e-9).all())
+    out.text(f"With sigma_max(W_hh) < 1 the Pascanu bound guarantees vanishing; it held in "
+             f"{'every' if holds else 'NOT every'} one of the {len(bounded)} runs where it "
+             f"applies. Because sigma_max ~ 2g but rho ~ g for a Gaussian W_hh, the bound "
+             f"certifies vanishing only below g ~ 1/2, while the gradient measurably vanishes "
+             f"up to about g ~ 1 and beyond (tanh saturation shrinks diag(1 - h^2)).")
+    for gain, name in ((0.5, "RateHalfGain"), (1.0, "RateUnitGain")):
+        values = summary[summary.gain == gain].rate
+        if len(values):
+            mean, low, high = mean_ci(values)
+            out.number(name, mean, f"decay rate of ||dL/dh_t|| per step at g = {gain:g}",
+                       low=low, high=high, unit="nats/step")
+    crossing = table[table["mean"] < 0]
+    if len(crossing):
+        out.number("ExplodingGain", float(crossing.gain.min()),
+                   "smallest gain in the grid whose mean decay rate is negative (explodes)")
+    out.number("BoundHolds", float(holds), "1 if the Pascanu bound held in every run with "
+               "sigma_max < 1", digits=1)

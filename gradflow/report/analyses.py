@@ -1,0 +1,111 @@
+"""Discovery of analysis files, and the picklable call that runs one config.
+
+An analysis is a Python file in ``analyses/`` (or ``--analyses DIR``)::
+
+    TITLE = "Vanishing gradients in the vanilla RNN"
+    QUESTION = "Why does a vanilla RNN forget? (in the lecture's terms)"
+    ORDER = 10                      # optional: position in the report
+    GRID = {"cell": ["rnn"], "gain": [0.5, 1.0], "seed": [0, 1, 2]}
+    QUICK_GRID = {...}              # optional: a small grid for `--quick` and tests
+
+    def run(config: dict) -> list[dict]: ...          # pure; seeded by the config
+    def render(frame: pandas.DataFrame, out: Section) -> None: ...
+
+Files whose name starts with ``_`` are helpers, not analyses. gradflow never
+imports ``analyses/`` as a package: a user's own analysis file runs exactly as
+the shipped ones do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from gradflow.sweep import expand_grid
+
+__all__ = ["Analysis", "discover", "load_module"]
+
+_REQUIRED = ("TITLE", "QUESTION", "GRID", "run", "render")
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import an analysis file by path (once per process) under a private name."""
+    path = Path(path).resolve()
+    name = "gradflow_analysis_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    if str(path.parent) not in sys.path:  # so an analysis can import its folder's _helpers
+        sys.path.append(str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"analysis file {path} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One discovered analysis file."""
+
+    name: str
+    path: Path
+    title: str
+    question: str
+    order: int
+
+    @property
+    def module(self) -> ModuleType:
+        return load_module(self.path)
+
+    def configs(self, quick: bool = False) -> list[dict[str, Any]]:
+        """The grid's configurations (``QUICK_GRID`` when ``quick`` and it exists)."""
+        grid = getattr(self.module, "QUICK_GRID", None) if quick else None
+        return expand_grid(grid if grid is not None else self.module.GRID)
+
+    def source_hash(self) -> str:
+        """sha256 of the file: part of every cached run's key."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+class RunConfig:
+    """``run(config)`` of an analysis file, picklable by path for worker processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(Path(path).resolve())
+
+    def __call__(self, config: dict[str, Any]) -> list[dict[str, Any]]:
+        return load_module(Path(self.path)).run(config)
+
+
+def discover(folder: str | Path) -> list[Analysis]:
+    """Every analysis file in ``folder``, in report order (``ORDER``, then name).
+
+    Raises ValueError naming the file and what it lacks when a file is not a
+    valid analysis.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"analyses folder {str(folder)!r} does not exist; pass --analyses DIR")
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        module = load_module(path)
+        missing = [attr for attr in _REQUIRED if not hasattr(module, attr)]
+        if missing:
+            raise ValueError(f"analysis file {path} lacks {', '.join(missing)}: an analysis "
+                             f"defines TITLE, QUESTION, GRID, run(config) and render(frame, out)")
+        found.append(Analysis(path.stem, path.resolve(), str(module.TITLE),
+                              str(module.QUESTION), int(getattr(module, "ORDER", 100))))
+    return sorted(found, key=lambda a: (a.order, a.name))

@@ -1,0 +1,96 @@
+"""The cached, resumable sweep: same rows serial, parallel and cached; only what changed
+is recomputed."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gradflow.sweep import config_key, expand_grid, run_grid
+
+
+def square(config):
+    """A pure run: rows depend only on the config (and log the call for the test)."""
+    log = config.get("log")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{config['x']}\n")
+    rng = np.random.default_rng(config["x"])
+    return [{"t": t, "y": config["x"] ** 2 + float(rng.standard_normal())} for t in range(3)]
+
+
+def test_expand_grid_order_and_errors():
+    assert expand_grid({"a": [1, 2], "b": ["u", "v"]}) == [
+        {"a": 1, "b": "u"}, {"a": 1, "b": "v"}, {"a": 2, "b": "u"}, {"a": 2, "b": "v"}]
+    with pytest.raises(ValueError, match=r"grid\['a'\] must not be empty"):
+        expand_grid({"a": []})
+    with pytest.raises(TypeError, match=r"grid\['a'\] must be a list of values; got 'abc'"):
+        expand_grid({"a": "abc"})
+
+
+def test_config_key_is_canonical_and_salted():
+    assert config_key({"a": 1, "b": 2.0}) == config_key({"b": 2.0, "a": np.int64(1)})
+    assert config_key({"a": 1}) != config_key({"a": 1}, salt="other code")
+    with pytest.raises(TypeError, match=r"configuration values must be JSON-like"):
+        config_key({"a": object()})
+
+
+def test_serial_parallel_and_cached_runs_give_the_same_frame(tmp_path):
+    configs = expand_grid({"x": [3, 1, 2]})
+    serial = run_grid(square, configs, jobs=1)
+    parallel = run_grid(square, configs, jobs=2)
+    cached = run_grid(square, configs, cache=tmp_path, jobs=2)
+    again = run_grid(square, configs, cache=tmp_path, jobs=1)
+    for frame in (parallel, cached, again):
+        pd.testing.assert_frame_equal(frame, serial)
+    assert list(serial.columns) == ["x", "t", "y"]
+    assert serial.x.tolist() == [3, 3, 3, 1, 1, 1, 2, 2, 2]   # the order of configs
+
+
+def test_a_rerun_computes_only_what_changed(tmp_path):
+    log = tmp_path / "calls.txt"
+    cache = tmp_path / "cache"
+    run_grid(square, expand_grid({"x": [1, 2], "log": [str(log)]}), cache=cache, jobs=1)
+    assert log.read_text().split() == ["1", "2"]
+    run_grid(square, expand_grid({"x": [1, 2, 3], "log": [str(log)]}), cache=cache, jobs=1)
+    assert log.read_text().split() == ["1", "2", "3"]            # only the new config ran
+    run_grid(square, expand_grid({"x": [1], "log": [str(log)]}), cache=cache, jobs=1,
+             salt="the code changed")
+    assert log.read_text().split() == ["1", "2", "3", "1"]       # a new salt recomputes
+    assert not list(cache.glob("*.tmp*"))                        # nothing half-written
+
+
+def test_a_torn_cache_file_is_recomputed(tmp_path):
+    configs = [{"x": 4}]
+    run_grid(square, configs, cache=tmp_path, jobs=1)
+    (path,) = tmp_path.glob("*.json")
+    path.write_text("{ truncated", encoding="utf-8")
+    frame = run_grid(square, configs, cache=tmp_path, jobs=1)
+    assert len(frame) == 3 and json.loads(path.read_text())["config"] == {"x": 4}
+
+
+def bad_rows(config):
+    return "not rows"
+
+
+def overriding(config):
+    return [{"x": config["x"] + 1}]
+
+
+def test_bad_runs_are_named():
+    with pytest.raises(TypeError, match=r"run\(config\) must return a list of row dicts; "
+                                        r"for \{'x': 1\} it returned 'not rows'"):
+        run_grid(bad_rows, [{"x": 1}], jobs=1)
+    with pytest.raises(ValueError, match=r"overrides its configuration columns \['x'\]"):
+        run_grid(overriding, [{"x": 1}], jobs=1)
+    with pytest.raises(ValueError, match=r"jobs must be an integer >= 1; got 0"):
+        run_grid(square, [{"x": 1}], jobs=0)
+
+
+def test_nan_survives_the_cache_round_trip(tmp_path):
+    def with_nan(config):
+        return [{"v": float("nan")}]
+    frame = run_grid(with_nan, [{"x": 1}], cache=tmp_path, jobs=1)
+    assert np.isnan(frame.v[0]) and os.listdir(tmp_path)
