@@ -94,3 +94,14 @@ def test_nan_survives_the_cache_round_trip(tmp_path):
         return [{"v": float("nan")}]
     frame = run_grid(with_nan, [{"x": 1}], cache=tmp_path, jobs=1)
     assert np.isnan(frame.v[0]) and os.listdir(tmp_path)
+
+
+def test_a_dask_cluster_gives_the_same_frame():
+    """`--scheduler ADDRESS` runs the grid on a Dask cluster's executor: same rows."""
+    distributed = pytest.importorskip("distributed")
+    configs = expand_grid({"x": [2, 5]})
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        frame = run_grid(square, configs, executor=client.get_executor())
+    pd.testing.assert_frame_equal(frame, run_grid(square, configs, jobs=1))
