@@ -11,19 +11,28 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import check_array, describe
+from gradflow._validate import check_array
 
-__all__ = ["check_jacobians", "check_matrices", "finite_matrices"]
+__all__ = ["as_float64", "check_jacobians", "check_matrices", "finite_matrices"]
+
+#: Float dtypes kept as they arrive and cast one step at a time (float32
+#: Jacobians of a long run need not be doubled in memory by a full copy).
+_KEPT_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_jacobians(name: str, value: Any) -> np.ndarray:
-    """``value`` as a float64 stack of step Jacobians of shape ``(T, B, S, S)``.
+    """``value`` as a stack of step Jacobians of shape ``(T, B, S, S)``, not copied.
 
-    Raises ``ValueError`` for a wrong rank, a non-square trailing pair or an
-    empty axis, and ``TypeError`` for non-numeric input. Non-finite entries
-    are allowed (and reported downstream).
+    A float16/32/64 array (or ``np.memmap``) is returned as is: callers cast
+    one time step at a time with :func:`as_float64`. Anything else real
+    (integers, lists) is converted to float64. Raises ``ValueError`` for a
+    wrong rank, a non-square trailing pair or an empty axis, and
+    ``TypeError`` for non-real input (complex, bool, object, strings).
+    Non-finite entries are allowed (and reported downstream).
     """
-    array = check_array(name, value, shape=(None, None, None, None), finite=False)
+    keep = isinstance(value, np.ndarray) and value.dtype in _KEPT_FLOATS
+    array = check_array(name, value, shape=(None, None, None, None), finite=False,
+                        dtype=value.dtype if keep else np.float64)
     T, B, S, S2 = array.shape
     if S != S2:
         raise ValueError(
@@ -35,15 +44,19 @@ def check_jacobians(name: str, value: Any) -> np.ndarray:
     return array
 
 
+def as_float64(step: np.ndarray) -> np.ndarray:
+    """One time step (or chunk) of a checked stack as float64; no copy if it is already."""
+    return np.asarray(step, dtype=np.float64)
+
+
 def check_matrices(name: str, value: Any, *, square: bool = False) -> np.ndarray:
     """``value`` as a float64 stack of matrices ``(..., M, N)``, rank >= 2.
 
-    With ``square=True`` also requires ``M == N``. Non-finite entries allowed.
+    With ``square=True`` also requires ``M == N``. Non-finite entries are
+    allowed; complex, bool, object and string input raise ``TypeError``
+    (a complex matrix is not silently cast to its real part).
     """
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array; got {describe(value)}") from exc
+    array = check_array(name, value, finite=False)
     if array.ndim < 2:
         raise ValueError(
             f"{name} must be a matrix or a stack of matrices of shape (..., M, N); "

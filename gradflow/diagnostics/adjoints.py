@@ -33,14 +33,26 @@ def stable_norm(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
     Parameters
     ----------
-    x : ndarray, shape (..., n, ...)
+    x : array_like of real numbers, shape (..., n, ...)
+        ``n >= 1`` along ``axis``. Complex, bool and object input raise
+        ``TypeError``.
+    axis : int
+        The axis to reduce.
 
     Returns
     -------
     ndarray
         ``x``'s shape without ``axis``. Time and memory O(x.size).
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = check_array("x", x, finite=False)
+    if x.ndim == 0:
+        raise ValueError(f"x must have at least one dimension to take a norm along; got {x!r}")
+    axis = check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
+    if x.shape[axis] == 0:
+        raise ValueError(
+            f"x must have n >= 1 entries along axis {axis} (the norm's axis); "
+            f"got shape {x.shape}"
+        )
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         scale = np.max(np.abs(x), axis=axis, keepdims=True)   # NaN propagates
         safe = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
@@ -57,8 +69,8 @@ def adjoint_norms(adjoints: Any, *, blocks: int = 1) -> np.ndarray:
     Parameters
     ----------
     adjoints : array_like, shape (T, B, S)
-        ``dL/ds_t`` from backward. Non-finite entries are allowed: their
-        norm is ``inf`` or NaN, reported as such.
+        ``dL/ds_t`` from backward, ``S >= 1``. Non-finite entries are
+        allowed: their norm is ``inf`` or NaN, reported as such.
     blocks : int
         Split the state into this many equal blocks and return one norm per
         block: ``blocks=2`` on an LSTM's ``[dh; dc]`` gives ``||dL/dh_t||``
@@ -75,6 +87,8 @@ def adjoint_norms(adjoints: Any, *, blocks: int = 1) -> np.ndarray:
     """
     a = check_array("adjoints", adjoints, shape=(None, None, None), finite=False)
     T, B, S = a.shape
+    if S == 0:
+        raise ValueError(f"adjoints must have shape (T, B, S) with S >= 1; got shape {a.shape}")
     blocks = check_int("blocks", blocks, minimum=1)
     if S % blocks:
         raise ValueError(

@@ -10,7 +10,17 @@ number :func:`gradflow.diagnostics.fit_decay` sees as ``-rate``.
 
 Memory is bounded for arbitrarily long runs: ``J`` may be given as an
 iterable of time chunks ``(t_i, B, S, S)`` (e.g. generated on the fly), and
-only the ``(B, S, k)`` frame is kept between steps.
+only the ``(B, S, k)`` frame is kept between steps. Steps are cast to float64
+one at a time, so a float32 ``J`` is never copied whole.
+
+Between QRs the columns of the pushed frame all turn towards the top
+direction: after ``m`` steps column ``j`` keeps only ``exp((lambda_j -
+lambda_1) m)`` of its length outside the span of the columns before it. When
+that fraction falls below ``1e-12`` (``_COLLAPSE_TOL``) the direction has been
+lost to rounding and its ``|R_jj|`` is noise, and so is every direction after
+it; those exponents are reported as NaN rather than as wrong numbers (the
+module's "non-finite: report, don't crash" convention). A smaller
+``reorth_every`` avoids it.
 """
 
 from __future__ import annotations
@@ -21,9 +31,15 @@ from typing import Any
 import numpy as np
 
 from gradflow._validate import as_generator, check_int
-from gradflow.diagnostics._checks import check_jacobians
+from gradflow.diagnostics._checks import as_float64, check_jacobians
+from gradflow.diagnostics.adjoints import stable_norm
 
 __all__ = ["lyapunov_spectrum"]
+
+#: A pushed column with less than this fraction of its length outside the
+#: span of the columns before it has lost its direction to rounding: |R_jj|
+#: then carries a relative error of about eps / fraction (1e-4 here).
+_COLLAPSE_TOL = 1e-12
 
 
 def _chunks(J: Any) -> Iterable[np.ndarray]:
@@ -41,9 +57,10 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     Parameters
     ----------
     J : ndarray, shape (T, B, S, S), or an iterable of ndarray chunks
-        Step Jacobians ``J[t] = d s_t / d s_{t-1}``. An iterable yields time
-        chunks ``(t_i, B, S, S)`` with the same ``B, S``, consumed in order,
-        so a long run never has to exist in memory at once.
+        Step Jacobians ``J[t] = d s_t / d s_{t-1}``, any real dtype (cast to
+        float64 one step at a time). An iterable yields time chunks
+        ``(t_i, B, S, S)`` with the same ``B, S``, consumed in order, so a
+        long run never has to exist in memory at once.
     k : int, optional
         Number of exponents, ``1 <= k <= S`` (default ``S``: the full spectrum).
     warmup : int
@@ -51,8 +68,14 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
         Must be ``< T``.
     reorth_every : int
         Steps between QR re-orthonormalizations. Larger is cheaper but the
-        frame may overflow (or collapse onto the top direction) in between;
-        a sample whose frame overflows is reported as NaN.
+        frame may overflow (a sample whose frame overflows is reported as
+        NaN) or collapse onto the top directions in between: at a QR after
+        the warm-up, a column with less than ``1e-12`` of its length outside
+        the span of the previous ones makes that exponent and all smaller
+        ones NaN for that sample. Collapse during the warm-up (likeliest
+        at the first QR, before the frame is aligned) is not reported: it
+        only leaves the lower directions unaligned, as if they had had no
+        warm-up, and the QRs that follow re-align them.
     seed : int, SeedSequence or Generator
         For the random orthonormal initial frame (shared by all samples).
 
@@ -62,8 +85,9 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
         Exponents in nats per step, descending, averaged over the
         ``T - warmup`` steps after the warm-up. A row is NaN if that
         sample's Jacobians contain a non-finite entry or its frame overflowed;
-        ``-inf`` entries mean a direction was annihilated exactly (e.g. dead
-        ReLU units).
+        trailing NaN entries are directions lost to a collapsed frame (see
+        ``reorth_every``); ``-inf`` entries mean a direction was annihilated
+        exactly (its pushed column is exactly zero, e.g. a zero Jacobian).
 
     Notes
     -----
@@ -73,7 +97,7 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     warmup = check_int("warmup", warmup, minimum=0)
     reorth_every = check_int("reorth_every", reorth_every, minimum=1)
     Q = None
-    acc = bad = None
+    acc = bad = lost = None
     t = pending = 0
     for chunk in _chunks(J):
         _, B, S, _ = chunk.shape
@@ -82,44 +106,56 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
             frame, _ = np.linalg.qr(as_generator(seed).standard_normal((S, k)))  # (S, k)
             Q = np.broadcast_to(frame, (B, S, k)).copy()                          # (B, S, k)
             acc = np.zeros((B, k))
-            bad = np.zeros(B, dtype=bool)
+            bad = np.zeros(B, dtype=bool)                 # non-finite J or frame: NaN row
+            lost = np.zeros((B, k), dtype=bool)           # collapsed directions: NaN entries
         elif chunk.shape[1:] != Q.shape[:1] + (Q.shape[1],) * 2:
             raise ValueError(
                 f"every chunk of J must have shape (t, {Q.shape[0]}, {Q.shape[1]}, "
                 f"{Q.shape[1]}) like the first; got shape {chunk.shape}"
             )
         for step in chunk:
+            step = as_float64(step)                               # (B, S, S)
             bad |= ~np.isfinite(step).all(axis=(-2, -1))
             with np.errstate(over="ignore", invalid="ignore"):
                 Q = step @ Q                                    # (B, S, k)
             t += 1
             pending += 1
             if pending == reorth_every or t == warmup:
-                Q = _reorthonormalize(Q, acc, bad, frame, count=t > warmup)
+                Q = _reorthonormalize(Q, acc, bad, lost, frame, count=t > warmup)
                 pending = 0
     if Q is None:
         raise ValueError("J must contain at least one step; got an empty iterable")
     if t <= warmup:
         raise ValueError(f"warmup must be < T = {t} (steps left to average); got {warmup}")
     if pending:
-        Q = _reorthonormalize(Q, acc, bad, frame, count=True)
+        Q = _reorthonormalize(Q, acc, bad, lost, frame, count=True)
     exponents = acc / (t - warmup)
-    exponents[bad] = np.nan
+    exponents[lost] = np.nan
+    exponents[bad] = np.nan                                 # sorted below: NaN entries last
     return -np.sort(-exponents, axis=-1)
 
 
-def _reorthonormalize(Q: np.ndarray, acc: np.ndarray, bad: np.ndarray, frame: np.ndarray,
-                      *, count: bool) -> np.ndarray:
-    """QR of the pushed frame; add ``log |diag R|`` to ``acc`` if ``count``.
+def _reorthonormalize(Q: np.ndarray, acc: np.ndarray, bad: np.ndarray, lost: np.ndarray,
+                      frame: np.ndarray, *, count: bool) -> np.ndarray:
+    """QR of the pushed frame; if ``count``, add ``log |diag R|`` to ``acc``.
 
     Samples with a non-finite frame are flagged in ``bad`` and restarted from
-    ``frame`` so LAPACK never sees NaN/inf; ``acc`` and ``bad`` change in place.
+    ``frame`` so LAPACK never sees NaN/inf. If ``count``, columns whose
+    ``|R_jj| / ||column j||`` (the sine of their angle to the earlier columns)
+    is below ``_COLLAPSE_TOL`` are flagged in ``lost``, with every later
+    column. ``acc``, ``bad`` and ``lost`` change in place.
     """
     bad |= ~np.isfinite(Q).all(axis=(-2, -1))
     if bad.any():
         Q[bad] = frame
+    if count:
+        lengths = stable_norm(Q, axis=-2)                      # (B, k), column norms
     Q, R = np.linalg.qr(Q)                                     # (B, S, k), (B, k, k)
     if count:
+        diag = np.abs(np.diagonal(R, axis1=-2, axis2=-1))      # (B, k)
+        # An exactly zero column (0 < 0 is False) is annihilation, not collapse.
+        collapsed = diag < _COLLAPSE_TOL * lengths
+        lost |= np.logical_or.accumulate(collapsed, axis=-1)
         with np.errstate(divide="ignore"):
-            acc += np.log(np.abs(np.diagonal(R, axis1=-2, axis2=-1)))
+            acc += np.log(diag)
     return Q

@@ -15,6 +15,12 @@ This is the *exact path*: each step costs one batched ``S x S`` matmul,
 O(B S^3), so all ``T`` products cost O(T B S^3) time. Memory is the caller's
 choice: :func:`jacobian_products` keeps only the requested ``k`` (O(K B S^2)),
 and :func:`product_norms` keeps none (O(B S^2) beyond its ``(K, B)`` output).
+``J`` is never copied whole: a float32 ``J`` is cast to float64 one step at a
+time, and a memory-mapped ``J`` (``np.load(path, mmap_mode="r")``) is read one
+step at a time. Unlike :func:`gradflow.diagnostics.lyapunov_spectrum`, the
+products take no iterable of chunks: ``P_k`` starts from the *last* step, so
+a generator would have to produce the run backwards, which the engine (and
+any simulation) cannot do without storing it; use a memory map instead.
 Exploding products overflow to ``inf``/``NaN`` by design (that is the
 phenomenon being studied); :func:`product_norms` avoids the overflow by
 carrying a log-scale, and :mod:`gradflow.diagnostics.spectra` reports
@@ -29,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 from gradflow._validate import check_choice, check_int
-from gradflow.diagnostics._checks import check_jacobians, check_matrices
+from gradflow.diagnostics._checks import as_float64, check_jacobians, check_matrices
 
 __all__ = ["jacobian_products", "layer_products", "product_norms", "window_product"]
 
@@ -59,7 +65,8 @@ def jacobian_products(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = Non
     Parameters
     ----------
     J : ndarray, shape (T, B, S, S)
-        Step Jacobians, ``J[t] = d s_t / d s_{t-1}`` (rows are outputs).
+        Step Jacobians, ``J[t] = d s_t / d s_{t-1}`` (rows are outputs); any
+        real dtype, cast to float64 one step at a time.
     ks : sequence of int in 1..T, optional
         Distances to return, in the order given. Default all ``k = 1..T``,
         so ``P[k-1]`` is the ``k``-step product.
@@ -88,7 +95,7 @@ def jacobian_products(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = Non
     # spectra functions report the non-finite matrices.
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(1, int(ks.max()) + 1):
-            np.matmul(running, J[T - k], out=running)  # (B, S, S), right-multiply
+            np.matmul(running, as_float64(J[T - k]), out=running)  # (B, S, S), right-multiply
             for i in want.get(k, ()):
                 out[i] = running
     return out
@@ -122,7 +129,7 @@ def window_product(J: np.ndarray, start: int, stop: int) -> np.ndarray:
     out = np.broadcast_to(np.eye(S), (B, S, S)).copy()
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(stop - 1, start - 1, -1):
-            np.matmul(out, J[t], out=out)
+            np.matmul(out, as_float64(J[t]), out=out)
     return out
 
 
@@ -133,12 +140,17 @@ def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *
 
     The running product is kept as ``exp(c) * P_hat`` with ``||P_hat||_F = 1``
     and the log-scale ``c`` accumulated separately, so products far beyond the
-    float64 range (or below it) still give exact norms, in log form.
+    float64 range (or below it) still give exact norms, in log form. Each
+    step is divided by its largest ``|entry|`` before the multiplication, and
+    the product by its own before its norm is taken (as LAPACK's ``dnrm2``
+    scales), so finite Jacobians with entries anywhere in the float64 range
+    (``1e-300 * I`` as well as ``1e300 * I``) neither overflow nor underflow.
 
     Parameters
     ----------
     J : ndarray, shape (T, B, S, S)
-        Step Jacobians.
+        Step Jacobians, any real dtype; cast to float64 one step at a time
+        (a float32 or memory-mapped ``J`` is not copied whole).
     ks : sequence of int in 1..T, optional
         Distances to return (default ``1..T``).
     norm : {"spectral", "fro"}
@@ -152,11 +164,14 @@ def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *
     -------
     ndarray, shape (K, B)
         NaN for every ``k`` at and beyond the first step whose Jacobian has a
-        non-finite entry, for that sample.
+        non-finite entry, for that sample; ``-inf`` (log) or 0 for every
+        ``k`` at and beyond a product that is exactly zero.
 
     Notes
     -----
     Time O(max(ks) B S^3); memory O(B S^2) plus the ``(K, B)`` output.
+    Products need the whole ``J``: they start from its last step (see the
+    module docstring for long runs).
     """
     J = check_jacobians("J", J)
     check_choice("norm", norm, ("spectral", "fro"))
@@ -168,33 +183,41 @@ def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *
     out = np.empty((len(ks), B))
     unit = np.broadcast_to(np.eye(S) / np.sqrt(S), (B, S, S)).copy()  # ||I/sqrt(S)||_F = 1
     log_scale = np.full(B, 0.5 * np.log(S))
-    bad = np.zeros(B, dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for k in range(1, int(ks.max()) + 1):
-            step = J[T - k]
-            bad |= ~np.isfinite(step).all(axis=(-2, -1))
-            np.matmul(unit, step, out=unit)                 # (B, S, S)
-            # ||unit||_F <= S * max|entry| * ... stays in range: entries of a
-            # unit-norm matrix times one step cannot overflow unless J does.
-            fro = np.linalg.norm(unit, axis=(-2, -1))       # (B,)
-            live = np.isfinite(fro) & (fro > 0)
-            unit /= np.where(live, fro, 1.0)[:, None, None]
-            log_scale += np.log(fro)                        # -inf once exactly zero
-            if k in want:
-                if norm == "fro":
-                    value = np.where(live, log_scale, np.where(fro == 0, -np.inf, np.nan))
-                else:
-                    sig = np.linalg.norm(np.where(live[:, None, None], unit, 0.0), 2,
-                                         axis=(-2, -1))
-                    value = np.where(live, log_scale + np.log(sig),
-                                     np.where(fro == 0, -np.inf, np.nan))
-                value = np.where(bad, np.nan, value)
-                for i in want[k]:
-                    out[i] = value
-            unit[~live] = 0.0
+    bad = np.zeros(B, dtype=bool)           # a non-finite Jacobian was reached: NaN
+    dead = np.zeros(B, dtype=bool)          # the product is exactly zero: -inf
+    for k in range(1, int(ks.max()) + 1):
+        step = np.array(J[T - k], dtype=np.float64)           # (B, S, S), own copy
+        with np.errstate(invalid="ignore"):
+            big = np.max(np.abs(step), axis=(-2, -1))          # (B,), NaN/inf if non-finite
+        bad |= ~np.isfinite(big)
+        big = np.where(np.isfinite(big) & (big > 0), big, 1.0)
+        step /= big[:, None, None]                             # entries in [-1, 1]
+        step[bad] = 0.0
+        # unit has ||.||_F = 1 and step max |entry| = 1: the product's entries
+        # are at most S in modulus, so nothing overflows.
+        with np.errstate(under="ignore"):
+            np.matmul(unit, step, out=unit)                    # (B, S, S)
+        top = np.max(np.abs(unit), axis=(-2, -1))              # (B,), 0 iff exactly zero
+        live = top > 0
+        dead |= ~live & ~bad
+        top = np.where(live, top, 1.0)
+        unit /= top[:, None, None]                             # max |entry| = 1: no under/overflow
+        fro = np.where(live, np.linalg.norm(unit, axis=(-2, -1)), 1.0)   # (B,), in [1, S]
+        unit /= fro[:, None, None]
+        log_scale += np.where(live, np.log(big) + np.log(top) + np.log(fro), 0.0)
+        if k in want:
+            if norm == "fro":
+                value = log_scale.copy()
+            else:
+                value = log_scale + np.log(np.where(
+                    live, np.linalg.norm(unit, 2, axis=(-2, -1)), 1.0))
+            value[dead] = -np.inf
+            value[bad] = np.nan
+            for i in want[k]:
+                out[i] = value
     if log:
         return out
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         return np.exp(out)
 
 
@@ -209,7 +232,7 @@ def layer_products(depth_jacobians: Sequence[np.ndarray]) -> list[np.ndarray]:
 
     Parameters
     ----------
-    depth_jacobians : sequence of ndarray
+    depth_jacobians : list (or other sequence) of ndarray
         ``D[l]`` of shape ``(T, B, O_l, I_l)`` with ``I_l = O_{l-1}``: a
         chain, as for the ``"none"`` and ``"residual"`` connections (a dense
         connection feeds layer ``l`` more than ``y^{l-1}`` and does not chain).
@@ -223,10 +246,20 @@ def layer_products(depth_jacobians: Sequence[np.ndarray]) -> list[np.ndarray]:
     -----
     Time O(L T B O^2 I); memory O(L T B O I_0) for the returned list.
     """
-    if isinstance(depth_jacobians, np.ndarray) or len(depth_jacobians) == 0:
+    # A generator would be consumed by the checks; an array would be read as
+    # layers along its first axis: both are refused rather than guessed at.
+    if isinstance(depth_jacobians, np.ndarray):
+        got = f"an ndarray of shape {depth_jacobians.shape}"
+    elif isinstance(depth_jacobians, str) or not isinstance(depth_jacobians, Sequence):
+        got = f"a {type(depth_jacobians).__name__}"
+    elif len(depth_jacobians) == 0:
+        got = f"an empty {type(depth_jacobians).__name__}"
+    else:
+        got = None
+    if got is not None:
         raise TypeError(
-            "depth_jacobians must be a non-empty list of per-layer arrays (T, B, O_l, I_l); "
-            f"got {type(depth_jacobians).__name__}"
+            "depth_jacobians must be a non-empty list (or other sequence) of per-layer arrays "
+            f"(T, B, O_l, I_l); got {got}. Pass list(...) of the layers' arrays"
         )
     layers = [check_matrices(f"depth_jacobians[{i}]", d) for i, d in enumerate(depth_jacobians)]
     head = layers[0].shape[:-2]

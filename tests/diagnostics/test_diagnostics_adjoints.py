@@ -53,3 +53,20 @@ def test_bad_inputs_raise():
         adjoint_norms(np.zeros((2, 1, 4)), blocks=2.0)
     with pytest.raises(ValueError, match=r"norms must have shape \(T, ...\)"):
         adjoint_profile(np.float64(1.0))
+
+
+def test_empty_norm_axis_and_non_real_input_raise():
+    with pytest.raises(ValueError, match=r"adjoints must have shape \(T, B, S\) with S >= 1; "
+                                         r"got shape \(2, 1, 0\)"):
+        adjoint_norms(np.zeros((2, 1, 0)))
+    with pytest.raises(ValueError, match=r"x must have n >= 1 entries along axis -1"):
+        stable_norm(np.zeros((2, 0)))
+    with pytest.raises(ValueError, match=r"x must have n >= 1 entries along axis 0"):
+        stable_norm(np.zeros((0, 3)), axis=0)
+    with pytest.raises(ValueError, match=r"axis must be an integer <= 1"):
+        stable_norm(np.zeros((2, 3)), axis=2)
+    with pytest.raises(TypeError, match=r"x must be a numeric array of real numbers"):
+        stable_norm(np.array([3j, 4.0]))
+    # Empty batch or time axes are not an error: there is simply nothing to report.
+    assert adjoint_norms(np.zeros((2, 0, 3))).shape == (2, 0)
+    np.testing.assert_allclose(stable_norm(np.array([[3.0], [4.0]]), axis=0), [5.0])

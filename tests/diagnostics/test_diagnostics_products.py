@@ -138,3 +138,78 @@ def test_bad_arguments_raise():
         window_product(J, 2, 1)
     with pytest.raises(TypeError, match=r"J must be a numeric array"):
         jacobian_products("abc")
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-170, 1e300, 1e-300])
+def test_product_norms_of_finite_extreme_jacobians(rng, scale):
+    # Entries beyond 1e154 (or below 1e-160) overflow (underflow) an unscaled
+    # norm; finite Jacobians must still give exact log-norms.
+    T, S = 5, 4
+    J = np.broadcast_to(np.eye(S) * scale, (T, 1, S, S)).copy()
+    k = np.arange(1, T + 1)
+    np.testing.assert_allclose(product_norms(J, log=True)[:, 0], k * np.log(scale), rtol=1e-13)
+    np.testing.assert_allclose(product_norms(J, norm="fro", log=True)[:, 0],
+                               k * np.log(scale) + 0.5 * np.log(S), rtol=1e-13)
+    # A non-normal random J scaled the same way: the log-norms shift by k ln(scale).
+    R = rng.standard_normal((T, 2, S, S))
+    np.testing.assert_allclose(product_norms(R * scale, log=True),
+                               product_norms(R, log=True) + k[:, None] * np.log(scale),
+                               rtol=1e-12, atol=1e-10)
+
+
+def test_product_norms_dead_only_when_exactly_zero(rng):
+    # A factor of 1e-300 shifts the log-norm; only an exactly zero factor
+    # makes the product dead (-inf). Step t is reached at k = T - t.
+    J = rng.standard_normal((6, 2, 3, 3))
+    ref = product_norms(J, log=True)
+    J[2, 0] *= 1e-300                                  # reached at k = 4
+    J[3, 1] = 0.0                                      # reached at k = 3
+    logn = product_norms(J, log=True)
+    np.testing.assert_allclose(logn[:3, 0], ref[:3, 0], rtol=1e-12)
+    np.testing.assert_allclose(logn[3:, 0], ref[3:, 0] + np.log(1e-300), rtol=1e-12)
+    assert np.isfinite(logn[:2, 1]).all() and np.isneginf(logn[2:, 1]).all()
+
+
+def test_float32_and_memmap_jacobians_are_not_copied_whole(rng, tmp_path):
+    import tracemalloc
+
+    T, B, S = 200, 4, 24
+    J32 = (rng.standard_normal((T, B, S, S)) / np.sqrt(S)).astype(np.float32)
+    J64 = J32.astype(np.float64)
+    expect = product_norms(J64, log=True)
+    tracemalloc.start()
+    try:
+        got = product_norms(J32, log=True)
+        P = jacobian_products(J32, ks=[1, T])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A float64 copy of J would be 3.7 MB; per-step buffers are ~20 kB each.
+    assert peak < J64.nbytes / 8
+    np.testing.assert_array_equal(got, expect)
+    np.testing.assert_array_equal(P, jacobian_products(J64, ks=[1, T]))
+    path = tmp_path / "J.npy"
+    np.save(path, J32)
+    np.testing.assert_array_equal(product_norms(np.load(path, mmap_mode="r"), log=True), expect)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (np.zeros((3, 1, 2, 2), dtype=complex), TypeError, r"J must be a numeric array of real"),
+    (np.zeros((3, 1, 2, 2), dtype=bool), TypeError, r"J must be a numeric array of real"),
+    (np.zeros((3, 1, 2, 2), dtype=object), TypeError, r"J must be a numeric array of real"),
+])
+def test_non_real_jacobians_raise(bad, error, match):
+    for f in (jacobian_products, product_norms, lambda J: window_product(J, 0, 1)):
+        with pytest.raises(error, match=match):
+            f(bad)
+
+
+def test_layer_products_needs_a_sequence(rng):
+    D = [rng.standard_normal((2, 1, 3, 3)) for _ in range(2)]
+    with pytest.raises(TypeError, match=r"non-empty list \(or other sequence\).*got a generator"):
+        layer_products(d for d in D)
+    with pytest.raises(TypeError, match=r"got an ndarray of shape \(2, 2, 1, 3, 3\)"):
+        layer_products(np.stack(D))
+    with pytest.raises(TypeError, match=r"depth_jacobians\[1\] must be a numeric array of real"):
+        layer_products([D[0], D[1].astype(complex)])
+    np.testing.assert_allclose(layer_products(tuple(D))[1], D[1] @ D[0], rtol=1e-13)

@@ -77,3 +77,15 @@ def test_misshaped_raise(bad, match, func):
 def test_non_numeric_raises():
     with pytest.raises(TypeError, match="A must be a numeric array"):
         spectral_norm([["a", "b"]])
+
+
+@pytest.mark.parametrize("func", [singular_values, spectral_norm, spectral_radius,
+                                  condition_number, spectral_summary])
+@pytest.mark.parametrize("bad", [
+    np.array([[1j, 0.0], [0.0, 1.0]]),              # was cast to its real part: sigma = [1, 0]
+    np.eye(2, dtype=bool),
+    np.array([[1.0, 0.0], [0.0, None]], dtype=object),
+])
+def test_complex_bool_and_object_matrices_raise(bad, func):
+    with pytest.raises(TypeError, match=r"A must be a numeric array of real numbers.*got array"):
+        func(bad)
