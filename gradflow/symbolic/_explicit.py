@@ -20,7 +20,7 @@ from sympy import ImmutableMatrix, MatrixSymbol
 
 from gradflow.symbolic.functions import LAMBDIFY_MODULES
 
-__all__ = ["Plain", "assemble", "explicit_equations", "expand"]
+__all__ = ["Plain", "assemble", "broadcast_batch", "explicit_equations", "expand"]
 
 
 def explicit_equations(
@@ -117,3 +117,34 @@ def assemble(values: Sequence[Any], batch: tuple[int, ...],
     columns = [np.broadcast_to(np.asarray(v, dtype=np.float64), batch) for v in values]
     out = np.stack(columns, axis=-1) if columns else np.zeros(batch + (0,))
     return out.reshape(batch + shape)
+
+
+def broadcast_batch(batches: Sequence[tuple[str, tuple[int, ...]]]) -> tuple[int, ...]:
+    """The broadcast of named leading (batch) shapes, or a ValueError naming two that clash.
+
+    Parameters
+    ----------
+    batches : sequence of (name, shape)
+        Each argument's name as the user wrote it and its leading shape
+        (the array's shape without its trailing, per-sample, dimensions).
+    """
+    shape: tuple[int, ...] = ()
+    # axis counted from the right -> (name, leading shape) of the first argument sized there
+    first: dict[int, tuple[str, tuple[int, ...]]] = {}
+    for name, batch in batches:
+        try:
+            shape = np.broadcast_shapes(shape, batch)
+        except ValueError:
+            for k in range(1, len(batch) + 1):
+                size = batch[-k]
+                other = first.get(k)
+                if other is not None and size != 1 and other[1][-k] != size:
+                    raise ValueError(
+                        f"the leading (batch) dimensions of the arguments must broadcast "
+                        f"(sizes equal or 1, aligned from the right); got leading shape "
+                        f"{batch} for {name} and {other[1]} for {other[0]}") from None
+            raise  # pragma: no cover
+        for k in range(1, len(batch) + 1):
+            if batch[-k] != 1 and k not in first:
+                first[k] = (name, batch)
+    return shape

@@ -15,9 +15,12 @@ Conventions (PyTorch's, shared with the engine):
   The state is ``(h, c)`` in that block order.
 - GRU, gates ``r, z, n`` stacked in this order: ``r, z = sigma(.)``; with
   ``reset_after=True`` (PyTorch) ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``,
-  with ``reset_after=False`` (Cho 2014 / CS224n)
+  with ``reset_after=False`` (Cho et al. 2014)
   ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``; in both
-  ``h_t = (1 - z) * n + z * h_{t-1}``.
+  ``h_t = (1 - z) * n + z * h_{t-1}``. CS224n writes the reset-before form
+  with the update gate on the other side, ``u = 1 - z``:
+  ``h_t = (1 - u) * h_{t-1} + u * h~``; its identity path ``diag(1 - u)`` is
+  ``diag(z)`` here.
 
 The per-gate blocks are named as in PyTorch's documentation (``W_if`` is the
 forget gate's block of ``weight_ih``); the stacked state-dict names
@@ -26,17 +29,20 @@ forget gate's block of ``weight_ih``); the stacked state-dict names
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
+import numpy as np
 import sympy as sp
 from sympy import HadamardProduct as Had
 from sympy import MatrixSymbol, OneMatrix
 
-from gradflow._validate import check_choice
+from gradflow._validate import check_choice, describe
 from gradflow.engine.gates import GRU_GATES, LSTM_GATES, NONLINEARITIES
 from gradflow.symbolic.functions import elementwise, nonlinearity_function, sigmoid
 
-__all__ = ["CELLS", "Recurrence", "gru", "lstm", "m", "n", "recurrence", "rnn"]
+__all__ = ["CELLS", "Recurrence", "check_variant", "gru", "lstm", "m", "n", "recurrence", "rnn"]
 
 #: Hidden size.
 n = sp.Symbol("n", integer=True, positive=True)
@@ -56,7 +62,7 @@ class Recurrence:
     name : str
         ``"rnn"``, ``"lstm"`` or ``"gru"``.
     title : str
-        Human-readable name with the variant, e.g. ``"GRU (reset after, PyTorch)"``.
+        Human-readable name with the variant, e.g. ``"GRU, PyTorch form (reset after)"``.
     equations : tuple of (MatrixSymbol, MatrixExpr)
         Assignments in evaluation order; every right-hand side uses only
         parameters, ``x``, the previous state and earlier left-hand sides.
@@ -66,11 +72,17 @@ class Recurrence:
         The matching new state blocks: ``(h,)`` or ``(h, c)``.
     x : MatrixSymbol
         The input ``(m, 1)``.
-    params : dict of str to tuple of MatrixSymbol
+    params : mapping of str to tuple of MatrixSymbol
         State-dict name (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``)
         to its per-gate blocks in stacking order; biases are ``(n, 1)``.
-    symbols : dict of str to MatrixSymbol
-        Every matrix symbol by name.
+        Read-only (derivations are cached and shared).
+    symbols : mapping of str to MatrixSymbol
+        Every matrix symbol by name; read-only.
+    nonlinearity, reset_after
+        The RNN's activation and the GRU's form (None for the other cells).
+    note : str
+        A remark printed under the title (plain text), e.g. how another
+        source writes the same cell.
     """
 
     name: str
@@ -79,10 +91,16 @@ class Recurrence:
     state: tuple[MatrixSymbol, ...]
     new_state: tuple[MatrixSymbol, ...]
     x: MatrixSymbol
-    params: dict[str, tuple[MatrixSymbol, ...]] = field(repr=False)
-    symbols: dict[str, MatrixSymbol] = field(repr=False)
+    params: Mapping[str, tuple[MatrixSymbol, ...]] = field(repr=False)
+    symbols: Mapping[str, MatrixSymbol] = field(repr=False)
     nonlinearity: str | None = None
     reset_after: bool | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        # Cached derivations share their Recurrence: no mutable attributes.
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "symbols", MappingProxyType(dict(self.symbols)))
 
     @property
     def gates(self) -> str:
@@ -173,9 +191,16 @@ def gru(reset_after: bool = True) -> Recurrence:
     ----------
     reset_after : bool
         ``True``: the reset gate multiplies ``W_hn h + b_hn`` (PyTorch, cuDNN).
-        ``False``: it multiplies ``h`` before the matmul (Cho 2014, CS224n).
+        ``False``: it multiplies ``h`` before the matmul (Cho et al. 2014).
         Two different functions, not a re-parametrization.
+
+    Notes
+    -----
+    CS224n writes the reset-before form with ``u = 1 - z``,
+    ``h_t = (1 - u) * h_{t-1} + u * h~``: the same update, so its identity
+    path ``diag(1 - u)`` is ``diag(z)`` here.
     """
+    _check_bool("reset_after", reset_after)
     gates = GRU_GATES
     params = _gate_params(gates)
     x, h_prev = MatrixSymbol("x", m, 1), _vec("h_prev")
@@ -185,27 +210,64 @@ def gru(reset_after: bool = True) -> Recurrence:
     b_in, b_hn = params["bias_ih"][k_n], params["bias_hh"][k_n]
     if reset_after:
         pre_n = w_in * x + b_in + Had(r, w_hn * h_prev + b_hn)
-        title = "GRU (reset after, PyTorch)"
+        title = "GRU, PyTorch form (reset after)"
     else:
         pre_n = w_in * x + b_in + w_hn * Had(r, h_prev) + b_hn
-        title = "GRU (reset before, Cho/CS224n)"
+        title = "GRU, Cho et al. 2014 form (reset before)"
     equations = (
         (r, elementwise(sigmoid, _preactivation(params, gates, "r", x, h_prev))),
         (z, elementwise(sigmoid, _preactivation(params, gates, "z", x, h_prev))),
         (cand, elementwise(sp.tanh, pre_n)),
         (h, Had(_one() - z, cand) + Had(z, h_prev)),
     )
+    note = "" if reset_after else (
+        "CS224n writes this update with u = 1 - z: h_t = (1 - u) * h_(t-1) + u * h~_t, "
+        "so its identity path diag(1 - u) is diag(z) here")
     return Recurrence("gru", title, equations, (h_prev,), (h,), x, params,
-                      _symbols(params, x, h_prev, r, z, cand, h), reset_after=reset_after)
+                      _symbols(params, x, h_prev, r, z, cand, h), reset_after=reset_after,
+                      note=note)
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool (True or False); got {describe(value)}")
+
+
+def check_variant(cell: str, nonlinearity: str = "tanh",
+                  reset_after: bool = True) -> tuple[str | None, bool | None]:
+    """Check a cell's options as the engine's ``Network`` does; return the ones that apply.
+
+    ``nonlinearity`` applies to the RNN only and ``reset_after`` to the GRU
+    only; each defaults to the value the other cells implicitly have
+    (``"tanh"``, ``True``), so only a different value is an error.
+
+    Returns
+    -------
+    (nonlinearity or None, reset_after or None)
+        None where the option does not apply to ``cell``.
+    """
+    check_choice("cell", cell, CELLS)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    _check_bool("reset_after", reset_after)
+    if cell != "rnn" and nonlinearity != "tanh":
+        raise ValueError(f"nonlinearity applies only to cell='rnn'; got "
+                         f"nonlinearity={nonlinearity!r} with cell={cell!r}")
+    if cell != "gru" and not reset_after:
+        raise ValueError(f"reset_after applies only to cell='gru' (reset_after=False is "
+                         f"its Cho et al. 2014 form); got reset_after=False with cell={cell!r}")
+    return (nonlinearity if cell == "rnn" else None,
+            bool(reset_after) if cell == "gru" else None)
 
 
 def recurrence(cell: str, nonlinearity: str = "tanh", reset_after: bool = True) -> Recurrence:
-    """The :class:`Recurrence` of ``cell`` (``"rnn"``, ``"lstm"`` or ``"gru"``)."""
+    """The :class:`Recurrence` of ``cell`` (``"rnn"``, ``"lstm"`` or ``"gru"``).
+
+    ``nonlinearity`` (RNN only) and ``reset_after`` (GRU only) are checked
+    by :func:`check_variant`: a value that does not apply raises ValueError.
+    """
+    nl, after = check_variant(cell, nonlinearity, reset_after)
     if cell == "rnn":
-        return rnn(nonlinearity)
+        return rnn(nl or "tanh")
     if cell == "lstm":
         return lstm()
-    if cell == "gru":
-        return gru(reset_after)
-    check_choice("cell", cell, CELLS)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return gru(bool(after))

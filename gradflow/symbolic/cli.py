@@ -16,7 +16,11 @@ from gradflow.symbolic import printing
 from gradflow.symbolic.cells import CELLS
 from gradflow.symbolic.derivation import derive
 
-__all__ = ["register", "run"]
+__all__ = ["EXPLICIT_MAX_HIDDEN_SIZE", "register", "run"]
+
+#: ``--explicit`` prints S**2 entries whose length grows with n: beyond this
+#: size the output is unreadable and the derivation slow (minutes at n = 64).
+EXPLICIT_MAX_HIDDEN_SIZE = 8
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -40,7 +44,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("text", "latex"), default="text",
                         help="plain text (default) or LaTeX, one display per line")
     parser.add_argument("--explicit", action="store_true",
-                        help="also print every entry of the explicit S x S Jacobian")
+                        help="also print every entry of the explicit S x S Jacobian "
+                             f"(needs --hidden-size <= {EXPLICIT_MAX_HIDDEN_SIZE})")
     parser.set_defaults(func=run)
     return parser
 
@@ -51,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--nonlinearity applies to cell 'rnn' only; got cell {args.cell!r}")
     if args.reset_before and args.cell != "gru":
         raise ValueError(f"--reset-before applies to cell 'gru' only; got cell {args.cell!r}")
+    if args.explicit and args.hidden_size > EXPLICIT_MAX_HIDDEN_SIZE:
+        raise ValueError(
+            f"--hidden-size must be <= {EXPLICIT_MAX_HIDDEN_SIZE} with --explicit (the explicit "
+            f"Jacobian has S x S entries, each longer with n); got --hidden-size "
+            f"{args.hidden_size}. Drop --explicit for the structured form at any size")
     derivation = derive(args.cell, hidden_size=args.hidden_size, input_size=args.input_size,
                         nonlinearity=args.nonlinearity or "tanh",
                         reset_after=not args.reset_before)
@@ -58,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
     out = derivation.latex() if latex else derivation.text()
     if args.explicit:
         size = derivation.state_size
-        out += ("% explicit Jacobian entries J_{ij} = d s'_i / d s_j\n" if latex else
+        out += ("% explicit Jacobian entries J_{i,j} = d s'_i / d s_j\n" if latex else
                 "explicit Jacobian entries J[i, j] = d s'_i / d s_j\n")
         for i in range(size):
             for j in range(size):
                 entry = derivation.jacobian[i, j]
-                out += (rf"\[ J_{{{i}{j}}} = {printing.latex(entry)} \]" + "\n" if latex
+                out += (rf"\[ J_{{{i},{j}}} = {printing.latex(entry)} \]" + "\n" if latex
                         else f"  J[{i}, {j}] = {entry}\n")
     print(out, end="")
     return 0

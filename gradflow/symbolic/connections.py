@@ -16,15 +16,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import sympy as sp
 from sympy import DiagMatrix, HadamardProduct, Identity, ImmutableMatrix, MatrixSymbol, OneMatrix
 
-from gradflow._validate import check_choice, check_int, describe
+from gradflow._validate import check_array, check_choice, check_int, describe
 from gradflow.symbolic import printing
-from gradflow.symbolic._explicit import Plain, assemble, expand, explicit_equations
+from gradflow.symbolic._explicit import (
+    Plain,
+    assemble,
+    broadcast_batch,
+    expand,
+    explicit_equations,
+)
 from gradflow.symbolic.cells import n
 from gradflow.symbolic.functions import elementwise, sigmoid
 
@@ -44,17 +51,21 @@ class ConnectionDerivation:
     equations : tuple of (MatrixSymbol, MatrixExpr)
         With symbolic size ``n``.
     jacobian : ImmutableMatrix
-        ``(d, d)``, derived by SymPy; the layer's Jacobian appears as the
+        ``(d, d)``, derived by SymPy on first access; the layer's Jacobian appears as the
         entries of the symbol ``dH_du`` (highway) or ``dF_du`` (residual).
     structured : MatrixExpr
         Compact form with symbolic size.
-    identity_paths : dict of str to MatrixExpr
-        ``{"carry": diag(1 - T)}`` (highway), ``{"skip": I}`` (residual).
+    identity_paths : mapping of str to MatrixExpr
+        ``{"carry": diag(1 - T)}`` (highway), ``{"skip": I}`` (residual); read-only.
+
+    Only the symbolic-size forms are built at construction; the explicit
+    Jacobian is derived, and lambdified, on first use.
     """
 
     def __init__(self, kind: str, size: int) -> None:
         self.kind, self.size = kind, size
         u, y = MatrixSymbol("u", n, 1), MatrixSymbol("y", n, 1)
+        self._u, self._y = u, y
         one = OneMatrix(n, 1)
         if kind == "highway":
             w_t, b_t, t_gate = MatrixSymbol("W_T", n, n), MatrixSymbol("b_T", n, 1), \
@@ -67,36 +78,48 @@ class ConnectionDerivation:
             carry = DiagMatrix(one - t_gate)
             self.structured = (DiagMatrix(t_gate) * d_layer + carry
                                + DiagMatrix(HadamardProduct(layer - u, t_gate, one - t_gate)) * w_t)
-            self.identity_paths = {"carry": carry}
+            self.identity_paths = MappingProxyType({"carry": carry})
             self._params = (w_t, b_t)
         else:
             layer, d_layer = MatrixSymbol("F", n, 1), MatrixSymbol("dF_du", n, n)
             self.equations = ((y, layer + u),)
             self.structured = Identity(n) + d_layer
-            self.identity_paths = {"skip": Identity(n)}
+            self.identity_paths = MappingProxyType({"skip": Identity(n)})
             self._params = ()
         self._sizes = {n: size}
-        c = {s.name: s.subs(self._sizes) for s in (u, layer, d_layer, *self._params)}
-        u_c, layer_c, d_layer_c = c["u"], c[layer.name], c[d_layer.name]
-        self._values, self._elements = explicit_equations(self.equations, self._sizes)
-        plain = Plain([*(s.subs(self._sizes) for s in self._params), u_c, layer_c, d_layer_c])
+        self._layer, self._d_layer = layer, d_layer
+
+    @functools.cached_property
+    def _explicit(self) -> tuple[dict[MatrixSymbol, ImmutableMatrix], dict[Any, Any]]:
+        return explicit_equations(self.equations, self._sizes)
+
+    @functools.cached_property
+    def _plain(self) -> Plain:
+        return Plain([*(s.subs(self._sizes) for s in self._params),
+                      *(s.subs(self._sizes) for s in (self._u, self._layer, self._d_layer))])
+
+    @functools.cached_property
+    def jacobian(self) -> ImmutableMatrix:
+        """``(d, d)``, derived by SymPy on first use."""
+        size, plain, sizes = self.size, self._plain, self._sizes
+        u_c, layer_c, d_layer_c = (s.subs(sizes) for s in (self._u, self._layer, self._d_layer))
         # The layer as undefined functions of u; their derivatives become dH_du's entries.
         u_p = [plain.forward[u_c[j, 0]] for j in range(size)]
-        funcs = [sp.Function(f"{layer.name}_{i}") for i in range(size)]
+        funcs = [sp.Function(f"{self._layer.name}_{i}") for i in range(size)]
         as_function = {plain.forward[layer_c[i, 0]]: funcs[i](*u_p) for i in range(size)}
-        y_p = sp.Matrix(plain.to_plain(self._values[y.subs(self._sizes)])).xreplace(as_function)
+        values = self._explicit[0]
+        y_p = sp.Matrix(plain.to_plain(values[self._y.subs(sizes)])).xreplace(as_function)
         named = {sp.Derivative(funcs[i](*u_p), u_p[j]): plain.forward[d_layer_c[i, j]]
                  for i in range(size) for j in range(size)}
         named.update({v: k for k, v in as_function.items()})
-        self.jacobian = ImmutableMatrix(plain.to_elements(y_p.jacobian(u_p).xreplace(named)))
-        self._plain = plain
+        return ImmutableMatrix(plain.to_elements(y_p.jacobian(u_p).xreplace(named)))
 
     def __repr__(self) -> str:
         return f"ConnectionDerivation({self.kind!r}, size={self.size})"
 
     def expand_structured(self) -> ImmutableMatrix:
         """``structured`` at the concrete size, entry by entry; equals :attr:`jacobian`."""
-        return expand(self.structured, self._sizes, self._elements)
+        return expand(self.structured, self._sizes, self._explicit[1])
 
     def latex(self) -> str:
         """LaTeX of the equations and the structured Jacobian, one display per line."""
@@ -132,22 +155,30 @@ class ConnectionDerivation:
         ndarray, shape (..., d, d)
         """
         d = self.size
-        arrays = []
+        if not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping ('highway_weight', 'highway_bias' for a "
+                            f"highway connection, {{}} for a residual one); got {describe(params)}")
+        # (name, value, the trailing shape the user passes) in the lambdified order
+        args: list[tuple[str, Any, tuple[int, ...]]] = []
         if self.kind == "highway":
             for name in ("highway_weight", "highway_bias"):
                 if name not in params:
                     raise ValueError(
                         f"params is missing {name!r}: a highway connection needs "
-                        f"'highway_weight' and 'highway_bias'; got keys {describe(sorted(params))}")
-            arrays += [np.asarray(params["highway_weight"], dtype=np.float64),
-                       np.asarray(params["highway_bias"], dtype=np.float64)[..., None]]
-        arrays += [np.asarray(u, dtype=np.float64)[..., None],
-                   np.asarray(layer, dtype=np.float64)[..., None],
-                   np.asarray(layer_jacobian, dtype=np.float64)]
-        for a, s in zip(arrays, self._plain.symbols, strict=True):
-            if a.shape[-2:] != tuple(int(k) for k in s.shape):
-                raise ValueError(f"{s.name} must end in shape {s.shape}; got shape {a.shape}")
-        batch = np.broadcast_shapes(*(a.shape[:-2] for a in arrays))
+                        f"'highway_weight' and 'highway_bias'; got keys "
+                        f"{describe(sorted(map(str, params)))}")
+            args += [("params['highway_weight']", params["highway_weight"], (d, d)),
+                     ("params['highway_bias']", params["highway_bias"], (d,))]
+        args += [("u", u, (d,)), ("layer", layer, (d,)), ("layer_jacobian", layer_jacobian, (d, d))]
+        arrays, batches = [], []
+        for name, value, trailing in args:
+            a = check_array(name, value, finite=True)
+            if a.ndim < len(trailing) or a.shape[a.ndim - len(trailing):] != trailing:
+                want = "(..., " + ", ".join(map(str, trailing)) + ")"
+                raise ValueError(f"{name} must have shape {want} (d = {d}); got shape {a.shape}")
+            batches.append((name, a.shape[:a.ndim - len(trailing)]))
+            arrays.append(a if len(trailing) == 2 else a[..., None])  # vectors as columns
+        batch = broadcast_batch(batches)
         flat = [e for a in arrays
                 for e in np.moveaxis(a, (-2, -1), (0, 1)).reshape(-1, *a.shape[:-2])]
         return assemble(self._fn(*flat), batch, (d, d))

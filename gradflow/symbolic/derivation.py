@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import sympy as sp
 from sympy import DiagMatrix, ImmutableMatrix, MatrixSymbol
 
-from gradflow._validate import check_array, check_choice, check_int, describe
-from gradflow.engine.gates import NONLINEARITIES
+from gradflow._validate import check_array, check_int, describe
 from gradflow.symbolic import printing
-from gradflow.symbolic._explicit import Plain, assemble, expand, explicit_equations
+from gradflow.symbolic._explicit import (
+    Plain,
+    assemble,
+    broadcast_batch,
+    expand,
+    explicit_equations,
+)
 from gradflow.symbolic.bounds import derive_gamma, structured_norm_bound
-from gradflow.symbolic.cells import CELLS, Recurrence, m, n, recurrence
+from gradflow.symbolic.cells import Recurrence, check_variant, m, n, recurrence
 from gradflow.symbolic.structured import activation_derivative, structured_jacobian
 
 __all__ = ["PARAM_NAMES", "Derivation", "derive"]
@@ -34,7 +40,11 @@ _BLOCK_TEX = {"h": ("h_t", "h_{t-1}"), "c": ("c_t", "c_{t-1}")}
 class Derivation:
     """One cell's recurrence at concrete sizes, its Jacobian and bounds.
 
-    Build it with :func:`derive`, which caches.
+    Build it with :func:`derive`, which caches. Construction derives only the
+    structured form and the bound constant, which do not depend on the size;
+    ``explicit``, ``state``, ``new_state`` and ``jacobian`` are derived on
+    first access and each NumPy function is lambdified on first use (so
+    :meth:`numeric` lambdifies the Jacobian alone).
 
     Attributes
     ----------
@@ -45,8 +55,8 @@ class Derivation:
         ``reset_after`` None except for the GRU).
     state_size : int
         ``S``: ``n``, or ``2n`` for the LSTM.
-    explicit : dict of str to ImmutableMatrix
-        Every left-hand side of the equations (``"a"``, ``"f"``, ``"h"``; the
+    explicit : mapping of str to ImmutableMatrix
+        Read-only. Every left-hand side of the equations (``"a"``, ``"f"``, ``"h"``; the
         GRU's candidate ``n`` is ``"n_gate"``) as an explicit ``(n, 1)``
         column in the primitives (``W_hh[0, 1]``, ``x[0, 0]``, ``h_prev[1, 0]``).
     state, new_state : ImmutableMatrix
@@ -55,35 +65,71 @@ class Derivation:
         ``(S, S)``, ``J[i, j] = d new_state_i / d state_j``, derived by SymPy.
     structured : MatrixExpr
         The same Jacobian in compact form with symbolic size ``n``.
-    blocks : dict of (str, str) to MatrixExpr
-        ``(out, in)`` blocks of ``structured`` (four for the LSTM).
-    identity_paths : dict of (str, str) to MatrixExpr
+    blocks : mapping of (str, str) to MatrixExpr
+        ``(out, in)`` blocks of ``structured`` (four for the LSTM); read-only.
+    identity_paths : mapping of (str, str) to MatrixExpr
         The gate-controlled identity paths found in ``structured``:
-        ``diag(f)`` on the LSTM cell, ``diag(z)`` in the GRU; empty for the RNN.
+        ``diag(f)`` on the LSTM cell, ``diag(z)`` in the GRU; empty for the RNN;
+        read-only.
     gamma : Expr or None
         RNN only: ``sup |phi'|`` (1 for tanh, relu, linear; 1/4 for sigmoid),
         the constant of the Pascanu bound ``||J||_2 <= gamma sigma_max(W_hh)``.
     """
 
     def __init__(self, rec: Recurrence, hidden_size: int, input_size: int) -> None:
+        # Only what the default text and LaTeX need, none of which depends on
+        # the size: the explicit entries, the S x S Jacobian and the NumPy
+        # functions are built on first use (cached properties below).
         self.recurrence = rec
         self.cell = rec.name
         self.hidden_size, self.input_size = hidden_size, input_size
         self.nonlinearity, self.reset_after = rec.nonlinearity, rec.reset_after
         self.state_size = hidden_size * len(rec.state)
         self._sizes = {n: hidden_size, m: input_size}
-        self._values, self._elements = explicit_equations(rec.equations, self._sizes)
-        self.explicit = {lhs.name: col for lhs, col in self._values.items()}
-        self.state = ImmutableMatrix.vstack(*(self._concrete(s).as_explicit() for s in rec.state))
-        self.new_state = ImmutableMatrix.vstack(
-            *(self._values[self._concrete(s)] for s in rec.new_state))
-        self._param_symbols = [self._concrete(s) for name in PARAM_NAMES for s in rec.params[name]]
-        self._plain = Plain([*self._param_symbols, self._concrete(rec.x),
-                             *(self._concrete(s) for s in rec.state)])
-        self.jacobian = self._plain.jacobian(self.new_state, self.state)
         st = structured_jacobian(rec)
         self.structured, self.blocks, self.identity_paths = st.matrix, st.blocks, st.identity_paths
         self.gamma = derive_gamma(activation_derivative(rec)[1]) if rec.name == "rnn" else None
+
+    # ------------------------------------------------- explicit (built lazily)
+    @functools.cached_property
+    def _explicit_equations(self) -> tuple[dict[MatrixSymbol, ImmutableMatrix], dict[Any, Any]]:
+        return explicit_equations(self.recurrence.equations, self._sizes)
+
+    @property
+    def _values(self) -> dict[MatrixSymbol, ImmutableMatrix]:
+        return self._explicit_equations[0]
+
+    @property
+    def _elements(self) -> dict[Any, Any]:
+        return self._explicit_equations[1]
+
+    @functools.cached_property
+    def explicit(self) -> Mapping[str, ImmutableMatrix]:
+        """Every left-hand side as an explicit ``(n, 1)`` column (read-only; see the class)."""
+        return MappingProxyType({lhs.name: col for lhs, col in self._values.items()})
+
+    @functools.cached_property
+    def state(self) -> ImmutableMatrix:
+        """``(S, 1)``: the previous state's entries (``h_prev[0, 0]`` ...)."""
+        return ImmutableMatrix.vstack(
+            *(self._concrete(s).as_explicit() for s in self.recurrence.state))
+
+    @functools.cached_property
+    def new_state(self) -> ImmutableMatrix:
+        """``(S, 1)``: the new state's entries, written in the primitives."""
+        return ImmutableMatrix.vstack(
+            *(self._values[self._concrete(s)] for s in self.recurrence.new_state))
+
+    @functools.cached_property
+    def _plain(self) -> Plain:
+        rec = self.recurrence
+        params = [self._concrete(s) for name in PARAM_NAMES for s in rec.params[name]]
+        return Plain([*params, self._concrete(rec.x), *(self._concrete(s) for s in rec.state)])
+
+    @functools.cached_property
+    def jacobian(self) -> ImmutableMatrix:
+        """``(S, S)``, ``J[i, j] = d new_state_i / d state_j``, derived by SymPy on first use."""
+        return self._plain.jacobian(self.new_state, self.state)
 
     def __repr__(self) -> str:
         return (f"Derivation({self.recurrence.title}, hidden_size={self.hidden_size}, "
@@ -112,7 +158,8 @@ class Derivation:
         ``%`` lines are comments.
         """
         rec = self.recurrence
-        lines = [f"% {rec.title}: equations (products of vectors are elementwise)"]
+        lines = [f"% {rec.title}"] + ([f"% {rec.note}"] if rec.note else [])
+        lines.append("% equations (products of vectors are elementwise)")
         for lhs, rhs in rec.equations:
             lines.append(rf"\[ {printing.latex(lhs)} = {printing.latex(rhs)} \]")
         lines.append(r"% one-step state Jacobian (rows: outputs)")
@@ -135,9 +182,10 @@ class Derivation:
         out = []
         for (o, i), term in self.identity_paths.items():
             gate = printing.latex(term.args[0])
+            rest = "" if self.blocks[(o, i)] == term else r" + \dots"
             out.append(
-                rf"\frac{{\partial {_BLOCK_TEX[o][0]}}}{{\partial {_BLOCK_TEX[i][1]}}} "
-                rf"\ni {printing.latex(term)}, \quad "
+                rf"\frac{{\partial {_BLOCK_TEX[o][0]}}}{{\partial {_BLOCK_TEX[i][1]}}} = "
+                rf"{printing.latex(term)}{rest}, \quad "
                 rf"\left\| {printing.latex(term)} \right\|_2 = \max_j \left({gate}\right)_j < 1"
             )
         return out
@@ -145,7 +193,8 @@ class Derivation:
     def text(self) -> str:
         """Plain-text equations, structured Jacobian and bounds."""
         rec = self.recurrence
-        lines = [f"{rec.title}: equations (* and **2 elementwise, @ a matrix product)"]
+        lines = [rec.title] + ([f"  ({rec.note})"] if rec.note else [])
+        lines.append("equations (* and **2 elementwise, @ a matrix product)")
         lines += [f"  {printing.text(lhs)} = {printing.text(rhs)}" for lhs, rhs in rec.equations]
         lines.append("one-step state Jacobian d s_t / d s_{t-1} (rows: outputs)")
         for (out, inp), block in self.blocks.items():
@@ -154,8 +203,9 @@ class Derivation:
         if self.gamma is not None:
             lines.append(f"  ||J||_2 <= gamma * sigma_max(W_hh), gamma = sup|phi'| = {self.gamma}")
         for (o, i), term in self.identity_paths.items():
-            lines.append(f"  identity path d{o}_t/d{i}_(t-1) contains {printing.text(term)}, "
-                         f"norm max_j {printing.text(term.args[0])}_j < 1")
+            rest = "" if self.blocks[(o, i)] == term else " + ..."
+            lines.append(f"  identity path: d{o}_t/d{i}_(t-1) = {printing.text(term)}{rest}, "
+                         f"||{printing.text(term)}||_2 = max_j {printing.text(term.args[0])}_j < 1")
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ numeric
@@ -187,23 +237,16 @@ class Derivation:
     def _args(self, params: Mapping[str, Any], x: Any,
               state: Any) -> tuple[list[np.ndarray], tuple[int, ...]]:
         rec, nh, ni, big_s = self.recurrence, self.hidden_size, self.input_size, self.state_size
-        if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a mapping of {PARAM_NAMES}; got {describe(params)}")
         n_gates = max(1, len(rec.gates))
         trailing = {"weight_ih": (n_gates * nh, ni), "weight_hh": (n_gates * nh, nh),
                     "bias_ih": (n_gates * nh,), "bias_hh": (n_gates * nh,)}
-        arrays: dict[str, np.ndarray] = {}
-        for name in PARAM_NAMES:
-            if name not in params:
-                raise ValueError(
-                    f"params is missing {name!r}: it must have the keys {PARAM_NAMES}, named as "
-                    f"nn.{rec.name.upper()}Cell's state dict (strip a '_l0' suffix from "
-                    f"nn.{rec.name.upper()}'s); got keys {sorted(params)}")
-            arrays[name] = _trailing(f"params[{name!r}]", params[name], trailing[name])
+        arrays = {name: _trailing(f"params[{name!r}]", value, trailing[name])
+                  for name, value in self._check_params(params, PARAM_NAMES).items()}
         xa = _trailing("x", x, (ni,))
         sa = _trailing("state", state, (big_s,))
-        batch = np.broadcast_shapes(*(a.shape[:-len(trailing[k])] for k, a in arrays.items()),
-                                    xa.shape[:-1], sa.shape[:-1])
+        batch = broadcast_batch(
+            [(f"params[{k!r}]", a.shape[:-len(trailing[k])]) for k, a in arrays.items()]
+            + [("x", xa.shape[:-1]), ("state", sa.shape[:-1])])
         flat: list[np.ndarray] = []
         for name in PARAM_NAMES:
             a = arrays[name]
@@ -263,11 +306,37 @@ class Derivation:
         return np.broadcast_to(structured_norm_bound(self.structured, weights, vector_map), batch)
 
     def pascanu_bound(self, params: Mapping[str, Any]) -> np.ndarray:
-        """RNN only: ``gamma * sigma_max(W_hh)``, a bound on ``||J||_2`` at every point."""
+        """RNN only: ``gamma * sigma_max(W_hh)``, a bound on ``||J||_2`` at every point.
+
+        Parameters
+        ----------
+        params : mapping
+            Needs ``weight_hh``, shape ``(..., n, n)``; other keys are ignored.
+
+        Returns
+        -------
+        ndarray, shape (...)
+        """
         if self.gamma is None:
             raise ValueError(f"pascanu_bound is defined for cell 'rnn'; got cell {self.cell!r}")
-        w_hh = check_array("params['weight_hh']", params["weight_hh"], finite=True)
+        nh = self.hidden_size
+        w_hh = _trailing("params['weight_hh']",
+                         self._check_params(params, ("weight_hh",))["weight_hh"], (nh, nh))
         return float(self.gamma) * np.linalg.norm(w_hh, ord=2, axis=(-2, -1))
+
+    def _check_params(self, params: Any, names: tuple[str, ...]) -> dict[str, Any]:
+        """``params[name]`` for each of ``names``, or an error saying what is missing."""
+        cls = f"nn.{self.cell.upper()}Cell"
+        if not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping with the keys {names} of {cls}'s state "
+                            f"dict; got {describe(params)}")
+        for name in names:
+            if name not in params:
+                raise ValueError(
+                    f"params is missing {name!r}: it must have the keys {names}, named as "
+                    f"{cls}'s state dict (strip a '_l0' suffix from "
+                    f"nn.{self.cell.upper()}'s); got keys {sorted(map(str, params))}")
+        return {name: params[name] for name in names}
 
     def _symbolic_params(self) -> list[MatrixSymbol]:
         return [s for name in PARAM_NAMES for s in self.recurrence.params[name]]
@@ -299,29 +368,28 @@ def derive(cell: str, hidden_size: int = 2, input_size: int | None = None,
     ----------
     cell : {"rnn", "lstm", "gru"}
     hidden_size : int
-        ``n``, 1 to 64; symbolic cost grows fast with it (n <= 4 is instant).
+        ``n``, 1 to 64. The structured form, the text and the LaTeX do not
+        depend on it; the explicit Jacobian (built on first use) grows fast
+        with it (n <= 4 takes well under a second).
     input_size : int, optional
         ``m``; defaults to ``hidden_size``.
     nonlinearity : {"tanh", "relu", "sigmoid", "linear"}
-        RNN only (ignored otherwise).
+        RNN only: another value than ``"tanh"`` with another cell raises
+        ValueError, as in :class:`gradflow.Network`.
     reset_after : bool
-        GRU only (ignored otherwise): True for PyTorch's form, False for
-        Cho 2014 / CS224n.
+        GRU only: True for PyTorch's form, False for Cho et al. 2014's;
+        ``False`` with another cell raises ValueError.
 
     Returns
     -------
     Derivation
+        The same object for the same arguments.
     """
-    check_choice("cell", cell, CELLS)
+    nonlinearity_used, reset_after_used = check_variant(cell, nonlinearity, reset_after)
     hidden_size = check_int("hidden_size", hidden_size, minimum=1, maximum=64)
     input_size = hidden_size if input_size is None else check_int(
         "input_size", input_size, minimum=1, maximum=64)
-    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
-    if not isinstance(reset_after, bool | np.bool_):
-        raise TypeError(f"reset_after must be a bool; got {describe(reset_after)}")
-    return _derive(cell, hidden_size, input_size,
-                   nonlinearity if cell == "rnn" else None,
-                   bool(reset_after) if cell == "gru" else None)
+    return _derive(cell, hidden_size, input_size, nonlinearity_used, reset_after_used)
 
 
 @functools.cache

@@ -63,7 +63,7 @@ class _Latex(LatexPrinter):
 
     def _print_Heaviside(self, expr: Any, exp: Any = None) -> str:
         # relu' with H(0) = 0: an indicator of a strict inequality
-        return rf"\mathbb{{1}}\left[{self._print(expr.args[0])} > 0\right]"
+        return rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
 
     def _print_DiagMatrix(self, expr: Any) -> str:
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
@@ -107,7 +107,7 @@ class _Text(StrPrinter):
         return TEXT_NAMES.get(expr.name, expr.name)
 
     def _print_Heaviside(self, expr: Any) -> str:
-        return f"({self._print(expr.args[0])} > 0)"
+        return f"1[{self._print(expr.args[0])} > 0]"
 
     def _print_DiagMatrix(self, expr: Any) -> str:
         return f"diag({self._print(expr.args[0])})"

@@ -19,10 +19,17 @@ import numpy as np
 import sympy as sp
 from sympy import ImmutableMatrix, MatrixSymbol
 
-from gradflow._validate import check_array, check_int
+from gradflow._validate import check_array, check_int, describe
 from gradflow.symbolic.derivation import Derivation
 
 __all__ = ["numeric_product", "symbolic_product"]
+
+
+def _check_derivation(derivation: Any) -> Derivation:
+    if not isinstance(derivation, Derivation):
+        raise TypeError("derivation must be a Derivation from gradflow.symbolic.derive(...); "
+                        f"got {describe(derivation)}")
+    return derivation
 
 
 def _shifted(symbol: MatrixSymbol, lag: int) -> MatrixSymbol:
@@ -49,6 +56,7 @@ def symbolic_product(derivation: Derivation, k: int) -> ImmutableMatrix:
         the state entering step ``t-j+1`` is the symbol ``h_{t-j}`` (and
         ``c_{t-j}``), the input is ``x_{t-j+1}`` (``x_{t-0}`` is ``x_t``).
     """
+    _check_derivation(derivation)
     k = check_int("k", k, minimum=1, maximum=8)
     rec = derivation.recurrence
     sizes = derivation.sizes
@@ -79,7 +87,7 @@ def numeric_product(derivation: Derivation, params: Mapping[str, Any], xs: Any,
     params : mapping
         As for :meth:`Derivation.numeric`.
     xs : array_like, shape (T, ..., m)
-        Time-major inputs.
+        Time-major inputs, ``T >= 1``.
     state0 : array_like, shape (..., S)
         The state before the first step.
 
@@ -90,10 +98,16 @@ def numeric_product(derivation: Derivation, params: Mapping[str, Any], xs: Any,
     states : ndarray, shape (T, ..., S)
         ``states[t] = s_{t+1}``.
     """
+    _check_derivation(derivation)
+    m, size = derivation.input_size, derivation.state_size
     xs = check_array("xs", xs, finite=True)
-    if xs.ndim < 2:
-        raise ValueError(f"xs must have shape (T, ..., m); got shape {xs.shape}")
+    if xs.ndim < 2 or xs.shape[-1] != m or xs.shape[0] < 1:
+        raise ValueError(f"xs must have shape (T, ..., {m}) with T >= 1 steps (m = input_size "
+                         f"= {m}); got shape {xs.shape}")
     state = check_array("state0", state0, finite=True)
+    if state.ndim < 1 or state.shape[-1] != size:
+        raise ValueError(f"state0 must have shape (..., {size}) (the state size S); "
+                         f"got shape {state.shape}")
     products, states = [], []
     product = None
     for t in range(xs.shape[0]):

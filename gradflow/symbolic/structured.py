@@ -10,7 +10,9 @@ result equals the Jacobian SymPy derives element by element.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import sympy as sp
 from sympy import BlockMatrix, DiagMatrix, HadamardPower, HadamardProduct, OneMatrix
@@ -30,18 +32,22 @@ class StructuredJacobian:
     ----------
     matrix : MatrixExpr
         ``S x S`` in blocks of ``n x n``; a ``BlockMatrix`` for the LSTM.
-    blocks : dict of (str, str) to MatrixExpr
-        ``(out, in)`` to ``d out_t / d in_{t-1}``, e.g. ``("c", "c")``.
-    identity_paths : dict of (str, str) to MatrixExpr
+    blocks : mapping of (str, str) to MatrixExpr
+        ``(out, in)`` to ``d out_t / d in_{t-1}``, e.g. ``("c", "c")``; read-only.
+    identity_paths : mapping of (str, str) to MatrixExpr
         The gate-controlled identity path of each block that has one: the
         term ``diag(gate)`` through which the state is copied, unchanged
         when the gate is 1 (``diag(f)`` on the LSTM cell, ``diag(z)`` in
-        the GRU). Empty for the RNN.
+        the GRU). Empty for the RNN. Read-only.
     """
 
     matrix: sp.MatrixExpr
-    blocks: dict[tuple[str, str], sp.MatrixExpr]
-    identity_paths: dict[tuple[str, str], sp.MatrixExpr]
+    blocks: Mapping[tuple[str, str], sp.MatrixExpr]
+    identity_paths: Mapping[tuple[str, str], sp.MatrixExpr]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocks", MappingProxyType(dict(self.blocks)))
+        object.__setattr__(self, "identity_paths", MappingProxyType(dict(self.identity_paths)))
 
 
 def activation_derivative(rec: Recurrence) -> tuple[sp.Lambda, sp.Expr, bool]:
@@ -84,6 +90,33 @@ def _had(*vs: sp.MatrixExpr) -> sp.MatrixExpr:
     return HadamardProduct(*vs)
 
 
+def _as_vector(expr: sp.Expr, y: sp.Symbol, vec: sp.MatrixExpr) -> sp.MatrixExpr | None:
+    """A polynomial ``expr`` in the scalar ``y``, applied entrywise to ``vec``, as
+    Hadamard products and powers (``1 - y**2`` -> ``1 - vec**2``), as the LSTM and
+    GRU forms are written; None if ``expr`` is not such a polynomial."""
+    if expr == y:
+        return vec
+    if expr.is_number:
+        return expr * _one() if expr != 1 else _one()
+    if isinstance(expr, sp.Add):
+        terms = [_as_vector(a, y, vec) for a in expr.args]
+        return None if any(t is None for t in terms) else sp.MatAdd(*terms).doit()
+    if isinstance(expr, sp.Mul):
+        coeff, factors = expr.as_coeff_mul()
+        # the output first, then sums: h * (1 - h), as the textbooks write it
+        factors = sorted(factors, key=lambda f: isinstance(f, sp.Add))
+        parts = [_as_vector(f, y, vec) for f in factors]
+        if any(p is None for p in parts):
+            return None
+        body = parts[0] if len(parts) == 1 else _had(*parts)
+        return body if coeff == 1 else coeff * body
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1:
+        base = _as_vector(expr.base, y, vec)
+        return None if base is None else _sq(base) if expr.exp == 2 else HadamardPower(
+            base, expr.exp)
+    return None
+
+
 def _rnn(rec: Recurrence) -> StructuredJacobian:
     s = rec.symbols
     w_hh = s["W_hh"]
@@ -92,7 +125,11 @@ def _rnn(rec: Recurrence) -> StructuredJacobian:
         matrix = deriv.expr * w_hh if deriv.expr != 1 else w_hh
     else:
         vec = s["h"] if of_h else s["a"]
-        matrix = DiagMatrix(vec.applyfunc(deriv)) * w_hh
+        (y,) = deriv.variables
+        phi_prime = _as_vector(deriv.expr, y, vec)
+        if phi_prime is None:  # e.g. relu's Heaviside(a, 0): applied entrywise
+            phi_prime = vec.applyfunc(deriv)
+        matrix = DiagMatrix(phi_prime) * w_hh
     return StructuredJacobian(matrix, {("h", "h"): matrix}, {})
 
 

@@ -1,8 +1,12 @@
 """How long the derivations take: ``python -m gradflow.symbolic.timing [--hidden-size 4]``.
 
-Derives and lambdifies every cell variant (and both connections) at one size
-in this process, from a cold cache, and prints the wall time of each and the
-total. Timings are reported, never asserted in tests.
+Derives (structured form and explicit Jacobian) and lambdifies (every NumPy
+function) each cell variant and both connections at one size, from a cold
+cache: gradflow's derivation caches and SymPy's own caches are cleared
+first, so the numbers do not depend on what this process derived before.
+(Modules already imported stay imported: run it in a fresh process for
+first-use numbers.) Prints the wall time of each and the total. Timings are
+reported, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from gradflow.symbolic.connections import CONNECTIONS, derive_connection
-from gradflow.symbolic.derivation import derive
+from sympy.core.cache import clear_cache
 
-__all__ = ["VARIANTS", "main", "measure"]
+from gradflow.symbolic.connections import CONNECTIONS, _derive_connection, derive_connection
+from gradflow.symbolic.derivation import _derive, derive
+
+__all__ = ["VARIANTS", "clear_caches", "main", "measure"]
 
 #: Every cell variant: (cell, options).
 VARIANTS: tuple[tuple[str, dict], ...] = (
@@ -28,18 +34,32 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
 )
 
 
+def clear_caches() -> None:
+    """Forget every cached derivation (gradflow's) and SymPy's memoized results."""
+    _derive.cache_clear()
+    _derive_connection.cache_clear()
+    clear_cache()
+
+
 def measure(hidden_size: int = 4) -> list[tuple[str, float, float]]:
-    """``(name, derive seconds, lambdify seconds)`` for each variant and connection."""
+    """``(name, derive seconds, lambdify seconds)`` for each variant and connection.
+
+    Starts with :func:`clear_caches`. "derive" is the structured form and the
+    explicit Jacobian; "lambdify" every NumPy function of the derivation.
+    """
+    clear_caches()
     rows = []
     for cell, options in VARIANTS:
         start = time.perf_counter()
         d = derive(cell, hidden_size=hidden_size, input_size=hidden_size, **options)
+        d.jacobian  # noqa: B018 (derived lazily: derive it now)
         middle = time.perf_counter()
         d.lambdify_all()
         rows.append((repr(d), middle - start, time.perf_counter() - middle))
     for kind in CONNECTIONS:
         start = time.perf_counter()
         c = derive_connection(kind, hidden_size)
+        c.jacobian  # noqa: B018
         middle = time.perf_counter()
         c._fn  # noqa: B018 (lambdify now)
         rows.append((repr(c), middle - start, time.perf_counter() - middle))

@@ -42,6 +42,11 @@ def test_step_equals_engine_forward(cell, options, rng):
     trace = net.forward(params, x0[None], init)
     new = d.step(_cell_params(params), x0, state)
     np.testing.assert_allclose(new[:, :3], trace.outputs[0], rtol=0, atol=1e-12)
+    if cell == "lstm":  # the state is (h, c): the cell too, which no output shows
+        h_n, c_n = trace.final_state  # (1, B, H) each
+        np.testing.assert_allclose(new[:, :3], h_n[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(new[:, 3:], c_n[0], rtol=0, atol=1e-12)
+        assert not np.allclose(c_n[0], h_n[0])
 
 
 TORCH_CELLS = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}

@@ -157,10 +157,45 @@ def test_lstm_forget_one_input_zero_keeps_the_cell(rng):
                                np.broadcast_to(np.eye(n), (5, n, n)), atol=1e-15)
 
 
-def test_derivations_are_cached():
-    assert gs.derive("gru", hidden_size=2, reset_after=False) is gs.derive(
-        "gru", 2, 2, nonlinearity="relu", reset_after=False)  # nonlinearity: RNN only
+def test_derivations_are_cached_by_every_argument_that_matters():
+    base = gs.derive("gru", hidden_size=2, input_size=3, reset_after=False)
+    assert gs.derive("gru", 2, 3, reset_after=False) is base
+    assert gs.derive("gru", 2, 3, nonlinearity="tanh", reset_after=False) is base  # the default
+    assert gs.derive("gru", 2, 2, reset_after=False) is not base  # input size
+    assert gs.derive("gru", 3, 3, reset_after=False) is not base  # hidden size
+    assert gs.derive("gru", 2, 3, reset_after=True) is not base  # GRU form
+    assert gs.derive("rnn", 2) is gs.derive("rnn", 2, 2, nonlinearity="tanh")
     assert gs.derive("rnn", 2) is not gs.derive("rnn", 2, nonlinearity="relu")
+    assert gs.derive_connection("highway", 2) is gs.derive_connection("highway", 2)
+    assert gs.derive_connection("highway", 2) is not gs.derive_connection("highway", 3)
+
+
+def test_cached_derivations_cannot_be_changed_through_their_mappings():
+    d = gs.derive("lstm", 2)
+    f = d.recurrence.symbols["f"]
+    for mapping in (d.blocks, d.identity_paths, d.explicit, d.recurrence.params,
+                    d.recurrence.symbols, gs.derive_connection("highway", 2).identity_paths):
+        with pytest.raises(TypeError, match="does not support item assignment"):
+            mapping[("c", "c")] = f
+    sizes = d.sizes
+    sizes.clear()  # a copy
+    assert d.sizes
+
+
+def test_construction_is_symbolic_and_numeric_lambdifies_only_the_jacobian(rng):
+    from gradflow.symbolic.cells import recurrence
+    from gradflow.symbolic.derivation import Derivation
+
+    # n = 64 would take minutes explicitly; the structured form does not need it
+    big = Derivation(recurrence("gru"), 64, 64)
+    assert "jacobian" not in vars(big) and "_explicit_equations" not in vars(big)
+    assert "diag(z)" in big.text() and r"\operatorname{diag}\left(z_t\right)" in big.latex()
+    d = Derivation(recurrence("rnn"), 2, 2)
+    params = random_params("rnn", 2, 2, rng)
+    x, state = random_point(d, rng)
+    d.numeric(params, x, state)
+    built = {k for k in vars(d) if k.endswith("_fn") or k == "_diag_vectors"}
+    assert built == {"_jacobian_fn"}
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
@@ -170,7 +205,18 @@ def test_derivations_are_cached():
     ({"cell": "rnn", "hidden_size": 2.5}, TypeError, r"hidden_size must be an integer; got 2.5"),
     ({"cell": "rnn", "input_size": -1}, ValueError, r"input_size must be an integer >= 1"),
     ({"cell": "rnn", "nonlinearity": "gelu"}, ValueError, r"nonlinearity must be one of .*'gelu'"),
-    ({"cell": "gru", "reset_after": "yes"}, TypeError, r"reset_after must be a bool; got 'yes'"),
+    ({"cell": "gru", "reset_after": "yes"}, TypeError,
+     r"reset_after must be a bool \(True or False\); got 'yes'"),
+    ({"cell": "lstm", "nonlinearity": "relu"}, ValueError,
+     r"nonlinearity applies only to cell='rnn'; got nonlinearity='relu' with cell='lstm'"),
+    ({"cell": "gru", "nonlinearity": "linear"}, ValueError,
+     r"nonlinearity applies only to cell='rnn'; got nonlinearity='linear' with cell='gru'"),
+    ({"cell": "rnn", "reset_after": False}, ValueError,
+     r"reset_after applies only to cell='gru' .*; got reset_after=False with cell='rnn'"),
+    ({"cell": "lstm", "reset_after": False}, ValueError,
+     r"reset_after applies only to cell='gru' .*; got reset_after=False with cell='lstm'"),
+    ({"cell": "rnn", "hidden_size": 65}, ValueError,
+     r"hidden_size must be an integer <= 64; got 65"),
 ])
 def test_bad_arguments_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
