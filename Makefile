@@ -28,7 +28,7 @@ lint: $(STAMP)  ## ruff over the package, tests and analyses
 	$(VENV)/bin/ruff check gradflow tests analyses
 
 bench: $(STAMP)  ## timings of the engine (never asserted in tests)
-	$(PY) -m gradflow bench
+	$(PY) -m gradflow bench --out reports/benchmarks.md
 
 clean:  ## remove the venv and caches (not reports/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache

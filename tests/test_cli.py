@@ -58,3 +58,14 @@ def test_no_command_prints_help_and_version_works(args):
     result = run(*args)
     assert result.returncode == 0
     assert "gradflow" in result.stdout
+
+
+def test_bench_writes_its_table(tmp_path):
+    out = tmp_path / "bench.md"
+    result = run("bench", "-T", "2", "-B", "2", "--hidden-size", "4", "--repeat", "1",
+                 "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "| cell | dtype | gradflow ms |" in text
+    for cell in ("rnn", "lstm", "gru"):
+        assert f"| {cell} | float32 |" in text and f"| {cell} | float64 |" in text
