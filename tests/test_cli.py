@@ -31,7 +31,7 @@ def test_unknown_command_is_one_line_and_exit_2():
 def test_a_value_error_from_a_command_becomes_exit_2_without_traceback(capsys):
     assert main(["bench", "--hidden-size", "0"]) == 2
     err = capsys.readouterr().err
-    assert err == "gradflow bench: error: input_size must be an integer >= 1; got 0\n"
+    assert err == "gradflow bench: error: --hidden-size must be >= 1; got 0\n"
 
 
 @pytest.mark.parametrize("args,message", [
