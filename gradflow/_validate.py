@@ -106,11 +106,12 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
 
     Only real numbers are accepted (float or integer arrays): complex, bool,
     object and string arrays raise ``TypeError`` rather than being cast
-    silently. Finiteness is checked before the cast, and a cast to float32
-    that would overflow raises ``ValueError``. ``shape`` entries of ``None``
-    match any size; ``layout`` (e.g. ``"(T, B, I)"``) names the axes in
-    messages. Without ``copy`` the input is returned as is when its dtype
-    already matches.
+    silently. With ``finite`` (the default), finiteness is checked before the
+    cast and a cast to float32 that would overflow raises ``ValueError``;
+    without it such values become ``inf``, for callers that study divergence.
+    ``shape`` entries of ``None`` match any size; ``layout`` (e.g.
+    ``"(T, B, I)"``) names the axes in messages. Without ``copy`` the input
+    is returned as is when its dtype already matches.
     """
     try:
         raw = np.asarray(value)
@@ -122,7 +123,8 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
     if finite and raw.dtype.kind == "f":
         check_finite(name, raw)
     target = np.dtype(dtype)
-    if (raw.dtype.kind == "f" and target.kind == "f" and raw.dtype.itemsize > target.itemsize
+    if (finite and raw.dtype.kind == "f" and target.kind == "f"
+            and raw.dtype.itemsize > target.itemsize
             and raw.size and np.nanmax(np.abs(np.where(np.isfinite(raw), raw, 0)))
             > np.finfo(target).max):
         raise ValueError(f"{name} has values beyond the range of {target.name} "

@@ -100,7 +100,8 @@ def _store(path: Path, config: Config, rows: list[Row]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     payload = {"config": _jsonable(config), "rows": rows}
-    tmp.write_text(json.dumps(payload, sort_keys=True, allow_nan=True), encoding="utf-8")
+    # Keys in the rows' own order: a cached run must give the same columns as a fresh one.
+    tmp.write_text(json.dumps(payload, allow_nan=True), encoding="utf-8")
     os.replace(tmp, path)  # atomic: an interrupted sweep never leaves a half-written run
 
 

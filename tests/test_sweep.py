@@ -105,3 +105,13 @@ def test_a_dask_cluster_gives_the_same_frame():
             distributed.Client(cluster) as client:
         frame = run_grid(square, configs, executor=client.get_executor())
     pd.testing.assert_frame_equal(frame, run_grid(square, configs, jobs=1))
+
+
+def unordered(config):
+    return [{"zeta": 1.0, "alpha": 2.0, "mid": config["x"]}]
+
+
+def test_cached_rows_keep_their_column_order(tmp_path):
+    fresh = run_grid(unordered, [{"x": 1}], cache=tmp_path, jobs=1)
+    cached = run_grid(unordered, [{"x": 1}], cache=tmp_path, jobs=1)
+    assert list(fresh.columns) == list(cached.columns) == ["x", "zeta", "alpha", "mid"]

@@ -358,3 +358,13 @@ def test_copy_task_reports_recall_accuracy_near_chance_untrained():
     assert 0.0 <= result["recall_accuracy"] <= 0.3   # chance is 1/8
     # every-step accuracy over the whole (T + 20)-step target is a different number
     assert result["recall_accuracy"] != result["accuracy"]
+
+
+def test_skip_policy_holds_for_float32_networks_that_overflow():
+    """Overflow in a float32 network is skipped under nonfinite='skip', never raised."""
+    task = AddingProblem(length=8)
+    net = gradflow.Network("rnn", task.input_size, 4, nonlinearity="relu", dtype="float32")
+    with np.errstate(over="ignore", invalid="ignore"):
+        run = train(net, task, steps=3, batch_size=4, optimizer="sgd", lr=0.1, seed=0,
+                    nonfinite="skip", init={"scheme": "identity", "gain": 1e12})
+    assert run.n_skipped == 3 and run.frame["skipped"].all()

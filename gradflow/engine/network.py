@@ -377,7 +377,8 @@ class Network:
         self._check_trace(trace)
         T, B, DH = trace.outputs.shape
         d_outputs = (np.zeros((T, B, DH), self.dtype) if d_outputs is None else
-                     check_array("d_outputs", d_outputs, shape=(T, B, DH), dtype=self.dtype))
+                     check_array("d_outputs", d_outputs, shape=(T, B, DH), dtype=self.dtype,
+                                 finite=check_finite))
         d_last = self._initial_states(d_final_state, B, "d_final_state")
         cell, D, H, I = self._cell, self.num_directions, self.hidden_size, self.input_size
         # dL/dy of each layer; lower layers' are filled (dense: summed) from above.
