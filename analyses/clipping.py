@@ -1,0 +1,342 @@
+"""Exploding gradients and norm clipping (Pascanu, Mikolov & Bengio 2013, Algorithm 1).
+
+A tanh RNN (H = 32) whose W_hh has entries N(0, g^2/H) is trained with plain
+SGD at a large learning rate on a short adding problem (T = 10, where it can
+learn), with and without clipping the joint gradient norm at a threshold.
+At g = 2 the spectral radius is about 2 and the gradient grows back through
+time; g = 1 is the control at the same learning rate. Unclipped runs use
+``nonfinite="skip"``, so a non-finite loss or gradient is recorded (and its
+update skipped) instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import pyplot as plt
+
+import gradflow
+from gradflow.report import mean_ci, rate_ci
+from gradflow.tasks import AddingProblem
+
+TITLE = "Exploding gradients and norm clipping"
+QUESTION = (
+    "The lecture's Algorithm 1 clips the gradient: if ||g|| >= threshold, then g <- "
+    "threshold g / ||g||. Where gradients explode (a tanh RNN whose recurrent weights have "
+    "a large gain, trained with plain SGD at a large learning rate), does clipping rescue "
+    "training, so that the network not only stays finite but learns, and how much does the "
+    "threshold matter?")
+ORDER = 50
+
+GRID = {"gain": [1.0, 2.0], "clip": [0.0, 0.5, 2.0, 20.0], "seed": [0, 1, 2, 3, 4],
+        "steps": [2000]}
+QUICK_GRID = {"gain": [2.0], "clip": [0.0, 2.0], "seed": [0], "steps": [120]}
+
+HIDDEN, LENGTH, BATCH, LR, EVAL_N, CURVE_EVERY = 32, 10, 32, 0.1, 1000, 10
+LEARNED = 0.5   # "learned": final test loss below this fraction of the baseline 1/6
+CAPS = (1e3, 1e12)  # the curves' y-axes stop here (loss, gradient norm): values above are cut
+
+
+def _clip_label(clip: float) -> str:
+    return "none" if clip == 0 else f"{clip:g}"
+
+
+def run(config: dict) -> list[dict]:
+    """One SGD run; clip 0 means no clipping. Curves every CURVE_EVERY steps, a summary."""
+    gain, clip, seed, steps = config["gain"], config["clip"], config["seed"], config["steps"]
+    task = AddingProblem(LENGTH)
+    net = gradflow.Network("rnn", task.input_size, HIDDEN, nonlinearity="tanh")
+    hist = gradflow.train(net, task, steps, BATCH, optimizer="sgd", lr=LR,
+                          clip=None if clip == 0 else clip, seed=seed, record_every=1,
+                          nonfinite="skip", init={"scheme": "gaussian", "gain": gain},
+                          diagnostics=("param_norms",), progress=False)
+    f = hist.frame
+    # Which part's gradient is large: the recurrent network's or the linear readout's.
+    pn = hist.diagnostics["param_norms"]
+    norms = pn.pivot(index="step", columns="param", values="grad_norm").reindex(f.step)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = norms.div(norms.max(axis=1), axis=0) ** 2   # no overflow near 1e154
+        head = scaled[[c for c in scaled.columns if c.startswith("head.")]].sum(axis=1)
+        rnn = scaled[[c for c in scaled.columns if not c.startswith("head.")]].sum(axis=1)
+        rnn_share = (rnn / (rnn + head)).to_numpy()
+        rnn_cols = [c for c in norms.columns if not c.startswith("head.")]
+        top = norms[rnn_cols].max(axis=1)
+        rnn_norm = (top * np.sqrt((norms[rnn_cols].div(top, axis=0) ** 2).sum(axis=1))
+                    ).fillna(np.inf).where(top > 0, 0.0).to_numpy()   # ||g_rnn|| per step
+    rows = []
+    # Curves: the mean over each window of CURVE_EVERY steps (log-mean for the norm), so a
+    # spike between recorded points is not lost; a window with a non-finite value is inf.
+    for start in range(0, steps, CURVE_EVERY):
+        w = f.iloc[start:start + CURVE_EVERY]
+        finite = np.isfinite(w.loss).all() and np.isfinite(w.grad_norm).all()
+        rows.append({"kind": "curve", "step": int(start),
+                     "loss": float(w.loss.mean()) if finite else float("inf"),
+                     "grad_norm": float(np.exp(np.mean(np.log(w.grad_norm))))
+                     if finite else float("inf"),
+                     "max_grad_norm": float(w.grad_norm.max()) if finite else float("inf"),
+                     "skipped": int(w.skipped.sum())})
+    skipped = f.skipped.to_numpy()
+    net_params = {k: v for k, v in hist.params.items() if not k.startswith("head.")}
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = gradflow.evaluate(net, hist.params, task, n=EVAL_N, seed=10_000 + seed)
+        x, _ = task.sample(np.random.default_rng([seed, 7]), 256)
+        h = net.forward(net_params, x, check_finite=False).outputs
+    finite_norms = f.grad_norm[np.isfinite(f.grad_norm)]
+    # The largest recurrent gradient before the run first went non-finite.
+    stop = int(np.argmax(f.skipped.to_numpy())) if f.skipped.any() else steps
+    finite_rnn = np.where(np.isfinite(rnn_norm[:max(stop, 1)]), rnn_norm[:max(stop, 1)], -1.0)
+    peak = int(np.argmax(finite_rnn))
+    rows.append({"kind": "summary",
+                 "final_loss": float(result["loss"]),
+                 "baseline": float(task.baseline()),
+                 "n_skipped": int(hist.n_skipped),
+                 "n_clipped": int(hist.n_clipped),
+                 "first_nonfinite": int(np.argmax(skipped)) if skipped.any() else -1,
+                 "median_grad_norm": float(np.median(f.grad_norm[:min(steps, 200)])),
+                 "initial_grad_norm": float(f.grad_norm.iloc[0]),
+                 "max_finite_grad_norm": float(finite_norms.max()) if len(finite_norms)
+                 else float("nan"),
+                 "rnn_share_initial": float(rnn_share[0]),
+                 "max_rnn_grad_norm": float(finite_rnn[peak]),
+                 "max_rnn_grad_step": peak,
+                 "whh_norm": float(np.linalg.norm(hist.params["weight_hh_l0"], 2)),
+                 "head_norm": float(np.linalg.norm(hist.params["head.weight"])),
+                 "saturation": float(np.mean(np.abs(h) > 0.99))})
+    return rows
+
+
+def render(frame: pd.DataFrame, out) -> None:
+    curves = frame[frame.kind == "curve"].copy()
+    summary = frame[frame.kind == "summary"].copy()
+    clips = sorted(summary["clip"].unique())
+    gains = sorted(summary.gain.unique())
+    labels = {c: _clip_label(c) for c in clips}
+    colors = sns.color_palette("colorblind")
+    palette = {c: colors[[3, 4, 2, 0, 1, 5, 6][i % 7]] for i, c in enumerate(clips)}
+    baseline = float(summary.baseline.iloc[0])
+    steps = int(summary.steps.max())
+    n_seeds = summary.seed.nunique()
+
+    # Figure 1: loss and gradient norm over training, every seed, per gain and clip.
+    fig, axes = plt.subplots(2, len(gains), figsize=(4.2 * len(gains), 6.0), sharex=True,
+                             sharey="row", squeeze=False)
+    for col, gain in enumerate(gains):
+        for clip in clips:
+            for seed, g in curves[(curves.gain == gain) & (curves["clip"] == clip)].groupby("seed"):
+                for row, value in enumerate(("loss", "grad_norm")):
+                    y = g[value].where(np.isfinite(g[value]) & (g[value] < CAPS[row]))
+                    axes[row, col].plot(g.step, y, color=palette[clip], lw=0.8, alpha=0.8,
+                                        label=f"clip {labels[clip]}" if seed == 0 else None)
+                    bad = g[~np.isfinite(g[value])]
+                    if len(bad):  # where the run went non-finite: a cross at the top
+                        axes[row, col].plot(bad.step.iloc[:1], [CAPS[row] / 3], "x",
+                                            color=palette[clip], ms=7, mew=1.5)
+        axes[0, col].axhline(baseline, color="black", ls="--", lw=0.8,
+                             label="baseline 1/6")
+        axes[0, col].axhline(LEARNED * baseline, color="grey", ls=":", lw=0.8,
+                             label=f"{LEARNED:g} x baseline")
+        axes[0, col].set_title(f"g = {gain:g}")
+        axes[1, col].set_xlabel("SGD step")
+        for row in range(2):
+            axes[row, col].set_yscale("log")
+            axes[row, col].set_ylim(None, CAPS[row])
+    axes[0, 0].set_ylabel("batch loss (MSE)")
+    axes[1, 0].set_ylabel("||g|| before clipping")
+    axes[0, -1].legend(fontsize="x-small", ncol=2)
+    fig.tight_layout()
+    # Explicit columns: a cached run's rows come back with their keys in another order.
+    curve_data = curves[["gain", "clip", "seed", "step", "loss", "grad_norm", "max_grad_norm",
+                         "skipped"]].assign(clip_label=curves["clip"].map(labels))
+    out.figure("training_curves", fig, curve_data,
+               caption=f"Adding problem (T = {LENGTH}), tanh RNN H = {HIDDEN}, SGD lr {LR:g}, "
+                       f"batch {BATCH}: batch loss (top) and the joint gradient norm before "
+                       f"clipping (bottom; geometric mean over windows of {CURVE_EVERY} "
+                       f"steps), one line per seed; the axes are cut at {CAPS[0]:g} and "
+                       f"{CAPS[1]:g}; crosses mark where a run first became non-finite")
+
+    # Per-setting outcomes, with Wilson intervals.
+    summary["diverged"] = summary.n_skipped > 0
+    summary["learned"] = np.isfinite(summary.final_loss) & \
+        (summary.final_loss < LEARNED * summary.baseline)
+    summary["rel_loss"] = summary.final_loss / summary.baseline
+    table = []
+    for (gain, clip), g in summary.groupby(["gain", "clip"]):
+        n = len(g)
+        d, d_lo, d_hi = rate_ci(int(g.diverged.sum()), n)
+        s, s_lo, s_hi = rate_ci(int(g.learned.sum()), n)
+        first = g.first_nonfinite[g.first_nonfinite >= 0]
+        table.append({"gain": gain, "clip": labels[clip], "runs": n,
+                      "diverged": int(g.diverged.sum()), "diverged_rate": d,
+                      "diverged_ci_low": d_lo, "diverged_ci_high": d_hi,
+                      "learned": int(g.learned.sum()), "learned_rate": s,
+                      "learned_ci_low": s_lo, "learned_ci_high": s_hi,
+                      "median_final_loss_rel": float(np.median(g.rel_loss)),
+                      "median_first_nonfinite_step": float(np.median(first))
+                      if len(first) else np.nan,
+                      "median_grad_norm_first200": float(np.median(g.median_grad_norm)),
+                      "initial_grad_norm": float(np.median(g.initial_grad_norm)),
+                      "clipped_fraction": float(np.mean(g.n_clipped / g.steps)),
+                      "final_saturation": float(np.median(g.saturation)),
+                      "rnn_share_initial": float(np.median(g.rnn_share_initial)),
+                      "max_rnn_grad_norm": float(np.median(g.max_rnn_grad_norm)),
+                      "max_rnn_grad_step": float(np.median(g.max_rnn_grad_step)),
+                      "final_whh_norm": float(np.median(g.whh_norm)),
+                      "final_readout_norm": float(np.median(g.head_norm))})
+    table = pd.DataFrame(table)
+    out.table("outcomes", table,
+              caption=f"Outcome of {n_seeds} seeds per setting after {steps} SGD steps: "
+                      f"runs that went non-finite (diverged) and runs whose final test loss "
+                      f"({EVAL_N} fresh sequences) is below {LEARNED:g} x the baseline 1/6 "
+                      f"(learned), with Wilson 95% intervals; medians of the final loss / "
+                      f"baseline, of the first non-finite step, of the gradient norm over "
+                      f"the first 200 steps and at step 0, the fraction of steps clipped, "
+                      f"the final saturation (|h| > 0.99), ||W_hh||_2 and readout norm, the "
+                      f"recurrent weights' share of ||g||^2 at step 0 (the rest is the "
+                      f"readout's), and the largest gradient norm of the recurrent "
+                      f"network's own parameters (before any non-finite step) with the step "
+                      f"it occurred at")
+
+    # Figure 2: final loss per setting (every seed) and the success rates.
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.8),
+                                  gridspec_kw={"width_ratios": [1.2, 1]})
+    plot = summary.assign(clip_label=summary["clip"].map(labels),
+                          rel_plot=summary.rel_loss.where(np.isfinite(summary.rel_loss),
+                                                          1e6).clip(upper=1e6))
+    order = [labels[c] for c in clips]
+    # Deterministic offsets (seaborn's jitter draws from a global RNG: bytes would change).
+    width = 0.8 / len(gains)
+    for i, gain in enumerate(gains):
+        g = plot[plot.gain == gain]
+        pos = (g.clip_label.map({c: k for k, c in enumerate(order)})
+               + (i - (len(gains) - 1) / 2) * width
+               + (g.seed.rank(method="dense") - (n_seeds + 1) / 2) * width / (2 * n_seeds))
+        ax.plot(pos, g.rel_plot, "o", color=sns.color_palette("deep")[i], ms=4,
+                label=f"{gain:g}")
+    ax.set_xticks(np.arange(len(order)), order)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="black", ls="--", lw=0.8)
+    ax.axhline(LEARNED, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("clipping threshold")
+    ax.set_ylabel("final test loss / baseline (1e6: non-finite)")
+    ax.legend(title="gain g", fontsize="small", title_fontsize="small")
+    for i, gain in enumerate(gains):
+        g = table[table.gain == gain].set_index("clip").reindex(order)
+        pos = np.arange(len(order)) + (i - (len(gains) - 1) / 2) * width
+        color = sns.color_palette("deep")[i]
+        ax2.bar(pos, g.learned_rate, width * 0.9, color=color, alpha=0.8,
+                label=f"g = {gain:g}: learned")
+        ax2.errorbar(pos, g.learned_rate, yerr=[g.learned_rate - g.learned_ci_low,
+                                                g.learned_ci_high - g.learned_rate],
+                     fmt="none", color="black", capsize=3)
+        ax2.plot(pos, g.diverged_rate, "x", color=color, ms=9, mew=2,
+                 label=f"g = {gain:g}: diverged")
+    ax2.set_xticks(np.arange(len(order)), order)
+    ax2.set_ylim(0, 1.05)
+    ax2.set_xlabel("clipping threshold")
+    ax2.set_ylabel("fraction of seeds")
+    ax2.legend(fontsize="x-small")
+    fig.tight_layout()
+    out.figure("outcomes", fig, plot[["gain", "clip", "clip_label", "seed", "final_loss",
+                                      "baseline", "rel_loss", "diverged", "learned",
+                                      "n_skipped", "first_nonfinite", "saturation",
+                                      "whh_norm"]],
+               caption=f"Left: final test loss relative to the baseline 1/6, one point per "
+                       f"seed (non-finite drawn at 1e6; dotted: the 'learned' line "
+                       f"{LEARNED:g}). Right: fraction of seeds that learned (bars, Wilson 95% "
+                       f"interval) and that went non-finite (crosses)")
+
+    # Numbers.
+    big = max(gains)
+    hot = summary[summary.gain == big]
+    unclipped, clipped = hot[hot["clip"] == 0], hot[hot["clip"] > 0]
+    if len(unclipped):
+        r = rate_ci(int(unclipped.diverged.sum()), len(unclipped))
+        out.number("UnclippedDiverged", r[0], f"fraction of unclipped runs at g = {big:g} "
+                   f"that went non-finite", low=r[1], high=r[2])
+        r = rate_ci(int(unclipped.learned.sum()), len(unclipped))
+        out.number("UnclippedLearned", r[0], f"fraction of unclipped runs at g = {big:g} "
+                   f"that learned (final loss < {LEARNED:g} x baseline)", low=r[1], high=r[2])
+        first = unclipped.first_nonfinite[unclipped.first_nonfinite >= 0]
+        if len(first):
+            m, lo, hi = mean_ci(first)
+            out.number("FirstNonfiniteStep", m, f"step at which an unclipped run at "
+                       f"g = {big:g} first went non-finite (mean over diverged runs)",
+                       low=lo, high=hi, unit="steps")
+    if len(clipped):
+        r = rate_ci(int(clipped.diverged.sum()), len(clipped))
+        out.number("ClippedDiverged", r[0], f"fraction of clipped runs at g = {big:g} (all "
+                   f"thresholds) that went non-finite", low=r[1], high=r[2])
+        r = rate_ci(int(clipped.learned.sum()), len(clipped))
+        out.number("ClippedLearned", r[0], f"fraction of clipped runs at g = {big:g} (all "
+                   f"thresholds) that learned", low=r[1], high=r[2])
+        for clip in sorted(clipped["clip"].unique()):
+            g = clipped[clipped["clip"] == clip]
+            r = rate_ci(int(g.learned.sum()), len(g))
+            word = {0.5: "Half", 2.0: "Two", 20.0: "Twenty"}.get(clip)
+            if word:
+                out.number(f"Learned{word}", r[0], f"fraction of runs at g = {big:g} with "
+                           f"clip {clip:g} that learned", low=r[1], high=r[2])
+    typical = summary[(summary.gain == big) & (summary["clip"] > 0)].median_grad_norm
+    if len(typical):
+        out.number("TypicalNorm", float(np.median(typical)), f"median gradient norm "
+                   f"(before clipping) over the first 200 steps of the clipped runs at "
+                   f"g = {big:g}")
+    control = summary[(summary.gain == min(gains)) & (summary["clip"] == 0)]
+    if min(gains) != big and len(control):
+        r = rate_ci(int(control.diverged.sum()), len(control))
+        out.number("ControlDiverged", r[0], f"fraction of unclipped runs at g = "
+                   f"{min(gains):g} (control) that went non-finite", low=r[1], high=r[2])
+
+    # Text, from the table.
+    def cell(gain: float, clip: str, what: str) -> str:
+        row = table[(table.gain == gain) & (table["clip"] == clip)]
+        if not len(row):
+            return "n/a"
+        row = row.iloc[0]
+        return f"{int(row[what])}/{int(row.runs)}"
+
+    lines = [f"- g = {gain:g}: " + "; ".join(
+        f"clip {labels[c]}: diverged {cell(gain, labels[c], 'diverged')}, learned "
+        f"{cell(gain, labels[c], 'learned')}" for c in clips) for gain in gains]
+    out.text(f"Outcomes after {steps} plain-SGD steps (lr {LR:g}, float64), {n_seeds} seeds "
+             f"per setting:\n\n" + "\n".join(lines))
+
+    def val(gain: float, clip: float, what: str) -> float:
+        row = table[(table.gain == gain) & (table["clip"] == labels.get(clip, "?"))]
+        return float(row.iloc[0][what]) if len(row) else float("nan")
+
+    best = max((c for c in clips if c > 0), key=lambda c: val(big, c, "learned"),
+               default=None)
+    largest = max(clips)
+    if best is not None and 0.0 in clips:
+        out.text(
+            f"At g = {big:g} every unclipped run diverged "
+            f"({cell(big, 'none', 'diverged')}) and the clipped runs stayed finite. How it "
+            f"diverges, read from the table: within the first steps the recurrent weights' "
+            f"own gradient explodes (its largest norm, median "
+            f"{val(big, 0.0, 'max_rnn_grad_norm'):.2g}, at step "
+            f"{val(big, 0.0, 'max_rnn_grad_step'):.0f}), SGD throws ||W_hh|| to "
+            f"{val(big, 0.0, 'final_whh_norm'):.2g} and every unit saturates (final "
+            f"saturation {val(big, 0.0, 'final_saturation'):.2f}), after which the recurrent "
+            f"gradient is zero; the run only overflows later (median step "
+            f"{val(big, 0.0, 'median_first_nonfinite_step'):.0f}), when SGD on the linear "
+            f"readout of a saturated +-1 state, unstable at this learning rate, has grown "
+            f"the readout to {val(big, 0.0, 'final_readout_norm'):.2g}. So the NaN is the end "
+            f"of the story, not its cause: the damage is done by the first exploded "
+            f"recurrent steps. Clipping caps every step at lr x threshold; with threshold "
+            f"{best:g} (about {best / float(np.median(typical)):.1f}x the typical norm "
+            f"{float(np.median(typical)):.2g}) {cell(big, labels[best], 'learned')} runs "
+            f"learned (median final loss {val(big, best, 'median_final_loss_rel'):.2f} x "
+            f"baseline), a rescue rather than a merely finite loss. The threshold matters: "
+            f"at {largest:g} (above the initial norm, median "
+            f"{val(big, largest, 'initial_grad_norm'):.2g}, so the first exploding steps "
+            f"pass unclipped) runs stayed finite but saturated "
+            f"({val(big, largest, 'final_saturation'):.2f}) and "
+            f"{cell(big, labels[largest], 'learned')} learned; Pascanu et al.'s 0.5x-10x "
+            f"range is measured relative to the norm during training, which here is far "
+            f"below the first steps' norm. Control: at g = {min(gains):g} and the same "
+            f"learning rate {cell(min(gains), 'none', 'diverged')} unclipped runs diverged "
+            f"and {cell(min(gains), 'none', 'learned')} learned: this learning rate is near the "
+            f"edge of stability even there, but only the large gain makes divergence "
+            f"systematic; clipping did not hurt the control runs.")
