@@ -114,6 +114,20 @@ def _check_rows(rows: Any, config: Config) -> list[Row]:
     return [dict(r) for r in rows]
 
 
+class _OneBlasThread:
+    """``fn`` with BLAS held to one thread: the sweep's parallelism is across runs, and
+    a run gives the same bits whether it ran alone, in a pool or on a cluster."""
+
+    def __init__(self, fn: Callable[[Config], list[Row]]) -> None:
+        self.fn = fn
+
+    def __call__(self, config: Config) -> list[Row]:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self.fn(config)
+
+
 def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, Any]], *,
              cache: str | Path | None = None, salt: str = "", executor: Executor | None = None,
              jobs: int | None = None, progress: bool | None = None,
@@ -123,7 +137,8 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     Parameters
     ----------
     fn : picklable function ``config -> list of row dicts``; pure and seeded by the
-        config, so the same config always gives the same rows
+        config, so the same config always gives the same rows. It runs with BLAS
+        limited to one thread (parallelism is across runs)
     configs : the configurations (dicts of JSON-like values)
     cache : folder for finished runs (one JSON file each), or None for no cache
     salt : mixed into every key: pass the source of what ``fn`` computes with
@@ -140,6 +155,7 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     """
     configs = [dict(c) for c in configs]
     keys = [config_key(c, salt) for c in configs]
+    fn = _OneBlasThread(fn)
     cache_dir = Path(cache) if cache is not None else None
     results: dict[int, list[Row]] = {}
     todo = []
