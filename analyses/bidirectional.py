@@ -1,0 +1,284 @@
+"""Bidirectional RNNs and an early cue: does reading the sequence backwards keep it?
+
+The early-cue task (``gradflow.tasks.EarlyCue``) is sentiment classification
+in miniature: a long sequence of neutral words with one +/- cue word in its
+first 10%, the label read from the final state. Each run trains one model
+(hidden 32, batch 32, Adam lr 1e-2, float32) and measures its test accuracy
+(``gradflow.evaluate``) and, at initialization and after training, the input
+gradient ||dL/dx_t|| of the task loss at the cue position relative to the
+last position (computed in float64 from the same parameters, so that what
+underflows is the network's doing, not float32's). Controls: the same
+unidirectional models with the cue in the last 10% (``cue="end"``), and the
+unidirectional LSTM with a positive forget-gate bias.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+from threadpoolctl import threadpool_limits
+
+import gradflow
+from gradflow.engine.heads import Readout, loss_backward
+from gradflow.report import mean_ci, rate_ci, summarize
+from gradflow.report.style import CELL_COLORS
+
+TITLE = "Bidirectional RNNs and an early cue"
+QUESTION = (
+    "The lecture motivates bidirectional RNNs with sentiment classification, where the word "
+    "that decides the label may come early. Does a unidirectional RNN that classifies from "
+    "its last hidden state lose an early cue as the sequence grows, because the gradient from "
+    "the loss must travel back through every later step, and does a bidirectional RNN, whose "
+    "backward direction ends next to the cue, keep it?")
+ORDER = 70
+
+#: model name -> (cell, bidirectional, forget-gate bias or None, cue position)
+MODELS = {"rnn": ("rnn", False, None, "start"), "birnn": ("rnn", True, None, "start"),
+          "lstm": ("lstm", False, None, "start"), "bilstm": ("lstm", True, None, "start"),
+          "lstm_fb1": ("lstm", False, 1.0, "start"), "lstm_fb3": ("lstm", False, 3.0, "start"),
+          "rnn_end": ("rnn", False, None, "end"), "lstm_end": ("lstm", False, None, "end")}
+LABELS = {"rnn": "RNN", "birnn": "bidirectional RNN", "lstm": "LSTM",
+          "bilstm": "bidirectional LSTM", "lstm_fb1": "LSTM, forget bias +1",
+          "lstm_fb3": "LSTM, forget bias +3",
+          "rnn_end": "RNN, cue at end (control)", "lstm_end": "LSTM, cue at end (control)"}
+
+GRID = {"model": list(MODELS), "length": [20, 50, 100], "steps": [300],
+        "seed": [0, 1, 2, 3, 4, 5]}
+QUICK_GRID = {"model": ["rnn", "birnn"], "length": [10], "steps": [10], "seed": [0]}
+
+HIDDEN, BATCH, LR = 32, 32, 1e-2
+N_TEST, N_GRAD = 1000, 256
+SOLVED = 0.9      # a run "solves" the task when its test accuracy exceeds this
+
+
+def _strip(params: dict) -> dict:
+    return {k: v for k, v in params.items() if not k.startswith("head.")}
+
+
+def _input_grads(net32, params, task, x, y, cue_pos):
+    """||dL/dx_t|| (float64) at the cue position and at the last position, per sequence."""
+    cell, bidirectional = net32.cell, net32.bidirectional
+    net = gradflow.Network(cell, net32.input_size, net32.hidden_size,
+                           bidirectional=bidirectional, dtype="float64")
+    params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    head = Readout.for_task(net, task)
+    trace = net.forward(_strip(params), x)
+    htrace = head.forward(params, trace.outputs)
+    d_out, _ = head.backward(params, htrace, loss_backward(task.loss, htrace.predictions, y))
+    grads = net.backward(_strip(params), trace, d_out)
+    norms = np.linalg.norm(grads.inputs, axis=2)                   # (T, B)
+    return norms[cue_pos, np.arange(x.shape[1])], norms[-1]
+
+
+def run(config: dict) -> list[dict]:
+    """One training run; BLAS pinned to one thread (its matrices are tiny: more threads
+    only spin, and the sweep already runs one process per core)."""
+    with threadpool_limits(limits=1):
+        return _run(config)
+
+
+def _run(config: dict) -> list[dict]:
+    """Train one model on the early-cue task; accuracy and input-gradient ratios."""
+    model, T, steps, seed = config["model"], config["length"], config["steps"], config["seed"]
+    cell, bidirectional, forget_bias, cue = MODELS[model]
+    init = {} if forget_bias is None else {"forget_bias": forget_bias}
+    task = gradflow.tasks.EarlyCue(T, cue=cue)
+    net = gradflow.Network(cell, task.input_size, HIDDEN, bidirectional=bidirectional,
+                           dtype="float32")
+    hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=LR, seed=seed,
+                          record_every=steps, init=init, nonfinite="skip", progress=False)
+    test = gradflow.evaluate(net, hist.params, task, n=N_TEST, seed=10_000 + seed)
+
+    # Input gradients at init (train's own init stream) and after training, one batch.
+    net_seed, head_seed, _ = np.random.SeedSequence(seed).spawn(3)
+    p0 = {**net.init(net_seed, **init),
+          **Readout.for_task(net, task).init(head_seed, dtype=net.dtype)}
+    x, y = task.sample(np.random.default_rng([seed, 7]), N_GRAD, "test")
+    cue_pos = np.argmax(x[:, :, task.n_neutral:].sum(axis=2), axis=0)   # (B,)
+    rows = [{"kind": "summary", "accuracy": float(test["accuracy"]),
+             "test_loss": float(test["loss"]), "n_skipped": int(hist.n_skipped)}]
+    for when, params in (("init", p0), ("trained", hist.params)):
+        g_cue, g_last = _input_grads(net, params, task, x, y, cue_pos)
+        with np.errstate(divide="ignore"):
+            log_ratio = np.log10(g_cue) - np.log10(g_last)
+        rows.append({"kind": "gradient", "when": when,
+                     "log10_ratio_median": float(np.median(log_ratio)),
+                     "zero_fraction": float(np.mean(g_cue == 0)),
+                     "mean_cue_distance": float(np.mean(T - 1 - cue_pos))})
+    return rows
+
+
+_MAIN = ["rnn", "birnn", "lstm", "bilstm", "lstm_fb1", "lstm_fb3"]
+_CONTROL = ["rnn_end", "lstm_end"]
+
+
+def _style(model: str) -> dict:
+    cell, bidirectional, forget_bias, cue = MODELS[model]
+    return {"color": CELL_COLORS[cell], "ls": "--" if cue == "end" else
+            ({1.0: "-.", 3.0: ":"}[forget_bias] if forget_bias is not None else "-"),
+            "marker": "s" if bidirectional else ({1.0: "v", 3.0: "^"}[forget_bias]
+                                                 if forget_bias is not None else "o"),
+            "mfc": "white" if cue == "end" else None}
+
+
+def render(frame: pd.DataFrame, out) -> None:
+    summary = frame[frame.kind == "summary"].copy()
+    gradient = frame[frame.kind == "gradient"].copy()
+    models = [m for m in MODELS if m in set(summary.model)]
+    steps = int(summary.steps.iloc[0])
+    n_seeds = summary.seed.nunique()
+
+    # Table + figure 1: accuracy vs length.
+    acc = summarize(summary, ["model", "length"], "accuracy")
+    solved = []
+    for (model, length), g in summary.groupby(["model", "length"]):
+        rate, low, high = rate_ci(int((g.accuracy > SOLVED).sum()), len(g))
+        solved.append({"model": model, "length": length, "solved": int((g.accuracy > SOLVED)
+                                                                         .sum()),
+                       "solved_rate": rate, "solved_ci_low": low, "solved_ci_high": high})
+    acc = acc.merge(pd.DataFrame(solved), on=["model", "length"])
+    acc["label"] = acc.model.map(LABELS)
+    lengths = sorted(acc.length.unique())
+    fig, axes = plt.subplots(1, 2, sharey=True, figsize=(9.0, 3.8))
+    for ax, cell in zip(axes, ("rnn", "lstm"), strict=True):
+        mine = [m for m in models if MODELS[m][0] == cell]
+        offsets = dict(zip(mine, np.linspace(-0.05, 0.05, len(mine)), strict=True))
+        for model in mine:
+            g = acc[acc.model == model]
+            ax.plot(g.length, g["mean"], label=LABELS[model], **_style(model))
+            s = summary[summary.model == model]
+            ax.scatter(s.length * 10 ** offsets[model], s.accuracy, s=9, alpha=0.5,
+                       color=_style(model)["color"], lw=0)
+        ax.axhline(0.5, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xticks(lengths, [str(v) for v in lengths])
+        ax.minorticks_off()
+        ax.set_ylim(0.4, 1.03)
+        ax.set_xlabel("sequence length T")
+        ax.set_title({"rnn": "tanh RNN", "lstm": "LSTM"}[cell])
+        if mine:  # the quick grid may leave a panel empty
+            ax.legend(fontsize="x-small", loc="center left")
+    axes[0].set_ylabel("test accuracy (chance 0.5)")
+    fig.suptitle(f"Early cue after {steps} steps: mean over {n_seeds} seeds (dots: seeds)",
+                 fontsize="medium")
+    out.figure("accuracy", fig, acc,
+               caption=f"Test accuracy ({N_TEST} fresh sequences) on the early-cue task vs "
+                       f"length: lines, the mean over seeds; dots, single seeds (hidden "
+                       f"{HIDDEN}, batch {BATCH}, Adam lr {LR:g}, {steps} steps, float32). "
+                       f"Open markers, dashed: the controls with the cue in the last 10%")
+    out.table("accuracy", acc[["model", "length", "mean", "ci_low", "ci_high", "n", "solved",
+                               "solved_rate", "solved_ci_low", "solved_ci_high"]]
+              .rename(columns={"mean": "accuracy"}),
+              caption=f"Test accuracy per model and length (mean over seeds, 95% t-interval: "
+                      f"with few seeds and a bimodal outcome it can pass 1) and the number of "
+                      f"seeds with accuracy > {SOLVED:g}, with its Wilson 95% CI: the "
+                      f"statistic to cite")
+
+    # Figure 2: input-gradient ratio cue / last, at init and after training.
+    grad = gradient.groupby(["model", "length", "when"], as_index=False).agg(
+        log10_ratio=("log10_ratio_median", "mean"),
+        log10_ratio_min=("log10_ratio_median", "min"),
+        log10_ratio_max=("log10_ratio_median", "max"),
+        zero_fraction=("zero_fraction", "mean"),
+        cue_distance=("mean_cue_distance", "mean"))
+    finite = np.isfinite(grad.log10_ratio)
+    floor = float(np.floor(grad.log10_ratio[finite].min())) - 1 if finite.any() else -1.0
+    fig, axes = plt.subplots(1, 2, sharey=True, figsize=(9.0, 3.8))
+    for ax, when in zip(axes, ("init", "trained"), strict=True):
+        for model in [m for m in _MAIN if m in models]:
+            g = grad[(grad.model == model) & (grad.when == when)]
+            ax.plot(g.length, np.maximum(g.log10_ratio, floor), label=LABELS[model],
+                    **_style(model))
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xticks(lengths, [str(v) for v in lengths])
+        ax.minorticks_off()
+        ax.set_xlabel("sequence length T")
+        ax.set_title("at initialization" if when == "init" else f"after {steps} steps")
+    axes[0].set_ylabel("log10 ||dL/dx_cue|| / ||dL/dx_T||")
+    axes[0].legend(fontsize="x-small")
+    out.figure("gradient_ratio", fig, grad,
+               caption=f"Input gradient of the loss at the cue position over that at the last "
+                       f"position, log10 (median over {N_GRAD} sequences, mean over seeds; "
+                       f"float64), at initialization and after training. Values of -inf "
+                       f"(gradient exactly zero) are drawn at {floor:g}")
+
+    # Citable numbers.
+    names = {"rnn": "Rnn", "birnn": "BiRnn", "lstm": "Lstm", "bilstm": "BiLstm",
+             "lstm_fb1": "LstmBiasOne", "lstm_fb3": "LstmBiasThree", "rnn_end": "RnnEnd",
+             "lstm_end": "LstmEnd"}
+    words = {20: "Twenty", 50: "Fifty", 100: "Hundred"}
+    for _, r in acc.iterrows():
+        if r.length in words:
+            out.number(f"Solved{names[r.model]}{words[r.length]}", r.solved_rate,
+                       f"fraction of seeds with test accuracy > {SOLVED:g}, "
+                       f"{LABELS[r.model]}, T = {r.length}",
+                       low=r.solved_ci_low, high=r.solved_ci_high)
+    for model in ("rnn", "birnn", "lstm", "bilstm"):
+        for when in ("init", "trained"):
+            g = gradient[(gradient.model == model) & (gradient.when == when)
+                         & (gradient.length == max(lengths))]
+            if len(g):
+                mean, low, high = mean_ci(g.log10_ratio_median)
+                out.number(f"GradRatio{names[model]}{when.capitalize()}", mean,
+                           f"log10 ||dL/dx_cue|| / ||dL/dx_T||, {LABELS[model]}, "
+                           f"T = {max(lengths)}, {when}", low=low, high=high,
+                           unit="decades")
+
+    def solved(model, length):
+        r = acc[(acc.model == model) & (acc.length == length)]
+        if not len(r):
+            return "n/a"
+        r = r.iloc[0]
+        return f"{r.solved}/{r.n}"
+
+    def ratio(model, when, length):
+        g = grad[(grad.model == model) & (grad.when == when) & (grad.length == length)]
+        return float(g.log10_ratio.iloc[0]) if len(g) else np.nan
+
+    def row(model):
+        return ", ".join(f"{solved(model, t)} at T = {t}" for t in lengths)
+
+    hi = max(lengths)
+    out.text(
+        f"Seeds that solve the task (test accuracy > {SOLVED:g}) after {steps} Adam steps "
+        f"(float32 networks, for speed): "
+        + "; ".join(f"{LABELS[m]} {row(m)}" for m in models) + ". "
+        f"Wilson intervals for these counts are in the table: with {n_seeds} seeds, "
+        f"{n_seeds}/{n_seeds} has a 95% lower bound of "
+        f"{rate_ci(n_seeds, n_seeds)[1]:.2f} and 0/{n_seeds} an upper bound of "
+        f"{rate_ci(0, n_seeds)[2]:.2f}.")
+    zero = grad[(grad.model == "rnn") & (grad.length == hi)].zero_fraction.max()
+    fb = [m for m in ("lstm_fb1", "lstm_fb3") if m in models]
+    out.text(
+        f"At initialization and T = {hi}, ||dL/dx|| at the cue is "
+        f"10^{ratio('rnn', 'init', hi):.1f} of its value at the last step for the "
+        f"unidirectional RNN and 10^{ratio('lstm', 'init', hi):.1f} for the LSTM with its "
+        f"default forget-gate bias, against 10^{ratio('birnn', 'init', hi):.1f} and "
+        f"10^{ratio('bilstm', 'init', hi):.1f} for their bidirectional versions, whose "
+        f"backward direction ends its pass within {hi // 10} steps of the cue "
+        f"({'none' if zero == 0 else f'a fraction {zero:.2f}'} of the unidirectional-RNN "
+        f"cue gradients {'is' if zero == 0 else 'are'} exactly zero in float64). With a forget "
+        f"bias the gradient no longer vanishes ("
+        + ", ".join(f"{LABELS[m]}: 10^{ratio(m, 'init', hi):.1f}" for m in fb)
+        + f" at T = {hi}), yet these models solve the task only at "
+        + "; ".join(f"{LABELS[m]} {row(m)}" for m in fb)
+        + ": where a gradient-carrying unidirectional LSTM still fails, the vanishing "
+        "gradient is not the whole obstacle within this training budget (one candidate, "
+        "not tested here: a cell that keeps everything also keeps the T neutral words, "
+        "burying the one cue), whereas the bidirectional models need neither a long memory "
+        "nor a tuned bias.")
+    controls = ", ".join(f"{LABELS[m]} {row(m)}" for m in _CONTROL if m in models)
+    out.text(
+        "Controls and caveats: with the cue in the last 10% the unidirectional models are "
+        f"tested on the same lengths ({controls}), "
+        "so where a unidirectional model fails with the cue at the start, the distance to "
+        "the cue, not the task, is what defeats it; where a control itself falls short "
+        f"(the RNN at long T), {steps} steps are not always enough for it even on the easy "
+        "side, and the start-cue failure at that length is weaker evidence. The default "
+        "LSTM fails even at the shortest length while its cue-at-end control succeeds: at "
+        "init its forget gate is about sigmoid(0) = 0.5, a memory of a few steps. A positive "
+        "forget-gate bias lengthens it: "
+        + "; ".join(f"{LABELS[m]} {row(m)}" for m in ["lstm"] + fb)
+        + ".")
