@@ -36,7 +36,9 @@ def rate_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (p, float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    low = 0.0 if successes == 0 else float(max(0.0, centre - half))   # exact at the ends,
+    high = 1.0 if successes == n else float(min(1.0, centre + half))  # not 1e-17 off
+    return (p, low, high)
 
 
 def summarize(frame: pd.DataFrame, by: list[str], value: str,
