@@ -19,7 +19,6 @@ import dataclasses
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
-from threadpoolctl import threadpool_limits
 
 import gradflow
 from gradflow.engine.heads import Readout
@@ -86,32 +85,31 @@ def run(config: dict) -> list[dict]:
              "mixed": dataclasses.replace(task, test_mismatch_rate=0.5)}
     n_test = 200 if config["regime"] == "quick" else N_TEST
     net = gradflow.Network(cell, task.input_size, HIDDEN, dtype="float32")
-    with threadpool_limits(limits=1):  # one core per sweep worker; bit-stable BLAS sums
-        history = gradflow.train(net, task, steps, BATCH, lr=LR, clip=CLIP, seed=seed,
-                                 record_every=max(1, steps // 10), progress=False)
-        head = Readout.for_task(net, task)
-        rows = [{"kind": "train", "step": int(r.step), "loss": float(r.loss)}
-                for r in history.frame.itertuples()]
-        for i, (test, t) in enumerate(tests.items()):
-            x, y, info = t.sample_with_info(np.random.default_rng([seed, 7, i]), n_test, "test")
-            wrong = _predict(net, head, history.params, x) != y
-            recency = t.recency_predict(x) != y
-            majority = _majority_error(t, info["tokens"], y)
-            if test == "mixed":   # n_mismatch out of 4 attractors, split by the last noun
-                keys = {"n_mismatch": info["n_mismatch"], "last_mismatch": info["last_mismatch"]}
-                sel = info["n_attractors"] == MAX_ATTRACTORS
-            else:
-                keys = {"n_mismatch": info["n_mismatch"], "last_mismatch": info["last_mismatch"],
-                        "n_attractors": info["n_attractors"]}
-                sel = np.ones(len(y), bool)
-            frame = pd.DataFrame({**{k: v[sel] for k, v in keys.items()}, "wrong": wrong[sel],
-                                  "recency": recency[sel], "majority": majority[sel]})
-            for key, g in frame.groupby(list(keys)):
-                row = dict(zip(keys, (int(v) for v in key), strict=True))
-                rows.append({"kind": "test", "test": test, **row, "n": len(g),
-                             "errors": int(g.wrong.sum()), "error": float(g.wrong.mean()),
-                             "recency_error": float(g.recency.mean()),
-                             "majority_error": float(g.majority.mean())})
+    history = gradflow.train(net, task, steps, BATCH, lr=LR, clip=CLIP, seed=seed,
+                             record_every=max(1, steps // 10), progress=False)
+    head = Readout.for_task(net, task)
+    rows = [{"kind": "train", "step": int(r.step), "loss": float(r.loss)}
+            for r in history.frame.itertuples()]
+    for i, (test, t) in enumerate(tests.items()):
+        x, y, info = t.sample_with_info(np.random.default_rng([seed, 7, i]), n_test, "test")
+        wrong = _predict(net, head, history.params, x) != y
+        recency = t.recency_predict(x) != y
+        majority = _majority_error(t, info["tokens"], y)
+        if test == "mixed":   # n_mismatch out of 4 attractors, split by the last noun
+            keys = {"n_mismatch": info["n_mismatch"], "last_mismatch": info["last_mismatch"]}
+            sel = info["n_attractors"] == MAX_ATTRACTORS
+        else:
+            keys = {"n_mismatch": info["n_mismatch"], "last_mismatch": info["last_mismatch"],
+                    "n_attractors": info["n_attractors"]}
+            sel = np.ones(len(y), bool)
+        frame = pd.DataFrame({**{k: v[sel] for k, v in keys.items()}, "wrong": wrong[sel],
+                              "recency": recency[sel], "majority": majority[sel]})
+        for key, g in frame.groupby(list(keys)):
+            row = dict(zip(keys, (int(v) for v in key), strict=True))
+            rows.append({"kind": "test", "test": test, **row, "n": len(g),
+                         "errors": int(g.wrong.sum()), "error": float(g.wrong.mean()),
+                         "recency_error": float(g.recency.mean()),
+                         "majority_error": float(g.majority.mean())})
     return rows
 
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
-from threadpoolctl import threadpool_limits
 
 import gradflow
-from gradflow.engine.heads import Readout, loss_backward
+from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci, summarize
 from gradflow.report.style import CELL_COLORS
 
@@ -52,33 +51,18 @@ N_TEST, N_GRAD = 1000, 256
 SOLVED = 0.9      # a run "solves" the task when its test accuracy exceeds this
 
 
-def _strip(params: dict) -> dict:
-    return {k: v for k, v in params.items() if not k.startswith("head.")}
-
-
 def _input_grads(net32, params, task, x, y, cue_pos):
     """||dL/dx_t|| (float64) at the cue position and at the last position, per sequence."""
     cell, bidirectional = net32.cell, net32.bidirectional
     net = gradflow.Network(cell, net32.input_size, net32.hidden_size,
                            bidirectional=bidirectional, dtype="float64")
     params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    head = Readout.for_task(net, task)
-    trace = net.forward(_strip(params), x)
-    htrace = head.forward(params, trace.outputs)
-    d_out, _ = head.backward(params, htrace, loss_backward(task.loss, htrace.predictions, y))
-    grads = net.backward(_strip(params), trace, d_out)
+    grads = gradflow.loss_gradients(net, params, task, x, y).network
     norms = np.linalg.norm(grads.inputs, axis=2)                   # (T, B)
     return norms[cue_pos, np.arange(x.shape[1])], norms[-1]
 
 
 def run(config: dict) -> list[dict]:
-    """One training run; BLAS pinned to one thread (its matrices are tiny: more threads
-    only spin, and the sweep already runs one process per core)."""
-    with threadpool_limits(limits=1):
-        return _run(config)
-
-
-def _run(config: dict) -> list[dict]:
     """Train one model on the early-cue task; accuracy and input-gradient ratios."""
     model, T, steps, seed = config["model"], config["length"], config["steps"], config["seed"]
     cell, bidirectional, forget_bias, cue = MODELS[model]

@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
-from threadpoolctl import threadpool_limits
 
 import gradflow
-from gradflow.engine.heads import Readout, loss_backward
+from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci
 from gradflow.report.style import CELL_COLORS
 
@@ -52,23 +51,12 @@ def _input_grads(net32, params, task, x, y, first):
     (from the same parameters: what underflows is then the network's doing)."""
     net = gradflow.Network(net32.cell, net32.input_size, net32.hidden_size, dtype="float64")
     params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    body = {k: v for k, v in params.items() if not k.startswith("head.")}
-    head = Readout.for_task(net, task)
-    trace = net.forward(body, x)
-    htrace = head.forward(params, trace.outputs)
-    d_out, _ = head.backward(params, htrace, loss_backward(task.loss, htrace.predictions, y))
-    norms = np.linalg.norm(net.backward(body, trace, d_out).inputs, axis=2)   # (T, B)
+    grads = gradflow.loss_gradients(net, params, task, x, y).network
+    norms = np.linalg.norm(grads.inputs, axis=2)                   # (T, B)
     return norms[first, np.arange(x.shape[1])], norms[-1]
 
 
 def run(config: dict) -> list[dict]:
-    """One training run; BLAS pinned to one thread (its matrices are tiny: more threads
-    only spin, and the sweep already runs one process per core)."""
-    with threadpool_limits(limits=1):
-        return _run(config)
-
-
-def _run(config: dict) -> list[dict]:
     """Train one model on the adding problem; its loss curve and test loss."""
     model, T, steps, seed = config["model"], config["length"], config["steps"], config["seed"]
     cell, forget_bias = MODELS[model]

@@ -21,13 +21,14 @@ from gradflow.engine import Network
 __version__ = "0.1.0"
 
 __all__ = ["History", "Network", "NonFiniteError", "__version__", "diagnostics", "evaluate",
-           "optim", "tasks", "train"]
+           "loss_gradients", "optim", "tasks", "train"]
 
 # Loaded on first use, so `import gradflow` (and the symbolic half, and the CLI)
 # does not pay for pandas and scipy until training or diagnostics are asked for.
 _LAZY = {"diagnostics": ("gradflow.diagnostics", None), "optim": ("gradflow.optim", None),
          "tasks": ("gradflow.tasks", None), "History": ("gradflow.training", "History"),
          "evaluate": ("gradflow.training", "evaluate"),
+         "loss_gradients": ("gradflow.training", "loss_gradients"),
          "train": ("gradflow.training", "train")}
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,8 @@ from gradflow.engine.network import Network
 from gradflow.optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from gradflow.tasks import Task
 
-__all__ = ["CLIP_MODES", "DIAGNOSTICS", "NONFINITE_POLICIES", "History", "evaluate", "train"]
+__all__ = ["CLIP_MODES", "DIAGNOSTICS", "NONFINITE_POLICIES", "History", "LossGradients",
+           "evaluate", "loss_gradients", "train"]
 
 #: How ``clip`` is applied: Algorithm 1 (joint norm) or elementwise.
 CLIP_MODES: tuple[str, ...] = ("norm", "value")
@@ -117,18 +118,53 @@ def _net_params(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in params.items() if not k.startswith("head.")}
 
 
-def _loss_and_grads(net: Any, head: Readout, params: dict, x: np.ndarray, y: np.ndarray,
-                    loss_kind: str, diagnostics: bool
-                    ) -> tuple[float, dict[str, np.ndarray], Any]:
-    """Batch loss, gradients for every parameter (net and head), and the net's Grads."""
-    trace = net.forward(_net_params(params), x, check_finite=False)
+class LossGradients(NamedTuple):
+    """A batch's loss and its gradients through head and network.
+
+    Attributes
+    ----------
+    loss : float, the batch loss (the task's loss on the head's predictions)
+    params : dict, dL/dparam for every parameter (network and ``head.*``)
+    network : gradflow.engine.Grads of the network: ``.inputs`` (T, B, I),
+        ``.state_adjoints``, ``.initial_state``
+    """
+
+    loss: float
+    params: dict
+    network: Any
+
+
+def loss_gradients(net: Network, params: Mapping[str, np.ndarray], task: Any,
+                   x: np.ndarray, y: np.ndarray, *, check_finite: bool = True
+                   ) -> LossGradients:
+    """Loss and gradients of one batch, for the head ``task`` asks for on ``net``.
+
+    What a training step computes, for analyses that want the gradients
+    themselves (e.g. ``||dL/dx_t||`` at a cue position).
+
+    Parameters
+    ----------
+    net : gradflow.Network
+    params : dict of network and head parameters (as ``History.params``)
+    task : a task from ``gradflow.tasks``
+    x : (T, B, I) array, inputs from ``task.sample``
+    y : the targets from ``task.sample``
+    check_finite : raise NonFiniteError on overflow (False: let inf/NaN through)
+
+    Returns
+    -------
+    LossGradients
+    """
+    _check_net_and_task(net, task)
+    head = Readout.for_task(net, task)
+    trace = net.forward(_net_params(params), x, check_finite=check_finite)
     htrace = head.forward(params, trace.outputs)
-    loss = loss_forward(loss_kind, htrace.predictions, y)
+    loss = loss_forward(task.loss, htrace.predictions, y)
     d_outputs, head_grads = head.backward(params, htrace,
-                                          loss_backward(loss_kind, htrace.predictions, y))
-    g = net.backward(_net_params(params), trace, d_outputs, check_finite=False)
+                                          loss_backward(task.loss, htrace.predictions, y))
+    g = net.backward(_net_params(params), trace, d_outputs, check_finite=check_finite)
     grads = {**g.params, **head_grads}
-    return loss, {k: grads[k] for k in params}, g if diagnostics else None
+    return LossGradients(loss, {k: grads[k] for k in params}, g)
 
 
 def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | None,
@@ -258,8 +294,7 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         x, y = task.sample(rng, batch_size, "train")
         # Overflow is detected below, by value; let NumPy compute inf/NaN silently.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            loss, grads, g = _loss_and_grads(net, head, current, x, y, task.loss,
-                                             "adjoint_norms" in diagnostics)
+            loss, grads, g = loss_gradients(net, current, task, x, y, check_finite=False)
             norm = global_norm(grads)
         finite = bool(np.isfinite(loss) and np.isfinite(norm))
         if not finite and nonfinite == "raise":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "gate_slice", "sigmoid"]
+__all__ = ["GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "VARIANTS", "gate_slice", "sigmoid"]
 
 #: LSTM gates stacked in ``weight_ih`` / ``weight_hh`` rows: input, forget, cell, output.
 LSTM_GATES = "ifgo"
@@ -16,6 +16,14 @@ LSTM_GATES = "ifgo"
 GRU_GATES = "rzn"
 #: Nonlinearities of the vanilla RNN (PyTorch has tanh and relu).
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
+#: Every recurrence gradflow implements, as ``(cell, options)``; tests and the
+#: symbolic half iterate over this one list.
+VARIANTS: tuple[tuple[str, dict], ...] = (
+    *(("rnn", {"nonlinearity": phi}) for phi in NONLINEARITIES),
+    ("lstm", {}),
+    ("gru", {"reset_after": True}),
+    ("gru", {"reset_after": False}),
+)
 
 
 def gate_slice(order: str, gate: str, hidden_size: int) -> slice:

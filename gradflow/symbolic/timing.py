@@ -17,21 +17,15 @@ from collections.abc import Sequence
 
 from sympy.core.cache import clear_cache
 
+from gradflow.engine.gates import VARIANTS as _VARIANTS
 from gradflow.symbolic.connections import CONNECTIONS, _derive_connection, derive_connection
 from gradflow.symbolic.derivation import _derive, derive
 
 __all__ = ["VARIANTS", "clear_caches", "main", "measure"]
 
-#: Every cell variant: (cell, options).
-VARIANTS: tuple[tuple[str, dict], ...] = (
-    ("rnn", {"nonlinearity": "tanh"}),
-    ("rnn", {"nonlinearity": "relu"}),
-    ("rnn", {"nonlinearity": "sigmoid"}),
-    ("rnn", {"nonlinearity": "linear"}),
-    ("lstm", {}),
-    ("gru", {"reset_after": True}),
-    ("gru", {"reset_after": False}),
-)
+#: Every cell variant: (cell, options), the engine's list (gates.py is a pure constant
+#: module, so importing it keeps the symbolic half independent of the engine's numerics).
+VARIANTS = _VARIANTS
 
 
 def clear_caches() -> None:

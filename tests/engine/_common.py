@@ -3,18 +3,11 @@
 import numpy as np
 
 import gradflow
+from gradflow.engine.gates import VARIANTS
 from gradflow.testing import numerical_gradient
 
 # Every recurrence gradflow has: (cell, options).
-ALL_CELLS = [
-    ("rnn", {"nonlinearity": "tanh"}),
-    ("rnn", {"nonlinearity": "relu"}),
-    ("rnn", {"nonlinearity": "sigmoid"}),
-    ("rnn", {"nonlinearity": "linear"}),
-    ("lstm", {}),
-    ("gru", {"reset_after": True}),
-    ("gru", {"reset_after": False}),
-]
+ALL_CELLS = list(VARIANTS)
 CELL_IDS = ["rnn-tanh", "rnn-relu", "rnn-sigmoid", "rnn-linear", "lstm", "gru-after",
             "gru-before"]
 

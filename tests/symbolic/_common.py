@@ -3,17 +3,10 @@
 import numpy as np
 
 import gradflow.symbolic as gs
+from gradflow.engine.gates import VARIANTS as ENGINE_VARIANTS
 
 # Every recurrence gradflow derives: (cell, options).
-VARIANTS = [
-    ("rnn", {"nonlinearity": "tanh"}),
-    ("rnn", {"nonlinearity": "relu"}),
-    ("rnn", {"nonlinearity": "sigmoid"}),
-    ("rnn", {"nonlinearity": "linear"}),
-    ("lstm", {}),
-    ("gru", {"reset_after": True}),
-    ("gru", {"reset_after": False}),
-]
+VARIANTS = list(ENGINE_VARIANTS)
 VARIANT_IDS = ["rnn-tanh", "rnn-relu", "rnn-sigmoid", "rnn-linear", "lstm", "gru-after",
                "gru-before"]
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
