@@ -360,10 +360,18 @@ def _text(out, table: pd.DataFrame, split: pd.DataFrame, main: str, kmax: int,
         + _ranking(t, cells, kmax))
     if len(split):
         s = split.set_index(["cell", "n_mismatch", "last_mismatch"])["mean"]
+        ci = split.set_index(["cell", "n_mismatch", "last_mismatch"])[["ci_low", "ci_high"]]
         last_only = max(s.get((c, 1, 1), np.nan) for c in cells)
         hi = kmax - 1
         below = float(s[s.index.get_level_values("n_mismatch") < hi].max())
         primacy = all(s.get((c, hi, 0), 0) > s.get((c, hi, 1), 1) for c in cells)
+        # established only where the two intervals do not overlap
+        primacy_apart = primacy and all(
+            ci.loc[(c, hi, 0), "ci_low"] > ci.loc[(c, hi, 1), "ci_high"] for c in cells)
+
+        def _ci(c: str, last: int) -> str:
+            return (f"{s.get((c, hi, last), np.nan):.2f} [{ci.loc[(c, hi, last), 'ci_low']:.2f}, "
+                    f"{ci.loc[(c, hi, last), 'ci_high']:.2f}]")
         out.text(
             f"**Subject or most recent noun?** On sentences with {kmax} attractors of random "
             f"number, the networks {'do not follow' if last_only < 0.1 else 'partly follow'} "
@@ -371,15 +379,19 @@ def _text(out, table: pd.DataFrame, split: pd.DataFrame, main: str, kmax: int,
             f"next to the verb, the largest error over cells is {last_only:.3f} (the "
             f"heuristic: 1). With up to {hi - 1} mismatching, no cell's mean error exceeds "
             f"{below:.2f}, whether or not the last noun mismatches; with {hi} of {kmax} they are "
-            + ", ".join(f"{names[c]} {s.get((c, hi, 1), np.nan):.2f} when the last noun "
-                        f"mismatches / {s.get((c, hi, 0), np.nan):.2f} when it matches"
-                        for c in cells)
-            + (". In this synthetic language the attraction is cumulative (the nouns' numbers "
-               "add up in the state until they outvote the subject), not sequential recency"
-               if last_only < 0.1 else "")
-            + (f"; if anything the earlier nouns weigh more: with {hi} of {kmax} mismatching, "
-               f"every cell errs more when the noun next to the verb is the one that matches "
-               f"the subject." if primacy else "."))
+            + ", ".join(f"{names[c]} {_ci(c, 1)} when the last noun mismatches / "
+                        f"{_ci(c, 0)} when it matches" for c in cells)
+            + " (mean over seeds, 95% t-interval)"
+            + (". In this synthetic language the attraction looks cumulative (the nouns' "
+               "numbers add up in the state until they outvote the subject), not sequential "
+               "recency" if last_only < 0.1 else "")
+            + (f". With {hi} of {kmax} mismatching, every cell errs more when the noun next to "
+               f"the verb is the one that matches the subject, and the intervals are apart: "
+               f"the earlier nouns weigh more." if primacy_apart else
+               f". With {hi} of {kmax} mismatching, every cell's mean error is higher when the "
+               f"noun next to the verb is the one that matches the subject, but for each cell "
+               f"the two intervals overlap, so whether the earlier nouns weigh more is not "
+               f"established." if primacy else "."))
     if len(regimes) > 1:
         parts = []
         for regime in regimes:
@@ -400,22 +412,43 @@ def _text(out, table: pd.DataFrame, split: pd.DataFrame, main: str, kmax: int,
         if "rnn" in m.index and m.loc["rnn", "error_2"] > 0.8 and m.loc["rnn", "error_1"] < 0.2:
             gated = [c for c in cells if c != "rnn" and m.loc[c, "error_2"] < 0.5]
             notes.append("when training never shows a mismatching attractor, the tanh RNN "
-                         "follows the majority of the nouns (the dash-dotted line: right at "
-                         "one mismatch, where the subject wins the tie, wrong from two on) "
-                         "rather than the most recent one"
+                         "follows the majority of the nouns rather than the most recent one "
+                         "(the dash-dotted line: wrong from two mismatches on; at one mismatch "
+                         "the subject and the attractor tie and the line, counting a tie as "
+                         f"1/2, sits at 0.5, while the RNN's error there is "
+                         f"{m.loc['rnn', 'error_1']:.2f}: it breaks the tie for the subject)"
                          + (", while " + " and ".join(names[c] for c in gated)
                             + " stay well below that line" if gated else ""))
         long_ = table[table.regime == "natural_long"].set_index("cell")
         if len(long_):
             better = [c for c in cells
                       if long_.loc[c, "robust_seeds"] > t.loc[c, "robust_seeds"]]
+            apart = [c for c in better
+                     if long_.loc[c, "robust_ci_low"] > t.loc[c, "robust_ci_high"]]
+
+            def _shift(c: str) -> str:
+                return (f"{names[c]} {t.loc[c, 'robust_seeds']:.0%} "
+                        f"[{t.loc[c, 'robust_ci_low']:.0%}, {t.loc[c, 'robust_ci_high']:.0%}]"
+                        f" to {long_.loc[c, 'robust_seeds']:.0%} "
+                        f"[{long_.loc[c, 'robust_ci_low']:.0%}, "
+                        f"{long_.loc[c, 'robust_ci_high']:.0%}]")
             if better:
+                unsure = [c for c in better if c not in apart]
                 notes.append("training three times longer on natural-like text (about "
                              f"{_mismatching_seen('natural_long'):.0f} mismatching sentences "
-                             "seen) raises the share of robust seeds for "
-                             + ", ".join(names[c] for c in better)
-                             + ", yet some seeds still fail: the size of the effect depends "
-                             "on how many mismatching examples a model has seen")
+                             "seen instead of about "
+                             f"{_mismatching_seen(main):.0f}) moves the share of robust seeds "
+                             "from " + ", ".join(_shift(c) for c in better) + " (Wilson)"
+                             + (f": an increase for {', '.join(names[c] for c in apart)}"
+                                if apart else "")
+                             + ((", and " if apart else ": ") + "for "
+                                + ", ".join(names[c] for c in unsure) + " the intervals "
+                                "overlap, so the increase is suggestive, not established"
+                                if unsure else "")
+                             + ". Some seeds still fail. Training length and the number of "
+                             "mismatching examples seen change together here (the mismatch "
+                             "rate is the same), so these runs cannot say which of the two "
+                             "matters")
         out.text("**Other training regimes.** " + ". ".join(parts) + "."
                  + (" In short: " + "; ".join(notes) + "." if notes else ""))
     if len(split) and last_only < 0.1:

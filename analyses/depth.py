@@ -204,7 +204,8 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(connections)), connections)
     ax.set_ylabel("singular values of dy^l/du^l")
-    ax.legend(fontsize="small")
+    # outside the axes: inside, it covered the low end of the LSTM "none" bar
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out.figure("depth_jacobians", fig, jac,
                caption=f"Singular values of the per-layer depth Jacobians dy^l/du^l of the "
                        f"{deepest}-layer stacks (layers 1..{deepest - 1}, every step and "

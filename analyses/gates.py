@@ -157,9 +157,13 @@ def _color(variant: str, shades: dict) -> str:
 def render(frame: pd.DataFrame, out) -> None:
     order = [v for v in VARIANTS if v in set(frame.variant)]
     lstm_order = [v for v in order if v.startswith("lstm")]
-    blues = sns.color_palette("Blues", n_colors=len(lstm_order) + 1)[1:]
-    shades = dict(zip(lstm_order, [tuple(c) for c in blues], strict=True))
+    fixed_bias = [v for v in lstm_order if v != "lstm"]
+    blues = sns.color_palette("Blues", n_colors=len(fixed_bias) + 1)[1:]
+    shades = dict(zip(fixed_bias, [tuple(c) for c in blues], strict=True))
+    # the default-init LSTM (b_f ~ 0) lies almost on b_f = 0: its own hue and markers
+    shades["lstm"] = "#9467bd"
     shades["gru_z2"] = "#98df8a"
+    marks = {"lstm": {"marker": "o", "markevery": 10, "markersize": 4, "zorder": 3}}
     profiles = frame[frame.kind == "profile"]
     summary = frame[frame.kind == "summary"].copy()
     cellpath = frame[frame.kind == "cellpath"]
@@ -171,7 +175,7 @@ def render(frame: pd.DataFrame, out) -> None:
     for v in order:
         g = mean_profile[mean_profile.variant == v]
         ax.plot(g.distance, g.log10_ratio, color=_color(v, shades), label=LABELS[v],
-                ls="--" if v in ("lstm", "gru_z2") else "-")
+                ls="--" if v in ("lstm", "gru_z2") else "-", **marks.get(v, {}))
     ax.set_xlabel("distance k = T-1-t (steps back from the loss)")
     ax.set_ylabel("log10 ||dL/ds_t|| / ||dL/ds_T||")
     ax.legend(fontsize="small", ncol=2)
@@ -180,8 +184,9 @@ def render(frame: pd.DataFrame, out) -> None:
                caption="Mean over seeds (and 32 input sequences) of log10 ||dL/ds_t|| relative "
                        "to the last step, PyTorch initialization, H = 64, random inputs, loss "
                        "on the last step; the LSTM's state is [h; c] (2H), its forget-gate "
-                       "bias b_f is PyTorch's default (dashed, mean 0) or set to 0..3; dashed "
-                       "light green: a GRU whose update-gate bias b_z is set to 2")
+                       "bias b_f is PyTorch's default (dashed purple with circles, mean 0; it "
+                       "lies almost on b_f = 0) or set to 0..3 (blues, darker = larger); "
+                       "dashed light green: a GRU whose update-gate bias b_z is set to 2")
 
     # Figure 2: the LSTM's h and c blocks of the adjoint.
     if lstm_order:
@@ -192,17 +197,34 @@ def render(frame: pd.DataFrame, out) -> None:
             for v in lstm_order:
                 g = lp[lp.variant == v]
                 ax.plot(g.distance, g[col], color=shades[v], label=LABELS[v],
-                        ls="--" if v == "lstm" else "-")
+                        ls="--" if v == "lstm" else "-", **marks.get(v, {}))
             ax.set_title(f"||{name}|| / ||dL/ds_T||")
             ax.set_xlabel("distance k (steps)")
         axes[0].set_ylabel("log10 ratio")
         axes[1].legend(fontsize="small")
+        # ||c block|| / ||h block|| per distance >= 1, from the plotted means of log10
+        past = lp[lp.distance >= 1]
+        factor = 10 ** (past.log10_c - past.log10_h)
+        by_v = factor.groupby(past.variant)
+        parts = [f"{LABELS[v]} {by_v.min()[v]:.1f} to {by_v.max()[v]:.1f} (median "
+                 f"{by_v.median()[v]:.1f})" for v in lstm_order if v in by_v.groups]
+        larger = bool((factor > 1).all())
+        med = [by_v.median()[v] for v in fixed_bias if v in by_v.groups]
+        rising = len(med) > 1 and bool(np.all(np.diff(med) > 0))
         out.figure("lstm_blocks", fig, lp[["variant", "distance", "log10_h", "log10_c"]],
                    caption="The LSTM's adjoint split into its hidden (h) and cell (c) blocks, "
                            "both relative to the full norm at the last step (dL/dc_T = 0 "
-                           "there: the loss reads h). Beyond distance 0 the c block is "
-                           "the larger one (by a factor of about 2 to 3), and it is the "
-                           "block the forget bias keeps alive")
+                           "there: the loss reads h); mean of log10 over seeds. "
+                           + (f"Beyond distance 0 the c block is the larger one, by a factor "
+                              f"(10 to the difference of the plotted log10 values, distances "
+                              f"1..{int(past.distance.max())}) of {factor.min():.1f} to "
+                              f"{factor.max():.1f} overall: " + "; ".join(parts)
+                              + (". The median factor grows with the fixed b_f"
+                                 if rising else "")
+                              + ". The c block is the one the forget bias keeps alive"
+                              if larger else
+                              "Ratio of the c block to the h block beyond distance 0: "
+                              + "; ".join(parts)))
 
     # Table and figure 3: decay rates per model.
     rate = summarize(summary, ["variant"], "rate")

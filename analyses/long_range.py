@@ -122,41 +122,61 @@ def render(frame: pd.DataFrame, out) -> None:
     baseline = float(summary.baseline.iloc[0])
     n_seeds = summary.seed.nunique()
 
-    # Figure 1: median loss curve over seeds, per model, against the baseline.
+    # Figure 1: every seed's loss curve (thin) and the pointwise median (thick), one panel per
+    # model: a pointwise median of few seeds can draw a plateau no single seed follows.
     med = (curves.groupby(["model", "step"], as_index=False)["loss"]
            .agg(median="median", q25=lambda v: v.quantile(0.25),
                 q75=lambda v: v.quantile(0.75)))
-    fig, ax = plt.subplots()
-    for model in models:
+    fig, axes = plt.subplots(1, len(models), sharey=True, squeeze=False,
+                             figsize=(2.3 * len(models) + 0.8, 3.4))
+    for ax, model in zip(axes[0], models, strict=True):
+        for _, g in curves[curves.model == model].groupby("seed"):
+            ax.plot(g.step, g.loss, color=_color(model), lw=0.8, alpha=0.55)
         g = med[med.model == model]
-        ax.plot(g.step, g["median"], color=_color(model), ls=_STYLE[MODELS[model][1]],
-                label=LABELS[model])
-        ax.fill_between(g.step, g.q25, g.q75, color=_color(model), alpha=0.12, lw=0)
-    ax.axhline(baseline, color="k", lw=0.9, label="baseline 1/6 (predict 1)")
-    ax.axhline(SUCCESS * baseline, color="grey", lw=0.8, ls="--",
-               label=f"success: {SUCCESS:g} x baseline")
-    ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel(f"batch MSE (mean of {BLOCK} steps)")
-    ax.set_title(f"Adding problem, T = {T}: median over {n_seeds} seeds (band: quartiles)")
-    ax.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    out.figure("loss_curves", fig, med.assign(length=T),
+        ax.plot(g.step, g["median"], color="k", lw=1.6, ls=_STYLE[MODELS[model][1]],
+                label=f"median of {n_seeds} seeds")
+        ax.axhline(baseline, color="grey", lw=0.9)
+        ax.axhline(SUCCESS * baseline, color="grey", lw=0.8, ls="--")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_title(LABELS[model], fontsize="small", color=_color(model))
+    axes[0][0].set_ylabel(f"batch MSE (mean of {BLOCK} steps)")
+    axes[0][0].legend(fontsize="x-small", loc="lower left")
+    fig.suptitle(f"Adding problem, T = {T}: each seed (thin) and the median (black); grey: "
+                 f"baseline 1/6 and success line {SUCCESS:g} x baseline (dashed)",
+                 fontsize="small")
+    out.figure("loss_curves", fig,
+               curves[["model", "seed", "step", "loss"]].assign(length=T),
                caption=f"Training loss on the adding problem (T = {T}, hidden {HIDDEN}, "
-                       f"batch {BATCH}, Adam lr {LR:g}, float32): median over seeds of the "
-                       f"batch MSE averaged over blocks of {BLOCK} steps, with the quartile "
-                       f"band; solid black: the 1/6 baseline of predicting 1")
+                       f"batch {BATCH}, Adam lr {LR:g}, float32), one panel per model: "
+                       f"thin lines, the batch MSE of each of the {n_seeds} seeds averaged "
+                       f"over blocks of {BLOCK} steps; black, their pointwise median (which "
+                       f"need not follow any one seed); solid grey, the 1/6 baseline of "
+                       f"predicting 1; dashed grey, the success line {SUCCESS:g} x baseline")
 
     # Figure 2 + table: success rates with Wilson intervals, escape steps.
     rows = []
     for model in models:
         s = summary[summary.model == model]
         rate, low, high = rate_ci(int(s.success.sum()), len(s))
-        esc = s.escape_step.dropna()
+        # Seeds whose moving loss never crossed the line escaped after the budget (if at
+        # all): count them as later than every escape, so the median is not biased early.
+        esc = np.sort(s.escape_step.fillna(np.inf).to_numpy())
+        med_esc = float(np.median(esc)) if len(esc) else np.nan
+        fell_back = 0
+        for _, c in curves[curves.model == model].groupby("seed"):
+            below = c.sort_values("step").loss.to_numpy() < SUCCESS * baseline
+            if below.any() and not below[np.argmax(below):].all():
+                fell_back += 1
         loss_mean, loss_low, loss_high = mean_ci(np.log10(s.test_loss))
         rows.append({"model": model, "label": LABELS[model], "seeds": len(s),
                      "successes": int(s.success.sum()), "success_rate": rate,
                      "rate_ci_low": low, "rate_ci_high": high,
-                     "median_escape_step": float(esc.median()) if len(esc) else np.nan,
+                     "escaped": int(np.isfinite(esc).sum()),
+                     "median_escape_step": med_esc if np.isfinite(med_esc) else np.nan,
+                     "escape_steps": " ".join(f"{v:.0f}" if np.isfinite(v) else f">{steps}"
+                                              for v in esc),
+                     "fell_back": fell_back,
                      "median_test_loss": float(s.test_loss.median()),
                      "log10_test_loss_mean": loss_mean, "log10_test_loss_ci_low": loss_low,
                      "log10_test_loss_ci_high": loss_high})
@@ -180,19 +200,25 @@ def render(frame: pd.DataFrame, out) -> None:
                        f"{steps} steps is below {SUCCESS:g} x the 1/6 baseline, with 95% "
                        f"Wilson intervals")
 
-    # Median over seeds: a saturated tanh RNN can give -inf (an exactly zero gradient).
+    # Mean over seeds, the statistic of the citable numbers (a saturated tanh RNN can give
+    # -inf, an exactly zero gradient: then the mean is -inf), with the range over seeds.
     grad = (gradient.groupby(["model", "when"], as_index=False)
-            [["log10_ratio_median", "zero_fraction", "mean_distance"]].median())
+            [["log10_ratio_median", "zero_fraction", "mean_distance"]].mean())
     wide = grad.pivot(index="model", columns="when", values="log10_ratio_median")
     wide.columns = [f"log10_grad_ratio_{c}" for c in wide.columns]
     table = table.merge(wide, left_on="model", right_index=True, how="left")
     out.table("success", table.drop(columns=["label"]),
               caption=f"Adding problem, T = {T}, {steps} steps: successes over seeds (Wilson "
-                      f"95% CI), median step at which the {WINDOW}-step moving loss first fell "
-                      f"below {SUCCESS:g} x baseline (over the seeds that escaped), test loss, "
-                      f"and log10 of ||dL/dx|| at the first marker over ||dL/dx|| at the last "
-                      f"step (median over a batch of 256, median over seeds; float64) at init "
-                      f"and after training")
+                      f"95% CI); escape: the step at which the {WINDOW}-step moving training "
+                      f"loss first fell below {SUCCESS:g} x baseline, per seed (>{steps}: not "
+                      f"within the budget, though the test loss may still pass the line), "
+                      f"the number of seeds that escaped, the median over all seeds (those "
+                      f"that did not escape counted as latest; NaN when the median itself "
+                      f"lies beyond the budget) and the number of seeds whose {BLOCK}-step "
+                      f"block loss rose back above the line after first falling below it; "
+                      f"test loss; and log10 of ||dL/dx|| at the first marker over ||dL/dx|| "
+                      f"at the last step (median over a batch of 256, mean over seeds as in "
+                      f"the citable numbers; float64) at init and after training")
 
     # Citable numbers and the text.
     by = table.set_index("model")
@@ -215,8 +241,7 @@ def render(frame: pd.DataFrame, out) -> None:
 
     def describe(model):
         r = by.loc[model]
-        esc = ("" if np.isnan(r.median_escape_step)
-               else f", median escape at step {r.median_escape_step:.0f}")
+        esc = ("" if not r.successes else f", escape steps {r.escape_steps}")
         return (f"{LABELS[model]} {r.successes}/{r.seeds} (95% CI "
                 f"{r.rate_ci_low:.2f}-{r.rate_ci_high:.2f}{esc})")
 
@@ -226,26 +251,48 @@ def render(frame: pd.DataFrame, out) -> None:
              "established only where their intervals do not overlap.")
 
     def ratio(model, when):
-        g = grad[(grad.model == model) & (grad.when == when)]
-        return float(g.log10_ratio_median.iloc[0]) if len(g) else np.nan
+        g = gradient[(gradient.model == model) & (gradient.when == when)].log10_ratio_median
+        if not len(g):
+            return "n/a"
+        mean, low, high = mean_ci(g)
+        if not np.isfinite(g).all():
+            return f"-inf in {int((~np.isfinite(g)).sum())} of {len(g)} seeds"
+        ci = f" [{low:.1f}, {high:.1f}]" if np.isfinite(low) else ""
+        return f"10^{mean:.1f}{ci}"
 
-    out.text(
+    def seed_range(model, when):
+        g = gradient[(gradient.model == model) & (gradient.when == when)].log10_ratio_median
+        return f"10^{g.min():.1f} to 10^{g.max():.1f}"
+
+    gated = [m for m in models if m != "rnn"]
+    text = (
         "The input gradient of the loss at the first marked value, relative to the last "
-        f"step (about {grad.mean_distance.mean():.0f} steps apart on average), is at "
-        "initialization " + ", ".join(f"10^{ratio(m, 'init'):.1f} for the {LABELS[m]}"
-                                      for m in models)
-        + "; after training it is " + ", ".join(f"10^{ratio(m, 'trained'):.1f} for the "
-                                                f"{LABELS[m]}" for m in models)
-        + " (medians over seeds, float64; -inf: exactly zero). At initialization the "
-        "gradient that could teach the dependency is vanishingly small for the cells with "
-        "default initialization, gated or not; what separates them is what training does "
-        "to it: where a gated cell has escaped, its gates have learned to keep the marked "
-        "value and the gradient reaches the marker, while the tanh RNN has no gate to learn "
-        "and its gradient stays vanished.")
+        f"step (about {grad.mean_distance.mean():.0f} steps apart on average; exponent: mean "
+        "over seeds with its 95% t-interval, as in the citable numbers; float64) is at "
+        "initialization " + ", ".join(f"{ratio(m, 'init')} for the {LABELS[m]}" for m in models)
+        + "; after training it is " + ", ".join(f"{ratio(m, 'trained')} for the {LABELS[m]}"
+                                                for m in models) + ". ")
+    if "rnn" in models:
+        worst = gradient[(gradient.model == "rnn")
+                         & (gradient.when == "trained")].log10_ratio_median.max()
+        text += (f"For the tanh RNN the interval after training is wide; its seeds range from "
+                 f"{seed_range('rnn', 'trained')} (at initialization "
+                 f"{seed_range('rnn', 'init')}): in every seed the gradient at the marker "
+                 f"is at most 10^{worst:.1f} "
+                 "of that at the last step after training, and no tanh RNN run succeeds. ")
+    if gated:
+        text += ("After training, the gradient at the marker is larger than that at "
+                 "the last step in every seed of every gated cell (" + ", ".join(
+                     f"{LABELS[m]} seeds {seed_range(m, 'trained')}" for m in gated)
+                 + "), all of which succeed. These numbers are consistent with gates that "
+                 "learned to keep the marked value; they measure the gradient, not the "
+                 "mechanism. ")
+    out.text(text)
     fb = [m for m in ("lstm", "lstm_fb1", "lstm_fb3") if m in models]
     if len(fb) > 1:
-        esc = {m: by.loc[m].median_escape_step for m in fb}
         base = by.loc["lstm"]
+        spans = [summary[summary.model == m].escape_step.fillna(np.inf) for m in fb]
+        overlap = max(v.min() for v in spans) <= min(v.max() for v in spans)
         verdicts = []
         for m in fb[1:]:
             r = by.loc[m]
@@ -261,16 +308,16 @@ def render(frame: pd.DataFrame, out) -> None:
         out.text(
             "Forget-gate bias: " + "; ".join(
                 f"{LABELS[m]} {by.loc[m].successes}/{by.loc[m].seeds}"
-                + ("" if np.isnan(esc[m]) else f" (median escape step {esc[m]:.0f})")
+                + (f" (escape steps {by.loc[m].escape_steps})" if by.loc[m].successes else "")
                 for m in fb)
             + ". At this length, " + "; ".join(verdicts) + ". The bias does what it should "
             "to the gradient at initialization (above: the larger the bias, the less the "
-            "gradient at the first marker has vanished), "
-            + ("and every positive bias also escapes earlier than the default (median "
-               "steps above)" if all(esc[m] < esc["lstm"] for m in fb[1:]) else
-               "yet the median escape steps do not fall with the bias: at this length and in "
-               "these seeds, a gradient that reaches the marker at initialization does not "
-               "shorten the plateau")
+            "gradient at the first marker has vanished), but with "
+            f"{n_seeds} seeds per model the escape steps of the three LSTMs "
+            + ("overlap" if overlap else "do not overlap, which with so few seeds is weak "
+               "evidence")
+            + ": the data neither show nor exclude that the bias shortens the plateau at "
+            "this length"
             + ". Reference runs show the benefit of bias +3 at T = 200, where the default "
             f"and +1 mostly fail within 2,000 steps; T = {T} is the length this budget "
             "affords with several seeds.")
