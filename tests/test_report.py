@@ -127,3 +127,10 @@ def test_every_shipped_analysis_runs_on_its_quick_grid(tmp_path, name):
     written = build_report(tmp_path / "out", analyses=folder, quick=True, cache=None,
                            stream=None, jobs=1)
     assert any(p.suffix == ".png" for p in written)
+
+
+def test_editing_a_helper_changes_the_cache_key(tmp_path, analyses):
+    (tiny,) = discover(analyses)
+    before = tiny.source_hash()
+    (analyses / "_helper.py").write_text("X = 2\n", encoding="utf-8")
+    assert tiny.source_hash() != before

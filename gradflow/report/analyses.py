@@ -74,8 +74,13 @@ class Analysis:
         return expand_grid(grid if grid is not None else self.module.GRID)
 
     def source_hash(self) -> str:
-        """sha256 of the file: part of every cached run's key."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        """sha256 of the file and of its folder's ``_*.py`` helpers (which it may import):
+        part of every cached run's key, so editing a helper recomputes too."""
+        digest = hashlib.sha256(self.path.read_bytes())
+        for helper in sorted(self.path.parent.glob("_*.py")):
+            digest.update(helper.name.encode())
+            digest.update(helper.read_bytes())
+        return digest.hexdigest()
 
 
 class RunConfig:
