@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from _gradients import input_gradient_norms
 from matplotlib import pyplot as plt
 
 import gradflow
@@ -51,17 +52,6 @@ N_TEST, N_GRAD = 1000, 256
 SOLVED = 0.9      # a run "solves" the task when its test accuracy exceeds this
 
 
-def _input_grads(net32, params, task, x, y, cue_pos):
-    """||dL/dx_t|| (float64) at the cue position and at the last position, per sequence."""
-    cell, bidirectional = net32.cell, net32.bidirectional
-    net = gradflow.Network(cell, net32.input_size, net32.hidden_size,
-                           bidirectional=bidirectional, dtype="float64")
-    params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    grads = gradflow.loss_gradients(net, params, task, x, y).network
-    norms = np.linalg.norm(grads.inputs, axis=2)                   # (T, B)
-    return norms[cue_pos, np.arange(x.shape[1])], norms[-1]
-
-
 def run(config: dict) -> list[dict]:
     """Train one model on the early-cue task; accuracy and input-gradient ratios."""
     model, T, steps, seed = config["model"], config["length"], config["steps"], config["seed"]
@@ -83,7 +73,8 @@ def run(config: dict) -> list[dict]:
     rows = [{"kind": "summary", "accuracy": float(test["accuracy"]),
              "test_loss": float(test["loss"]), "n_skipped": int(hist.n_skipped)}]
     for when, params in (("init", p0), ("trained", hist.params)):
-        g_cue, g_last = _input_grads(net, params, task, x, y, cue_pos)
+        norms = input_gradient_norms(net, params, task, x, y)            # (T, B)
+        g_cue, g_last = norms[cue_pos, np.arange(x.shape[1])], norms[-1]
         with np.errstate(divide="ignore"):
             log_ratio = np.log10(g_cue) - np.log10(g_last)
         rows.append({"kind": "gradient", "when": when,

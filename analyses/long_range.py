@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from _gradients import input_gradient_norms
 from matplotlib import pyplot as plt
 
 import gradflow
@@ -46,16 +47,6 @@ BLOCK = 25           # the loss curve is stored as means over blocks of this man
 N_TEST = 1000
 
 
-def _input_grads(net32, params, task, x, y, first):
-    """||dL/dx_t|| at the first marker and at the last step, per sequence, in float64
-    (from the same parameters: what underflows is then the network's doing)."""
-    net = gradflow.Network(net32.cell, net32.input_size, net32.hidden_size, dtype="float64")
-    params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-    grads = gradflow.loss_gradients(net, params, task, x, y).network
-    norms = np.linalg.norm(grads.inputs, axis=2)                   # (T, B)
-    return norms[first, np.arange(x.shape[1])], norms[-1]
-
-
 def run(config: dict) -> list[dict]:
     """Train one model on the adding problem; its loss curve and test loss."""
     model, T, steps, seed = config["model"], config["length"], config["steps"], config["seed"]
@@ -82,7 +73,8 @@ def run(config: dict) -> list[dict]:
     first = np.argmax(x[:, :, 1], axis=0)               # (B,): the first marked step
     rows = []
     for when, params in (("init", p0), ("trained", hist.params)):
-        g_first, g_last = _input_grads(net, params, task, x, y, first)
+        norms = input_gradient_norms(net, params, task, x, y)            # (T, B)
+        g_first, g_last = norms[first, np.arange(x.shape[1])], norms[-1]
         with np.errstate(divide="ignore"):
             log_ratio = np.log10(g_first) - np.log10(g_last)
         rows.append({"kind": "gradient", "when": when,
