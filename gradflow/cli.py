@@ -2,18 +2,35 @@
 
 Subcommands register themselves from their own sub-packages; this module
 only parses, dispatches, and turns a user's mistake (ValueError, TypeError)
-into one line on stderr and exit code 2, never a traceback.
+into one line on stderr and exit code 2, never a traceback. SIGTERM (from
+``timeout``, Slurm, ``kill``) is turned into an exception like Ctrl-C, so a
+command cleans up (stops its workers, leaves no half-written output) and
+exits with 143.
+
+Starting is light: building the parser imports no pandas, matplotlib, SymPy
+or SciPy; each subcommand imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["Terminated", "build_parser", "main"]
 
 EXIT_USAGE = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that cleanup runs as for Ctrl-C."""
+
+    signal_name = "SIGTERM"
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,10 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _registrars():
     """Each sub-package's ``register(subparsers)``, imported lazily."""
-    from gradflow import bench, report
+    from gradflow import bench
+    from gradflow.report import command as report_command
     from gradflow.symbolic import cli as symbolic_cli
 
-    yield report.register
+    yield report_command.register
     yield symbolic_cli.register
     yield bench.register
 
@@ -57,11 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError) as exc:
         print(f"gradflow {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("gradflow: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "signal_name", "SIGINT")
+        print(f"gradflow {args.command}: interrupted ({name})", file=sys.stderr)
+        return 143 if name == "SIGTERM" else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)

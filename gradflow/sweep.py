@@ -6,11 +6,19 @@ list of row dicts`` for every configuration, on any
 executor when asked), and returns one tidy ``pandas.DataFrame``: the rows of
 every run, each with its configuration's keys as columns.
 
-The cache is content-addressed: a run's key hashes its configuration and a
+The cache is content-addressed: a run's key hashes its configuration, a
 ``salt`` (the caller passes the source of what computes it, e.g. the
-analysis file and the gradflow package), so a rerun computes only what
-changed, and an interrupted sweep resumes where it stopped: every finished
-run is written at once, atomically.
+analysis file and the gradflow package) and the NumPy / SciPy versions, so a
+rerun computes only what changed, and an interrupted sweep resumes where it
+stopped: every finished run is written at once, atomically. Each entry
+carries a checksum of its rows and the versions it was computed with; a
+corrupt, foreign or stale entry is recomputed, with a one-line note.
+
+A run that raises becomes a :class:`RunError` naming its configuration (the
+original exception, with the worker's traceback, is its ``__cause__``); the
+runs that finished before it stay in the cache. An interrupt (Ctrl-C, or
+SIGTERM turned into an exception by the caller) stops the local worker
+processes at once: nothing is left running.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -30,7 +39,8 @@ from tqdm import tqdm
 
 from gradflow._validate import check_int, describe
 
-__all__ = ["config_key", "expand_grid", "package_fingerprint", "run_grid"]
+__all__ = ["RunError", "config_key", "environment", "expand_grid", "package_fingerprint",
+           "run_grid"]
 
 Config = dict[str, Any]
 Row = dict[str, Any]
@@ -89,17 +99,77 @@ def package_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _load(path: Path) -> list[Row] | None:
+_FORMAT = 2  # of a cache entry: {"format", "key", "config", "versions", "checksum", "rows"}
+
+
+class RunError(Exception):
+    """``fn(config)`` raised (or returned something that is not rows) for one configuration.
+
+    Attributes
+    ----------
+    config : the configuration of the failed run
+    cause : the original exception (also ``__cause__``, with the worker's traceback)
+    finished : how many runs of the grid had finished (and were cached) when it stopped
+    """
+
+    def __init__(self, config: Config, cause: BaseException, finished: int) -> None:
+        self.config, self.cause, self.finished = config, cause, finished
+        super().__init__(f"run(config={json.dumps(_jsonable(config))}) raised "
+                         f"{type(cause).__name__}: {cause}")
+
+
+def environment() -> dict[str, str]:
+    """The versions a cached run depends on besides the code: NumPy, SciPy and gradflow."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("numpy", "scipy", "gradflow"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _checksum(rows: list[Row]) -> str:
+    return hashlib.sha256(json.dumps(rows, allow_nan=True).encode()).hexdigest()
+
+
+def _load(path: Path, key: str, versions: dict[str, str]) -> tuple[list[Row] | None, str]:
+    """The cached rows at ``path``, or None and why not ("" when there is simply no entry)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["rows"]
-    except (OSError, ValueError, KeyError):
-        return None  # absent or torn: recompute
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror})"
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None, "not valid JSON (torn or edited)"
+    if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
+        return None, "not a gradflow cache entry of this version"
+    rows = entry.get("rows")
+    if entry.get("key") != key:
+        return None, "foreign (it belongs to another configuration or code)"
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        return None, "malformed (its rows are not a list of objects)"
+    if entry.get("checksum") != _checksum(rows):
+        return None, "corrupt (checksum mismatch: edited or damaged)"
+    if entry.get("versions") != versions:
+        was = entry.get("versions") or {}
+        changed = ", ".join(f"{k} {was.get(k, '?')} -> {v}" for k, v in versions.items()
+                            if was.get(k) != v)
+        return None, f"stale (computed with other versions: {changed})"
+    return rows, ""
 
 
-def _store(path: Path, config: Config, rows: list[Row]) -> None:
+def _store(path: Path, key: str, config: Config, rows: list[Row],
+           versions: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    payload = {"config": _jsonable(config), "rows": rows}
+    payload = {"format": _FORMAT, "key": key, "config": _jsonable(config), "versions": versions,
+               "checksum": _checksum(rows), "rows": rows}
     # Keys in the rows' own order: a cached run must give the same columns as a fresh one.
     tmp.write_text(json.dumps(payload, allow_nan=True), encoding="utf-8")
     os.replace(tmp, path)  # atomic: an interrupted sweep never leaves a half-written run
@@ -112,6 +182,27 @@ def _check_rows(rows: Any, config: Config) -> list[Row]:
         raise TypeError(f"run(config) must return a list of row dicts; for {config} it "
                         f"returned {describe(rows)}")
     return [dict(r) for r in rows]
+
+
+def _worker_init() -> None:
+    """Local workers leave Ctrl-C to the parent (which stops them), and die on SIGTERM
+    instead of inheriting a handler of the parent's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate a local pool's processes now (Python 3.11 has no public call for it)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
 
 
 class _OneBlasThread:
@@ -131,7 +222,7 @@ class _OneBlasThread:
 def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, Any]], *,
              cache: str | Path | None = None, salt: str = "", executor: Executor | None = None,
              jobs: int | None = None, progress: bool | None = None,
-             desc: str = "sweep") -> pd.DataFrame:
+             desc: str = "sweep", note: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Run ``fn`` on every configuration and gather the rows into one DataFrame.
 
     Parameters
@@ -142,27 +233,48 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     configs : the configurations (dicts of JSON-like values)
     cache : folder for finished runs (one JSON file each), or None for no cache
     salt : mixed into every key: pass the source of what ``fn`` computes with
+        (the NumPy and SciPy versions are mixed in too)
     executor : where to run; None builds a local process pool of ``jobs`` workers
     jobs : workers of the local pool (default: the machine's cores); 1 runs in
         this process, in order
     progress : a tqdm bar; None shows it only when stderr is a terminal
-    desc : the bar's label
+    desc : the bar's label, and the prefix of notes
+    note : called with one line per cache entry that could not be used (corrupt,
+        foreign, stale) and is recomputed; default: printed to stderr
 
     Returns
     -------
     pandas.DataFrame: every row of every run, with the configuration's keys as
     leading columns, in the order of ``configs`` (whatever order runs finished in)
+
+    Raises
+    ------
+    RunError
+        when ``fn`` raises or returns something that is not rows, naming the
+        configuration. Runs already running elsewhere are awaited and cached
+        first, runs not yet started are cancelled.
+    KeyboardInterrupt
+        passed on after stopping the local workers at once.
     """
     configs = [dict(c) for c in configs]
-    keys = [config_key(c, salt) for c in configs]
+    versions = environment()
+    env_salt = salt + "\n" + json.dumps({k: versions[k] for k in ("numpy", "scipy")},
+                                        sort_keys=True)
+    keys = [config_key(c, env_salt) for c in configs]
     fn = _OneBlasThread(fn)
     cache_dir = Path(cache) if cache is not None else None
+    if note is None:
+        def note(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
     results: dict[int, list[Row]] = {}
     todo = []
     for i, key in enumerate(keys):
-        cached = _load(cache_dir / f"{key}.json") if cache_dir is not None else None
+        cached, why = (_load(cache_dir / f"{key}.json", key, versions) if cache_dir is not None
+                       else (None, ""))
         if cached is None:
             todo.append(i)
+            if why:
+                note(f"{desc}: cache entry {cache_dir / f'{key}.json'} is {why}; recomputing")
         else:
             results[i] = cached
     jobs = (os.cpu_count() or 1) if jobs is None else check_int("jobs", jobs, minimum=1)
@@ -174,26 +286,51 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
         # Through JSON either way, so a fresh run and a cached one give the same values.
         rows = json.loads(json.dumps(_jsonable(_check_rows(rows, configs[i]))))
         if cache_dir is not None:
-            _store(cache_dir / f"{keys[i]}.json", configs[i], rows)
+            _store(cache_dir / f"{keys[i]}.json", keys[i], configs[i], rows, versions)
         results[i] = rows
         bar.update()
 
+    failures: list[tuple[int, BaseException]] = []
     try:
         if todo and executor is None and (jobs == 1 or len(todo) == 1):
             for i in todo:
-                finish(i, fn(configs[i]))
+                try:
+                    finish(i, fn(configs[i]))
+                except Exception as exc:
+                    failures.append((i, exc))
+                    break
         elif todo:
             own = executor is None
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo))) if own else executor
+            pool = (ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
+                                        initializer=_worker_init) if own else executor)
+            futures: dict[Future, int] = {}
             try:
-                futures: dict[Future, int] = {pool.submit(fn, configs[i]): i for i in todo}
+                for i in todo:
+                    futures[pool.submit(fn, configs[i])] = i
                 for future in as_completed(futures):
-                    finish(futures[future], future.result())
-            finally:
+                    if future.cancelled():
+                        continue
+                    try:
+                        finish(futures[future], future.result())
+                    except Exception as exc:
+                        if not failures:  # stop what has not started; keep what is running
+                            for other in futures:
+                                other.cancel()
+                        failures.append((futures[future], exc))
+            except BaseException:
                 if own:
-                    pool.shutdown(cancel_futures=True)
+                    _stop_workers(pool)  # type: ignore[arg-type]
+                else:  # a cluster's executor: withdraw what it has not run
+                    for other in futures:
+                        other.cancel()
+                raise
+            if own:
+                pool.shutdown(cancel_futures=True)
     finally:
         bar.close()
+    if failures:
+        i, exc = min(failures, key=lambda f: f[0])
+        raise RunError(configs[i], exc, len(results)) from exc
     return _frame(configs, results)
 
 

@@ -3,12 +3,13 @@ is recomputed."""
 
 import json
 import os
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gradflow.sweep import config_key, expand_grid, run_grid
+from gradflow.sweep import RunError, config_key, expand_grid, run_grid
 
 
 def square(config):
@@ -62,13 +63,64 @@ def test_a_rerun_computes_only_what_changed(tmp_path):
     assert not list(cache.glob("*.tmp*"))                        # nothing half-written
 
 
-def test_a_torn_cache_file_is_recomputed(tmp_path):
+def _edit(entry):
+    entry["rows"][0]["y"] += 1.0   # an edited value: the checksum no longer matches
+
+
+def _foreign(entry):
+    entry["key"] = "0" * 32        # an entry copied from another configuration
+
+
+def _stale(entry):
+    entry["versions"]["numpy"] = "0.0.1"
+
+
+@pytest.mark.parametrize("damage,why", [
+    (lambda path: path.write_text("{ truncated", encoding="utf-8"), "not valid JSON"),
+    (lambda path: path.write_text("null", encoding="utf-8"), "not a gradflow cache entry"),
+    (lambda path: path.write_text('{"rows": null}', encoding="utf-8"),
+     "not a gradflow cache entry"),
+    (_edit, "corrupt \\(checksum mismatch"),
+    (_foreign, "foreign"),
+    (_stale, "stale \\(computed with other versions: numpy 0.0.1 -> "),
+])
+def test_a_damaged_cache_entry_is_recomputed_with_a_note(tmp_path, damage, why):
     configs = [{"x": 4}]
-    run_grid(square, configs, cache=tmp_path, jobs=1)
+    fresh = run_grid(square, configs, cache=tmp_path, jobs=1)
     (path,) = tmp_path.glob("*.json")
-    path.write_text("{ truncated", encoding="utf-8")
-    frame = run_grid(square, configs, cache=tmp_path, jobs=1)
-    assert len(frame) == 3 and json.loads(path.read_text())["config"] == {"x": 4}
+    if damage in (_edit, _foreign, _stale):
+        entry = json.loads(path.read_text())
+        damage(entry)
+        path.write_text(json.dumps(entry), encoding="utf-8")
+    else:
+        damage(path)
+    notes = []
+    frame = run_grid(square, configs, cache=tmp_path, jobs=1, note=notes.append, desc="demo")
+    pd.testing.assert_frame_equal(frame, fresh)
+    assert len(notes) == 1 and re.match(rf"demo: cache entry .*{path.name} is {why}", notes[0])
+    notes.clear()
+    run_grid(square, configs, cache=tmp_path, jobs=1, note=notes.append)
+    assert notes == [] and json.loads(path.read_text())["config"] == {"x": 4}   # repaired
+
+
+def failing_at_three(config):
+    if config["x"] == 3:
+        raise ValueError("three is not allowed")
+    return square(config)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failed_run_names_its_config_and_keeps_finished_runs(tmp_path, jobs):
+    log = tmp_path / "calls.txt"
+    configs = expand_grid({"x": [1, 2, 3], "log": [str(log)]})
+    with pytest.raises(RunError, match=r"run\(config=\{\"x\": 3, .*\}\) raised ValueError: "
+                                       r"three is not allowed") as info:
+        run_grid(failing_at_three, configs, cache=tmp_path / "cache", jobs=jobs)
+    assert isinstance(info.value.__cause__, ValueError) and info.value.finished == 2
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2   # the finished runs are kept
+    log.write_text("")
+    run_grid(square, configs[:2], cache=tmp_path / "cache", jobs=1)
+    assert log.read_text() == ""                                   # and reused
 
 
 def bad_rows(config):
@@ -80,9 +132,11 @@ def overriding(config):
 
 
 def test_bad_runs_are_named():
-    with pytest.raises(TypeError, match=r"run\(config\) must return a list of row dicts; "
-                                        r"for \{'x': 1\} it returned 'not rows'"):
+    with pytest.raises(RunError, match=r"run\(config=\{\"x\": 1\}\) raised TypeError: "
+                                       r"run\(config\) must return a list of row dicts; "
+                                       r"for \{'x': 1\} it returned 'not rows'") as info:
         run_grid(bad_rows, [{"x": 1}], jobs=1)
+    assert isinstance(info.value.cause, TypeError) and info.value.config == {"x": 1}
     with pytest.raises(ValueError, match=r"overrides its configuration columns \['x'\]"):
         run_grid(overriding, [{"x": 1}], jobs=1)
     with pytest.raises(ValueError, match=r"jobs must be an integer >= 1; got 0"):

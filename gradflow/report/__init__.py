@@ -7,14 +7,35 @@
   numbers (``results.tex`` macros);
 - ``stats.py``: means and rates over seeds with their intervals;
 - ``style.py``: the figure style, once, and deterministic saving;
+- ``staging.py``: the staging folder and the swap that make a failed run
+  harmless;
 - ``build.py``: ``gradflow report``, which runs it all and writes
-  ``REPORT.md`` and ``manifest.json``.
+  ``REPORT.md`` and ``manifest.json``; ``command.py``: its command line.
+
+The names below load on first use, so ``gradflow --help`` stays light.
 """
 
 from __future__ import annotations
 
-from gradflow.report.build import build_report, register
-from gradflow.report.output import Section
-from gradflow.report.stats import mean_ci, rate_ci, summarize
+from importlib import import_module
+from typing import Any
 
-__all__ = ["Section", "build_report", "mean_ci", "rate_ci", "register", "summarize"]
+__all__ = ["AnalysisError", "Section", "build_report", "mean_ci", "rate_ci", "register",
+           "summarize"]
+
+_LAZY = {"AnalysisError": "gradflow.report.build", "build_report": "gradflow.report.build",
+         "Section": "gradflow.report.output", "mean_ci": "gradflow.report.stats",
+         "rate_ci": "gradflow.report.stats", "summarize": "gradflow.report.stats",
+         "register": "gradflow.report.command"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gradflow.report' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

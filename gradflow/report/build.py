@@ -6,27 +6,38 @@ write ``REPORT.md``, ``results.tex``, the results table, the SymPy
 derivations and ``manifest.json``. Deterministic: the same code and seeds
 write the same bytes everywhere but ``manifest.json`` (which records the
 wall time).
+
+All of it is written into a staging folder beside ``out`` and swapped in
+only when the whole run succeeded (:mod:`gradflow.report.staging`): a
+failure, an interrupt or a signal leaves ``out`` exactly as it was.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gradflow.report.analyses import Analysis, RunConfig, discover
 from gradflow.report.output import Section, markdown_table, results_frame, results_tex
+from gradflow.report.staging import staging_folder, swap_in
 from gradflow.report.style import figure_style
 
-__all__ = ["DERIVATIONS", "build_report", "register"]
+__all__ = ["DERIVATIONS", "QUICK_OUT", "AnalysisError", "build_report"]
+
+#: Where ``--quick`` writes unless told otherwise: never over the full report.
+QUICK_OUT = "reports-quick"
+#: Seconds to wait for a Dask scheduler before giving up.
+SCHEDULER_TIMEOUT = 10
 
 #: (cell, options, title) of every derivation the report shows.
 DERIVATIONS: tuple[tuple[str, dict, str], ...] = (
@@ -38,7 +49,29 @@ DERIVATIONS: tuple[tuple[str, dict, str], ...] = (
     ("gru", {"reset_after": False}, "GRU, Cho et al. 2014 form (reset before the matmul)"),
 )
 _PACKAGES = ("numpy", "scipy", "sympy", "pandas", "matplotlib", "seaborn", "gradflow")
-_GENERATED = ("figures", "tables", "derivations")
+_PREVIEW = ("> **PREVIEW, not results.** Built by `gradflow report --quick` on each "
+            "analysis's small `QUICK_GRID`: too few seeds and sizes to decide anything. "
+            "Do not cite these numbers; `make reports` builds the report.")
+
+
+class AnalysisError(Exception):
+    """An analysis's own code failed (a bug to fix there, not a usage mistake).
+
+    Attributes
+    ----------
+    analysis : the analysis file (``Path``)
+    function : ``"import"``, ``"run"`` or ``"render"``
+    config : the configuration of the failed run (``run`` only), else None
+    cause : the original exception, with its traceback
+    """
+
+    def __init__(self, analysis: Path, function: str, cause: BaseException,
+                 config: dict | None = None) -> None:
+        self.analysis, self.function, self.cause, self.config = analysis, function, cause, config
+        where = f"{function}(config={json.dumps(config)})" if config is not None else \
+            f"{function}(...)" if function != "import" else "import"
+        super().__init__(f"analysis {analysis.name} failed in {where}: "
+                         f"{type(cause).__name__}: {cause}")
 
 
 def _slug(cell: str, options: dict) -> str:
@@ -77,15 +110,18 @@ def _derivations(out: Path) -> tuple[list[str], list[Path]]:
     return lines, written
 
 
-def _git_commit() -> str:
+def _git(folder: Path) -> dict[str, Any]:
+    """The commit of the git checkout holding ``folder`` (the analyses), and whether its
+    tracked files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
+        return {"git_commit": "not a git checkout", "git_dirty": None}
+    return {"git_commit": commit, "git_dirty": dirty}
 
 
 def _versions() -> dict[str, str]:
@@ -98,31 +134,82 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _executor(scheduler: str | None):
+def _executor(scheduler: str | None) -> tuple[Any, Any]:
+    """``(executor, client)`` for a Dask scheduler address; ``(None, None)`` for local."""
     if scheduler is None:
-        return None
+        return None, None
+    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise ValueError(f"--scheduler must be an address like tcp://host:8786; "
+                         f"got {scheduler!r}")
+    try:  # a plain TCP probe first: fails at once on a refused port, no dask logging
+        socket.create_connection((host, port), timeout=SCHEDULER_TIMEOUT).close()
+    except OSError as exc:
+        raise ValueError(f"cannot reach the Dask scheduler at {scheduler} "
+                         f"({exc.strerror or exc}); is it running?") from None
     try:
         from distributed import Client
     except ImportError as exc:
         raise ValueError("--scheduler needs dask.distributed: pip install 'gradflow[dask]'") \
             from exc
-    return Client(scheduler).get_executor()
+    client = _connect(Client, scheduler)
+    return client.get_executor(), client
+
+
+def _connect(client_class: Any, scheduler: str) -> Any:
+    """A Dask client, or a ValueError within SCHEDULER_TIMEOUT (+1 s): Dask's own timeout
+    does not bound a handshake that never comes, so the wait is bounded here."""
+    import threading
+
+    result: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            result["client"] = client_class(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except BaseException as exc:  # handed to the caller below
+            result["error"] = exc
+
+    thread = threading.Thread(target=connect, name="gradflow-dask-connect", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT + 1)
+    if thread.is_alive():
+        raise ValueError(f"no answer from a Dask scheduler at {scheduler} within "
+                         f"{SCHEDULER_TIMEOUT} s; is it running?")
+    error = result.get("error")
+    if isinstance(error, OSError | TimeoutError):
+        raise ValueError(f"cannot reach the Dask scheduler at {scheduler} within "
+                         f"{SCHEDULER_TIMEOUT} s ({type(error).__name__})")
+    if error is not None:  # something answers there, but it does not speak Dask
+        raise ValueError(f"no Dask scheduler answers at {scheduler} (the port is open, but "
+                         f"the handshake failed: {type(error).__name__})")
+    return result["client"]
 
 
 def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | None,
                   executor: Any, cache: Path | None, progress: bool | None
                   ) -> tuple[Section, dict[str, Any]]:
-    from gradflow.sweep import package_fingerprint, run_grid
+    from gradflow.sweep import RunError, package_fingerprint, run_grid
 
     configs = analysis.configs(quick)
     start = time.perf_counter()
-    frame = run_grid(RunConfig(analysis.path), configs,
-                     cache=None if cache is None else cache / analysis.name,
-                     salt=analysis.source_hash() + package_fingerprint(), executor=executor,
-                     jobs=jobs, progress=progress, desc=analysis.name)
-    section = Section(analysis.name, out)
-    with figure_style():
-        analysis.module.render(frame, section)
+    try:
+        frame = run_grid(RunConfig(analysis.path), configs,
+                         cache=None if cache is None else cache / analysis.name,
+                         salt=analysis.source_hash() + package_fingerprint(), executor=executor,
+                         jobs=jobs, progress=progress, desc=analysis.name,
+                         note=lambda line: print(f"gradflow report: {line}", file=sys.stderr))
+    except RunError as exc:
+        raise AnalysisError(analysis.path, "run", exc.cause, exc.config) from exc.cause
+    section = Section(analysis.name, out, preview=quick)
+    try:
+        with figure_style():
+            analysis.module.render(frame, section)
+    except Exception as exc:
+        raise AnalysisError(analysis.path, "render", exc) from exc
     seeds = sorted({c["seed"] for c in configs if "seed" in c})
     info = {"title": analysis.title, "file": analysis.path.name, "configs": len(configs),
             "rows": len(frame), "seeds": seeds, "quick": quick,
@@ -130,33 +217,92 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
     return section, info
 
 
-def build_report(out: Path | str = "reports", *, analyses: Path | str = "analyses",
+def _discover(analyses: Path) -> list[Analysis]:
+    """The analyses in the folder; a usage error when there are none."""
+    if not analyses.is_dir():
+        raise ValueError(f"--analyses folder {str(analyses)!r} does not exist; pass "
+                         f"--analyses DIR, a folder of analysis files")
+    if not any(not p.name.startswith("_") for p in analyses.glob("*.py")):
+        raise ValueError(f"--analyses folder {str(analyses)!r} holds no analysis file "
+                         f"(*.py not starting with '_')")
+    try:
+        return discover(analyses)
+    except ValueError:
+        raise
+    except Exception as exc:  # the file itself does not import: a bug in it
+        path = _failing_file(exc, analyses)
+        raise AnalysisError(path, "import", exc) from exc
+
+
+def _failing_file(exc: BaseException, folder: Path) -> Path:
+    """The analysis file in ``folder`` where an import failed, from its traceback."""
+    import traceback
+
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename)
+        if path.parent.resolve() == folder.resolve():
+            return path
+    filename = getattr(exc, "filename", None)  # a SyntaxError has no frame in the file
+    return Path(filename) if filename else folder
+
+
+def build_report(out: Path | str | None = None, *, analyses: Path | str = "analyses",
                  quick: bool = False, jobs: int | None = None, scheduler: str | None = None,
                  cache: Path | str | None = ".gradflow-cache", progress: bool | None = None,
-                 stream=sys.stdout) -> list[Path]:
+                 stream: Any = sys.stdout) -> list[Path]:
     """Regenerate the report under ``out``; returns the files written.
+
+    The report is built in a staging folder beside ``out`` and swapped in only
+    when every analysis has run and rendered; on any failure (an exception, an
+    interrupt) ``out`` is left exactly as it was. Files in ``out`` that gradflow
+    did not generate are never touched.
 
     Parameters
     ----------
-    out : folder of the report (its generated subfolders are rebuilt)
-    analyses : folder of analysis files
-    quick : use each analysis's ``QUICK_GRID`` (for tests and previews)
+    out : folder of the report (default ``reports``, or ``reports-quick`` with ``quick``)
+    analyses : folder of analysis files (at least one)
+    quick : use each analysis's ``QUICK_GRID``: a preview, marked as one in every file
     jobs : local worker processes (default: all cores)
     scheduler : address of a Dask scheduler to run on instead of local processes
-    cache : folder of cached runs (None: no cache)
+    cache : folder of cached runs (None: no cache); finished runs stay there even
+        when the report fails
     stream : where progress lines go (None: silent)
+
+    Raises
+    ------
+    ValueError : a usage mistake (no analyses, unreachable scheduler, ...)
+    AnalysisError : an analysis's own code failed (names the file, function and config)
     """
     def say(text: str) -> None:
         if stream is not None:
             print(text, file=stream, flush=True)
 
-    out = Path(out)
-    found = discover(analyses) if Path(analyses).is_dir() else []
-    out.mkdir(parents=True, exist_ok=True)
-    for folder in _GENERATED:
-        shutil.rmtree(out / folder, ignore_errors=True)
-    executor = _executor(scheduler)
+    out = Path(out if out is not None else (QUICK_OUT if quick else "reports"))
+    analyses = Path(analyses)
+    found = _discover(analyses)
+    executor, client = _executor(scheduler)
     cache = None if cache is None else Path(cache)
+    staging = None
+    try:
+        staging = staging_folder(out)
+        written, n_numbers = _build(staging, found, analyses=analyses, quick=quick, jobs=jobs,
+                                    executor=executor, cache=cache, progress=progress, say=say)
+        written = swap_in(staging, out, note=lambda line: say(f"gradflow report: {line}"))
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if client is not None:
+            client.close()
+    say(f"gradflow report: wrote {len(written)} files into {out}/ "
+        f"({len(found)} analyses, {n_numbers} citable numbers"
+        f"{'; a PREVIEW on quick grids' if quick else ''}); see {out / 'REPORT.md'}")
+    return written
+
+
+def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, jobs: int | None,
+           executor: Any, cache: Path | None, progress: bool | None,
+           say: Any) -> tuple[list[Path], int]:
+    """Every file of the report, written into ``out`` (the staging folder)."""
     sections, runs = [], {}
     start = time.perf_counter()
     for analysis in found:
@@ -168,22 +314,19 @@ def build_report(out: Path | str = "reports", *, analyses: Path | str = "analyse
     derivation_lines, written = _derivations(out)
     numbers = [n for _, s in sections for n in s.numbers]
 
-    lines = ["# gradflow report", "",
-             "Generated by `make reports` (`gradflow report`); do not edit by hand. Every "
-             "figure has its data beside it as CSV; every citable number is a macro in "
-             "`results.tex` and a row of `tables/results.csv`; `manifest.json` records "
-             "versions, the git commit, seeds, grid sizes and a hash of each file. "
-             "The engine's speed against PyTorch and the machine's GEMM rate is measured by "
-             "`make bench` into `benchmarks.md` (machine-dependent, so kept apart from this "
-             "byte-reproducible report).", ""]
-    if sections:
-        lines += ["## Contents", ""]
-        lines += [f"- [{a.title}](#{a.name.replace('_', '-')})" for a, _ in sections]
-        lines += ["- [One-step Jacobians, derived by SymPy](#one-step-jacobians-derived-by-sympy)",
-                  ""]
-    else:
-        lines += ["No analysis files were found in "
-                  f"`{Path(analyses).as_posix()}`: this report holds only the derivations.", ""]
+    lines = ["# gradflow report", ""]
+    if quick:
+        lines += [_PREVIEW, ""]
+    lines += ["Generated by `make reports` (`gradflow report`); do not edit by hand. Every "
+              "figure has its data beside it as CSV; every citable number is a macro in "
+              "`results.tex` and a row of `tables/results.csv`; `manifest.json` records "
+              "versions, the git commit, seeds, grid sizes and a hash of each file. "
+              "The engine's speed against PyTorch and the machine's GEMM rate is measured by "
+              "`make bench` into `benchmarks.md` (machine-dependent, so kept apart from this "
+              "byte-reproducible report).", ""]
+    lines += ["## Contents", ""]
+    lines += [f"- [{a.title}](#{a.name.replace('_', '-')})" for a, _ in sections]
+    lines += ["- [One-step Jacobians, derived by SymPy](#one-step-jacobians-derived-by-sympy)", ""]
     for analysis, section in sections:
         lines += [f'<a id="{analysis.name.replace("_", "-")}"></a>', "",
                   f"## {analysis.title}", "", f"**Question.** {analysis.question}", "",
@@ -193,7 +336,7 @@ def build_report(out: Path | str = "reports", *, analyses: Path | str = "analyse
     report = out / "REPORT.md"
     report.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     results = out / "results.tex"
-    results.write_text(results_tex(numbers), encoding="utf-8")
+    results.write_text(results_tex(numbers, preview=quick), encoding="utf-8")
     (out / "tables").mkdir(exist_ok=True)
     table = out / "tables" / "results"
     frame = results_frame(numbers)
@@ -203,7 +346,7 @@ def build_report(out: Path | str = "reports", *, analyses: Path | str = "analyse
         (markdown_table(frame) if len(frame) else "(no numbers)") + "\n", encoding="utf-8")
     written += [report, results, table.with_suffix(".csv"), table.with_suffix(".md")]
 
-    manifest = {"generated_by": "gradflow report", "git_commit": _git_commit(),
+    manifest = {"generated_by": "gradflow report", **_git(analyses),
                 "versions": _versions(), "quick": quick,
                 "analyses": runs, "wall_time_s": round(time.perf_counter() - start, 3),
                 "outputs": {p.relative_to(out).as_posix():
@@ -211,45 +354,4 @@ def build_report(out: Path | str = "reports", *, analyses: Path | str = "analyse
                             for p in sorted(set(written))}}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                        encoding="utf-8")
-    written.append(out / "manifest.json")
-    say(f"gradflow report: wrote {len(written)} files into {out}/ "
-        f"({len(sections)} analyses, {len(numbers)} citable numbers); see {report}")
-    return written
-
-
-def _run(args: argparse.Namespace) -> int:
-    if args.list:
-        for a in discover(args.analyses):
-            n, q = len(a.configs()), len(a.configs(quick=True))
-            print(f"{a.name:24} {n:4} runs ({q} quick)  {a.title}")
-        return 0
-    if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
-    build_report(args.out, analyses=args.analyses, quick=args.quick, jobs=args.jobs,
-                 scheduler=args.scheduler, cache=None if args.no_cache else args.cache)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``report`` subcommand."""
-    parser = subparsers.add_parser(
-        "report", help="run the analyses and regenerate reports/ (what `make reports` runs)",
-        description="Run every analysis in --analyses (grid -> cached sweep -> render) and "
-                    "write REPORT.md, figures (PDF, PNG, CSV), tables, results.tex and "
-                    "manifest.json into --out.")
-    parser.add_argument("--out", default="reports", type=Path,
-                        help="folder to write the report into (default: %(default)s)")
-    parser.add_argument("--analyses", default="analyses", type=Path,
-                        help="folder of analysis files (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small grids (each analysis's QUICK_GRID): a preview, not results")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="local worker processes (default: all cores)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                        help="run on a Dask cluster at ADDRESS (tcp://host:8786) instead")
-    parser.add_argument("--cache", default=Path(".gradflow-cache"), type=Path,
-                        help="folder of cached runs (default: %(default)s)")
-    parser.add_argument("--no-cache", action="store_true", help="recompute every run")
-    parser.add_argument("--list", action="store_true",
-                        help="list the analyses and their grid sizes, run nothing")
-    parser.set_defaults(func=_run)
+    return written, len(numbers)

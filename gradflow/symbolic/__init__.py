@@ -14,24 +14,28 @@ Shapes: a state is ``(..., S)`` with ``S = n`` (RNN, GRU) or ``2n`` (LSTM,
 are time-major ``(T, ..., m)``.
 """
 
-from gradflow.symbolic.cells import CELLS, Recurrence, recurrence
-from gradflow.symbolic.connections import CONNECTIONS, ConnectionDerivation, derive_connection
-from gradflow.symbolic.derivation import PARAM_NAMES, Derivation, derive
-from gradflow.symbolic.functions import relu, sigmoid
-from gradflow.symbolic.products import numeric_product, symbolic_product
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "CELLS",
-    "CONNECTIONS",
-    "PARAM_NAMES",
-    "ConnectionDerivation",
-    "Derivation",
-    "Recurrence",
-    "derive",
-    "derive_connection",
-    "numeric_product",
-    "recurrence",
-    "relu",
-    "sigmoid",
-    "symbolic_product",
-]
+# Loaded on first use: `gradflow.symbolic.cli` (and so `gradflow --help`) must not pay
+# for SymPy before a derivation is asked for.
+_LAZY = {"CELLS": "cells", "Recurrence": "cells", "recurrence": "cells",
+         "CONNECTIONS": "connections", "ConnectionDerivation": "connections",
+         "derive_connection": "connections", "PARAM_NAMES": "derivation",
+         "Derivation": "derivation", "derive": "derivation", "relu": "functions",
+         "sigmoid": "functions", "numeric_product": "products",
+         "symbolic_product": "products"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gradflow.symbolic' has no attribute {name!r}")
+    value = getattr(import_module(f"gradflow.symbolic.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gradflow.engine.gates import NONLINEARITIES
-from gradflow.symbolic import printing
-from gradflow.symbolic.cells import CELLS
-from gradflow.symbolic.derivation import derive
+# Only the closed sets here: SymPy loads when the command runs, not for `gradflow --help`.
+from gradflow.engine.gates import NONLINEARITIES, VARIANTS
+
+CELLS = tuple(dict.fromkeys(cell for cell, _ in VARIANTS))
 
 __all__ = ["EXPLICIT_MAX_HIDDEN_SIZE", "register", "run"]
 
@@ -52,6 +52,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Derive and print to stdout; returns 0. Raises ValueError on inconsistent options."""
+    from gradflow.symbolic import printing
+    from gradflow.symbolic.derivation import derive
+
     if args.nonlinearity is not None and args.cell != "rnn":
         raise ValueError(f"--nonlinearity applies to cell 'rnn' only; got cell {args.cell!r}")
     if args.reset_before and args.cell != "gru":

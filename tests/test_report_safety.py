@@ -1,0 +1,325 @@
+"""`gradflow report` never loses a user's work and fails clearly (issue 9).
+
+Each case runs the real command in a temporary folder that already holds a
+report and a user's own files, and compares every file's hash before and after.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gradflow.report import build_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = '''
+import pandas as pd
+from matplotlib import pyplot as plt
+
+TITLE = "A good analysis"
+QUESTION = "Does it work?"
+GRID = {"a": [1, 2], "seed": [0]}
+
+def run(config):
+    return [{"v": float(config["a"])}]
+
+def render(frame, out):
+    fig, ax = plt.subplots()
+    ax.plot(frame.a, frame.v, "o")
+    out.figure("points", fig, frame, caption="Points")
+    out.table("values", frame, caption="Values")
+    out.number("Total", frame.v.sum(), "sum of v")
+'''
+
+# A run that fails for a = 3 only, after the others could finish; MARKERS (if set) gets
+# one file per started run holding the worker's pid, and SLEEP makes runs wait.
+BROKEN_RUN = '''
+import os, time
+
+TITLE = "A broken analysis"
+QUESTION = "What does a failure look like?"
+GRID = {"a": [1, 2, 3], "seed": [0]}
+
+def run(config):
+    markers = os.environ.get("GRADFLOW_TEST_MARKERS")
+    if markers:
+        with open(os.path.join(markers, f"{config['a']}.pid"), "w") as f:
+            f.write(str(os.getpid()))
+    time.sleep(float(os.environ.get("GRADFLOW_TEST_SLEEP", "0")))
+    if config["a"] == 3:
+        raise ValueError("a = 3 is not allowed")
+    return [{"v": float(config["a"])}]
+
+def render(frame, out):
+    out.text("never reached")
+'''
+
+BROKEN_RENDER = GOOD.replace('out.number("Total"', 'raise ValueError("bad render")\n'
+                                                    '    out.number("Total"')
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _gradflow(*args, cwd, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "gradflow", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def previous_report(tmp_path_factory):
+    """A finished report (with a user's own files beside it), built once."""
+    base = tmp_path_factory.mktemp("previous")
+    good = base / "analyses"
+    good.mkdir()
+    (good / "good.py").write_text(GOOD, encoding="utf-8")
+    build_report(base / "reports", analyses=good, cache=None, stream=None, jobs=1)
+    (base / "reports" / "figures" / "my-own-sketch.png").write_bytes(b"mine")
+    (base / "reports" / "notes.md").write_text("my notes\n", encoding="utf-8")
+    return base / "reports"
+
+
+@pytest.fixture
+def project(tmp_path, previous_report):
+    """A user's project: reports/ holding the previous report, and analyses/."""
+    shutil.copytree(previous_report, tmp_path / "reports")
+    (tmp_path / "analyses").mkdir()
+    return tmp_path
+
+
+def _use(project: Path, **files: str) -> None:
+    for name, text in files.items():
+        (project / "analyses" / f"{name}.py").write_text(text, encoding="utf-8")
+
+
+def _untouched(project: Path, before: dict[str, str], stderr: str) -> None:
+    assert _hashes(project / "reports") == before
+    assert "reports/ is exactly as it was" in stderr
+    assert not list(project.glob(".reports.staging-*"))
+
+
+def test_a_failing_run_leaves_the_report_and_keeps_finished_runs(project):
+    _use(project, broken=BROKEN_RUN)
+    before = _hashes(project / "reports")
+    result = _gradflow("report", "--jobs", 1, cwd=project)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "a = 3 is not allowed" in result.stderr
+    assert 'analysis broken.py failed in run(config={"a": 3, "seed": 0}): ValueError' \
+        in result.stderr
+    _untouched(project, before, result.stderr)
+    assert len(list((project / ".gradflow-cache" / "broken").glob("*.json"))) == 2
+
+
+def test_a_failing_render_is_named_and_leaves_the_report(project):
+    _use(project, good=BROKEN_RENDER)
+    before = _hashes(project / "reports")
+    result = _gradflow("report", "--jobs", 1, cwd=project)
+    assert result.returncode == 1
+    assert "analysis good.py failed in render(...): ValueError: bad render" in result.stderr
+    assert 'good.py", line' in result.stderr          # the traceback reaches the file
+    _untouched(project, before, result.stderr)
+
+
+def test_an_analysis_that_does_not_import_is_named(project):
+    _use(project, typo="TITLE = 'x'\ndef run(config:\n")
+    before = _hashes(project / "reports")
+    result = _gradflow("report", cwd=project)
+    assert result.returncode == 1 and "SyntaxError" in result.stderr
+    assert "analysis typo.py failed in import" in result.stderr
+    _untouched(project, before, result.stderr)
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_workers_and_leaves_the_report(project, signum, code):
+    _use(project, broken=BROKEN_RUN)
+    markers = project / "markers"
+    markers.mkdir()
+    before = _hashes(project / "reports")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradflow", "report", "--jobs", "2"], cwd=project,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "GRADFLOW_TEST_MARKERS": str(markers),
+             "GRADFLOW_TEST_SLEEP": "120"})
+    deadline = time.monotonic() + 60
+    while len(list(markers.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(p.read_text()) for p in markers.glob("*.pid")]
+    assert len(workers) == 2, "the workers did not start"
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == code, stderr
+    assert f"interrupted ({signal.Signals(signum).name})" in stderr
+    assert "Traceback" not in stderr
+    _untouched(project, before, stderr)
+    for pid in workers:   # nothing left running
+        assert not _running(pid), f"worker {pid} still runs"
+
+
+def _running(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+        if "\nState:\tZ" in status:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda p: None, "--analyses folder 'analyses/nowhere' does not exist"),
+    (lambda p: (p / "analyses" / "nowhere").mkdir(), "holds no analysis file"),
+    (lambda p: ((p / "analyses" / "nowhere").mkdir(),
+                (p / "analyses" / "nowhere" / "_helper.py").write_text("X = 1\n")),
+     "holds no analysis file"),
+])
+def test_a_missing_or_empty_analyses_folder_is_a_usage_error(project, setup, message):
+    setup(project)
+    before = _hashes(project / "reports")
+    result = _gradflow("report", "--analyses", "analyses/nowhere", cwd=project)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr
+    _untouched(project, before, result.stderr)
+
+
+def test_an_unreachable_scheduler_is_one_line_and_quick(project):
+    _use(project, good=GOOD)
+    before = _hashes(project / "reports")
+    start = time.monotonic()
+    result = _gradflow("report", "--scheduler", "tcp://127.0.0.1:9", cwd=project)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
+    assert elapsed < 60   # a hang guard only; the time is measured, not asserted tightly
+    _untouched(project, before, result.stderr)
+
+
+def test_quick_writes_a_marked_preview_beside_the_report(project):
+    _use(project, good=GOOD)
+    before = _hashes(project / "reports")
+    result = _gradflow("report", "--quick", "--no-cache", "--jobs", 1, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert _hashes(project / "reports") == before        # the full report is left alone
+    quick = project / "reports-quick"
+    assert "PREVIEW, not results" in (quick / "REPORT.md").read_text()
+    assert "PREVIEW, NOT RESULTS" in (quick / "results.tex").read_text()
+    assert json.loads((quick / "manifest.json").read_text())["quick"] is True
+
+
+def test_a_successful_run_replaces_only_what_gradflow_generated(project):
+    old = json.loads((project / "reports" / "manifest.json").read_text())["outputs"]
+    assert "figures/good-points.png" in old and "tables/good-values.csv" in old
+    (project / "reports" / "tables" / "good-values.md").write_text("edited by hand\n")
+    _use(project, other=GOOD.replace('"points"', '"dots"').replace('"values"', '"numbers"'))
+    result = _gradflow("report", "--jobs", 1, "--no-cache", cwd=project)
+    assert result.returncode == 0, result.stderr
+    reports = project / "reports"
+    assert (reports / "figures" / "my-own-sketch.png").read_bytes() == b"mine"
+    assert (reports / "notes.md").read_text() == "my notes\n"
+    assert (reports / "figures" / "other-dots.png").exists()
+    assert not (reports / "figures" / "good-points.png").exists()   # the old report's, unedited
+    assert (reports / "tables" / "good-values.md").read_text() == "edited by hand\n"
+    assert "kept 1 file(s) of the previous report that were edited" in result.stdout
+    manifest = json.loads((reports / "manifest.json").read_text())
+    for rel, digest in manifest["outputs"].items():
+        assert hashlib.sha256((reports / rel).read_bytes()).hexdigest() == digest
+    assert not list(project.glob(".reports.staging-*"))
+
+
+def test_a_corrupt_cache_entry_is_recomputed_with_a_note(project):
+    _use(project, good=GOOD)
+    assert _gradflow("report", "--jobs", 1, cwd=project).returncode == 0
+    first = _hashes(project / "reports")
+    entry = sorted((project / ".gradflow-cache" / "good").glob("*.json"))[0]
+    payload = json.loads(entry.read_text())
+    payload["rows"][0]["v"] = 99.0                    # an edited result
+    entry.write_text(json.dumps(payload))
+    result = _gradflow("report", "--jobs", 1, cwd=project)
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "recomputing" in line]
+    assert len(notes) == 1 and "corrupt (checksum mismatch" in notes[0]
+    second = _hashes(project / "reports")
+    del first["manifest.json"], second["manifest.json"]
+    assert first == second                          # the edit did not reach the report
+
+
+def test_the_manifest_names_the_commit_of_the_analyses(tmp_path):
+    folder = tmp_path / "project" / "analyses"
+    folder.mkdir(parents=True)
+    (folder / "good.py").write_text(GOOD, encoding="utf-8")
+    out = tmp_path / "out"
+    build_report(out, analyses=folder, cache=None, stream=None, jobs=1)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["git_commit"] == "not a git checkout" and manifest["git_dirty"] is None
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(folder.parent), *args], check=True,
+                       capture_output=True)
+    git("init", "-q")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "analyses")
+    head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    build_report(out, analyses=folder, cache=None, stream=None, jobs=1)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["git_commit"] == head and manifest["git_dirty"] is False
+    (folder / "good.py").write_text(GOOD + "\n# edited\n", encoding="utf-8")
+    build_report(out, analyses=folder, cache=None, stream=None, jobs=1)
+    assert json.loads((out / "manifest.json").read_text())["git_dirty"] is True
+
+
+HEAVY = ("pandas", "matplotlib", "seaborn", "sympy", "scipy")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["report", "--help"],
+                                  ["derive", "--help"], ["bench", "--help"]])
+def test_the_command_line_starts_light(argv):
+    """Help and version import none of the heavy libraries (their time is in the README)."""
+    code = ("import sys\nfrom gradflow.cli import main\ntry:\n"
+            f"    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_port_that_does_not_speak_dask_is_one_line(project):
+    """Something listens at the address but never answers like a Dask scheduler (the
+    second connection is never even accepted): the wait is bounded all the same."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_garbage():
+        connection, _ = server.accept()
+        with connection:
+            connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4)
+            time.sleep(1)
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    _use(project, good=GOOD)
+    before = _hashes(project / "reports")
+    result = _gradflow("report", "--scheduler", f"tcp://127.0.0.1:{port}", cwd=project)
+    server.close()
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert f"Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr
+    _untouched(project, before, result.stderr)
