@@ -13,7 +13,7 @@ import numpy as np
 
 from gradflow._validate import check_array
 
-__all__ = ["as_float64", "check_jacobians", "check_matrices", "finite_matrices"]
+__all__ = ["as_float64", "check_jacobians", "check_matrices", "finite_matrices", "is_operator"]
 
 #: Float dtypes kept as they arrive and cast one step at a time (float32
 #: Jacobians of a long run need not be doubled in memory by a full copy).
@@ -42,6 +42,13 @@ def check_jacobians(name: str, value: Any) -> np.ndarray:
     if min(T, B, S) == 0:
         raise ValueError(f"{name} must have T, B, S >= 1; got shape {array.shape}")
     return array
+
+
+def is_operator(value: Any) -> bool:
+    """True for a matrix-free step-Jacobian operator (``Network.jacobian_operator``):
+    anything with ``matvec(t, V)``, ``rmatvec(t, U)`` and ``shape == (T, B, S, S)``."""
+    return (callable(getattr(value, "matvec", None)) and callable(getattr(value, "rmatvec", None))
+            and len(getattr(value, "shape", ())) == 4)
 
 
 def as_float64(step: np.ndarray) -> np.ndarray:

@@ -11,7 +11,10 @@ number :func:`gradflow.diagnostics.fit_decay` sees as ``-rate``.
 Memory is bounded for arbitrarily long runs: ``J`` may be given as an
 iterable of time chunks ``(t_i, B, S, S)`` (e.g. generated on the fly), and
 only the ``(B, S, k)`` frame is kept between steps. Steps are cast to float64
-one at a time, so a float32 ``J`` is never copied whole.
+one at a time, so a float32 ``J`` is never copied whole. For real-size models
+``J`` may be a matrix-free operator (``Network.jacobian_operator``): the frame
+is pushed by ``J.matvec(t, Q)`` in the trace's dtype and never an ``S x S``
+matrix is formed, O(T B S H k) time and O(B S k) memory beyond the trace.
 
 Between QRs the columns of the pushed frame all turn towards the top
 direction: after ``m`` steps column ``j`` keeps only ``exp((lambda_j -
@@ -25,13 +28,13 @@ module's "non-finite: report, don't crash" convention). A smaller
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from gradflow._validate import as_generator, check_int
-from gradflow.diagnostics._checks import as_float64, check_jacobians
+from gradflow.diagnostics._checks import as_float64, check_jacobians, is_operator
 from gradflow.diagnostics.adjoints import stable_norm
 
 __all__ = ["lyapunov_spectrum"]
@@ -50,17 +53,51 @@ def _chunks(J: Any) -> Iterable[np.ndarray]:
         yield check_jacobians(f"J chunk {i}", chunk)
 
 
+Push = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _steps(J: Any) -> Iterator[tuple[int, int, Push]]:
+    """``(B, S, push)`` per step: ``push(Q)`` is ``(J[t] @ Q, finite)`` in float64, with
+    ``finite`` (B,) False for a sample whose step (or pushed frame) is not finite."""
+    if is_operator(J):
+        _, B, S, _ = J.shape
+        for t in range(J.shape[0]):
+            def push(Q: np.ndarray, t: int = t) -> tuple[np.ndarray, np.ndarray]:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    out = as_float64(J.matvec(t, Q.astype(J.dtype, copy=False)))
+                return out, np.isfinite(out).all(axis=(-2, -1))
+            yield B, S, push
+        return
+    shape = None
+    for chunk in _chunks(J):
+        if shape is None:
+            shape = chunk.shape[1:]
+        elif chunk.shape[1:] != shape:
+            raise ValueError(
+                f"every chunk of J must have shape (t, {shape[0]}, {shape[1]}, "
+                f"{shape[2]}) like the first; got shape {chunk.shape}"
+            )
+        for step in chunk:
+            def push(Q: np.ndarray, step: np.ndarray = step) -> tuple[np.ndarray, np.ndarray]:
+                step = as_float64(step)                           # (B, S, S)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    return step @ Q, np.isfinite(step).all(axis=(-2, -1))
+            yield shape[0], shape[1], push
+
+
 def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
                       reorth_every: int = 1, *, seed: Any = 0) -> np.ndarray:
     """The ``k`` largest Lyapunov exponents of each sample, by QR.
 
     Parameters
     ----------
-    J : ndarray, shape (T, B, S, S), or an iterable of ndarray chunks
+    J : ndarray, shape (T, B, S, S), an iterable of ndarray chunks, or an operator
         Step Jacobians ``J[t] = d s_t / d s_{t-1}``, any real dtype (cast to
         float64 one step at a time). An iterable yields time chunks
         ``(t_i, B, S, S)`` with the same ``B, S``, consumed in order, so a
-        long run never has to exist in memory at once.
+        long run never has to exist in memory at once. An operator
+        (``Network.jacobian_operator``) gives ``J[t] @ Q`` without forming
+        ``J[t]``; its products run in the trace's dtype, the QRs in float64.
     k : int, optional
         Number of exponents, ``1 <= k <= S`` (default ``S``: the full spectrum).
     warmup : int
@@ -99,8 +136,7 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     Q = None
     acc = bad = lost = None
     t = pending = 0
-    for chunk in _chunks(J):
-        _, B, S, _ = chunk.shape
+    for B, S, push in _steps(J):
         if Q is None:
             k = S if k is None else check_int("k", k, minimum=1, maximum=S)
             frame, _ = np.linalg.qr(as_generator(seed).standard_normal((S, k)))  # (S, k)
@@ -108,21 +144,13 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
             acc = np.zeros((B, k))
             bad = np.zeros(B, dtype=bool)                 # non-finite J or frame: NaN row
             lost = np.zeros((B, k), dtype=bool)           # collapsed directions: NaN entries
-        elif chunk.shape[1:] != Q.shape[:1] + (Q.shape[1],) * 2:
-            raise ValueError(
-                f"every chunk of J must have shape (t, {Q.shape[0]}, {Q.shape[1]}, "
-                f"{Q.shape[1]}) like the first; got shape {chunk.shape}"
-            )
-        for step in chunk:
-            step = as_float64(step)                               # (B, S, S)
-            bad |= ~np.isfinite(step).all(axis=(-2, -1))
-            with np.errstate(over="ignore", invalid="ignore"):
-                Q = step @ Q                                    # (B, S, k)
-            t += 1
-            pending += 1
-            if pending == reorth_every or t == warmup:
-                Q = _reorthonormalize(Q, acc, bad, lost, frame, count=t > warmup)
-                pending = 0
+        Q, finite = push(Q)                               # (B, S, k)
+        bad |= ~finite
+        t += 1
+        pending += 1
+        if pending == reorth_every or t == warmup:
+            Q = _reorthonormalize(Q, acc, bad, lost, frame, count=t > warmup)
+            pending = 0
     if Q is None:
         raise ValueError("J must contain at least one step; got an empty iterable")
     if t <= warmup:

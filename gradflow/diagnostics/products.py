@@ -35,7 +35,12 @@ from typing import Literal
 import numpy as np
 
 from gradflow._validate import check_choice, check_int
-from gradflow.diagnostics._checks import as_float64, check_jacobians, check_matrices
+from gradflow.diagnostics._checks import (
+    as_float64,
+    check_jacobians,
+    check_matrices,
+    is_operator,
+)
 
 __all__ = ["jacobian_products", "layer_products", "product_norms", "window_product"]
 
@@ -148,9 +153,12 @@ def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *
 
     Parameters
     ----------
-    J : ndarray, shape (T, B, S, S)
+    J : ndarray, shape (T, B, S, S), or a matrix-free operator
         Step Jacobians, any real dtype; cast to float64 one step at a time
-        (a float32 or memory-mapped ``J`` is not copied whole).
+        (a float32 or memory-mapped ``J`` is not copied whole). An operator
+        (``Network.jacobian_operator``) is applied transposed to the identity,
+        ``P_k^T = J[T-k]^T ... J[T-1]^T``, which has the same norms: exact, no
+        ``(T, B, S, S)`` array, O(B S^2) memory and O(k B S^2 H) time.
     ks : sequence of int in 1..T, optional
         Distances to return (default ``1..T``).
     norm : {"spectral", "fro"}
@@ -173,7 +181,8 @@ def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *
     Products need the whole ``J``: they start from its last step (see the
     module docstring for long runs).
     """
-    J = check_jacobians("J", J)
+    operator = is_operator(J)
+    J = J if operator else check_jacobians("J", J)
     check_choice("norm", norm, ("spectral", "fro"))
     T, B, S, _ = J.shape
     ks = _check_ks(ks, T)
@@ -186,17 +195,24 @@ def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *
     bad = np.zeros(B, dtype=bool)           # a non-finite Jacobian was reached: NaN
     dead = np.zeros(B, dtype=bool)          # the product is exactly zero: -inf
     for k in range(1, int(ks.max()) + 1):
-        step = np.array(J[T - k], dtype=np.float64)           # (B, S, S), own copy
-        with np.errstate(invalid="ignore"):
-            big = np.max(np.abs(step), axis=(-2, -1))          # (B,), NaN/inf if non-finite
-        bad |= ~np.isfinite(big)
-        big = np.where(np.isfinite(big) & (big > 0), big, 1.0)
-        step /= big[:, None, None]                             # entries in [-1, 1]
-        step[bad] = 0.0
-        # unit has ||.||_F = 1 and step max |entry| = 1: the product's entries
-        # are at most S in modulus, so nothing overflows.
-        with np.errstate(under="ignore"):
-            np.matmul(unit, step, out=unit)                    # (B, S, S)
+        if operator:  # unit holds (a scaled) P_k^T: the same singular values as P_k
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                unit = as_float64(J.rmatvec(T - k, unit.astype(J.dtype, copy=False)))
+            big = np.ones(B)
+            bad |= ~np.isfinite(unit).all(axis=(-2, -1))
+            unit[bad] = 0.0
+        else:
+            step = np.array(J[T - k], dtype=np.float64)       # (B, S, S), own copy
+            with np.errstate(invalid="ignore"):
+                big = np.max(np.abs(step), axis=(-2, -1))      # (B,), NaN/inf if non-finite
+            bad |= ~np.isfinite(big)
+            big = np.where(np.isfinite(big) & (big > 0), big, 1.0)
+            step /= big[:, None, None]                         # entries in [-1, 1]
+            step[bad] = 0.0
+            # unit has ||.||_F = 1 and step max |entry| = 1: the product's entries
+            # are at most S in modulus, so nothing overflows.
+            with np.errstate(under="ignore"):
+                np.matmul(unit, step, out=unit)                # (B, S, S)
         top = np.max(np.abs(unit), axis=(-2, -1))              # (B,), 0 iff exactly zero
         live = top > 0
         dead |= ~live & ~bad

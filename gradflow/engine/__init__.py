@@ -9,10 +9,11 @@ from gradflow.engine.gru import GRUCell
 from gradflow.engine.init import SCHEMES
 from gradflow.engine.lstm import LSTMCell
 from gradflow.engine.network import CELLS, CONNECTIONS, Grads, LayerTrace, Network, Trace
+from gradflow.engine.operator import JacobianOperator
 from gradflow.engine.rnn import RNNCell
 
 __all__ = [
     "CELLS", "CONNECTIONS", "GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "SCHEMES",
-    "CellGrads", "CellParams", "GRUCell", "Grads", "LSTMCell", "LayerTrace", "Network",
-    "RNNCell", "Trace", "gate_slice", "sigmoid",
+    "CellGrads", "CellParams", "GRUCell", "Grads", "JacobianOperator", "LSTMCell",
+    "LayerTrace", "Network", "RNNCell", "Trace", "gate_slice", "sigmoid",
 ]

@@ -228,6 +228,63 @@ class GRUCell:
         J[..., diag, diag] += z
         return J
 
+    def step_matvec(self, p: CellParams, trace: GRUTrace, t: int, V: np.ndarray) -> np.ndarray:
+        """``J[t] @ V`` without forming ``J`` (formulas in the module doc).
+
+        The tangent of ``h' = (1-z) n + z h``: ``dr = r(1-r) W_hr V``, ``dz =
+        z(1-z) W_hz V``; the pre-activation of ``n`` moves by ``r W_hn V + m dr``
+        (reset after) or ``W_hn (r V + h dr)`` (reset before).
+
+        Parameters
+        ----------
+        t : step, 0 .. T-1
+        V : (B, H, K) array
+
+        Returns
+        -------
+        (B, H, K) array
+        """
+        H = self.hidden_size
+        r, z, n = (trace.gates[t][..., k * H:(k + 1) * H, None] for k in range(3))
+        h_prev = trace.h[t][..., None]                                   # (B, H, 1)
+        w_rz, w_n = p.weight_hh[:2 * H], p.weight_hh[2 * H:]
+        d_rz = np.matmul(w_rz, V)                                        # (B, 2H, K)
+        dr = (r * (1 - r)) * d_rz[:, :H]
+        dz = (z * (1 - z)) * d_rz[:, H:]
+        if self.reset_after:
+            d_pre_n = r * np.matmul(w_n, V) + trace.m[t][..., None] * dr
+        else:
+            d_pre_n = np.matmul(w_n, r * V + h_prev * dr)
+        return ((1 - z) * (1 - n * n)) * d_pre_n + (h_prev - n) * dz + z * V
+
+    def step_rmatvec(self, p: CellParams, trace: GRUTrace, t: int, U: np.ndarray
+                     ) -> np.ndarray:
+        """``J[t]^T @ U`` without forming ``J``: the transpose of :meth:`step_matvec`.
+
+        Parameters
+        ----------
+        t : step, 0 .. T-1
+        U : (B, H, K) array
+
+        Returns
+        -------
+        (B, H, K) array
+        """
+        H = self.hidden_size
+        r, z, n = (trace.gates[t][..., k * H:(k + 1) * H, None] for k in range(3))
+        h_prev = trace.h[t][..., None]                                   # (B, H, 1)
+        w_rz, w_n = p.weight_hh[:2 * H], p.weight_hh[2 * H:]
+        a_n = ((1 - z) * (1 - n * n)) * U                  # to the pre-activation of n
+        g_z = (z * (1 - z) * (h_prev - n)) * U
+        if self.reset_after:
+            g_r = (r * (1 - r) * trace.m[t][..., None]) * a_n
+            direct = np.matmul(w_n.T, r * a_n)
+        else:
+            q = np.matmul(w_n.T, a_n)                      # to r * h_{t-1}
+            g_r = (r * (1 - r) * h_prev) * q
+            direct = r * q
+        return (np.matmul(w_rz.T, np.concatenate([g_r, g_z], axis=1)) + direct + z * U)
+
     def input_jacobians(self, p: CellParams, trace: GRUTrace) -> np.ndarray:
         """``dh_t / dx_t`` with the previous state held fixed.
 

@@ -208,6 +208,59 @@ class LSTMCell:
         J[..., H + diag, H + diag] = f                     # dc/dc_prev
         return J
 
+    def step_matvec(self, p: CellParams, trace: LSTMTrace, t: int, V: np.ndarray) -> np.ndarray:
+        """``J[t] @ V`` for the full state ``[h; c]``, without forming ``J``.
+
+        The tangent of the step: ``dz = W_hh dh_prev`` for the four gates, then
+        ``dc = f dc_prev + c_prev df + g di + i dg`` and ``dh = tau do + o (1 -
+        tau^2) dc``, with ``di = i(1-i) dz_i`` and so on. O(B H^2 K) time.
+
+        Parameters
+        ----------
+        t : step, 0 .. T-1
+        V : (B, 2H, K) array, ``[dh_prev; dc_prev]``
+
+        Returns
+        -------
+        (B, 2H, K) array, ``[dh_t; dc_t]``
+        """
+        H = self.hidden_size
+        i, f, g, o = (a[..., None] for a in _split(trace.gates[t], H))   # (B, H, 1) each
+        tau, c_prev = trace.tanh_c[t][..., None], trace.c[t][..., None]
+        dz = np.matmul(p.weight_hh, V[:, :H])                             # (B, 4H, K)
+        dz_i, dz_f, dz_g, dz_o = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:3 * H], dz[:, 3 * H:]
+        dc = (f * V[:, H:] + (c_prev * f * (1 - f)) * dz_f + (g * i * (1 - i)) * dz_i
+              + (i * (1 - g * g)) * dz_g)
+        dh = (tau * o * (1 - o)) * dz_o + (o * (1 - tau * tau)) * dc
+        return np.concatenate([dh, dc], axis=1)
+
+    def step_rmatvec(self, p: CellParams, trace: LSTMTrace, t: int, U: np.ndarray
+                     ) -> np.ndarray:
+        """``J[t]^T @ U`` for the full state ``[h; c]``, without forming ``J``.
+
+        The transpose of :meth:`step_matvec`: with ``A = U_c + o (1 - tau^2) U_h``
+        (everything that reaches ``c_t``), the gate pre-activations receive
+        ``[g i(1-i) A, c_prev f(1-f) A, i (1-g^2) A, tau o(1-o) U_h]``,
+        ``h_{t-1}`` receives ``W_hh^T`` of those and ``c_{t-1}`` receives ``f A``.
+
+        Parameters
+        ----------
+        t : step, 0 .. T-1
+        U : (B, 2H, K) array, ``[u_h; u_c]``
+
+        Returns
+        -------
+        (B, 2H, K) array
+        """
+        H = self.hidden_size
+        i, f, g, o = (a[..., None] for a in _split(trace.gates[t], H))   # (B, H, 1) each
+        tau, c_prev = trace.tanh_c[t][..., None], trace.c[t][..., None]
+        u_h = U[:, :H]
+        A = U[:, H:] + (o * (1 - tau * tau)) * u_h                        # (B, H, K)
+        gz = np.concatenate([(g * i * (1 - i)) * A, (c_prev * f * (1 - f)) * A,
+                             (i * (1 - g * g)) * A, (tau * o * (1 - o)) * u_h], axis=1)
+        return np.concatenate([np.matmul(p.weight_hh.T, gz), f * A], axis=1)
+
     def input_jacobians(self, p: CellParams, trace: LSTMTrace) -> np.ndarray:
         """``dh_t / dx_t`` with the previous state held fixed.
 

@@ -35,6 +35,7 @@ from gradflow.engine.gates import NONLINEARITIES, sigmoid
 from gradflow.engine.gru import GRUCell, GRUTrace
 from gradflow.engine.init import init_params
 from gradflow.engine.lstm import LSTMCell, LSTMTrace
+from gradflow.engine.operator import JacobianOperator
 from gradflow.engine.rnn import RNNCell, RNNTrace
 
 __all__ = ["CELLS", "CONNECTIONS", "Grads", "LayerTrace", "Network", "Trace"]
@@ -503,6 +504,33 @@ class Network:
         J = self._cell.step_jacobians(self._cell_params(p, layer, direction),
                                       trace.layers[layer].cells[direction])
         return J if direction == 0 else J[::-1]
+
+    def jacobian_operator(self, params: dict, trace: Trace, layer: int = 0,
+                          direction: int = 0) -> JacobianOperator:
+        """The step Jacobians of one layer and direction, matrix-free.
+
+        The same ``J[t]`` as :meth:`step_jacobians` (same time indexing), but
+        as an operator with ``matvec(t, V) = J[t] @ V`` and ``rmatvec(t, U) =
+        J[t]^T @ U`` for ``V``, ``U`` of shape ``(B, S, K)``, computed from the
+        trace's gate values: O(B S H K) time per product and no ``(T, B, S, S)``
+        array, so real-size models (H = 1024 and more) can be analysed. The
+        diagnostics accept it wherever they accept a dense ``J``.
+
+        Parameters
+        ----------
+        params : dict of arrays, the ones given to ``forward``
+        trace : Trace from ``forward``
+        layer : 0 .. num_layers-1
+        direction : 0 (forward) or 1 (reverse, bidirectional networks only)
+
+        Returns
+        -------
+        JacobianOperator
+        """
+        self._check_layer(trace, layer, direction)
+        p = self.check_params(params)
+        return JacobianOperator(self._cell, self._cell_params(p, layer, direction),
+                                trace.layers[layer].cells[direction], reverse=direction == 1)
 
     def depth_jacobians(self, params: dict, trace: Trace, layer: int) -> np.ndarray:
         """Per-step Jacobians of a layer's output with respect to its input.

@@ -151,6 +151,36 @@ class RNNCell:
         dphi = _derivative(trace.h[1:], self.nonlinearity)
         return dphi[..., :, None] * p.weight_hh
 
+    def step_matvec(self, p: CellParams, trace: RNNTrace, t: int, V: np.ndarray) -> np.ndarray:
+        """``J[t] @ V`` without forming ``J``: ``phi'(a_t) * (W_hh @ V)``.
+
+        Parameters
+        ----------
+        t : step, 0 .. T-1
+        V : (B, H, K) array
+
+        Returns
+        -------
+        (B, H, K) array
+        """
+        dphi = _derivative(trace.h[t + 1], self.nonlinearity)       # (B, H)
+        return dphi[..., None] * np.matmul(p.weight_hh, V)
+
+    def step_rmatvec(self, p: CellParams, trace: RNNTrace, t: int, U: np.ndarray) -> np.ndarray:
+        """``J[t]^T @ U`` without forming ``J``: ``W_hh^T @ (phi'(a_t) * U)``.
+
+        Parameters
+        ----------
+        t : step, 0 .. T-1
+        U : (B, H, K) array
+
+        Returns
+        -------
+        (B, H, K) array
+        """
+        dphi = _derivative(trace.h[t + 1], self.nonlinearity)       # (B, H)
+        return np.matmul(p.weight_hh.T, dphi[..., None] * U)
+
     def input_jacobians(self, p: CellParams, trace: RNNTrace) -> np.ndarray:
         """``dh_t / dx_t = diag(phi'(a_t)) W_ih`` (the state before held fixed).
 
