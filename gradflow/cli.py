@@ -59,11 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _registrars():
     """Each sub-package's ``register(subparsers)``, imported lazily."""
-    from gradflow import bench
+    from gradflow import analyze, bench
     from gradflow.report import command as report_command
     from gradflow.symbolic import cli as symbolic_cli
 
     yield report_command.register
+    yield analyze.register
     yield symbolic_cli.register
     yield bench.register
 

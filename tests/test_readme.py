@@ -14,12 +14,22 @@ def test_the_two_commands_come_first():
     assert README.index("make reports") < README.index("## ")
 
 
+def _torch_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
 def test_every_python_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert blocks, "the README has a Python example"
+    ran = 0
     for block in blocks:
+        if re.search(r"^import torch$", block, re.M) and not _torch_installed():
+            continue   # the PyTorch example needs torch (CI installs it)
         exec(compile(block, "README.md", "exec"), {})
-    assert capsys.readouterr().out.strip()
+        ran += 1
+    assert ran >= len(blocks) - 1 and capsys.readouterr().out.strip()
 
 
 def test_makefile_has_the_targets_the_readme_names():

@@ -1,0 +1,180 @@
+"""Trained checkpoints in: a PyTorch ``state_dict`` or an ``.npz`` -> (Network, params).
+
+gradflow's parameters are PyTorch's state-dict names and shapes, so a trained
+``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` loads as it is. :func:`load_state_dict`
+reads a file saved with ``torch.save(module.state_dict(), path)`` (torch is
+needed only for that format) or ``np.savez(path, **arrays)``;
+:func:`infer_network` reads the architecture off the names and shapes:
+
+- the cell from the gate count: ``weight_hh_l0`` is ``(G H, H)`` with G = 1
+  (RNN), 4 (LSTM) or 3 (GRU);
+- ``input_size``, ``hidden_size``, ``num_layers`` (``..._l{k}``) and
+  ``bidirectional`` (``..._reverse``);
+- what names cannot say is asked for: the RNN's nonlinearity (PyTorch's
+  default ``tanh``) and the GRU form (PyTorch's is ``reset_after=True``).
+
+A recurrent module inside a larger model (``encoder.rnn.weight_ih_l0``) is
+found by its prefix; the names under it must be exactly the module's
+(leftover or missing names are refused, listed), and the other modules'
+names are returned so a report can say they were not analysed.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from gradflow._validate import describe
+from gradflow.engine import Network
+
+__all__ = ["Checkpoint", "infer_network", "load_state_dict"]
+
+_RECURRENT = re.compile(r"^(?P<prefix>.*?)(?P<name>(weight|bias)_(ih|hh)_l(?P<layer>\d+)"
+                        r"(?P<reverse>_reverse)?)$")
+_GATES = {1: "rnn", 4: "lstm", 3: "gru"}
+
+
+class Checkpoint:
+    """A loaded checkpoint: the network, its parameters, and what was left aside.
+
+    Attributes
+    ----------
+    network : Network, inferred from the names and shapes
+    params : dict of arrays under gradflow's (PyTorch's) names
+    prefix : the recurrent module's prefix in the file ("" for a bare module)
+    other : names in the file outside the recurrent module (not analysed)
+    """
+
+    def __init__(self, network: Network, params: dict[str, np.ndarray], prefix: str,
+                 other: list[str]) -> None:
+        self.network, self.params, self.prefix, self.other = network, params, prefix, other
+
+
+def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a checkpoint file, by name.
+
+    Parameters
+    ----------
+    path : an ``.npz`` of arrays, or a file written by ``torch.save(state_dict)``
+
+    Raises
+    ------
+    ValueError : the file does not exist or is neither format (the message says which
+        formats are read and, for a torch file without torch installed, how to install it)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"MODEL {str(path)!r} is not a file")
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: np.asarray(data[name]) for name in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"MODEL {str(path)!r} is not a readable .npz of arrays "
+                             f"({exc})") from None
+    if not zipfile.is_zipfile(path):   # torch.save writes a zip archive since torch 1.6
+        raise ValueError(f"MODEL {str(path)!r} is neither an .npz of arrays nor a PyTorch "
+                         f"state_dict saved with torch.save")
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"MODEL {str(path)!r} looks like a PyTorch file, and reading it needs "
+                         f"torch: pip install 'gradflow[torch]' (or save the arrays with "
+                         f"np.savez)") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a foreign or unsafe file
+        raise ValueError(f"MODEL {str(path)!r} could not be read by torch.load as a "
+                         f"state_dict ({type(exc).__name__}); save module.state_dict(), "
+                         f"not the module") from None
+    if not isinstance(state, dict) or not all(hasattr(v, "detach") for v in state.values()):
+        raise ValueError(f"MODEL {str(path)!r} holds {describe(state)}, not a state_dict of "
+                         f"tensors; save module.state_dict()")
+    return {name: value.detach().cpu().numpy() for name, value in state.items()}
+
+
+def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
+                  nonlinearity: str | None = None, reset_after: bool = True,
+                  dtype: str = "float64") -> Checkpoint:
+    """The Network a state dict belongs to, and its parameters.
+
+    Parameters
+    ----------
+    state : arrays by name (PyTorch names, possibly under a module prefix)
+    prefix : the recurrent module's prefix (``"encoder.rnn."``); default: the only
+        prefix under which recurrent weights are found
+    nonlinearity : RNN only: ``tanh`` (default), ``relu``, ``sigmoid`` or ``linear``
+    reset_after : GRU only: PyTorch's form (True, default) or Cho's (False)
+    dtype : of the returned network and parameters
+
+    Raises
+    ------
+    ValueError : no recurrent weights, several candidate modules, a gate count
+        of no known cell, names missing or left over (listed), shapes that do
+        not fit, or options that do not apply to the cell
+    """
+    found: dict[str, list[str]] = {}
+    for name in state:
+        match = _RECURRENT.match(name)
+        if match:
+            found.setdefault(match["prefix"], []).append(name)
+    if not found:
+        sample = ", ".join(sorted(state)[:6]) or "no arrays at all"
+        raise ValueError(f"no recurrent weights (weight_ih_l0, weight_hh_l0, ...) in the "
+                         f"model: it holds {sample}")
+    if prefix is None:
+        if len(found) > 1:
+            raise ValueError(f"the model holds several recurrent modules "
+                             f"({', '.join(repr(p) for p in sorted(found))}); choose one "
+                             f"with --prefix")
+        (prefix,) = found
+    elif prefix not in found:
+        raise ValueError(f"no recurrent weights under prefix {prefix!r}; the model has them "
+                         f"under {', '.join(repr(p) for p in sorted(found))}")
+    module = {name[len(prefix):]: np.asarray(state[name]) for name in found[prefix]}
+    leftover_in_module = [name for name in state if name.startswith(prefix)
+                          and name not in found[prefix]]
+    w_hh = module.get("weight_hh_l0")
+    w_ih = module.get("weight_ih_l0")
+    if w_hh is None or w_ih is None or w_hh.ndim != 2 or w_ih.ndim != 2:
+        raise ValueError(f"the recurrent module {prefix or '(top level)'!r} lacks 2-d "
+                         f"weight_ih_l0 and weight_hh_l0")
+    hidden = int(w_hh.shape[1])
+    gates, rest = divmod(int(w_hh.shape[0]), hidden)
+    if rest or gates not in _GATES:
+        raise ValueError(f"weight_hh_l0 has shape {w_hh.shape}: {w_hh.shape[0]} rows for "
+                         f"hidden size {hidden} is no known cell (RNN: H rows, GRU: 3H, "
+                         f"LSTM: 4H; LSTMs with proj_size are not supported)")
+    cell = _GATES[gates]
+    if cell != "rnn" and nonlinearity not in (None, "tanh"):
+        raise ValueError(f"--nonlinearity applies to an RNN; this model is a {cell.upper()}")
+    if cell != "gru" and not reset_after:
+        raise ValueError(f"--reset-before applies to a GRU; this model is a {cell.upper()}")
+    layers = 1 + max(int(_RECURRENT.match(n)["layer"]) for n in module)
+    bidirectional = any(n.endswith("_reverse") for n in module)
+    if not any(n.startswith("bias_") for n in module):
+        raise ValueError("the model has no recurrent biases (bias=False): gradflow's cells "
+                         "always have biases; save zeros as bias_ih_l*/bias_hh_l* to analyse it")
+    options = {"nonlinearity": nonlinearity or "tanh"} if cell == "rnn" else \
+        {"reset_after": bool(reset_after)} if cell == "gru" else {}
+    net = Network(cell, input_size=int(w_ih.shape[1]), hidden_size=hidden, num_layers=layers,
+                  bidirectional=bidirectional, dtype=dtype, **options)
+    expected = net.param_shapes()
+    missing = [n for n in expected if n not in module]
+    leftover = sorted(set(module) - set(expected)) + leftover_in_module
+    if missing or leftover:
+        raise ValueError(f"the {cell.upper()} inferred from weight_hh_l0 ({layers} layer(s), "
+                         f"{'bi' if bidirectional else 'uni'}directional) does not match the "
+                         f"names: missing {', '.join(missing) or 'none'}; left over "
+                         f"{', '.join(leftover) or 'none'}")
+    wrong = [f"{n} {module[n].shape} (expected {shape})" for n, shape in expected.items()
+             if module[n].shape != shape]
+    if wrong:
+        raise ValueError(f"shapes do not fit a {cell.upper()} with input size "
+                         f"{net.input_size} and hidden size {hidden}: {'; '.join(wrong)}")
+    params = net.check_params(module)
+    other = sorted(n for n in state if not n.startswith(prefix)) if prefix else []
+    return Checkpoint(net, params, prefix, other)
