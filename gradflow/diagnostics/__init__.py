@@ -36,7 +36,11 @@ from gradflow.diagnostics.spectra import (
     spectral_summary,
 )
 from gradflow.diagnostics.theory import (
+    DrivenMeanField,
+    critical_gain,
+    depth_factor,
     derivative_bound,
+    driven_mean_field,
     forget_gate_timescale,
     mean_field_lyapunov,
     mean_field_variance,
@@ -45,11 +49,15 @@ from gradflow.diagnostics.theory import (
 
 __all__ = [
     "DecayFit",
+    "DrivenMeanField",
     "SpectralSummary",
     "adjoint_norms",
     "adjoint_profile",
     "condition_number",
+    "critical_gain",
+    "depth_factor",
     "derivative_bound",
+    "driven_mean_field",
     "fit_decay",
     "forget_gate_timescale",
     "jacobian_products",

@@ -13,12 +13,22 @@
   ``q* = g^2 E[tanh^2(sqrt(q*) z)]``, ``z ~ N(0, 1)``. Expectations are
   computed by quadrature: an exponentially convergent trapezoid rule by
   default, Gauss-Hermite on request (accurate only for moderate gains).
+- :func:`driven_mean_field`: the same network driven by inputs that add
+  variance ``s_in^2`` to every pre-activation, ``h_t = tanh(W h_{t-1} + U x_t
+  + b)``: the stationary variance ``q* = g^2 E[tanh^2(sqrt(q*) z)] + s_in^2``,
+  the gradient's squared growth per step ``chi = g^2 E[sech^4(sqrt(q*) z)]``
+  and its decay rate ``-1/2 ln chi`` (vanishing for ``chi < 1``, exploding
+  for ``chi > 1``); :func:`critical_gain` solves ``chi = 1``: 1 without input,
+  above 1 with it (saturating inputs shrink ``E[phi'^2]``).
+- :func:`depth_factor`: the per-layer factor ``sqrt(sigma_w^2 E[phi'^2])`` by
+  which a gradient's norm changes through one random layer (Poole et al. 2016;
+  Schoenholz et al. 2017).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import optimize, special
@@ -26,7 +36,11 @@ from scipy import optimize, special
 from gradflow._validate import check_array, check_choice, check_int, check_real
 
 __all__ = [
+    "DrivenMeanField",
+    "critical_gain",
+    "depth_factor",
     "derivative_bound",
+    "driven_mean_field",
     "forget_gate_timescale",
     "mean_field_lyapunov",
     "mean_field_variance",
@@ -187,3 +201,125 @@ def mean_field_lyapunov(gain: float, *, quadrature: str = "trapezoid",
     z, w = _rule(g, quadrature, n_quad)
     sech4 = (1.0 - np.tanh(np.sqrt(q) * z) ** 2) ** 2
     return 0.5 * float(np.log(g * g * (w @ sech4)))
+
+
+class DrivenMeanField(NamedTuple):
+    """Mean-field state of a driven random tanh RNN (:func:`driven_mean_field`).
+
+    Attributes
+    ----------
+    q : stationary pre-activation variance ``q*``
+    chi : ``g^2 E[sech^4(sqrt(q*) z)]``, the mean squared growth of a gradient per step
+    rate : ``-1/2 ln chi``, the decay rate of ``||dL/dh_t||`` in nats per step
+        (negative: the gradient explodes)
+    """
+
+    q: float
+    chi: float
+    rate: float
+
+
+def _expectation(f: Any, q: float, scale: float, quadrature: str, n_quad: int) -> float:
+    z, w = _rule(scale, quadrature, n_quad)
+    return float(w @ f(np.sqrt(q) * z))
+
+
+def driven_mean_field(gain: float, input_variance: float = 0.0, *,
+                      quadrature: str = "trapezoid", n_quad: int = 200) -> DrivenMeanField:
+    """Stationary variance and gradient rate of ``h_t = tanh(W h_{t-1} + u_t)``, N -> inf.
+
+    ``W_ij ~ N(0, g^2 / N)`` and the input term ``u_t`` (``U x_t + b``) adds
+    variance ``s_in^2`` to each pre-activation, independent of the state.
+
+    Parameters
+    ----------
+    gain : float
+        ``g > 0``.
+    input_variance : float
+        ``s_in^2 >= 0``: e.g. ``sum_j U_ij^2 Var(x_j) + b_i^2``, averaged over units.
+    quadrature, n_quad
+        As in :func:`mean_field_variance`.
+
+    Returns
+    -------
+    DrivenMeanField
+        ``q``, ``chi`` and ``rate``. Without input and ``g <= 1`` the state is
+        0: ``q = 0``, ``chi = g^2``, ``rate = -ln g``.
+    """
+    g = check_real("gain", gain, minimum=0.0, strict_min=True)
+    s2 = check_real("input_variance", input_variance, minimum=0.0)
+    scale = float(np.sqrt(g * g + s2))      # sqrt(q*) <= sqrt(g^2 + s_in^2): the rule's width
+    if s2 == 0.0:
+        q = mean_field_variance(g, quadrature=quadrature, n_quad=n_quad)
+    else:
+        def excess(q: float) -> float:
+            return g * g * _expectation(lambda a: np.tanh(a) ** 2, q, scale, quadrature,
+                                        n_quad) + s2 - q
+        q = float(optimize.brentq(excess, s2, g * g + s2, xtol=1e-15, rtol=1e-14))
+    if q == 0.0:
+        chi = g * g
+    else:
+        chi = g * g * _expectation(lambda a: (1.0 - np.tanh(a) ** 2) ** 2, q, scale,
+                                   quadrature, n_quad)
+    return DrivenMeanField(q, chi, 0.0 - 0.5 * float(np.log(chi)))
+
+
+def critical_gain(input_variance: float = 0.0) -> float:
+    """The gain ``g*`` at which ``chi = 1``: gradients vanish below it, explode above.
+
+    Parameters
+    ----------
+    input_variance : float
+        ``s_in^2 >= 0`` (see :func:`driven_mean_field`); ``g* = 1`` at 0.
+
+    Returns
+    -------
+    float
+    """
+    s2 = check_real("input_variance", input_variance, minimum=0.0)
+    if s2 == 0.0:
+        return 1.0
+
+    def log_chi(g: float) -> float:
+        return float(np.log(driven_mean_field(g, s2).chi))
+
+    high = 2.0
+    while log_chi(high) < 0.0:      # chi grows like g for large g: the root is bracketed
+        high *= 2.0
+    return float(optimize.brentq(log_chi, 1.0, high, xtol=1e-12, rtol=1e-12))
+
+
+def depth_factor(weight_variance: float, pre_activation_variance: float,
+                 nonlinearity: str = "tanh") -> float:
+    """``sqrt(sigma_w^2 E[phi'(a)^2])``, ``a ~ N(0, q)``: a gradient's norm factor per layer.
+
+    Parameters
+    ----------
+    weight_variance : float
+        ``sigma_w^2 = N Var(W_ij)`` of the layer's weights (PyTorch's
+        ``uniform(-1/sqrt(N), 1/sqrt(N))`` gives 1/3).
+    pre_activation_variance : float
+        ``q``, the variance of the pre-activations the derivative is taken at.
+    nonlinearity : "tanh", "relu", "sigmoid" or "linear"
+
+    Returns
+    -------
+    float
+    """
+    s2 = check_real("weight_variance", weight_variance, minimum=0.0)
+    q = check_real("pre_activation_variance", pre_activation_variance, minimum=0.0)
+    check_choice("nonlinearity", nonlinearity, tuple(_GAMMA))
+    if nonlinearity == "linear":
+        mean_sq = 1.0
+    elif nonlinearity == "relu":
+        mean_sq = 0.5                      # P(a > 0), for any q > 0
+    elif q == 0.0:
+        mean_sq = 1.0 if nonlinearity == "tanh" else 1.0 / 16.0
+    else:
+        def prime_sq(a: np.ndarray) -> np.ndarray:
+            if nonlinearity == "tanh":
+                return (1.0 - np.tanh(a) ** 2) ** 2
+            sig = special.expit(a)
+            return (sig * (1.0 - sig)) ** 2
+        mean_sq = _expectation(prime_sq, q, float(np.sqrt(q)), "trapezoid", 200)
+    return float(np.sqrt(s2 * mean_sq))
