@@ -55,10 +55,6 @@ def _inputs(path: Path | None, net: Any, steps: int, batch: int, seed: int) -> t
     return x.astype(net.dtype), f"{path.name}: T = {x.shape[0]}, B = {x.shape[1]}"
 
 
-def _gate_names(cell: str) -> str:
-    return {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}[cell]
-
-
 def analyze(model: Path | str, out: Path | str, *, inputs: Path | str | None = None,
             prefix: str | None = None, nonlinearity: str | None = None,
             reset_after: bool = True, exponents: int = 10, steps: int = DEFAULT_STEPS,
@@ -78,20 +74,9 @@ def analyze(model: Path | str, out: Path | str, *, inputs: Path | str | None = N
     """
     import sys
 
-    import numpy as np
-    import pandas as pd
-    from tqdm import tqdm
-
     from gradflow._validate import check_int
     from gradflow.checkpoint import infer_network, load_state_dict
-    from gradflow.diagnostics import (
-        adjoint_norms,
-        adjoint_profile,
-        fit_decay,
-        lyapunov_spectrum,
-        singular_values,
-        spectral_radius,
-    )
+    from gradflow.dynamics import describe_quantity, measure_dynamics
     from gradflow.report.staging import staging_folder, swap_in
 
     exponents = check_int("exponents", exponents, minimum=1)
@@ -102,75 +87,13 @@ def analyze(model: Path | str, out: Path | str, *, inputs: Path | str | None = N
                          reset_after=reset_after, dtype=dtype)
     net, params = ckpt.network, ckpt.params
     x, input_note = _inputs(None if inputs is None else Path(inputs), net, steps, batch, seed)
-    T, B, _ = x.shape
-    if T < 2:
-        raise ValueError(f"--inputs must have at least 2 steps; got T = {T}")
-    H, D, S = net.hidden_size, net.num_directions, net.state_size
-    trace = net.forward(params, x)
-    rng = np.random.default_rng([seed, 1])
-    # One loss per direction of the top layer, so that each direction's profile measures
-    # its own path back in time: a random readout of s_{T-1} (forward) or of s_0 (reverse).
-    grads = []
-    for d in range(D):
-        d_out = np.zeros_like(trace.outputs)                      # (T, B, D H)
-        d_out[-1 if d == 0 else 0, :, d * H:(d + 1) * H] = \
-            rng.standard_normal((B, H)) / np.sqrt(H)
-        grads.append(net.backward(params, trace, d_out))
-
-    spectra, profiles, lyapunov, gates, numbers = [], [], [], [], []
-    k = min(exponents, S)
-    units = [(layer, d) for layer in range(net.num_layers) for d in range(D)]
+    if x.shape[0] < 2:
+        raise ValueError(f"--inputs must have at least 2 steps; got T = {x.shape[0]}")
     show = sys.stderr.isatty() if progress is None else progress
-    for layer, d in tqdm(units, desc="gradflow analyze", disable=not show, leave=False):
-        sfx = f"_l{layer}" + ("_reverse" if d else "")
-        where = {"layer": layer, "direction": "reverse" if d else "forward"}
-        w_hh = params["weight_hh" + sfx]
-        for g, gate in enumerate(_gate_names(net.cell)):
-            block = w_hh[g * H:(g + 1) * H]
-            sv = singular_values(block)
-            spectra += [{**where, "gate": gate, "index": i + 1, "singular_value": float(v)}
-                        for i, v in enumerate(sv)]
-            numbers += [{**where, "quantity": f"sigma_max(W_h{gate})", "value": float(sv[0])},
-                        {**where, "quantity": f"rho(W_h{gate})",
-                         "value": float(spectral_radius(block))}]
-        norms = adjoint_norms(grads[d].state_adjoints[(layer, d)])  # (T, B)
-        distance, profile = adjoint_profile(norms if d == 0 else norms[::-1])
-        fit = fit_decay(profile, distance, pool=True)
-        mean_log = np.nanmean(np.log10(np.where(profile > 0, profile, np.nan)), axis=1)
-        profiles += [{**where, "distance": int(k_), "log10_ratio": float(v)}
-                     for k_, v in zip(distance, mean_log, strict=True)]
-        informative = bool(np.isfinite(fit.rate_low) and np.isfinite(fit.rate_high))
-        numbers += [{**where, "quantity": "gradient decay rate (nats/step)",
-                     "value": float(fit.rate), "low": float(fit.rate_low),
-                     "high": float(fit.rate_high),
-                     "note": "" if informative else "uninformative fit"}]
-        op = net.jacobian_operator(params, trace, layer, d)
-        exps = lyapunov_spectrum(op if d == 0 else _Reversed(op), k=k, warmup=min(T // 10, T - 1))
-        lyapunov += [{**where, "index": i + 1, "exponent": float(v)}
-                     for i, v in enumerate(exps.mean(axis=0))]
-        numbers += [{**where, "quantity": "largest Lyapunov exponent (nats/step)",
-                     "value": float(np.mean(exps[:, 0]))}]
-        if net.cell != "rnn":
-            cell_trace = trace.layers[layer].cells[d]
-            acts = cell_trace.gates                                   # (T, B, G H)
-            for g, gate in enumerate(_gate_names(net.cell)):
-                if gate in "gn":
-                    continue                                          # candidates, not gates
-                mean = acts[..., g * H:(g + 1) * H].mean(axis=(0, 1))  # (H,) per unit
-                gates += [{**where, "gate": gate, "unit": u, "mean": float(m)}
-                          for u, m in enumerate(mean)]
-                numbers += [{**where, "quantity": f"mean {gate} gate",
-                             "value": float(mean.mean())}]
-                if gate in "fz":   # the gate that keeps the old state
-                    with np.errstate(divide="ignore"):
-                        tau = -1.0 / np.log(np.clip(mean, 0.0, 1.0))
-                    numbers += [{**where, "quantity": f"median timescale -1/ln {gate} (steps)",
-                                 "value": float(np.median(tau))}]
-
-    frames = {"spectra": pd.DataFrame(spectra), "profiles": pd.DataFrame(profiles),
-              "lyapunov": pd.DataFrame(lyapunov), "gates": pd.DataFrame(gates)}
-    table = pd.DataFrame(numbers).reindex(columns=["layer", "direction", "quantity", "value",
-                                                   "low", "high", "note"])
+    dynamics = measure_dynamics(net, params, x, exponents=exponents, seed=seed, progress=show)
+    frames = dynamics._asdict()
+    table = frames.pop("numbers")
+    table.insert(3, "meaning", table.quantity.map(describe_quantity))
     out = Path(out)
     staging = staging_folder(out)
     try:
@@ -181,20 +104,6 @@ def analyze(model: Path | str, out: Path | str, *, inputs: Path | str | None = N
         import shutil
 
         shutil.rmtree(staging, ignore_errors=True)
-
-
-class _Reversed:
-    """A reverse direction's operator in its own processing order (t' = T-1-t), so its
-    Lyapunov exponents follow the direction's dynamics forward in its own time."""
-
-    def __init__(self, op: Any) -> None:
-        self.op, self.shape, self.dtype = op, op.shape, op.dtype
-
-    def matvec(self, t: int, V: Any) -> Any:
-        return self.op.matvec(self.shape[0] - 1 - t, V)
-
-    def rmatvec(self, t: int, U: Any) -> Any:
-        return self.op.rmatvec(self.shape[0] - 1 - t, U)
 
 
 def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, table: Any,
@@ -267,8 +176,7 @@ def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, tabl
                                  "Per-unit mean gate values over the inputs"))
     table.to_csv(out / "numbers.csv", index=False, float_format="%.10g", lineterminator="\n")
     written.append(out / "numbers.csv")
-    shown = table.copy()
-    shown = shown.fillna({"note": "", "low": float("nan"), "high": float("nan")})
+    shown = table.drop(columns="quantity")
     lines = [
         "# gradflow analyze", "",
         f"Model: `{Path(model).name}`: {net.cell.upper()}, input size {net.input_size}, hidden "

@@ -16,7 +16,7 @@ ds_{t+1}`` in original time, as ``step_jacobians`` returns it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,12 @@ class JacobianOperator:
         """
         t_cell = self._step(t)
         return self.cell.step_rmatvec(self.params, self.trace, t_cell, self._check("U", U))
+
+    def in_processing_order(self) -> JacobianOperator:
+        """The same Jacobians indexed in the order the direction runs: for a reverse
+        direction, step ``t`` of the result is ``J[T-1-t]`` (so a Lyapunov spectrum follows
+        its dynamics forward in its own time); a forward direction is returned as is."""
+        return self if not self.reverse else replace(self, reverse=False)
 
     def dense(self, t: int) -> np.ndarray:
         """``J[t]`` formed from ``S`` products (for checks and small models).

@@ -1,0 +1,190 @@
+"""The spectral picture of a network at one set of parameters, on a probe batch.
+
+:func:`measure_dynamics` computes, for every layer and direction, what
+gradflow's diagnostics say about how gradients flow through it:
+
+- ``sigma_max`` and ``rho`` (largest singular value, spectral radius) of each
+  gate's block of ``W_hh`` (``W_hh`` itself for the RNN), and all its
+  singular values;
+- the gradient norm back in time ``||dL/ds_t||`` for a loss on a random
+  readout of the top layer's last state (its first, for a reverse direction),
+  and its fitted decay rate with a 95% interval (:func:`fit_decay`);
+- the top Lyapunov exponents of the state dynamics on the probe inputs,
+  matrix-free (``Network.jacobian_operator``);
+- for LSTM and GRU, the mean of each gate and the per-unit timescales
+  ``-1 / ln(mean gate)`` that the forget (LSTM) or update (GRU) gate implies.
+
+``gradflow analyze`` reports them for a checkpoint; ``gradflow.train(...,
+record=...)`` tracks them through training. Both call this one function, so
+a recorded value is the same number as the one computed after the fact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from gradflow._validate import as_generator, check_int
+from gradflow.diagnostics import (
+    adjoint_norms,
+    adjoint_profile,
+    fit_decay,
+    lyapunov_spectrum,
+    singular_values,
+    spectral_radius,
+)
+
+__all__ = ["QUANTITIES", "Dynamics", "describe_quantity", "measure_dynamics"]
+
+#: Gate letters of each cell, in ``W_hh``'s row-block order; "h" is the RNN's one block.
+_BLOCKS = {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}
+#: What :func:`measure_dynamics` reports (``{g}`` is a gate letter), and its meaning.
+QUANTITIES = {
+    "sigma_max_{g}": "largest singular value of W_h{g}",
+    "rho_{g}": "spectral radius of W_h{g}",
+    "decay_rate": "decay rate of ||dL/ds_t|| per step (nats; < 0 grows)",
+    "lambda_max": "largest Lyapunov exponent (nats/step)",
+    "gate_mean_{g}": "mean {g} gate",
+    "timescale_{g}": "median per-unit timescale -1/ln(mean {g}) (steps)",
+}
+
+
+class Dynamics(NamedTuple):
+    """Tidy frames, one row per (layer, direction, ...).
+
+    Attributes
+    ----------
+    numbers : columns layer, direction, quantity (a key of :data:`QUANTITIES`),
+        value, low, high (the 95% interval of ``decay_rate``; NaN elsewhere)
+    spectra : layer, direction, gate, index, singular_value
+    profiles : layer, direction, distance, log10_ratio (mean over the batch of
+        ``log10 ||dL/ds_t|| / ||dL/ds_T||`` at each distance from the loss)
+    lyapunov : layer, direction, index, exponent (mean over the batch)
+    gates : layer, direction, gate, unit, mean (LSTM and GRU; empty for the RNN)
+    """
+
+    numbers: pd.DataFrame
+    spectra: pd.DataFrame
+    profiles: pd.DataFrame
+    lyapunov: pd.DataFrame
+    gates: pd.DataFrame
+
+
+def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 1,
+                     seed: int = 0, progress: bool = False) -> Dynamics:
+    """Every layer's and direction's spectral picture on the probe inputs ``x``.
+
+    Parameters
+    ----------
+    net : Network
+    params : its parameters (extra names, a head's, are ignored)
+    x : (T, B, I) array, the probe batch, ``T >= 2``
+    exponents : Lyapunov exponents per layer and direction (capped at S)
+    seed : int, of the random readouts the losses read and of the Lyapunov frame
+    progress : a tqdm bar over layers and directions
+
+    Returns
+    -------
+    Dynamics
+
+    Notes
+    -----
+    Cost: one forward, one backward per direction, an SVD of each ``H x H``
+    block, and ``T`` matrix-free Jacobian products of ``exponents`` columns
+    per layer and direction: O(T B H^2 (1 + exponents)) time, O(T B H) memory.
+    """
+    from tqdm import tqdm
+
+    exponents = check_int("exponents", exponents, minimum=1)
+    trace = net.forward(params, x)
+    T, B, _ = np.shape(x)
+    if T < 2:
+        raise ValueError(f"x must have at least 2 steps to measure decay; got T = {T}")
+    H, D = net.hidden_size, net.num_directions
+    seed = check_int("seed", seed, minimum=0)
+    rng = as_generator(np.random.SeedSequence([seed, 1]))       # the losses' readouts
+    frame_seed = seed                                            # the Lyapunov frame
+    # One loss per direction of the top layer, so that each direction's profile follows
+    # its own path back in time: a random readout of s_{T-1} (forward) or of s_0 (reverse).
+    grads = []
+    for d in range(D):
+        d_out = np.zeros_like(trace.outputs)                      # (T, B, D H)
+        d_out[-1 if d == 0 else 0, :, d * H:(d + 1) * H] = \
+            rng.standard_normal((B, H)) / np.sqrt(H)
+        grads.append(net.backward(params, trace, d_out))
+    p = net.check_params(params)
+    numbers: list[dict] = []
+    spectra: list[dict] = []
+    profiles: list[dict] = []
+    lyapunov: list[dict] = []
+    gates: list[dict] = []
+    units = [(layer, d) for layer in range(net.num_layers) for d in range(D)]
+    for layer, d in tqdm(units, desc="dynamics", disable=not progress, leave=False):
+        where = {"layer": layer, "direction": "reverse" if d else "forward"}
+
+        def number(quantity: str, value: float, low: float = np.nan,
+                   high: float = np.nan, where: dict = where) -> None:
+            numbers.append({**where, "quantity": quantity, "value": float(value),
+                            "low": float(low), "high": float(high)})
+
+        w_hh = p["weight_hh" + f"_l{layer}" + ("_reverse" if d else "")]
+        for g, gate in enumerate(_BLOCKS[net.cell]):
+            block = w_hh[g * H:(g + 1) * H]                           # (H, H)
+            sv = singular_values(block)
+            spectra += [{**where, "gate": gate, "index": i + 1, "singular_value": float(v)}
+                        for i, v in enumerate(sv)]
+            number(f"sigma_max_{gate}", sv[0])
+            number(f"rho_{gate}", spectral_radius(block))
+        norms = adjoint_norms(grads[d].state_adjoints[(layer, d)])    # (T, B)
+        distance, profile = adjoint_profile(norms if d == 0 else norms[::-1])
+        fit = fit_decay(profile, distance, pool=True)
+        number("decay_rate", fit.rate, fit.rate_low, fit.rate_high)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(np.where(profile > 0, profile, np.nan))
+        mean_log = np.array([np.nanmean(row) if np.isfinite(row).any() else np.nan
+                             for row in logs])
+        profiles += [{**where, "distance": int(k), "log10_ratio": float(v)}
+                     for k, v in zip(distance, mean_log, strict=True)]
+        op = net.jacobian_operator(params, trace, layer, d).in_processing_order()
+        exps = lyapunov_spectrum(op, k=min(exponents, net.state_size), warmup=T // 10,
+                                 seed=frame_seed)
+        lyapunov += [{**where, "index": i + 1, "exponent": float(v)}
+                     for i, v in enumerate(exps.mean(axis=0))]
+        number("lambda_max", np.mean(exps[:, 0]))
+        if net.cell != "rnn":
+            acts = trace.layers[layer].cells[d].gates                 # (T, B, G H)
+            for g, gate in enumerate(_BLOCKS[net.cell]):
+                if gate in "gn":                                      # candidates, not gates
+                    continue
+                mean = acts[..., g * H:(g + 1) * H].mean(axis=(0, 1))  # (H,) per unit
+                gates += [{**where, "gate": gate, "unit": u, "mean": float(m)}
+                          for u, m in enumerate(mean)]
+                number(f"gate_mean_{gate}", mean.mean())
+                if gate in "fz":                                      # keeps the old state
+                    with np.errstate(divide="ignore"):
+                        tau = -1.0 / np.log(np.clip(mean, 0.0, 1.0))
+                    number(f"timescale_{gate}", np.median(tau))
+    columns = {"numbers": ["layer", "direction", "quantity", "value", "low", "high"],
+               "spectra": ["layer", "direction", "gate", "index", "singular_value"],
+               "profiles": ["layer", "direction", "distance", "log10_ratio"],
+               "lyapunov": ["layer", "direction", "index", "exponent"],
+               "gates": ["layer", "direction", "gate", "unit", "mean"]}
+    rows = {"numbers": numbers, "spectra": spectra, "profiles": profiles,
+            "lyapunov": lyapunov, "gates": gates}
+    return Dynamics(**{name: pd.DataFrame(rows[name], columns=cols)
+                       for name, cols in columns.items()})
+
+
+def describe_quantity(quantity: str) -> str:
+    """The readable meaning of a quantity key (``sigma_max_f`` -> "largest singular value
+    of W_hf")."""
+    for pattern, text in QUANTITIES.items():
+        if "{g}" in pattern:
+            stem = pattern.split("{g}")[0]
+            if quantity.startswith(stem) and len(quantity) == len(stem) + 1:
+                return text.format(g=quantity[-1])
+        elif quantity == pattern:
+            return text
+    return quantity
