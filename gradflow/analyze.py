@@ -176,7 +176,9 @@ def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, tabl
                                  "Per-unit mean gate values over the inputs"))
     table.to_csv(out / "numbers.csv", index=False, float_format="%.10g", lineterminator="\n")
     written.append(out / "numbers.csv")
-    shown = table.drop(columns="quantity")
+    shown = table.drop(columns="quantity").astype({"low": object, "high": object})
+    for column in ("low", "high"):   # an interval only where there is one
+        shown[column] = [f"{v:.4g}" if v == v else "" for v in table[column]]
     lines = [
         "# gradflow analyze", "",
         f"Model: `{Path(model).name}`: {net.cell.upper()}, input size {net.input_size}, hidden "
