@@ -174,7 +174,7 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.set_xlabel("mismatching attractors between subject and verb (all attractors mismatch)")
     ax.set_ylabel("agreement error rate (test)")
     ax.set_title(f"Trained on natural-like text (mismatch rate {rate:g}, {steps} steps)")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     data = _seed_means(mism, ["regime", "cell", "n_mismatch"])
     heur = mism.groupby(["regime", "n_mismatch"], as_index=False)[
         ["recency_error", "majority_error"]].mean()
@@ -209,7 +209,7 @@ def render(frame: pd.DataFrame, out) -> None:
             ax.set_xlabel("mismatching attractors")
         axes[0].set_ylabel("agreement error rate (test)")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small",
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels),
                    bbox_to_anchor=(0.5, -0.15))
         out.figure("regimes", fig, data,
                    caption="The same curves for three training regimes: natural-like text "

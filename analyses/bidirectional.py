@@ -137,7 +137,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xlabel("sequence length T")
         ax.set_title({"rnn": "tanh RNN", "lstm": "LSTM"}[cell])
         if mine:  # the quick grid may leave a panel empty
-            ax.legend(fontsize="x-small", loc="center right", bbox_to_anchor=(1.0, 0.42))
+            ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.42))
     axes[0].set_ylabel("test accuracy (chance 0.5)")
     fig.suptitle(f"Early cue after {steps} steps: mean over {n_seeds} seeds (dots: seeds)",
                  fontsize="medium")
@@ -179,7 +179,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xlabel("sequence length T")
         ax.set_title("at initialization" if when == "init" else f"after {steps} steps")
     axes[0].set_ylabel("log10 ||dL/dx_cue|| / ||dL/dx_T||")
-    axes[0].legend(fontsize="x-small")
+    axes[0].legend()
     out.figure("gradient_ratio", fig, grad,
                caption=f"Input gradient of the loss at the cue position over that at the last "
                        f"position, log10 (median over {N_GRAD} sequences, mean over seeds; "

@@ -163,7 +163,7 @@ def render(frame: pd.DataFrame, out) -> None:
     axes[2, 0].set_ylabel("unclipped runs only:\nbatch loss, full range")
     axes[0, 0].set_ylabel("batch loss (MSE)")
     axes[1, 0].set_ylabel("||g|| before clipping")
-    axes[0, -1].legend(fontsize="x-small", ncol=2)
+    axes[0, -1].legend(ncol=2)
     fig.tight_layout()
     # Explicit columns: a cached run's rows come back with their keys in another order.
     curve_data = curves[["gain", "clip", "seed", "step", "loss", "grad_norm", "max_grad_norm",
@@ -242,7 +242,7 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.axhline(LEARNED, color="grey", ls=":", lw=0.8)
     ax.set_xlabel("clipping threshold")
     ax.set_ylabel("final test loss / baseline (1e6: non-finite)")
-    ax.legend(title="gain g", fontsize="small", title_fontsize="small")
+    ax.legend(title="gain g")
     for i, gain in enumerate(gains):
         g = table[table.gain == gain].set_index("clip").reindex(order)
         pos = np.arange(len(order)) + (i - (len(gains) - 1) / 2) * width
@@ -258,7 +258,7 @@ def render(frame: pd.DataFrame, out) -> None:
     ax2.set_ylim(0, 1.05)
     ax2.set_xlabel("clipping threshold")
     ax2.set_ylabel("fraction of seeds")
-    ax2.legend(fontsize="x-small")
+    ax2.legend()
     fig.tight_layout()
     out.figure("outcomes", fig, plot[["gain", "clip", "clip_label", "seed", "final_loss",
                                       "baseline", "rel_loss", "diverged", "learned",

@@ -136,7 +136,7 @@ def render(frame: pd.DataFrame, out) -> None:
                 ax.set_xlabel("layers L")
             if col == 0:
                 ax.set_ylabel(label)
-    axes[0, 0].legend(fontsize="small", title="connection", title_fontsize="small")
+    axes[0, 0].legend(title="connection")
     fig.tight_layout()
     out.figure("gradient_vs_depth", fig, curves.rename(columns={"mean": "geo_mean"}),
                caption=f"Gradient reaching the bottom of the stack at initialization vs the "
@@ -176,7 +176,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xlabel("layer l (0 = bottom)")
         if col == 0:
             ax.set_ylabel("log10 ||dL/dh^l_T|| / ||dL/dh^top_T||")
-    axes[0, 0].legend(fontsize="x-small")
+    axes[0, 0].legend()
     fig.tight_layout()
     out.figure("layer_profile", fig, profile.assign(
         carry_line=lambda f: (deepest - 1 - f.layer) * np.log10(f.cell.map(carry_by_cell))),
@@ -205,7 +205,7 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.set_xticks(np.arange(len(connections)), connections)
     ax.set_ylabel("singular values of dy^l/du^l")
     # outside the axes: inside, it covered the low end of the LSTM "none" bar
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out.figure("depth_jacobians", fig, jac,
                caption=f"Singular values of the per-layer depth Jacobians dy^l/du^l of the "
                        f"{deepest}-layer stacks (layers 1..{deepest - 1}, every step and "

@@ -178,7 +178,7 @@ def render(frame: pd.DataFrame, out) -> None:
                 ls="--" if v in ("lstm", "gru_z2") else "-", **marks.get(v, {}))
     ax.set_xlabel("distance k = T-1-t (steps back from the loss)")
     ax.set_ylabel("log10 ||dL/ds_t|| / ||dL/ds_T||")
-    ax.legend(fontsize="small", ncol=2)
+    ax.legend(ncol=2)
     ax.set_title("Gradient norm back in time at initialization (LSTM: s = [h; c])")
     out.figure("profiles", fig, mean_profile[["variant", "distance", "log10_ratio"]],
                caption="Mean over seeds (and 32 input sequences) of log10 ||dL/ds_t|| relative "
@@ -201,7 +201,7 @@ def render(frame: pd.DataFrame, out) -> None:
             ax.set_title(f"||{name}|| / ||dL/ds_T||")
             ax.set_xlabel("distance k (steps)")
         axes[0].set_ylabel("log10 ratio")
-        axes[1].legend(fontsize="small")
+        axes[1].legend()
         # ||c block|| / ||h block|| per distance >= 1, from the plotted means of log10
         past = lp[lp.distance >= 1]
         factor = 10 ** (past.log10_c - past.log10_h)
@@ -249,7 +249,7 @@ def render(frame: pd.DataFrame, out) -> None:
                                               [row.ci_high - row["mean"]]],
                     marker="o", capsize=3, color=_color(v, shades))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(xs, [LABELS[v].replace(", ", "\n") for v in rate.variant], fontsize="small")
+    ax.set_xticks(xs, [LABELS[v].replace(", ", "\n") for v in rate.variant])
     ax.set_ylabel("decay rate of ||dL/ds_t|| (nats/step)")
     ax.set_title("Fitted decay rate at initialization (95% CI over seeds)")
     out.figure("rates", fig, rate_table,
@@ -281,7 +281,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xlabel("k (steps)")
         ax.set_ylabel("log10 ||diag(f_T-1) ... diag(f_T-k)||_2")
         ax.set_ylim(max(-16, mean_cp.log10_norm.min() - 0.5), 0.5)
-        ax.legend(fontsize="small")
+        ax.legend()
         ax.set_title("Cell path: solid small weights, dashed default; dotted theory")
         out.figure("cell_path", fig, mean_cp,
                    caption="Spectral norm of the product of the cell-path Jacobians "
@@ -322,7 +322,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_yticks([], minor=True)
         ax.set_xlabel("forget-gate bias b_f")
         ax.set_ylabel("cell-path timescale xi (steps)")
-        ax.legend(fontsize="small")
+        ax.legend()
         ax.set_title("Forget-gate bias sets the cell path's timescale")
         out.figure("timescales", fig, ts,
                    caption="Timescale of the cell-path product (inverse of its fitted decay "

@@ -131,12 +131,11 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.axhline(SUCCESS * baseline, color="grey", lw=0.8, ls="--")
         ax.set_yscale("log")
         ax.set_xlabel("training step")
-        ax.set_title(LABELS[model], fontsize="small", color=_color(model))
+        ax.set_title(LABELS[model], color=_color(model))
     axes[0][0].set_ylabel(f"batch MSE (mean of {BLOCK} steps)")
-    axes[0][0].legend(fontsize="x-small", loc="lower left")
+    axes[0][0].legend(loc="lower left")
     fig.suptitle(f"Adding problem, T = {T}: each seed (thin) and the median (black); grey: "
-                 f"baseline 1/6 and success line {SUCCESS:g} x baseline (dashed)",
-                 fontsize="small")
+                 f"baseline 1/6 and success line {SUCCESS:g} x baseline (dashed)")
     out.figure("loss_curves", fig,
                curves[["model", "seed", "step", "loss"]].assign(length=T),
                caption=f"Training loss on the adding problem (T = {T}, hidden {HIDDEN}, "
@@ -181,9 +180,8 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.errorbar(i, r.success_rate, yerr=[[r.success_rate - r.rate_ci_low],
                                              [r.rate_ci_high - r.success_rate]],
                     color="k", capsize=4)
-        ax.text(i + 0.08, r.success_rate + 0.02, f"{r.successes}/{r.seeds}", ha="left",
-                fontsize="small")
-    ax.set_xticks(xs, [LABELS[m].replace(", ", "\n") for m in table.model], fontsize="small")
+        ax.text(i + 0.08, r.success_rate + 0.02, f"{r.successes}/{r.seeds}", ha="left")
+    ax.set_xticks(xs, [LABELS[m].replace(", ", "\n") for m in table.model])
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("success rate (95% Wilson CI)")
     ax.set_title(f"Test MSE < {SUCCESS:g} x baseline after {steps} steps (T = {T})")

@@ -131,7 +131,7 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.axvline(1, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("gain g (W entries N(0, g^2/N))")
     ax.set_ylabel("exponent (nats/step)")
-    ax.legend(fontsize="small")
+    ax.legend()
     ax.set_title("Largest Lyapunov exponent of h_t = tanh(W h_{t-1})")
     data = table.merge(theory[["theory_gain", "mean_field_curve"]].rename(
         columns={"theory_gain": "gain"}), on="gain", how="outer")
@@ -156,7 +156,7 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.set_xlabel("index i")
     ax.set_ylabel("Lyapunov exponent lambda_i (nats/step)")
     # outside the axes: inside, it covered the curves at large i
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(f"Top {int(spec['index'].max())} Lyapunov exponents (mean over seeds)")
     out.figure("spectrum", fig, spec,
                caption="The largest Lyapunov exponents (QR method, re-orthonormalized every "
@@ -178,7 +178,7 @@ def render(frame: pd.DataFrame, out) -> None:
                 marker="o", ls="none", capsize=2, label="one W (seed, gain)")
     ax.set_xlabel("lambda_max from the QR spectrum (nats/step)")
     ax.set_ylabel("growth rate of ||prod J||_2 (nats/step)")
-    ax.legend(fontsize="small")
+    ax.legend()
     ax.set_title("The same number, seen two ways")
     out.figure("two_ways", fig, summary[["gain", "seed", "lambda_max", "product_rate",
                                          "product_rate_low", "product_rate_high"]],
