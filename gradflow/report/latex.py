@@ -74,16 +74,22 @@ def _exponent(value: float, digits: int) -> int:
 
 def _scale(value: float, low: float | None, high: float | None, digits: int
            ) -> tuple[int, int]:
-    """(exponent shown, decimals) that give ``value`` ``digits`` significant digits."""
-    anchor = value
-    if value == 0:  # the interval's magnitude sets the precision of a zero
-        anchor = max(abs(low or 0.0), abs(high or 0.0))
-        if anchor == 0:
-            return 0, 0
-    e = _exponent(anchor, digits)
-    if _FIXED[0] <= e < _FIXED[1]:
-        return 0, max(0, digits - 1 - e)
-    return e, digits - 1
+    """(exponent shown, decimals) that give ``value`` ``digits`` significant digits.
+
+    The largest magnitude of the three chooses the notation (fixed, or one
+    power of ten shared by all three); the value's own magnitude sets the
+    decimals, so the bounds carry the value's precision.
+    """
+    largest = max(abs(value), abs(low or 0.0), abs(high or 0.0))
+    if largest == 0:
+        return 0, 0
+    e_max = _exponent(largest, digits)
+    # a zero value: the interval's magnitude sets its precision
+    e_value = _exponent(value, digits) if value != 0 else e_max
+    if _FIXED[0] <= e_max < _FIXED[1]:
+        return 0, max(0, digits - 1 - e_value)
+    return e_max, max(0, digits - 1 + e_max - e_value)
+
 
 
 def _mantissa(value: float, exponent: int, decimals: int) -> str:
@@ -134,6 +140,8 @@ def format_interval(value: Any, low: Any, high: Any, digits: int = 3, *,
     _check_style(style)
     if not _finite(value):
         return MISSING, MISSING, MISSING
+    if low is None and high is None:
+        return format_value(value, digits, style=style), MISSING, MISSING
     value = float(value)
     lo = float(low) if _finite(low) else None
     hi = float(high) if _finite(high) else None
@@ -248,9 +256,12 @@ def _cells(frame: pd.DataFrame, chosen: Mapping[str, str], digits: int, style: s
         for col in chosen:
             v = row[col]
             if col in pairs and _finite(v) and not pd.api.types.is_integer_dtype(frame[col]):
-                text = "{} [{}, {}]".format(*format_interval(
-                    v, row[pairs[col][0]], row[pairs[col][1]], digits, style=style))
-                cells.append(f"${text}$" if style == "latex" else text)
+                parts = format_interval(v, row[pairs[col][0]], row[pairs[col][1]], digits,
+                                        style=style)
+                if style == "latex":  # each number in math; "--" and the brackets in text
+                    parts = tuple(p if p == MISSING else f"${p}$" for p in parts)
+                cells.append("{} [{}, {}]".format(*parts))
+
             elif isinstance(v, bool | np.bool_):
                 cells.append("yes" if v else "no")
             elif _finite(v):

@@ -296,7 +296,10 @@ def results_tex(numbers: list[Number], *, preview: bool = False) -> str:
         if example.low is not None:
             cite += f" [\\{example.macro}Low, \\{example.macro}High]"
         lines.append(f"% Cite e.g. {cite}")
-    lines += [r"\ifdefined\xspace\else\RequirePackage{xspace}\fi", ""]
+    # xspace keeps the space after a macro; "]" joins its exceptions: [\gfXLow, \gfXHigh]
+    lines += [r"\ifdefined\xspace\else\RequirePackage{xspace}\fi",
+              r"\xspaceaddexceptions{]}", ""]
+
     for n in numbers:
         value, low, high = n.latex()
         unit = f" [{n.unit}]" if n.unit else ""

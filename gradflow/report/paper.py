@@ -45,6 +45,7 @@ PREAMBLE = r"""% preamble.tex: the LaTeX packages the generated gradflow report 
 \usepackage{booktabs}  % tables: \toprule, \midrule, \bottomrule
 \usepackage{graphicx}  % figures: \includegraphics
 \usepackage{xspace}    % results.tex: a macro keeps the space after it
+
 % Figure paths are relative to the report folder; from the repository root too:
 \graphicspath{{./}{reports/}}
 """
@@ -72,7 +73,8 @@ def _section_latex(name: str, title: str, question: str, section: Section) -> li
         lines += [chunk, ""]
     if section.numbers:
         lines += [r"\paragraph{Citable numbers} (macros of \texttt{results.tex}):",
-                  r"\begin{itemize}\small"]
+                  r"\begin{itemize}\small\raggedright"]
+
         for n in section.numbers:
             cite = rf"\{n.macro}" + (f" {escape(n.unit)}" if n.unit else "")
             if n.low is not None:
