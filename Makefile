@@ -4,7 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help reports test lint bench venv clean
+REPORT ?= reports
+
+.PHONY: help reports paper test lint bench venv clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -21,7 +23,11 @@ venv: $(STAMP)  ## create .venv and install gradflow (editable) with test and da
 reports: $(STAMP)  ## regenerate everything in reports/
 	$(VENV)/bin/gradflow report
 
+paper: $(STAMP)  ## compile reports/paper.tex into reports/paper.pdf (needs pdflatex)
+	$(PY) -c 'import sys; from gradflow.report.paper import main; sys.exit(main())' $(REPORT)
+
 test: $(STAMP)  ## run the whole test suite
+
 	$(PY) -m pytest -q
 
 lint: $(STAMP)  ## ruff over the package, tests and analyses

@@ -9,6 +9,8 @@ decay with the timescale -1/ln sigma(b_f) that the forget-gate bias predicts?
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -149,6 +151,11 @@ def _interval(table: pd.DataFrame) -> list[pd.Series]:
     return [table["mean"] - table.ci_low, table.ci_high - table["mean"]]
 
 
+def _math(label: str) -> str:
+    """A model's label for a plot: its gate biases as math (``$b_f = 2$``)."""
+    return re.sub(r"b_([fz])( = -?[\d.]+)?", lambda m: f"$b_{m[1]}{m[2] or ''}$", label)
+
+
 def _color(variant: str, shades: dict) -> str:
     return shades.get(variant, CELL_COLORS.get(variant, "k"))
 
@@ -173,7 +180,7 @@ def render(frame: pd.DataFrame, out) -> None:
     fig, ax = new_figure("column", 2.8)
     for v in order:
         g = mean_profile[mean_profile.variant == v]
-        ax.plot(g.distance, g.log10_ratio, color=_color(v, shades), label=LABELS[v],
+        ax.plot(g.distance, g.log10_ratio, color=_color(v, shades), label=_math(LABELS[v]),
                 ls="--" if v in ("lstm", "gru_z2") else "-", **marks.get(v, {}))
     ax.set_xlabel(r"distance $k = T-1-t$ (steps back from the loss)")
     ax.set_ylabel(r"$\log_{10} \|\partial L/\partial s_t\| \,/\, \|\partial L/\partial s_T\|$")
@@ -197,7 +204,7 @@ def render(frame: pd.DataFrame, out) -> None:
                                  strict=True):
             for v in lstm_order:
                 g = lp[lp.variant == v]
-                ax.plot(g.distance, g[col], color=shades[v], label=LABELS[v],
+                ax.plot(g.distance, g[col], color=shades[v], label=_math(LABELS[v]),
                         ls="--" if v == "lstm" else "-", **marks.get(v, {}))
             ax.set_title(rf"$\|\partial L/\partial {name}\| \,/\, \|\partial L/\partial s_T\|$")
             ax.set_xlabel("distance $k$ (steps)")
@@ -252,7 +259,7 @@ def render(frame: pd.DataFrame, out) -> None:
                                               [row.ci_high - row["mean"]]],
                     marker="o", capsize=3, color=_color(v, shades))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(xs, [LABELS[v] for v in rate.variant], rotation=40, ha="right",
+    ax.set_xticks(xs, [_math(LABELS[v]) for v in rate.variant], rotation=40, ha="right",
                   rotation_mode="anchor")
 
     ax.set_ylabel(r"decay rate of $\|\partial L/\partial s_t\|$ (nats/step)")
@@ -287,7 +294,7 @@ def render(frame: pd.DataFrame, out) -> None:
             for weights, ls in (("small", "-"), ("default", "--")):
                 gw = g[g.weights == weights]
                 ax.plot(gw.distance, gw.log10_norm, color=shades[v], ls=ls,
-                        label=f"{LABELS[v]}" if weights == "small" else None)
+                        label=_math(LABELS[v]) if weights == "small" else None)
             gw = g[g.weights == "small"]
             ax.plot(gw.distance, gw.theory_log10, color="k", ls=":", lw=1.2, zorder=3)
         ax.set_xlabel("$k$ (steps)")
