@@ -30,9 +30,12 @@ DERIVATIONS: tuple[tuple[str, dict, str], ...] = (
 #: The notation note, printed (not a comment) above each derivation's equations.
 NOTATION = (r"Products of vectors ($\odot$) are elementwise, $v^{\circ 2}$ is an elementwise "
             r"square and $\operatorname{diag}(v)$ the diagonal matrix of $v$.")
-#: Widest a line of a display may be (pt at 10 pt text), the left-hand side and
-#: the equation number of a 3.4 in (246 pt) column deducted.
+#: Widest a line's right-hand side may be (pt at 10 pt text) by default: a
+#: 3.4 in (246 pt) column less a typical left-hand side and the equation number.
 LINE_PT = 180.0
+#: Width left for a display's two sides together; the right-hand side gets
+#: what its left-hand side leaves.
+DISPLAY_PT = 200.0
 
 # Approximate widths (pt, 10 pt Computer Modern math) of what the printers emit.
 _COMMANDS = {"operatorname": 0.0, "odot": 12.8, "circ": 5.0, "tanh": 17.5, "sigma": 5.7,
@@ -242,7 +245,8 @@ def _align(displays: list[str], labels: list[str]) -> list[str]:
     for k, (math, label) in enumerate(zip(displays, labels, strict=True)):
         match = _RELATION.search(math)
         lhs, rhs = (math[:match.start()], math[match.start() + 1:]) if match else ("", math)
-        broken = break_math(rhs)
+        broken = break_math(rhs, min(LINE_PT, DISPLAY_PT - math_width(lhs)))
+
         rows = []
         for j, (depth, text) in enumerate(broken):
             indent = "" if j == 0 else r"\quad " * (depth + 1)
