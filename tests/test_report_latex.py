@@ -169,6 +169,14 @@ def test_interval_columns_are_recognised():
     frame = pd.DataFrame({"lambda_max": [1.0], "lambda_ci_low": [0.5],
                           "lambda_ci_high": [1.5], "x": [1.0]})
     assert interval_columns(frame) == {"lambda_max": ("lambda_ci_low", "lambda_ci_high")}
+    counts = pd.DataFrame({"diverged": [1], "diverged_rate": [0.2], "diverged_ci_low": [0.0],
+                           "diverged_ci_high": [0.6], "x": [1.0], "x_ci_low": [0.5],
+                           "x_ci_high": [1.5]})
+    assert interval_columns(counts) == {"diverged_rate": ("diverged_ci_low", "diverged_ci_high"),
+                                        "x": ("x_ci_low", "x_ci_high")}
+    apart = pd.DataFrame({"y": [1.0], "other": [2.0], "y_ci_low": [0.5], "y_ci_high": [1.5]})
+    assert interval_columns(apart) == {"y": ("y_ci_low", "y_ci_high")}
+
 
 
 def test_table_latex_is_an_escaped_float_with_merged_intervals():

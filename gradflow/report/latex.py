@@ -210,10 +210,12 @@ def markdown_to_latex(markdown: str) -> str:
 def interval_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """Which columns hold another column's interval: ``{value: (low, high)}``.
 
-    A pair of adjacent columns ``..ci_low``, ``..ci_high`` belongs to
-    ``X`` when they are ``X_ci_low``/``X_ci_high``, else to the column just
-    before the pair (``mean, ci_low, ci_high`` or ``lambda_max, lambda_ci_low,
-    lambda_ci_high``).
+    A pair of adjacent columns ``..ci_low``, ``..ci_high`` belongs to the
+    column just before it (``mean, ci_low, ci_high``; ``rate, rate_ci_low,
+    rate_ci_high``; ``lambda_max, lambda_ci_low, lambda_ci_high``; ``diverged,
+    diverged_rate, diverged_ci_low, diverged_ci_high``: the rate), unless that
+    column is another interval's bound or the pair is ``X_ci_low``/``X_ci_high``
+    of a column ``X`` elsewhere whose name the previous column does not extend.
     """
     cols = list(frame.columns)
     pairs = {}
@@ -222,10 +224,15 @@ def interval_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
         if not (low.endswith("ci_low") and high.endswith("ci_high")
                 and low[:-len("ci_low")] == high[:-len("ci_high")]):
             continue
-        named = low[:-len("_ci_low")]
-        value = named if low.endswith("_ci_low") and named in cols else cols[k - 1]
-        if not str(value).endswith(("ci_low", "ci_high")):
-            pairs[str(value)] = (low, high)
+        named = low[:-len("_ci_low")] if low.endswith("_ci_low") else None
+        before = str(cols[k - 1])
+        if named in cols and not before.startswith(named):
+            value = named
+        else:
+            value = before
+        if not value.endswith(("ci_low", "ci_high")):
+            pairs[value] = (low, high)
+
     return pairs
 
 
