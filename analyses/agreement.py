@@ -168,11 +168,12 @@ def render(frame: pd.DataFrame, out) -> None:
     n_seeds = tests.seed.nunique()
 
     # Figure 1: the main regime, error vs number of mismatching attractors.
-    fig, ax = new_figure("column", 2.8)
+    fig, ax = new_figure("column", 3.0)
     _plot_cells(ax, tests, main, cells, faint=True)
     ax.set_xlabel("mismatching attractors $k$ between subject and verb")
     ax.set_ylabel("agreement error rate (test)")
-    ax.legend(loc="upper left")
+    fig.legend(loc="outside lower center", ncol=2)   # below the axes: the curves fill them
+
     data = _seed_means(mism, ["regime", "cell", "n_mismatch"])
     heur = mism.groupby(["regime", "n_mismatch"], as_index=False)[
         ["recency_error", "majority_error"]].mean()

@@ -112,7 +112,7 @@ def render(frame: pd.DataFrame, out) -> None:
         table = table.merge(d[["gain", "mean"]].rename(columns={"mean": col}), on="gain")
 
     # Figure 1: lambda_max vs g, with ln rho(W) below 1 and the mean field above.
-    fig, ax = new_figure("column", 2.8)
+    fig, ax = new_figure("column", 3.4)
     ax.plot(theory.theory_gain, theory.mean_field_curve, color="grey", lw=1,
             label=r"mean field $\lambda_{\mathrm{MF}}(g)$ ($= \ln g$ for $g \leq 1$)")
     below = table[table.gain < 1]
@@ -132,8 +132,9 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.axvline(1, color="grey", lw=0.8, ls=":")
     ax.set_xlabel(r"gain $g$ ($W$ entries $\mathcal{N}(0, g^2/N)$)")
     ax.set_ylabel("exponent (nats/step)")
-    ax.legend()
-    data = table.merge(theory[["theory_gain", "mean_field_curve"]].rename(
+    fig.legend(loc="outside lower center", ncol=1)   # below the axes: the points fill them
+    data = table.merge(
+theory[["theory_gain", "mean_field_curve"]].rename(
         columns={"theory_gain": "gain"}), on="gain", how="outer")
     out.figure("lambda_max", fig, data,
                caption=r"Largest Lyapunov exponent of $h_t = \tanh(W h_{t-1})$ vs gain $g$, "

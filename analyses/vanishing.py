@@ -110,7 +110,7 @@ def render(frame: pd.DataFrame, out) -> None:
     table = rate.merge(sig, on="gain")
     table["pascanu_rate"] = -np.log(table.sigma_max)
     table["neg_log_rho"] = -np.log(table.rho)
-    fig, ax = new_figure("column", 2.6)
+    fig, ax = new_figure("column", 3.0)
     ax.errorbar(table.gain, table["mean"], yerr=[table["mean"] - table.ci_low,
                                                  table.ci_high - table["mean"]],
                 marker="o", capsize=3, label="measured rate (95% CI over seeds)")
@@ -120,7 +120,8 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel(r"gain $g$ ($W_{hh}$ entries $\mathcal{N}(0, g^2/H)$)")
     ax.set_ylabel("decay rate per step (nats;\n$< 0$: explodes)")
-    ax.legend()
+    fig.legend(loc="outside lower center", ncol=1)   # below the axes: the curves fill them
+
     out.figure("rates", fig, table,
                caption=r"Decay rate of $\|\partial L/\partial h_t\|$ per step vs gain $g$, "
                        r"against $-\ln\sigma_{\max}$ and $-\ln\rho$.",
