@@ -4,7 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help reports test lint bench venv clean
+REPORT ?= reports
+
+.PHONY: help reports paper test lint bench venv clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -18,8 +20,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install gradflow (editable) with test and dask extras
 
-reports: $(STAMP)  ## regenerate everything in reports/
+reports: $(STAMP)  ## regenerate everything in reports/ (and paper.pdf when pdflatex is installed)
 	$(VENV)/bin/gradflow report
+	@if command -v pdflatex >/dev/null 2>&1; then $(MAKE) --no-print-directory paper; \
+	else echo "pdflatex not installed: $(REPORT)/paper.pdf not rebuilt ('make paper' says how)"; fi
+
+paper: $(STAMP)  ## compile reports/paper.tex into reports/paper.pdf (needs pdflatex)
+	$(PY) -c 'import sys; from gradflow.report.paper import main; sys.exit(main())' $(REPORT)
 
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest -q

@@ -18,12 +18,11 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from matplotlib import pyplot as plt
 
 import gradflow
 from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci
-from gradflow.report.style import CELL_COLORS
+from gradflow.report.style import CELL_COLORS, new_figure
 from gradflow.tasks import Agreement
 
 TITLE = "Syntactic vs sequential recency: agreement with attractors"
@@ -169,12 +168,12 @@ def render(frame: pd.DataFrame, out) -> None:
     n_seeds = tests.seed.nunique()
 
     # Figure 1: the main regime, error vs number of mismatching attractors.
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 3.0)
     _plot_cells(ax, tests, main, cells, faint=True)
-    ax.set_xlabel("mismatching attractors between subject and verb (all attractors mismatch)")
+    ax.set_xlabel("mismatching attractors $k$ between subject and verb")
     ax.set_ylabel("agreement error rate (test)")
-    ax.set_title(f"Trained on natural-like text (mismatch rate {rate:g}, {steps} steps)")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.legend(loc="outside lower center", ncol=2)   # below the axes: the curves fill them
+
     data = _seed_means(mism, ["regime", "cell", "n_mismatch"])
     heur = mism.groupby(["regime", "n_mismatch"], as_index=False)[
         ["recency_error", "majority_error"]].mean()
@@ -188,7 +187,9 @@ def render(frame: pd.DataFrame, out) -> None:
     out.figure("errors_by_attractors", fig, seeds_data.merge(
         data[data.regime == main].drop(columns="regime").rename(
             columns={"attractors": "n_mismatch"}), on=["cell", "n_mismatch"]),
-               caption=f"Agreement error on test sentences whose k attractors all take the "
+               caption=f"Agreement error vs the number $k$ of mismatching attractors, trained on "
+                       f"natural-like text (mismatch rate {rate:g}, {steps} steps).",
+               description=f"Agreement error on test sentences whose k attractors all take the "
                        f"other number than the subject (k = 0..{kmax}; k = 1 is \"the writer "
                        f"of the books is\"), for networks trained on text where an attractor "
                        f"mismatches with probability {rate:g} ({steps} Adam steps of {BATCH} "
@@ -201,18 +202,19 @@ def render(frame: pd.DataFrame, out) -> None:
 
     # Figure 2: the training regimes side by side.
     if len(regimes) > 1:
-        fig, axes = plt.subplots(1, len(regimes), figsize=(10, 3.6), sharey=True)
+        fig, axes = new_figure("page", 2.6, ncols=len(regimes), sharey=True)
         for ax, regime in zip(axes, regimes, strict=True):
             _plot_cells(ax, tests, regime, cells, faint=False)
             r, s = _regime(regime)
             ax.set_title(f"{regime}: rate {r:g}, {s} steps")
-            ax.set_xlabel("mismatching attractors")
+            ax.set_xlabel("mismatching attractors $k$")
         axes[0].set_ylabel("agreement error rate (test)")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small",
-                   bbox_to_anchor=(0.5, -0.15))
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
         out.figure("regimes", fig, data,
-                   caption="The same curves for three training regimes: natural-like text "
+                   caption="Agreement error vs mismatching attractors for three training "
+                           "regimes.",
+                   description="The same curves for three training regimes: natural-like text "
                            "(rare mismatches; the main regime), attractors that always match "
                            "in training (the data never tell the subject from the last noun), "
                            "and natural-like text trained three times longer. Mean over seeds "
@@ -247,7 +249,14 @@ def render(frame: pd.DataFrame, out) -> None:
     table["regime"] = pd.Categorical(table.regime, regimes)
     table["cell"] = pd.Categorical(table.cell, cells)
     table = table.sort_values(["regime", "cell"]).reset_index(drop=True)
-    out.table("errors", table, caption=f"Agreement error with 0, 1 and {kmax} mismatching "
+    out.table("errors", table,
+              caption=f"Agreement error with 0, 1 and {kmax} mismatching attractors, the "
+                      f"matching control, and seeds robust at {kmax} (95% CI).",
+              columns={"regime": "regime", "cell": "cell", "error_0": "$k = 0$",
+                       "error_1": "$k = 1$", f"error_{kmax}": f"$k = {kmax}$",
+                       f"error_{kmax}_matching": "control",
+                       "robust_seeds": "robust seeds"},
+              description=f"Agreement error with 0, 1 and {kmax} mismatching "
               f"attractors (mean over seeds, 95% t-interval clipped to [0, 1]; min and max "
               f"over seeds), error with {kmax} matching attractors (control), expected "
               f"training sentences with a mismatching attractor (mismatching_seen), and the "
@@ -264,7 +273,13 @@ def render(frame: pd.DataFrame, out) -> None:
     split["cell"] = pd.Categorical(split.cell, cells)
     split = split.sort_values(["cell", "n_mismatch", "last_mismatch"]).reset_index(drop=True)
     out.table("last_noun", split.rename(columns={"mean": "error"}),
-              caption=f"Main regime, test sentences with {kmax} attractors, each mismatching "
+              caption=f"Error with {kmax} attractors, by how many mismatch and whether the "
+                      f"last noun does, against the recency and majority heuristics.",
+              columns={"cell": "cell", "n_mismatch": "mismatching",
+                       "last_mismatch": "last noun", "error": "error",
+                       "recency_error": "recency", "majority_error": "majority"},
+              description=f"Main regime, test sentences with {kmax} attractors, each mismatching "
+
                       f"with probability 1/2: error given how many mismatch (n_mismatch) and "
                       f"whether the noun nearest the verb is one of them (last_mismatch; mean "
                       f"over seeds, 95% t-interval clipped to [0, 1]). The most-recent-noun "

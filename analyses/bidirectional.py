@@ -17,12 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from _gradients import input_gradient_norms
-from matplotlib import pyplot as plt
 
 import gradflow
 from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci, summarize
-from gradflow.report.style import CELL_COLORS
+from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Bidirectional RNNs and an early cue"
 QUESTION = (
@@ -115,17 +114,17 @@ def render(frame: pd.DataFrame, out) -> None:
     acc = acc.merge(pd.DataFrame(solved), on=["model", "length"])
     acc["label"] = acc.model.map(LABELS)
     lengths = sorted(acc.length.unique())
-    fig, axes = plt.subplots(1, 2, sharey=True, figsize=(9.0, 3.8))
+    fig, axes = new_figure("page", 2.8, ncols=2, sharey=True)
     for ax, cell in zip(axes, ("rnn", "lstm"), strict=True):
         mine = [m for m in models if MODELS[m][0] == cell]
         # Small sideways shifts (log-x) and decreasing widths keep coinciding lines
         # (e.g. several models at accuracy 1) visible.
         offsets = dict(zip(mine, np.linspace(-0.035, 0.035, len(mine)), strict=True))
-        widths = dict(zip(mine, np.linspace(3.2, 1.0, len(mine)), strict=True))
+        widths = dict(zip(mine, np.linspace(2.6, 0.8, len(mine)), strict=True))
         for k, model in enumerate(mine):
             g = acc[acc.model == model]
             ax.plot(g.length * 10 ** offsets[model], g["mean"], label=LABELS[model],
-                    lw=widths[model], ms=7.5 - 0.8 * k, zorder=2 + k, **_style(model))
+                    lw=widths[model], ms=6 - 0.6 * k, zorder=2 + k, **_style(model))
             s = summary[summary.model == model]
             ax.scatter(s.length * 10 ** offsets[model], s.accuracy, s=9, alpha=0.5,
                        color=_style(model)["color"], lw=0)
@@ -134,15 +133,15 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xticks(lengths, [str(v) for v in lengths])
         ax.minorticks_off()
         ax.set_ylim(0.4, 1.03)
-        ax.set_xlabel("sequence length T")
+        ax.set_xlabel("sequence length $T$")
         ax.set_title({"rnn": "tanh RNN", "lstm": "LSTM"}[cell])
         if mine:  # the quick grid may leave a panel empty
-            ax.legend(fontsize="x-small", loc="center right", bbox_to_anchor=(1.0, 0.42))
+            ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.42))
     axes[0].set_ylabel("test accuracy (chance 0.5)")
-    fig.suptitle(f"Early cue after {steps} steps: mean over {n_seeds} seeds (dots: seeds)",
-                 fontsize="medium")
     out.figure("accuracy", fig, acc,
-               caption=f"Test accuracy ({N_TEST} fresh sequences) on the early-cue task vs "
+               caption=f"Early cue: test accuracy vs length $T$ after {steps} steps, mean over "
+                       f"{n_seeds} seeds (lines) and single seeds (dots).",
+               description=f"Test accuracy ({N_TEST} fresh sequences) on the early-cue task vs "
                        f"length: lines, the mean over seeds; dots, single seeds (hidden "
                        f"{HIDDEN}, batch {BATCH}, Adam lr {LR:g}, {steps} steps, float32). "
                        f"Open markers, dashed: the controls with the cue in the last 10%. "
@@ -152,7 +151,11 @@ def render(frame: pd.DataFrame, out) -> None:
     out.table("accuracy", acc[["model", "length", "mean", "ci_low", "ci_high", "n", "solved",
                                "solved_rate", "solved_ci_low", "solved_ci_high"]]
               .rename(columns={"mean": "accuracy"}),
-              caption=f"Test accuracy per model and length (mean over seeds, 95% t-interval: "
+              caption=f"Early cue: test accuracy and seeds with accuracy $> {SOLVED:g}$ per "
+                      f"model and length, 95% CI.",
+              columns={"model": "model", "length": "$T$", "accuracy": "accuracy",
+                       "solved": "solved", "solved_rate": "solved rate"},
+              description=f"Test accuracy per model and length (mean over seeds, 95% t-interval: "
                       f"with few seeds and a bimodal outcome it can pass 1) and the number of "
                       f"seeds with accuracy > {SOLVED:g}, with its Wilson 95% CI: the "
                       f"statistic to cite")
@@ -166,7 +169,7 @@ def render(frame: pd.DataFrame, out) -> None:
         cue_distance=("mean_cue_distance", "mean"))
     finite = np.isfinite(grad.log10_ratio)
     floor = float(np.floor(grad.log10_ratio[finite].min())) - 1 if finite.any() else -1.0
-    fig, axes = plt.subplots(1, 2, sharey=True, figsize=(9.0, 3.8))
+    fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     for ax, when in zip(axes, ("init", "trained"), strict=True):
         for model in [m for m in _MAIN if m in models]:
             g = grad[(grad.model == model) & (grad.when == when)]
@@ -176,12 +179,16 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xscale("log")
         ax.set_xticks(lengths, [str(v) for v in lengths])
         ax.minorticks_off()
-        ax.set_xlabel("sequence length T")
+        ax.set_xlabel("sequence length $T$")
         ax.set_title("at initialization" if when == "init" else f"after {steps} steps")
-    axes[0].set_ylabel("log10 ||dL/dx_cue|| / ||dL/dx_T||")
-    axes[0].legend(fontsize="x-small")
+    axes[0].set_ylabel(r"$\log_{10} \|\partial L/\partial x_{\mathrm{cue}}\| \,/\,"
+                       r" \|\partial L/\partial x_T\|$")
+    axes[0].legend()
     out.figure("gradient_ratio", fig, grad,
-               caption=f"Input gradient of the loss at the cue position over that at the last "
+               caption="Input gradient at the cue over that at the last position, at "
+                       "initialization and after training.",
+               description=f"Input gradient of the loss at the cue position over that at the last "
+
                        f"position, log10 (median over {N_GRAD} sequences, mean over seeds; "
                        f"float64), at initialization and after training. Values of -inf "
                        f"(gradient exactly zero) are drawn at {floor:g}")

@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import pyplot as plt
 from scipy.stats import fisher_exact
 
 import gradflow
 from gradflow.report import mean_ci, rate_ci
+from gradflow.report.style import new_figure
 from gradflow.tasks import AddingProblem
 
 TITLE = "Exploding gradients and norm clipping"
@@ -122,8 +122,8 @@ def render(frame: pd.DataFrame, out) -> None:
     # Figure 1: loss and gradient norm over training, every seed, per gain and clip. The
     # unclipped loss climbs past 1e300 before it overflows, far above the other runs, so a
     # third row shows the unclipped runs alone on an axis that reaches the overflow.
-    fig, axes = plt.subplots(3, len(gains), figsize=(4.2 * len(gains), 8.4), sharex=True,
-                             squeeze=False, gridspec_kw={"height_ratios": [1, 1, 0.8]})
+    fig, axes = new_figure("page", 5.0, nrows=3, ncols=len(gains), sharex=True,
+                           squeeze=False, gridspec_kw={"height_ratios": [1, 1, 0.8]})
     for row in range(3):
         for col in range(1, len(gains)):
             axes[row, col].sharey(axes[row, 0])
@@ -138,7 +138,7 @@ def render(frame: pd.DataFrame, out) -> None:
                     bad = g[~np.isfinite(g[value])]
                     if len(bad):  # where the run went non-finite: a cross at the top
                         axes[row, col].plot(bad.step.iloc[:1], [CAPS[row] / 3], "x",
-                                            color=palette[clip], ms=7, mew=1.5)
+                                            color=palette[clip], ms=5, mew=1.2)
                 if clip == 0:   # the unclipped loss on the full range, until it overflows
                     y = g.loss.where(np.isfinite(g.loss))
                     axes[2, col].plot(g.step, y, color=palette[clip], lw=1.5,
@@ -146,13 +146,13 @@ def render(frame: pd.DataFrame, out) -> None:
                     bad = g[~np.isfinite(g.loss)]
                     if len(bad):
                         axes[2, col].plot(bad.step.iloc[:1], [1e306], "x", color=palette[clip],
-                                          ms=7, mew=1.5)
+                                          ms=5, mew=1.2)
         for row in (0, 2):
             axes[row, col].axhline(baseline, color="black", ls="--", lw=0.8,
                                    label="baseline 1/6" if row == 0 else None)
         axes[0, col].axhline(LEARNED * baseline, color="grey", ls=":", lw=0.8,
-                             label=f"{LEARNED:g} x baseline")
-        axes[0, col].set_title(f"g = {gain:g}")
+                             label=rf"${LEARNED:g}\times$ baseline")
+        axes[0, col].set_title(f"$g = {gain:g}$")
         axes[2, col].set_xlabel("SGD step")
         for row in range(3):
             axes[row, col].set_yscale("log")
@@ -162,14 +162,15 @@ def render(frame: pd.DataFrame, out) -> None:
         axes[2, col].set_yticks([1e0, 1e100, 1e200, 1e300])
     axes[2, 0].set_ylabel("unclipped runs only:\nbatch loss, full range")
     axes[0, 0].set_ylabel("batch loss (MSE)")
-    axes[1, 0].set_ylabel("||g|| before clipping")
-    axes[0, -1].legend(fontsize="x-small", ncol=2)
-    fig.tight_layout()
+    axes[1, 0].set_ylabel(r"$\|g\|$ before clipping")
+    axes[0, -1].legend(ncol=2)
     # Explicit columns: a cached run's rows come back with their keys in another order.
     curve_data = curves[["gain", "clip", "seed", "step", "loss", "grad_norm", "max_grad_norm",
                          "skipped"]].assign(clip_label=curves["clip"].map(labels))
     out.figure("training_curves", fig, curve_data,
-               caption=f"Adding problem (T = {LENGTH}), tanh RNN H = {HIDDEN}, SGD lr {LR:g}, "
+               caption=r"Batch loss and gradient norm $\|g\|$ before clipping over training, "
+                       r"one line per seed, per gain $g$ and clipping threshold.",
+               description=f"Adding problem (T = {LENGTH}), tanh RNN H = {HIDDEN}, SGD lr {LR:g}, "
                        f"batch {BATCH}: batch loss (top) and the joint gradient norm before "
                        f"clipping (bottom; geometric mean over windows of {CURVE_EVERY} "
                        f"steps), one line per seed; these axes are cut at {CAPS[0]:g} and "
@@ -209,6 +210,11 @@ def render(frame: pd.DataFrame, out) -> None:
     table = pd.DataFrame(table)
     out.table("outcomes", table,
               caption=f"Outcome of {n_seeds} seeds per setting after {steps} SGD steps: "
+                      f"diverged and learned runs (Wilson 95% CI).",
+              columns={"gain": "$g$", "clip": "clip", "diverged_rate": "diverged",
+                       "learned_rate": "learned", "median_final_loss_rel": "final loss / base",
+                       "clipped_fraction": "clipped"},
+              description=f"Outcome of {n_seeds} seeds per setting after {steps} SGD steps: "
                       f"runs that went non-finite (diverged) and runs whose final test loss "
                       f"({EVAL_N} fresh sequences) is below {LEARNED:g} x the baseline 1/6 "
                       f"(learned), with Wilson 95% intervals; medians of the final loss / "
@@ -221,8 +227,7 @@ def render(frame: pd.DataFrame, out) -> None:
                       f"it occurred at")
 
     # Figure 2: final loss per setting (every seed) and the success rates.
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.8),
-                                  gridspec_kw={"width_ratios": [1.2, 1]})
+    fig, (ax, ax2) = new_figure("page", 2.6, ncols=2, gridspec_kw={"width_ratios": [1.2, 1]})
     plot = summary.assign(clip_label=summary["clip"].map(labels),
                           rel_plot=summary.rel_loss.where(np.isfinite(summary.rel_loss),
                                                           1e6).clip(upper=1e6))
@@ -234,37 +239,39 @@ def render(frame: pd.DataFrame, out) -> None:
         pos = (g.clip_label.map({c: k for k, c in enumerate(order)})
                + (i - (len(gains) - 1) / 2) * width
                + (g.seed.rank(method="dense") - (n_seeds + 1) / 2) * width / (2 * n_seeds))
-        ax.plot(pos, g.rel_plot, "o", color=sns.color_palette("deep")[i], ms=4,
+        ax.plot(pos, g.rel_plot, "o", color=sns.color_palette("deep")[i], ms=3,
                 label=f"{gain:g}")
     ax.set_xticks(np.arange(len(order)), order)
     ax.set_yscale("log")
     ax.axhline(1.0, color="black", ls="--", lw=0.8)
     ax.axhline(LEARNED, color="grey", ls=":", lw=0.8)
     ax.set_xlabel("clipping threshold")
-    ax.set_ylabel("final test loss / baseline (1e6: non-finite)")
-    ax.legend(title="gain g", fontsize="small", title_fontsize="small")
+    ax.set_ylabel("final test loss / baseline\n($10^6$: non-finite)")
+    ax.legend(title="gain $g$")
     for i, gain in enumerate(gains):
         g = table[table.gain == gain].set_index("clip").reindex(order)
         pos = np.arange(len(order)) + (i - (len(gains) - 1) / 2) * width
         color = sns.color_palette("deep")[i]
         ax2.bar(pos, g.learned_rate, width * 0.9, color=color, alpha=0.8,
-                label=f"g = {gain:g}: learned")
+                label=f"$g = {gain:g}$: learned")
         ax2.errorbar(pos, g.learned_rate, yerr=[g.learned_rate - g.learned_ci_low,
                                                 g.learned_ci_high - g.learned_rate],
                      fmt="none", color="black", capsize=3)
-        ax2.plot(pos, g.diverged_rate, "x", color=color, ms=9, mew=2,
-                 label=f"g = {gain:g}: diverged")
+        ax2.plot(pos, g.diverged_rate, "x", color=color, ms=6, mew=1.5,
+                 label=f"$g = {gain:g}$: diverged")
     ax2.set_xticks(np.arange(len(order)), order)
     ax2.set_ylim(0, 1.05)
     ax2.set_xlabel("clipping threshold")
     ax2.set_ylabel("fraction of seeds")
-    ax2.legend(fontsize="x-small")
-    fig.tight_layout()
+    ax2.legend()
     out.figure("outcomes", fig, plot[["gain", "clip", "clip_label", "seed", "final_loss",
                                       "baseline", "rel_loss", "diverged", "learned",
                                       "n_skipped", "first_nonfinite", "saturation",
                                       "whh_norm"]],
-               caption=f"Left: final test loss relative to the baseline 1/6, one point per "
+               caption="Final test loss per seed relative to the baseline (left); fraction "
+                       "of seeds that learned and that diverged (right).",
+               description=f"Left: final test loss relative to the baseline 1/6, one point per "
+
                        f"seed (non-finite drawn at 1e6; dotted: the 'learned' line "
                        f"{LEARNED:g}). Right: fraction of seeds that learned (bars, Wilson 95% "
                        f"interval) and that went non-finite (crosses)")

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib import pyplot as plt
 
 import gradflow
 from gradflow.diagnostics import singular_values
 from gradflow.report import mean_ci, summarize
-from gradflow.report.style import CELL_COLORS
+from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Across depth: residual, dense and highway connections"
 QUESTION = (
@@ -113,10 +112,11 @@ def render(frame: pd.DataFrame, out) -> None:
         g = _geo(summary, ["cell", "connection", "layers"], value)
         curves.append(g.assign(measure=value, label=label))
     curves = pd.concat(curves, ignore_index=True)
-    fig, axes = plt.subplots(2, len(cells), figsize=(3.2 * len(cells), 5.6), sharex=True,
-                             sharey="row", squeeze=False)
-    for row, (value, label) in enumerate((("first_layer_grad", "||dL/dW_ih^0||"),
-                                          ("input_grad", "||dL/dx||"))):
+    fig, axes = new_figure("page", 3.6, nrows=2, ncols=len(cells), sharex=True,
+                           sharey="row", squeeze=False)
+    for row, (value, label) in enumerate((
+            ("first_layer_grad", r"$\|\partial L/\partial W_{ih}^{0}\|$"),
+            ("input_grad", r"$\|\partial L/\partial x\|$"))):
         for col, cell in enumerate(cells):
             ax = axes[row, col]
             for conn in connections:
@@ -133,13 +133,14 @@ def render(frame: pd.DataFrame, out) -> None:
             if row == 0:
                 ax.set_title(cell)
             if row == 1:
-                ax.set_xlabel("layers L")
+                ax.set_xlabel("layers $L$")
             if col == 0:
                 ax.set_ylabel(label)
-    axes[0, 0].legend(fontsize="small", title="connection", title_fontsize="small")
-    fig.tight_layout()
+    axes[0, 0].legend(title="connection")
     out.figure("gradient_vs_depth", fig, curves.rename(columns={"mean": "geo_mean"}),
-               caption=f"Gradient reaching the bottom of the stack at initialization vs the "
+               caption="Gradient reaching the bottom of the stack at initialization vs the "
+                       "number of layers, per cell and connection.",
+               description=f"Gradient reaching the bottom of the stack at initialization vs the "
                        f"number of layers (T = {LENGTH}, H = {HIDDEN}; loss: a random readout "
                        f"of the top layer's last output). Top: the first layer's input "
                        f"weights; bottom: the input sequence. Geometric mean over seeds with "
@@ -157,8 +158,7 @@ def render(frame: pd.DataFrame, out) -> None:
     profile = summarize(layers, ["cell", "connection", "layer"], "log10_rel")
     carry = summary[(summary.layers == deepest) & (summary.connection == "highway")]
     carry_by_cell = carry.groupby("cell")["carry"].mean()
-    fig, axes = plt.subplots(1, len(cells), figsize=(3.2 * len(cells), 3.2), sharey=True,
-                             squeeze=False)
+    fig, axes = new_figure("page", 2.4, ncols=len(cells), sharey=True, squeeze=False)
     for col, cell in enumerate(cells):
         ax = axes[0, col]
         for conn in connections:
@@ -170,17 +170,19 @@ def render(frame: pd.DataFrame, out) -> None:
         if cell in carry_by_cell.index:
             k = np.arange(deepest)
             ax.plot(k, (deepest - 1 - k) * np.log10(carry_by_cell[cell]), color="grey",
-                    lw=1, label="carry factor (1-T)^k")
+                    lw=1, label="carry factor $(1-T)^k$")
         ax.axhline(0, color="black", lw=0.6)
         ax.set_title(cell)
-        ax.set_xlabel("layer l (0 = bottom)")
+        ax.set_xlabel("layer $l$ (0 = bottom)")
         if col == 0:
-            ax.set_ylabel("log10 ||dL/dh^l_T|| / ||dL/dh^top_T||")
-    axes[0, 0].legend(fontsize="x-small")
-    fig.tight_layout()
+            ax.set_ylabel(r"$\log_{10} \|\partial L/\partial h^l_T\| \,/\,"
+                          r" \|\partial L/\partial h^{\mathrm{top}}_T\|$")
+    axes[0, 0].legend()
     out.figure("layer_profile", fig, profile.assign(
         carry_line=lambda f: (deepest - 1 - f.layer) * np.log10(f.cell.map(carry_by_cell))),
-        caption=f"Gradient down a {deepest}-layer stack at the last step: log10 of "
+        caption=f"Gradient down a {deepest}-layer stack at the last step, relative to the top "
+                f"layer, with the highway carry factor (grey).",
+        description=f"Gradient down a {deepest}-layer stack at the last step: log10 of "
                 f"||dL/dh^l_T|| relative to the top layer (mean over seeds, 95% CI). Grey: "
                 f"the highway carry factor (1-T) per layer, T the mean gate at carry bias "
                 f"{CARRY_BIAS:g}. Highway layer 0 is omitted: it has no gate, so its dL/dh is "
@@ -193,7 +195,7 @@ def render(frame: pd.DataFrame, out) -> None:
     jac = per_run.groupby(["cell", "connection"], as_index=False)[
         ["sv_max", "sv_median", "sv_min", "sv_log_mean"]].mean()
     jac["sv_geo_mean"] = np.exp(jac.pop("sv_log_mean"))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = new_figure("column", 2.4)
     width = 0.8 / len(cells)
     for i, cell in enumerate(cells):
         g = jac[jac.cell == cell].set_index("connection").reindex(connections)
@@ -203,11 +205,13 @@ def render(frame: pd.DataFrame, out) -> None:
     ax.axhline(1.0, color="black", lw=0.7, ls="--")
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(connections)), connections)
-    ax.set_ylabel("singular values of dy^l/du^l")
+    ax.set_ylabel(r"singular values of $\partial y^l/\partial u^l$")
     # outside the axes: inside, it covered the low end of the LSTM "none" bar
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out.figure("depth_jacobians", fig, jac,
-               caption=f"Singular values of the per-layer depth Jacobians dy^l/du^l of the "
+               caption=rf"Singular values of the depth Jacobians $\partial y^l/\partial u^l$ "
+                       rf"of the {deepest}-layer stacks, per connection.",
+               description=f"Singular values of the per-layer depth Jacobians dy^l/du^l of the "
                        f"{deepest}-layer stacks (layers 1..{deepest - 1}, every step and "
                        f"sequence): bar from the mean smallest to the mean largest, dot at "
                        f"the mean median. The residual identity path puts them around 1; "
@@ -241,6 +245,13 @@ def render(frame: pd.DataFrame, out) -> None:
     table["connection"] = table.connection.astype(str)
     out.table("depth_ratios", table,
               caption=f"Gradient at the bottom of a {deepest}-layer stack relative to one "
+                      f"layer, geometric mean over seeds, 95% CI.",
+              columns={"cell": "cell", "connection": "connection",
+                       "ratio_w_ih0": r"ratio, $W_{ih}^{0}$", "ratio_input": "ratio, input",
+                       "per_layer_factor_w_ih0": "per layer",
+                       "sv_median": r"median $\sigma$"},
+              description=f"Gradient at the bottom of a {deepest}-layer stack relative to one "
+
                       f"layer (geometric mean over seeds, 95% CI, paired by seed), its "
                       f"per-layer factor, the depth Jacobians' singular values (mean "
                       f"largest, median, smallest, geometric mean), the highway carry "

@@ -9,10 +9,11 @@ decay with the timescale -1/ln sigma(b_f) that the forget-gate bias predicts?
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import pyplot as plt
 
 import gradflow
 from gradflow.diagnostics import (
@@ -24,7 +25,7 @@ from gradflow.diagnostics import (
 )
 from gradflow.engine.gates import GRU_GATES, gate_slice
 from gradflow.report import mean_ci, summarize
-from gradflow.report.style import CELL_COLORS
+from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Gates keep the gradient alive: LSTM and GRU vs the vanilla RNN"
 QUESTION = (
@@ -150,6 +151,11 @@ def _interval(table: pd.DataFrame) -> list[pd.Series]:
     return [table["mean"] - table.ci_low, table.ci_high - table["mean"]]
 
 
+def _math(label: str) -> str:
+    """A model's label for a plot: its gate biases as math (``$b_f = 2$``)."""
+    return re.sub(r"b_([fz])( = -?[\d.]+)?", lambda m: f"$b_{m[1]}{m[2] or ''}$", label)
+
+
 def _color(variant: str, shades: dict) -> str:
     return shades.get(variant, CELL_COLORS.get(variant, "k"))
 
@@ -171,17 +177,19 @@ def render(frame: pd.DataFrame, out) -> None:
     # Figure 1: full-state adjoint profiles, one line per model.
     mean_profile = profiles.groupby(["variant", "distance"], as_index=False)[
         ["log10_ratio", "log10_h", "log10_c"]].mean()
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 2.8)
     for v in order:
         g = mean_profile[mean_profile.variant == v]
-        ax.plot(g.distance, g.log10_ratio, color=_color(v, shades), label=LABELS[v],
+        ax.plot(g.distance, g.log10_ratio, color=_color(v, shades), label=_math(LABELS[v]),
                 ls="--" if v in ("lstm", "gru_z2") else "-", **marks.get(v, {}))
-    ax.set_xlabel("distance k = T-1-t (steps back from the loss)")
-    ax.set_ylabel("log10 ||dL/ds_t|| / ||dL/ds_T||")
-    ax.legend(fontsize="small", ncol=2)
-    ax.set_title("Gradient norm back in time at initialization (LSTM: s = [h; c])")
+    ax.set_xlabel(r"distance $k = T-1-t$ (steps back from the loss)")
+    ax.set_ylabel(r"$\log_{10} \|\partial L/\partial s_t\| \,/\, \|\partial L/\partial s_T\|$")
+    ax.legend(ncol=2, handlelength=1.4, columnspacing=0.8)
     out.figure("profiles", fig, mean_profile[["variant", "distance", "log10_ratio"]],
-               caption="Mean over seeds (and 32 input sequences) of log10 ||dL/ds_t|| relative "
+               caption=r"Gradient norm back in time at initialization, per model "
+                       r"(LSTM state $s = [h; c]$).",
+               description="Mean over seeds (and 32 input sequences) of log10 ||dL/ds_t|| "
+                       "relative "
                        "to the last step, PyTorch initialization, H = 64, random inputs, loss "
                        "on the last step; the LSTM's state is [h; c] (2H), its forget-gate "
                        "bias b_f is PyTorch's default (dashed purple with circles, mean 0; it "
@@ -191,17 +199,17 @@ def render(frame: pd.DataFrame, out) -> None:
     # Figure 2: the LSTM's h and c blocks of the adjoint.
     if lstm_order:
         lp = mean_profile[mean_profile.variant.isin(lstm_order)]
-        fig, axes = plt.subplots(1, 2, sharey=True, figsize=(8.0, 3.6))
-        for ax, col, name in zip(axes, ["log10_h", "log10_c"], ["dL/dh_t", "dL/dc_t"],
+        fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
+        for ax, col, name in zip(axes, ["log10_h", "log10_c"], ["h_t", "c_t"],
                                  strict=True):
             for v in lstm_order:
                 g = lp[lp.variant == v]
-                ax.plot(g.distance, g[col], color=shades[v], label=LABELS[v],
+                ax.plot(g.distance, g[col], color=shades[v], label=_math(LABELS[v]),
                         ls="--" if v == "lstm" else "-", **marks.get(v, {}))
-            ax.set_title(f"||{name}|| / ||dL/ds_T||")
-            ax.set_xlabel("distance k (steps)")
-        axes[0].set_ylabel("log10 ratio")
-        axes[1].legend(fontsize="small")
+            ax.set_title(rf"$\|\partial L/\partial {name}\| \,/\, \|\partial L/\partial s_T\|$")
+            ax.set_xlabel("distance $k$ (steps)")
+        axes[0].set_ylabel(r"$\log_{10}$ ratio")
+        axes[1].legend()
         # ||c block|| / ||h block|| per distance >= 1, from the plotted means of log10
         past = lp[lp.distance >= 1]
         factor = 10 ** (past.log10_c - past.log10_h)
@@ -212,7 +220,9 @@ def render(frame: pd.DataFrame, out) -> None:
         med = [by_v.median()[v] for v in fixed_bias if v in by_v.groups]
         rising = len(med) > 1 and bool(np.all(np.diff(med) > 0))
         out.figure("lstm_blocks", fig, lp[["variant", "distance", "log10_h", "log10_c"]],
-                   caption="The LSTM's adjoint split into its hidden (h) and cell (c) blocks, "
+                   caption=r"The LSTM's gradient split into its hidden ($h$) and cell ($c$) "
+                           r"blocks, per forget-gate bias.",
+                   description="The LSTM's adjoint split into its hidden (h) and cell (c) blocks, "
                            "both relative to the full norm at the last step (dL/dc_T = 0 "
                            "there: the loss reads h); mean of log10 over seeds. "
                            + (f"Beyond distance 0 the c block is the larger one, by a factor "
@@ -241,7 +251,7 @@ def render(frame: pd.DataFrame, out) -> None:
             "timescale_ci_high": np.where(rate.ci_low > 0, 1.0 / rate.ci_low, np.inf),
             "log10_ratio_at_T": [end[v] for v in rate.variant],
             "r_squared": [r2[v] for v in rate.variant], "seeds": rate.n})
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 2.6)
     xs = np.arange(len(rate))
     for i, v in enumerate(rate.variant):
         row = rate.iloc[i]
@@ -249,17 +259,26 @@ def render(frame: pd.DataFrame, out) -> None:
                                               [row.ci_high - row["mean"]]],
                     marker="o", capsize=3, color=_color(v, shades))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(xs, [LABELS[v].replace(", ", "\n") for v in rate.variant], fontsize="small")
-    ax.set_ylabel("decay rate of ||dL/ds_t|| (nats/step)")
-    ax.set_title("Fitted decay rate at initialization (95% CI over seeds)")
+    ax.set_xticks(xs, [_math(LABELS[v]) for v in rate.variant], rotation=40, ha="right",
+                  rotation_mode="anchor")
+
+    ax.set_ylabel(r"decay rate of $\|\partial L/\partial s_t\|$ (nats/step)")
     out.figure("rates", fig, rate_table,
-               caption=f"Decay rate per step of ||dL/ds_t|| (fit_decay, random-walk errors, "
+               caption=r"Fitted decay rate of $\|\partial L/\partial s_t\|$ at "
+                       r"initialization per model, 95% CI over seeds.",
+               description=f"Decay rate per step of ||dL/ds_t|| (fit_decay, random-walk errors, "
                        f"distances {FIT_FROM}..T-1, pooled over 32 sequences per seed), mean "
                        f"and 95% CI over seeds; its inverse is the gradient's timescale")
     out.table("rates", rate_table,
-              caption="Decay rate (nats/step) and timescale (steps) of the full-state "
-                      "gradient norm at initialization, 95% CI over seeds; log10_ratio_at_T: "
-                      "mean log10 of the surviving fraction T-1 steps back")
+              caption="Decay rate and timescale of the full-state gradient norm at "
+                      "initialization, 95% CI over seeds.",
+              description="Decay rate (nats/step) and timescale (steps) of the full-state "
+                          "gradient norm at initialization, 95% CI over seeds; "
+                          "log10_ratio_at_T: mean log10 of the surviving fraction T-1 steps "
+                          "back.",
+              columns={"model": "model", "rate": "rate (nats/step)",
+                       "timescale": "timescale (steps)",
+                       "log10_ratio_at_T": r"$\log_{10}$ ratio at $T$"})
 
     # Figures 4-5 and table: the cell path vs -1/ln sigma(b_f).
     lstm = summary[summary.variant.isin(lstm_order)]
@@ -269,22 +288,24 @@ def render(frame: pd.DataFrame, out) -> None:
         theory_by = lstm.groupby("variant")["theory_timescale"].mean()
         mean_cp["theory_log10"] = (-mean_cp.distance / mean_cp.variant.map(theory_by)
                                    / np.log(10))
-        fig, ax = plt.subplots()
+        fig, ax = new_figure("column", 2.6)
         for v in lstm_order:
             g = mean_cp[mean_cp.variant == v]
             for weights, ls in (("small", "-"), ("default", "--")):
                 gw = g[g.weights == weights]
                 ax.plot(gw.distance, gw.log10_norm, color=shades[v], ls=ls,
-                        label=f"{LABELS[v]}" if weights == "small" else None)
+                        label=_math(LABELS[v]) if weights == "small" else None)
             gw = g[g.weights == "small"]
             ax.plot(gw.distance, gw.theory_log10, color="k", ls=":", lw=1.2, zorder=3)
-        ax.set_xlabel("k (steps)")
-        ax.set_ylabel("log10 ||diag(f_T-1) ... diag(f_T-k)||_2")
+        ax.set_xlabel("$k$ (steps)")
+        ax.set_ylabel(r"$\log_{10} \|\operatorname{diag}(f_{T-1}) \cdots "
+                      r"\operatorname{diag}(f_{T-k})\|_2$")
         ax.set_ylim(max(-16, mean_cp.log10_norm.min() - 0.5), 0.5)
-        ax.legend(fontsize="small")
-        ax.set_title("Cell path: solid small weights, dashed default; dotted theory")
+        ax.legend()
         out.figure("cell_path", fig, mean_cp,
-                   caption="Spectral norm of the product of the cell-path Jacobians "
+                   caption=r"Cell path: norm of $\prod \operatorname{diag}(f_t)$; solid small "
+                           r"weights, dashed default, dotted the theory $\sigma(b_f)^k$.",
+                   description="Spectral norm of the product of the cell-path Jacobians "
                            "dc_t/dc_{t-1} = diag(f_t) (the c->c block of the step "
                            f"Jacobians), mean of log10 over seeds and {JAC_BATCH} sequences; "
                            f"solid: every weight matrix scaled by {SMALL:g}, so "
@@ -304,13 +325,14 @@ def render(frame: pd.DataFrame, out) -> None:
             row["seeds"] = len(g)
             rows.append(row)
         ts = pd.DataFrame(rows)
-        fig, ax = plt.subplots()
+        fig, ax = new_figure("column", 2.6)
         fixed = [v for v in lstm_order if VARIANTS[v][1] is not None]
         biases = np.array([VARIANTS[v][1] for v in fixed])
         sub = ts.set_index("model").loc[[LABELS[v] for v in fixed]]
         theory = frame[frame.kind == "theory"].drop_duplicates("theory_bias").sort_values(
             "theory_bias")
-        ax.plot(theory.theory_bias, theory.theory_curve, "k:", label="theory -1/ln sigma(b_f)")
+        ax.plot(theory.theory_bias, theory.theory_curve, "k:",
+                label=r"theory $-1/\ln\sigma(b_f)$")
         for weights, marker in (("small", "o"), ("default", "s")):
             ax.errorbar(biases, sub[f"{weights}_weights"],
                         yerr=[sub[f"{weights}_weights"] - sub[f"{weights}_ci_low"],
@@ -320,19 +342,26 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_yscale("log")
         ax.set_yticks([1, 2, 5, 10, 20, 50], ["1", "2", "5", "10", "20", "50"])
         ax.set_yticks([], minor=True)
-        ax.set_xlabel("forget-gate bias b_f")
-        ax.set_ylabel("cell-path timescale xi (steps)")
-        ax.legend(fontsize="small")
-        ax.set_title("Forget-gate bias sets the cell path's timescale")
+        ax.set_xlabel("forget-gate bias $b_f$")
+        ax.set_ylabel(r"cell-path timescale $\xi$ (steps)")
+        ax.legend()
         out.figure("timescales", fig, ts,
-                   caption="Timescale of the cell-path product (inverse of its fitted decay "
+                   caption=r"The forget-gate bias sets the cell path's timescale $\xi$: "
+                           r"measured vs $-1/\ln\sigma(b_f)$.",
+                   description="Timescale of the cell-path product (inverse of its fitted decay "
                            "rate over k = 1..T), mean and 95% CI over seeds, against "
                            "-1/ln sigma(b_f). With small weights f = sigma(b_f) and the "
                            "measurement sits on the theory; at PyTorch-scale weights f varies "
                            "across units and steps and the product's norm follows the units "
                            "with the largest f, so the timescale is longer")
         out.table("timescales", ts,
-                  caption="Cell-path timescale (steps) per forget-gate bias: theory "
+                  caption=r"Cell-path timescale (steps) per forget-gate bias: theory and "
+                          r"measured, 95% CI over seeds.",
+                  columns={"model": "model", "theory_timescale": "theory",
+                           "small_weights": "small weights", "default_weights":
+                           "default weights"},
+                  description="Cell-path timescale (steps) per forget-gate bias: theory "
+
                           "-1/ln sigma(b_f) and the measured inverse decay rate of "
                           "||prod diag(f_t)||_2, with small and with default-scale weights, "
                           "95% CI over seeds")

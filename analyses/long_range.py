@@ -15,12 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from _gradients import input_gradient_norms
-from matplotlib import pyplot as plt
 
 import gradflow
 from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci
-from gradflow.report.style import CELL_COLORS
+from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Learning long-range dependencies: the adding problem"
 QUESTION = (
@@ -119,8 +118,7 @@ def render(frame: pd.DataFrame, out) -> None:
     med = (curves.groupby(["model", "step"], as_index=False)["loss"]
            .agg(median="median", q25=lambda v: v.quantile(0.25),
                 q75=lambda v: v.quantile(0.75)))
-    fig, axes = plt.subplots(1, len(models), sharey=True, squeeze=False,
-                             figsize=(2.3 * len(models) + 0.8, 3.4))
+    fig, axes = new_figure("page", 2.4, ncols=len(models), sharey=True, squeeze=False)
     for ax, model in zip(axes[0], models, strict=True):
         for _, g in curves[curves.model == model].groupby("seed"):
             ax.plot(g.step, g.loss, color=_color(model), lw=0.8, alpha=0.55)
@@ -131,15 +129,15 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.axhline(SUCCESS * baseline, color="grey", lw=0.8, ls="--")
         ax.set_yscale("log")
         ax.set_xlabel("training step")
-        ax.set_title(LABELS[model], fontsize="small", color=_color(model))
+        ax.set_title(LABELS[model], color=_color(model))
     axes[0][0].set_ylabel(f"batch MSE (mean of {BLOCK} steps)")
-    axes[0][0].legend(fontsize="x-small", loc="lower left")
-    fig.suptitle(f"Adding problem, T = {T}: each seed (thin) and the median (black); grey: "
-                 f"baseline 1/6 and success line {SUCCESS:g} x baseline (dashed)",
-                 fontsize="small")
+    axes[0][0].legend(loc="lower left")
     out.figure("loss_curves", fig,
                curves[["model", "seed", "step", "loss"]].assign(length=T),
-               caption=f"Training loss on the adding problem (T = {T}, hidden {HIDDEN}, "
+               caption=f"Training loss on the adding problem ($T = {T}$): each seed (thin), "
+                       f"their median (black), the 1/6 baseline (grey) and the success line "
+                       f"(dashed).",
+               description=f"Training loss on the adding problem (T = {T}, hidden {HIDDEN}, "
                        f"batch {BATCH}, Adam lr {LR:g}, float32), one panel per model: "
                        f"thin lines, the batch MSE of each of the {n_seeds} seeds averaged "
                        f"over blocks of {BLOCK} steps; black, their pointwise median (which "
@@ -173,7 +171,7 @@ def render(frame: pd.DataFrame, out) -> None:
                      "log10_test_loss_mean": loss_mean, "log10_test_loss_ci_low": loss_low,
                      "log10_test_loss_ci_high": loss_high})
     table = pd.DataFrame(rows)
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 2.6)
     xs = np.arange(len(table))
     for i, r in table.iterrows():
         ax.bar(i, r.success_rate, color=_color(r.model), alpha=0.8,
@@ -181,14 +179,14 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.errorbar(i, r.success_rate, yerr=[[r.success_rate - r.rate_ci_low],
                                              [r.rate_ci_high - r.success_rate]],
                     color="k", capsize=4)
-        ax.text(i + 0.08, r.success_rate + 0.02, f"{r.successes}/{r.seeds}", ha="left",
-                fontsize="small")
-    ax.set_xticks(xs, [LABELS[m].replace(", ", "\n") for m in table.model], fontsize="small")
+        ax.text(i + 0.08, r.success_rate + 0.02, f"{r.successes}/{r.seeds}", ha="left")
+    ax.set_xticks(xs, [LABELS[m].replace(", ", "\n") for m in table.model])
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("success rate (95% Wilson CI)")
-    ax.set_title(f"Test MSE < {SUCCESS:g} x baseline after {steps} steps (T = {T})")
     out.figure("success_rates", fig, table,
-               caption=f"Fraction of seeds whose test loss ({N_TEST} fresh sequences) after "
+               caption=rf"Success rate on the adding problem ($T = {T}$, {steps} steps): test "
+                       rf"MSE below ${SUCCESS:g}\times$ baseline, 95% Wilson CI.",
+               description=f"Fraction of seeds whose test loss ({N_TEST} fresh sequences) after "
                        f"{steps} steps is below {SUCCESS:g} x the 1/6 baseline, with 95% "
                        f"Wilson intervals")
 
@@ -200,7 +198,16 @@ def render(frame: pd.DataFrame, out) -> None:
     wide.columns = [f"log10_grad_ratio_{c}" for c in wide.columns]
     table = table.merge(wide, left_on="model", right_index=True, how="left")
     out.table("success", table.drop(columns=["label"]),
-              caption=f"Adding problem, T = {T}, {steps} steps: successes over seeds (Wilson "
+              caption=f"Adding problem, $T = {T}$, {steps} steps: successes over seeds, "
+                      f"escape step, test loss and input-gradient ratio.",
+              columns={"model": "model", "success_rate": "success rate",
+                       "median_escape_step": "escape step",
+                       "log10_test_loss_mean": r"$\log_{10}$ test loss",
+                       "log10_grad_ratio_init": "ratio, init",
+                       "log10_grad_ratio_trained": "ratio, trained"},
+
+              description=f"Adding problem, T = {T}, {steps} steps: successes over seeds (Wilson "
+
                       f"95% CI); escape: the step at which the {WINDOW}-step moving training "
                       f"loss first fell below {SUCCESS:g} x baseline, per seed (>{steps}: not "
                       f"within the budget, though the test loss may still pass the line), "

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import pyplot as plt
 
 import gradflow
 from gradflow.diagnostics import (
@@ -25,6 +24,7 @@ from gradflow.diagnostics import (
     spectral_radius,
 )
 from gradflow.report import mean_ci, summarize
+from gradflow.report.style import new_figure
 
 TITLE = "Lyapunov spectra: how fast products of Jacobians grow or shrink"
 QUESTION = (
@@ -112,31 +112,34 @@ def render(frame: pd.DataFrame, out) -> None:
         table = table.merge(d[["gain", "mean"]].rename(columns={"mean": col}), on="gain")
 
     # Figure 1: lambda_max vs g, with ln rho(W) below 1 and the mean field above.
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 3.4)
     ax.plot(theory.theory_gain, theory.mean_field_curve, color="grey", lw=1,
-            label="mean field lambda_MF(g) (= ln g for g <= 1)")
+            label=r"mean field $\lambda_{\mathrm{MF}}(g)$ ($= \ln g$ for $g \leq 1$)")
     below = table[table.gain < 1]
-    ax.plot(below.gain, below.ln_rho, "k^", ms=7, mfc="none",
-            label="ln rho(W) of the sampled W (g < 1)")
+    ax.plot(below.gain, below.ln_rho, "k^", ms=5, mfc="none",
+            label=r"$\ln\rho(W)$ of the sampled $W$ ($g < 1$)")
     ax.errorbar(table.gain, table.lambda_max,
                 yerr=[table.lambda_max - table.lambda_ci_low,
                       table.lambda_ci_high - table.lambda_max],
-                marker="o", ls="none", capsize=3, label="lambda_max, QR (95% CI over seeds)")
+                marker="o", ls="none", capsize=3,
+                label=r"$\lambda_{\max}$, QR (95% CI over seeds)")
     ax.errorbar(table.gain + 0.04, table.product_rate,
                 yerr=[table.product_rate - table.product_ci_low,
                       table.product_ci_high - table.product_rate],
-                marker="s", ms=4, ls="none", capsize=2,
-                label="growth rate of ||prod J||_2 (fit_decay)")
+                marker="s", ms=3, ls="none", capsize=2,
+                label=r"growth rate of $\|\prod J\|_2$ (fit_decay)")
     ax.axhline(0, color="grey", lw=0.8, ls="--")
     ax.axvline(1, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("gain g (W entries N(0, g^2/N))")
+    ax.set_xlabel(r"gain $g$ ($W$ entries $\mathcal{N}(0, g^2/N)$)")
     ax.set_ylabel("exponent (nats/step)")
-    ax.legend(fontsize="small")
-    ax.set_title("Largest Lyapunov exponent of h_t = tanh(W h_{t-1})")
-    data = table.merge(theory[["theory_gain", "mean_field_curve"]].rename(
+    fig.legend(loc="outside lower center", ncol=1)   # below the axes: the points fill them
+    data = table.merge(
+theory[["theory_gain", "mean_field_curve"]].rename(
         columns={"theory_gain": "gain"}), on="gain", how="outer")
     out.figure("lambda_max", fig, data,
-               caption="Largest Lyapunov exponent of the autonomous tanh RNN (N = "
+               caption=r"Largest Lyapunov exponent of $h_t = \tanh(W h_{t-1})$ vs gain $g$, "
+                       r"two ways, with $\ln\rho(W)$ and the mean field.",
+               description="Largest Lyapunov exponent of the autonomous tanh RNN (N = "
                        f"{int(summary.hidden.iloc[0])}, zero input and biases, h0 ~ N(0, 1), "
                        f"{WARMUP} warm-up steps), mean and 95% CI over seeds (circles); the "
                        "growth rate of the product norms fitted by fit_decay on the same "
@@ -147,19 +150,20 @@ def render(frame: pd.DataFrame, out) -> None:
     spec = frame[frame.kind == "exponent"].groupby(["gain", "index"], as_index=False)[
         "exponent"].mean()
     shown = sorted(set(spec.gain))       # every gain of the grid, g = 0.8 included
-    fig, ax = plt.subplots(figsize=(7.2, 4.0))
+    fig, ax = new_figure("column", 2.6)
     palette = sns.color_palette("viridis", n_colors=len(shown))
     for color, g in zip(palette, shown, strict=True):
         s = spec[spec.gain == g]
-        ax.plot(s["index"], s.exponent, marker=".", color=color, label=f"g = {g:g}")
+        ax.plot(s["index"], s.exponent, marker=".", color=color, label=f"$g = {g:g}$")
     ax.axhline(0, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("index i")
-    ax.set_ylabel("Lyapunov exponent lambda_i (nats/step)")
+    ax.set_xlabel("index $i$")
+    ax.set_ylabel(r"Lyapunov exponent $\lambda_i$ (nats/step)")
     # outside the axes: inside, it covered the curves at large i
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(f"Top {int(spec['index'].max())} Lyapunov exponents (mean over seeds)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out.figure("spectrum", fig, spec,
-               caption="The largest Lyapunov exponents (QR method, re-orthonormalized every "
+               caption=f"The top {int(spec['index'].max())} Lyapunov exponents per gain $g$, "
+                       f"mean over seeds.",
+               description="The largest Lyapunov exponents (QR method, re-orthonormalized every "
                        "step), mean over seeds, for every gain of the grid "
                        f"({', '.join(f'{g:g}' for g in shown)}). Below g = 1 they are "
                        "the logs of the moduli of W's eigenvalues (the trajectory sits at "
@@ -168,26 +172,33 @@ def render(frame: pd.DataFrame, out) -> None:
                        "chaotic attractor grows with g")
 
     # Figure 3: the same number two ways, per seed.
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 2.6)
     lo = min(summary.lambda_max.min(), summary.product_rate.min()) - 0.05
     hi = max(summary.lambda_max.max(), summary.product_rate.max()) + 0.05
-    ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="y = x")
+    ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="$y = x$")
     ax.errorbar(summary.lambda_max, summary.product_rate,
                 yerr=[summary.product_rate - summary.product_rate_low,
                       summary.product_rate_high - summary.product_rate],
                 marker="o", ls="none", capsize=2, label="one W (seed, gain)")
-    ax.set_xlabel("lambda_max from the QR spectrum (nats/step)")
-    ax.set_ylabel("growth rate of ||prod J||_2 (nats/step)")
-    ax.legend(fontsize="small")
-    ax.set_title("The same number, seen two ways")
+    ax.set_xlabel(r"$\lambda_{\max}$ from the QR spectrum (nats/step)")
+    ax.set_ylabel(r"growth rate of $\|\prod J\|_2$ (nats/step)")
+    ax.legend()
     out.figure("two_ways", fig, summary[["gain", "seed", "lambda_max", "product_rate",
                                          "product_rate_low", "product_rate_high"]],
-               caption=f"Per network: lambda_max (QR over {int(summary.steps.iloc[0])} "
+               caption=r"The same exponent two ways, per network: $\lambda_{\max}$ (QR) "
+                       r"against the growth rate of the Jacobian product's norm.",
+               description=f"Per network: lambda_max (QR over {int(summary.steps.iloc[0])} "
                        f"steps) against the growth rate of ||J_t ... J_t-k+1||_2 fitted by "
                        f"fit_decay (random-walk errors, 95% CI) for k = {FIT_FROM}..{WINDOW} "
                        "on a continuation of the same trajectory")
     out.table("exponents", table,
-              caption="Largest Lyapunov exponent (QR) and product-norm growth rate, mean and "
+              caption="Largest Lyapunov exponent (QR) and product-norm growth rate per gain, "
+                      "95% CI over seeds, against theory.",
+              columns={"gain": "$g$", "lambda_max": r"$\lambda_{\max}$ (QR)",
+                       "product_rate": "product rate", "ln_rho": r"$\ln\rho(W)$",
+                       "mean_field": r"$\lambda_{\mathrm{MF}}$"},
+              description="Largest Lyapunov exponent (QR) and product-norm growth rate, mean and "
+
                       "95% CI over seeds, against ln rho(W) (mean over the sampled W) and the "
                       "mean-field exponent; diff_rho = lambda_max - ln rho, diff_mf = "
                       "lambda_max - lambda_MF, diff_product = product rate - lambda_max "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import pyplot as plt
 
 import gradflow
 from gradflow.diagnostics import (
@@ -22,6 +21,7 @@ from gradflow.diagnostics import (
     spectral_radius,
 )
 from gradflow.report import mean_ci, summarize
+from gradflow.report.style import new_figure
 
 TITLE = "Vanishing and exploding gradients in the vanilla RNN"
 QUESTION = (
@@ -69,12 +69,12 @@ def render(frame: pd.DataFrame, out) -> None:
     # Figure 1: the profile per gain, with the Pascanu bound where it applies.
     mean_profile = profiles.groupby(["gain", "distance"], as_index=False)["log10_ratio"].mean()
     sigma_by_gain = summary.groupby("gain")["sigma_max"].mean()
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 2.6)
     palette = sns.color_palette("viridis", n_colors=mean_profile.gain.nunique())
     bound_styles = [(0, (1, 1.5)), (0, (4, 2)), (0, (6, 2, 1, 2))]
     n_bound = 0
     for color, (gain, group) in zip(palette, mean_profile.groupby("gain"), strict=True):
-        ax.plot(group.distance, group.log10_ratio, color=color, lw=1.8, label=f"g = {gain:g}")
+        ax.plot(group.distance, group.log10_ratio, color=color, lw=1.4, label=f"$g = {gain:g}$")
     for gain, group in mean_profile.groupby("gain"):
         sigma = sigma_by_gain[gain]
         if sigma < 1:   # the bound in black, labelled at its end: not a measured curve
@@ -83,22 +83,22 @@ def render(frame: pd.DataFrame, out) -> None:
                     ls=bound_styles[n_bound % len(bound_styles)], zorder=3)
             inside = bound >= -16
             k = group.distance[inside].iloc[-1]
-            ax.annotate(f"bound, g = {gain:g}", (k, k * np.log10(sigma)),
-                        xytext=(-4, 4), textcoords="offset points", ha="right",
-                        fontsize="small", color="black",
+            ax.annotate(f"bound, $g = {gain:g}$", (k, k * np.log10(sigma)),
+                        xytext=(-4, 4), textcoords="offset points", ha="right", color="black",
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
                               "alpha": 0.8})
             n_bound += 1
-    ax.set_xlabel("distance k = T-1-t (steps back from the loss)")
-    ax.set_ylabel("log10 ||dL/dh_t|| / ||dL/dh_T||")
+    ax.set_xlabel(r"distance $k = T-1-t$ (steps back from the loss)")
+    ax.set_ylabel(r"$\log_{10} \|\partial L/\partial h_t\| \,/\, \|\partial L/\partial h_T\|$")
     ax.set_ylim(max(-16, mean_profile.log10_ratio.min() - 0.5), None)
-    ax.legend(ncol=2, fontsize="small")
-    ax.set_title("Gradient norm back in time (black: Pascanu bound (sigma_max)^k)")
+    ax.legend(ncol=2)
     out.figure("profiles", fig, mean_profile.assign(
         pascanu_log10_bound=lambda f: np.where(f.gain.map(sigma_by_gain) < 1,
                                                f.distance * np.log10(f.gain.map(sigma_by_gain)),
                                                np.nan)),
-        caption="Mean over seeds of log10 ||dL/dh_t|| relative to the last step, per gain g "
+        caption=r"Gradient norm back in time per gain $g$, with the Pascanu bound "
+                r"$(\gamma\sigma_{\max})^k$ (black) where $\sigma_{\max} < 1$.",
+        description="Mean over seeds of log10 ||dL/dh_t|| relative to the last step, per gain g "
                 "of W_hh (coloured); black broken lines, labelled with their gain: the Pascanu "
                 "bound (gamma sigma_max)^k (gamma = 1 for tanh, sigma_max the mean over seeds), "
                 "drawn only where sigma_max < 1 makes it a bound on vanishing. A bound line "
@@ -110,24 +110,33 @@ def render(frame: pd.DataFrame, out) -> None:
     table = rate.merge(sig, on="gain")
     table["pascanu_rate"] = -np.log(table.sigma_max)
     table["neg_log_rho"] = -np.log(table.rho)
-    fig, ax = plt.subplots()
+    fig, ax = new_figure("column", 3.0)
     ax.errorbar(table.gain, table["mean"], yerr=[table["mean"] - table.ci_low,
                                                  table.ci_high - table["mean"]],
-                marker="o", capsize=3, label="measured decay rate (95% CI over seeds)")
-    ax.plot(table.gain, table.pascanu_rate, "k:", label="-ln sigma_max(W_hh): bound's rate")
-    ax.plot(table.gain, table.neg_log_rho, "k--", lw=1, label="-ln rho(W_hh)")
+                marker="o", capsize=3, label="measured rate (95% CI over seeds)")
+    ax.plot(table.gain, table.pascanu_rate, "k:",
+            label=r"$-\ln\sigma_{\max}(W_{hh})$: the bound's rate")
+    ax.plot(table.gain, table.neg_log_rho, "k--", lw=1, label=r"$-\ln\rho(W_{hh})$")
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xlabel("gain g (W_hh entries N(0, g^2/H))")
-    ax.set_ylabel("decay rate per step (nats; < 0: explodes)")
-    ax.legend(fontsize="small")
-    out.figure("rates", fig, table, caption="Decay rate of ||dL/dh_t|| per step vs gain: "
+    ax.set_xlabel(r"gain $g$ ($W_{hh}$ entries $\mathcal{N}(0, g^2/H)$)")
+    ax.set_ylabel("decay rate per step (nats;\n$< 0$: explodes)")
+    fig.legend(loc="outside lower center", ncol=1)   # below the axes: the curves fill them
+
+    out.figure("rates", fig, table,
+               caption=r"Decay rate of $\|\partial L/\partial h_t\|$ per step vs gain $g$, "
+                       r"against $-\ln\sigma_{\max}$ and $-\ln\rho$.",
+               description="Decay rate of ||dL/dh_t|| per step vs gain: "
                "positive vanishes, negative explodes. Where sigma_max < 1 the measured rate "
                "must lie above the Pascanu rate -ln sigma_max; the bound is loose because "
                "sigma_max ~ 2g while the spectral radius rho ~ g")
     out.table("rates", table.rename(columns={"mean": "rate", "ci_low": "rate_ci_low",
                                              "ci_high": "rate_ci_high", "n": "seeds"}),
-              caption="Fitted decay rate (nats per step) of the gradient norm, with the "
-                      "singular-value and spectral-radius predictions")
+              caption=r"Fitted decay rate (nats/step) of the gradient norm per gain, with the "
+                      r"singular-value and spectral-radius predictions.",
+              columns={"gain": "$g$", "rate": "rate [95% CI]",
+                       "sigma_max": r"$\sigma_{\max}$", "rho": r"$\rho$",
+                       "pascanu_rate": r"$-\ln\sigma_{\max}$", "neg_log_rho": r"$-\ln\rho$"})
+
 
     # Citable numbers.
     bounded = summary[summary.sigma_max < 1]

@@ -34,6 +34,6 @@ def test_every_python_example_runs(capsys):
 
 def test_makefile_has_the_targets_the_readme_names():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    for target in ("reports", "test", "lint", "bench", "help", "clean"):
+    for target in ("reports", "paper", "test", "lint", "bench", "help", "clean"):
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

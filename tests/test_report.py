@@ -60,16 +60,21 @@ def test_report_is_byte_for_byte_reproducible(tmp_path, analyses):
 def test_report_writes_figures_with_data_tables_numbers_and_manifest(tmp_path, analyses):
     out = tmp_path / "out"
     build_report(out, analyses=analyses, cache=None, stream=None)
-    for suffix in (".pdf", ".png", ".csv"):
+    for suffix in (".pdf", ".png"):  # drawn at column width: the name says so
+        assert (out / "figures" / f"tiny-points-column{suffix}").exists()
+    for suffix in (".csv", ".tex"):
         assert (out / "figures" / f"tiny-points{suffix}").exists()
     for suffix in (".csv", ".md", ".tex"):
         assert (out / "tables" / f"tiny-means{suffix}").exists()
     assert "\\toprule" in (out / "tables" / "tiny-means.tex").read_text()
     tex = (out / "results.tex").read_text()
-    assert "\\newcommand{\\gfTinyMeanValue}" in tex and "\\gfTinyMeanValueLow}{0}" in tex
+    assert "\\providecommand{\\gfTinyMeanValue}" in tex
+    assert "\\gfTinyMeanValueLow}{\\ensuremath{0" in tex
+    for name in ("preamble.tex", "paper.tex"):
+        assert (out / name).exists()
     report = (out / "REPORT.md").read_text()
     assert "## A tiny analysis" in report and "**Question.** Does the pipeline work?" in report
-    assert "figures/tiny-points.png" in report and "Some words." in report
+    assert "figures/tiny-points-column.png" in report and "Some words." in report
     for _, _, title in DERIVATIONS:
         assert f"### {title}" in report
     manifest = json.loads((out / "manifest.json").read_text())

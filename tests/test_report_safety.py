@@ -216,13 +216,14 @@ def test_quick_writes_a_marked_preview_beside_the_report(project):
     assert _hashes(project / "reports") == before        # the full report is left alone
     quick = project / "reports-quick"
     assert "PREVIEW, not results" in (quick / "REPORT.md").read_text()
-    assert "PREVIEW, NOT RESULTS" in (quick / "results.tex").read_text()
+    assert "PREVIEW of a quick grid" in (quick / "results.tex").read_text()
+    assert "Preview of a quick grid, not results" in (quick / "REPORT.md").read_text()
     assert json.loads((quick / "manifest.json").read_text())["quick"] is True
 
 
 def test_a_successful_run_replaces_only_what_gradflow_generated(project):
     old = json.loads((project / "reports" / "manifest.json").read_text())["outputs"]
-    assert "figures/good-points.png" in old and "tables/good-values.csv" in old
+    assert "figures/good-points-column.png" in old and "tables/good-values.csv" in old
     (project / "reports" / "tables" / "good-values.md").write_text("edited by hand\n")
     _use(project, other=GOOD.replace('"points"', '"dots"').replace('"values"', '"numbers"'))
     result = _gradflow("report", "--jobs", 1, "--no-cache", cwd=project)
@@ -230,8 +231,8 @@ def test_a_successful_run_replaces_only_what_gradflow_generated(project):
     reports = project / "reports"
     assert (reports / "figures" / "my-own-sketch.png").read_bytes() == b"mine"
     assert (reports / "notes.md").read_text() == "my notes\n"
-    assert (reports / "figures" / "other-dots.png").exists()
-    assert not (reports / "figures" / "good-points.png").exists()   # the old report's, unedited
+    assert (reports / "figures" / "other-dots-column.png").exists()
+    assert not (reports / "figures" / "good-points-column.png").exists()   # old, unedited
     assert (reports / "tables" / "good-values.md").read_text() == "edited by hand\n"
     assert "kept 1 file(s) of the previous report that were edited" in result.stdout
     manifest = json.loads((reports / "manifest.json").read_text())

@@ -3,10 +3,13 @@
 - ``analyses.py``: discovery of analysis files (``TITLE``, ``QUESTION``,
   ``GRID``, ``run``, ``render``) and the picklable call that runs one config;
 - ``output.py``: ``Section``, through which ``render`` writes figures (PDF,
-  PNG and CSV data), tables (CSV, Markdown, booktabs LaTeX) and citable
-  numbers (``results.tex`` macros);
+  PNG and CSV data, a LaTeX float), tables (CSV, Markdown, booktabs float)
+  and citable numbers (``results.tex`` macros);
+- ``latex.py``: LaTeX escaping, number formatting and table floats;
+- ``derivations.py``: the SymPy derivations as numbered ``align`` equations;
+- ``paper.py``: ``preamble.tex``, ``paper.tex`` and compiling it (``make paper``);
 - ``stats.py``: means and rates over seeds with their intervals;
-- ``style.py``: the figure style, once, and deterministic saving;
+- ``style.py``: the figure style, once, figures at printed width, deterministic saving;
 - ``staging.py``: the staging folder and the swap that make a failed run
   harmless;
 - ``build.py``: ``gradflow report``, which runs it all and writes

@@ -28,7 +28,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gradflow.report.analyses import Analysis, RunConfig, discover
-from gradflow.report.output import Section, markdown_table, results_frame, results_tex
+from gradflow.report.derivations import DERIVATIONS, write_derivations
+from gradflow.report.output import (
+    Section,
+    check_macros,
+    markdown_table,
+    results_frame,
+    results_tex,
+)
+from gradflow.report.paper import write_paper
 from gradflow.report.staging import staging_folder, swap_in
 from gradflow.report.style import figure_style
 
@@ -39,15 +47,6 @@ QUICK_OUT = "reports-quick"
 #: Seconds to wait for a Dask scheduler before giving up.
 SCHEDULER_TIMEOUT = 10
 
-#: (cell, options, title) of every derivation the report shows.
-DERIVATIONS: tuple[tuple[str, dict, str], ...] = (
-    ("rnn", {"nonlinearity": "tanh"}, "Vanilla RNN (tanh)"),
-    ("rnn", {"nonlinearity": "relu"}, "Vanilla RNN (relu)"),
-    ("rnn", {"nonlinearity": "sigmoid"}, "Vanilla RNN (sigmoid)"),
-    ("lstm", {}, "LSTM, full (h, c) state"),
-    ("gru", {"reset_after": True}, "GRU, PyTorch form (reset after the matmul)"),
-    ("gru", {"reset_after": False}, "GRU, Cho et al. 2014 form (reset before the matmul)"),
-)
 _PACKAGES = ("numpy", "scipy", "sympy", "pandas", "matplotlib", "seaborn", "gradflow")
 _PREVIEW = ("> **PREVIEW, not results.** Built by `gradflow report --quick` on each "
             "analysis's small `QUICK_GRID`: too few seeds and sizes to decide anything. "
@@ -72,42 +71,6 @@ class AnalysisError(Exception):
             f"{function}(...)" if function != "import" else "import"
         super().__init__(f"analysis {analysis.name} failed in {where}: "
                          f"{type(cause).__name__}: {cause}")
-
-
-def _slug(cell: str, options: dict) -> str:
-    parts = [cell] + [str(v) if not isinstance(v, bool) else f"{k}-{v}".lower()
-                      for k, v in sorted(options.items())]
-    return "-".join(parts).replace("_", "-")
-
-
-def _markdown_line(line: str) -> str:
-    """A line of the LaTeX file as Markdown: comments become captions, displays $$...$$."""
-    line = line.strip()
-    if line.startswith("%"):
-        return f"\n*{line.lstrip('% ').strip()}*\n"
-    if line.startswith("\\[") and line.endswith("\\]"):
-        return f"$$ {line[2:-2].strip()} $$"
-    return line
-
-
-def _derivations(out: Path) -> tuple[list[str], list[Path]]:
-    """LaTeX of each derivation into ``out/derivations``; returns REPORT.md lines."""
-    from gradflow.symbolic import derive
-
-    folder = out / "derivations"
-    folder.mkdir(parents=True, exist_ok=True)
-    lines, written = ["## One-step Jacobians, derived by SymPy", "",
-                      "Each recurrence written once as equations; its one-step state Jacobian "
-                      "derived by SymPy (and checked against the NumPy engine, finite "
-                      "differences and PyTorch in the test suite).", ""], []
-    for cell, options, title in DERIVATIONS:
-        latex = derive(cell, hidden_size=2, input_size=2, **options).latex()
-        path = folder / f"{_slug(cell, options)}.tex"
-        path.write_text(latex + "\n", encoding="utf-8")
-        written.append(path)
-        lines += [f"### {title}", "", f"LaTeX source: `{path.relative_to(out).as_posix()}`", ""]
-        lines += [_markdown_line(line) for line in latex.splitlines()] + [""]
-    return lines, written
 
 
 def _git(folder: Path) -> dict[str, Any]:
@@ -311,8 +274,10 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
                                       cache=cache, progress=progress)
         sections.append((analysis, section))
         runs[analysis.name] = info
-    derivation_lines, written = _derivations(out)
     numbers = [n for _, s in sections for n in s.numbers]
+    check_macros(numbers)  # two analyses, one macro name: an error before anything is written
+    derivation_lines, derivation_files = write_derivations(out)
+    written = list(derivation_files)
 
     lines = ["# gradflow report", ""]
     if quick:
@@ -345,6 +310,8 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
     table.with_suffix(".md").write_text(
         (markdown_table(frame) if len(frame) else "(no numbers)") + "\n", encoding="utf-8")
     written += [report, results, table.with_suffix(".csv"), table.with_suffix(".md")]
+    written += write_paper(out, [(a.name, a.title, a.question, s) for a, s in sections],
+                           derivation_files, preview=quick)  # preamble.tex, paper.tex
 
     manifest = {"generated_by": "gradflow report", **_git(analyses),
                 "versions": _versions(), "quick": quick,

@@ -1,16 +1,21 @@
 """What an analysis's ``render(frame, out)`` writes through: figures, tables, numbers.
 
 ``Section`` is handed to ``render``. Every figure is saved as PDF (papers)
-and PNG (reading) with its data beside it as CSV; every table as ``.csv``,
-``.md`` and booktabs ``.tex``; every citable number becomes a LaTeX macro in
-``results.tex`` and a row of the results table, with its confidence
-interval where it is a statistic. Nothing here computes: it only writes.
+and PNG (reading) at its printed width, named ``NAME-column`` or
+``NAME-page``, with its data beside it as CSV and a LaTeX float
+``figures/NAME.tex``; every table as ``.csv`` (all columns), ``.md`` and a
+booktabs float ``.tex`` (chosen columns, intervals merged); every citable
+number becomes a LaTeX macro in ``results.tex`` and a row of the results
+table, with its confidence interval where it is a statistic. A ``preview``
+section (a quick grid) says so in every caption. Nothing here computes: it
+only writes.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +24,23 @@ import numpy as np
 import pandas as pd
 
 from gradflow._validate import describe
-from gradflow.report.style import save_figure
+from gradflow.report.latex import (
+    escape,
+    format_interval,
+    markdown_to_latex,
+    table_latex,
+    table_markdown,
+)
+from gradflow.report.style import save_figure, width_name
 
-__all__ = ["Number", "Section", "markdown_table"]
+__all__ = ["PREVIEW", "Number", "Section", "check_macros", "markdown_table", "results_tex"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MACRO_WORD = re.compile(r"^[A-Za-z]+$")
+#: Longest short caption; longer text goes to ``description`` (prose).
+MAX_CAPTION = 200
+#: What every caption of a quick-grid report starts with.
+PREVIEW = "Preview of a quick grid, not results: "
 
 
 @dataclass(frozen=True)
@@ -44,11 +60,19 @@ class Number:
     def macro(self) -> str:
         return "gf" + _camel(self.analysis) + self.name
 
-    def format(self, value: float | None = None) -> str:
-        value = self.value if value is None else value
-        if value is None or not math.isfinite(value):
-            return str(value)
-        return f"{value:.{self.digits}g}"
+    @property
+    def macros(self) -> tuple[str, ...]:
+        """Every macro name this number defines (``Low``/``High`` for an interval)."""
+        base = self.macro
+        return (base,) if self.low is None else (base, base + "Low", base + "High")
+
+    def text(self) -> tuple[str, str, str]:
+        """(value, low, high) as plain text, one precision; bounds ``--`` if absent."""
+        return format_interval(self.value, self.low, self.high, self.digits, style="text")
+
+    def latex(self) -> tuple[str, str, str]:
+        """(value, low, high) as math-mode bodies, one precision."""
+        return format_interval(self.value, self.low, self.high, self.digits, style="latex")
 
 
 def _camel(name: str) -> str:
@@ -58,7 +82,7 @@ def _camel(name: str) -> str:
 
 
 def markdown_table(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    """A GitHub-flavoured Markdown table of every column (no extra dependency)."""
     def cell(v: Any) -> str:
         if isinstance(v, float | np.floating):
             return float_format.format(v)
@@ -78,12 +102,14 @@ class Section:
     ----------
     name : the analysis's file stem (``vanishing``)
     out : the report folder (``reports``)
+    preview : a quick-grid run: every caption says it is a preview, not results
     """
 
     name: str
     out: Path
     preview: bool = False
     blocks: list[str] = field(default_factory=list)
+    latex: list[str] = field(default_factory=list)
     numbers: list[Number] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
@@ -95,57 +121,119 @@ class Section:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def _caption(self, what: str, name: str, caption: str) -> str:
+        if not isinstance(caption, str) or not caption.strip():
+            raise ValueError(f"{what} {name!r} of {self.name!r} needs a caption; got "
+                             f"{describe(caption)}")
+        caption = caption.strip()
+        if len(caption) > MAX_CAPTION:
+            raise ValueError(f"the caption of {what} {name!r} of {self.name!r} has "
+                             f"{len(caption)} characters (at most {MAX_CAPTION}): keep it "
+                             f"short and put the rest in description=")
+        return (PREVIEW + caption[:1].lower() + caption[1:]) if self.preview else caption
+
     def text(self, markdown: str) -> None:
         """A paragraph of the section (Markdown)."""
         self.blocks.append(markdown.strip())
+        self.latex.append(markdown_to_latex(markdown))
 
-    def figure(self, name: str, fig: Any, data: pd.DataFrame, caption: str) -> None:
+    def figure(self, name: str, fig: Any, data: pd.DataFrame, caption: str, *,
+               description: str = "") -> None:
         """Save ``fig`` (PDF + PNG) with ``data`` beside it as CSV, and show it.
 
-        ``data`` must be what the figure plots, so a reader can re-plot it.
+        ``fig`` is drawn at its printed width (``style.new_figure``): the file
+        name says which, ``NAME-column`` or ``NAME-page``. ``data`` must be what
+        the figure plots, so a reader can re-plot it. ``caption`` is short (the
+        float's caption, ``$...$`` math allowed); ``description`` is the longer
+        prose that reads the figure (REPORT.md and paper.tex, not the float).
         """
         if not isinstance(data, pd.DataFrame) or data.empty:
             raise ValueError(f"figure {name!r} needs the plotted data as a non-empty "
                              f"DataFrame; got {describe(data)}")
+        caption = self._caption("figure", name, caption)
+        width = width_name(fig)
         stem = self._path("figures", name)
+        image = stem.with_name(f"{stem.name}-{width}")
         csv = stem.with_suffix(".csv")
         data.to_csv(csv, index=False, float_format="%.10g", lineterminator="\n")
-        self.files += [*save_figure(fig, stem), csv]
-        rel = stem.relative_to(self.out)
-        self.blocks.append(f"![{caption}]({rel.with_suffix('.png').as_posix()})\n\n"
-                           f"*{caption}* (data: `{rel.with_suffix('.csv').as_posix()}`, "
-                           f"vector: `{rel.with_suffix('.pdf').as_posix()}`)")
+        snippet = stem.with_suffix(".tex")
+        env = "figure" if width == "column" else "figure*"
+        rel = image.relative_to(self.out).as_posix()
+        size = r"\linewidth" if width == "column" else r"\textwidth"
+        snippet.write_text("\n".join([
+            f"% {snippet.relative_to(self.out).as_posix()}: generated by gradflow report; "
+            f"needs graphicx. Data: {csv.relative_to(self.out).as_posix()}",
+            rf"\begin{{{env}}}[tbp]", r"\centering",
+            rf"\includegraphics[width={size}]{{{rel}.pdf}}",
+            rf"\caption{{{escape(caption)}}}", rf"\label{{fig:{self.name}-{name}}}",
+            rf"\end{{{env}}}"]) + "\n", encoding="utf-8")
+        self.files += [*save_figure(fig, image), csv, snippet]
+        md = (f"![{caption}]({rel}.png)\n\n*{caption}* (data: "
+              f"`{csv.relative_to(self.out).as_posix()}`, vector: `{rel}.pdf`, "
+              f"LaTeX: `{snippet.relative_to(self.out).as_posix()}`)")
+        self.blocks.append(md + (f"\n\n{description.strip()}" if description else ""))
+        self.latex.append(rf"\input{{{snippet.relative_to(self.out).as_posix()}}}"
+                          + (f"\n{markdown_to_latex(description)}" if description else ""))
 
-    def table(self, name: str, frame: pd.DataFrame, caption: str,
-              float_format: str = "{:.4g}") -> None:
-        """Write ``frame`` as CSV, Markdown and booktabs LaTeX, and show it."""
+    def table(self, name: str, frame: pd.DataFrame, caption: str, *,
+              columns: Sequence[str] | Mapping[str, str] | None = None,
+              description: str = "", digits: int = 3) -> None:
+        """Write ``frame`` as CSV (every column), Markdown and a LaTeX float, and show it.
+
+        ``columns`` chooses what the ``.tex`` and ``.md`` show: a mapping of
+        column to header (``{"rho": "$\\rho$"}``) or a list; an interval
+        (``X_ci_low``/``X_ci_high``, or ``ci_low``/``ci_high`` after its value)
+        is merged into its value's cell as "value [low, high]". ``caption`` is
+        short; ``description`` is prose shown with the table.
+        """
+        caption = self._caption("table", name, caption)
         stem = self._path("tables", name)
         frame.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.10g",
                      lineterminator="\n")
-        md = markdown_table(frame, float_format)
+        md = table_markdown(frame, columns=columns, digits=digits)
         stem.with_suffix(".md").write_text(md + "\n", encoding="utf-8")
-        styler = frame.style.hide(axis="index").format(
-            lambda v: float_format.format(v) if isinstance(v, float | np.floating) else v)
-        tex = styler.to_latex(hrules=True, caption=caption, label=f"tab:{self.name}-{name}",
-                              position="htbp")
+        tex = table_latex(frame, caption, f"tab:{self.name}-{name}", columns=columns,
+                          digits=digits)
         stem.with_suffix(".tex").write_text(tex, encoding="utf-8")
         self.files += [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
-        self.blocks.append(f"*{caption}*\n\n{md}")
+        rel = stem.relative_to(self.out).as_posix()
+        self.blocks.append(f"*{caption}* (all columns: `{rel}.csv`)\n\n"
+                           + (f"{description.strip()}\n\n" if description else "") + md)
+        self.latex.append(rf"\input{{{rel}.tex}}"
+                          + (f"\n{markdown_to_latex(description)}" if description else ""))
 
     def number(self, name: str, value: float, description: str, *, low: float | None = None,
                high: float | None = None, unit: str = "", digits: int = 3) -> Number:
         """Register a citable number (and its confidence interval, for a statistic).
 
-        ``name`` is CamelCase letters (a LaTeX macro part): ``RateTanh``.
+        ``name`` is CamelCase letters (a LaTeX macro part): ``RateTanh``. The
+        value must be finite; a bound that is not (one seed: no interval)
+        prints as ``--``.
         """
         if not isinstance(name, str) or not _MACRO_WORD.match(name):
             raise ValueError(f"a number's name must be letters only (it becomes a LaTeX "
                              f"macro); got {describe(name)}")
-        if any(n.name == name for n in self.numbers):
-            raise ValueError(f"number {name!r} is already registered in {self.name!r}")
-        number = Number(self.name, name, float(value), description,
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"number {name!r} of analysis {self.name!r} must be a real "
+                             f"number; got {describe(value)}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"number {name!r} of analysis {self.name!r} is {value}: a "
+                             f"citable number must be finite (it would print as {value} "
+                             f"in a paper)")
+        if (low is None) != (high is None):
+            raise ValueError(f"number {name!r} of analysis {self.name!r}: give both low and "
+                             f"high, or neither; got low={low!r}, high={high!r}")
+        number = Number(self.name, name, value, description,
                         None if low is None else float(low),
                         None if high is None else float(high), unit, digits)
+        taken = {m for n in self.numbers for m in n.macros}
+        clash = taken.intersection(number.macros)
+        if clash:
+            raise ValueError(f"number {name!r} of analysis {self.name!r}: macro "
+                             f"\\{sorted(clash)[0]} is already defined by another number "
+                             f"of this analysis")
         self.numbers.append(number)
         return number
 
@@ -155,28 +243,73 @@ class Section:
         if self.numbers:
             rows = []
             for n in self.numbers:
-                ci = f"[{n.format(n.low)}, {n.format(n.high)}]" if n.low is not None else ""
-                rows.append({"number": n.description, "value": n.format() + (
-                    f" {n.unit}" if n.unit else ""), "95% CI": ci, "macro": f"`\\{n.macro}`"})
+                value, low, high = n.text()
+                rows.append({"number": n.description,
+                             "value": value + (f" {n.unit}" if n.unit else ""),
+                             "95% CI": f"[{low}, {high}]" if n.low is not None else "",
+                             "macro": f"`\\{n.macro}`"})
             parts.append("Citable numbers (macros in `results.tex`):\n\n"
                          + markdown_table(pd.DataFrame(rows)))
         return "\n\n".join(parts)
 
 
-def results_tex(numbers: list[Number], preview: bool = False) -> str:
-    """``results.tex``: one ``\\newcommand`` per number (plus ``Low``/``High`` for CIs)."""
-    lines = ["% Citable numbers of the gradflow report. Generated by `make reports`;",
-             "% do not edit. \\input{results.tex} and cite e.g. \\gfVanishingRateTanh.", ""]
-    if preview:
-        lines[:0] = ["% PREVIEW, NOT RESULTS: built by `gradflow report --quick` on small grids.",
-                     "% Do not cite these numbers."]
+def check_macros(numbers: Iterable[Number]) -> None:
+    """Refuse two numbers that define the same macro (two analyses, one name).
+
+    Raises ``ValueError`` naming the macro and both analyses.
+    """
+    owner: dict[str, Number] = {}
     for n in numbers:
-        unit = f" {n.unit}" if n.unit else ""
-        lines.append(f"% {n.analysis}: {n.description}{unit}")
-        lines.append(f"\\newcommand{{\\{n.macro}}}{{{n.format()}}}")
+        for macro in n.macros:
+            if macro in owner:
+                first = owner[macro]
+                raise ValueError(f"two citable numbers define \\{macro}: {first.name!r} of "
+                                 f"analysis {first.analysis!r} and {n.name!r} of analysis "
+                                 f"{n.analysis!r}; rename one of them")
+            owner[macro] = n
+
+
+def _macro(name: str, body: str) -> str:
+    value = r"\mbox{--}" if body == "--" else rf"\ensuremath{{{body}}}"
+    return rf"\providecommand{{\{name}}}{{{value}\xspace}}"
+
+
+def results_tex(numbers: list[Number], *, preview: bool = False) -> str:
+    """``results.tex``: one macro per number (plus ``Low``/``High`` for an interval).
+
+    Each macro works in text and math (``\\ensuremath``), keeps the space
+    after it (``\\xspace``), and is defined with ``\\providecommand``, so the
+    file may be input twice. Refuses duplicate macro names.
+    """
+    numbers = list(numbers)
+    check_macros(numbers)
+    lines = []
+    if preview:
+        lines += ["% PREVIEW of a quick grid (gradflow report --quick): these numbers are NOT",
+                  "% results. Do not cite them; run `make reports` for the real ones.", ""]
+    example = numbers[0] if numbers else None
+    lines += ["% Citable numbers of the gradflow report. Generated by `make reports`; do not",
+              "% edit. Needs xspace (and amsmath for \\text): \\input{preamble.tex}, or",
+              "% \\usepackage{xspace}. Input it in the preamble or the body, once or more."]
+    if example is not None:
+        cite = f"\\{example.macro}" + (f" {example.unit}" if example.unit else "")
+        if example.low is not None:
+            cite += f" [\\{example.macro}Low, \\{example.macro}High]"
+        lines.append(f"% Cite e.g. {cite}")
+    # xspace keeps the space after a macro; "]" joins its exceptions: [\gfXLow, \gfXHigh]
+    lines += [r"\ifdefined\xspace\else\RequirePackage{xspace}\fi",
+              r"\xspaceaddexceptions{]}", ""]
+
+    for n in numbers:
+        value, low, high = n.latex()
+        unit = f" [{n.unit}]" if n.unit else ""
+        lines.append(f"% {n.analysis}: {' '.join(n.description.split())}{unit}")
+        lines.append(_macro(n.macro, value))
         if n.low is not None:
-            lines.append(f"\\newcommand{{\\{n.macro}Low}}{{{n.format(n.low)}}}")
-            lines.append(f"\\newcommand{{\\{n.macro}High}}{{{n.format(n.high)}}}")
+            if "--" in (low, high):
+                lines.append("% (no interval: its bounds are not finite, e.g. one seed)")
+            lines.append(_macro(n.macro + "Low", low))
+            lines.append(_macro(n.macro + "High", high))
     return "\n".join(lines) + "\n"
 
 

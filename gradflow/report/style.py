@@ -1,6 +1,11 @@
 """Figure style and deterministic saving: the same figure gives the same bytes.
 
-Plot styling lives here once; analyses never set rcParams themselves.
+Plot styling lives here once; analyses never set rcParams themselves. Figures
+are drawn at the size they are printed: ``COLUMN`` (3.4 in, one column of a
+two-column paper) or ``PAGE`` (7 in, both columns), with 8-9 pt text and a
+fixed bounding box (constrained layout, no ``bbox_inches="tight"``), so the PDF
+drops into a paper at 100 %. An analysis chooses only the width (and height):
+``fig, ax = new_figure("column")``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ matplotlib.use("Agg")  # no display: reports are files
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["CELL_COLORS", "figure_style", "save_figure"]
+__all__ = ["CELL_COLORS", "COLUMN", "PAGE", "WIDTHS", "figure_style", "new_figure", "save_figure",
+           "width_name"]
+
+#: Printed widths in inches: one column of a two-column paper, and the full page.
+COLUMN, PAGE = 3.4, 7.0
+#: Width name (part of every figure's file name) -> inches.
+WIDTHS = {"column": COLUMN, "page": PAGE}
 
 #: One color per cell kind, the same in every figure.
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
@@ -25,11 +36,29 @@ _RC = {
     "svg.hashsalt": "gradflow",       # fixed ids in SVG
     "pdf.fonttype": 42,               # embed TrueType: editable text in papers
     "figure.dpi": 100,
-    "savefig.dpi": 150,
-    "savefig.bbox": "tight",
-    "figure.figsize": (6.0, 3.8),
-    "axes.titlesize": "medium",
+    "savefig.dpi": 200,
+    "savefig.bbox": None,             # the size drawn is the size printed
+    "figure.figsize": (COLUMN, 2.4),
+    "figure.constrained_layout.use": True,
+    "figure.constrained_layout.h_pad": 0.02,
+    "figure.constrained_layout.w_pad": 0.02,
+    "font.size": 8,                   # 8-9 pt at printed size
+    "axes.labelsize": 8,
+    "axes.titlesize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.title_fontsize": 8,
     "legend.frameon": False,
+    "legend.handlelength": 1.6,
+    "legend.borderaxespad": 0.3,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.5,
+    "axes.linewidth": 0.6,
+    "grid.linewidth": 0.5,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "mathtext.fontset": "dejavusans",
 }
 # No dates, no software versions: they would change the bytes from run to run.
 _METADATA = {
@@ -42,9 +71,33 @@ _METADATA = {
 @contextlib.contextmanager
 def figure_style() -> Iterator[None]:
     """The house style (seaborn's paper context, white grid) for the block's figures."""
-    with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.1), \
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper"), \
             matplotlib.rc_context(_RC):
         yield
+
+
+def new_figure(width: str = "column", height: float = 2.4, **subplots) -> tuple:
+    """``plt.subplots`` at a printed width: ``"column"`` (3.4 in) or ``"page"`` (7 in).
+
+    ``height`` is in inches; ``subplots`` go to ``plt.subplots`` (``ncols``,
+    ``sharey``, ...). Returns ``(fig, axes)``.
+    """
+    if width not in WIDTHS:
+        raise ValueError(f"width must be one of {sorted(WIDTHS)}; got {width!r}")
+    if not 0.5 <= height <= 9.0:
+        raise ValueError(f"height must be between 0.5 and 9 inches; got {height!r}")
+    return plt.subplots(figsize=(WIDTHS[width], height), layout="constrained", **subplots)
+
+
+def width_name(fig: matplotlib.figure.Figure) -> str:
+    """``"column"`` or ``"page"`` from the figure's width; anything else is an error."""
+    inches = fig.get_figwidth()
+    for name, value in WIDTHS.items():
+        if abs(inches - value) < 0.01:
+            return name
+    raise ValueError(f"a report figure is drawn at its printed width, {COLUMN} in (column) "
+                     f"or {PAGE} in (page); got {inches:.2f} in: use "
+                     f"gradflow.report.style.new_figure(\"column\" or \"page\", height)")
 
 
 def save_figure(fig: matplotlib.figure.Figure, stem: Path,

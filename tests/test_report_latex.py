@@ -1,0 +1,399 @@
+"""The report's LaTeX: escaping, numbers, table floats, derivations, and a compiled paper.
+
+The compile tests build a report (a tiny synthetic analysis with every awkward
+value, and the shipped analyses on their quick grids) and run pdflatex on the
+generated two-column ``paper.tex``, which inputs every table, figure snippet,
+derivation and ``results.tex``: any LaTeX error, or an overfull box wider than
+1pt, fails. They skip when pdflatex is not installed.
+"""
+
+import math
+import re
+import shutil
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import pyplot as plt
+
+from gradflow.report import build_report
+from gradflow.report.derivations import (
+    DERIVATIONS,
+    LINE_PT,
+    break_math,
+    derivation_latex,
+    math_width,
+    slug,
+)
+from gradflow.report.latex import (
+    escape,
+    format_interval,
+    format_value,
+    interval_columns,
+    table_latex,
+    table_markdown,
+)
+from gradflow.report.output import PREVIEW, Number, Section, check_macros, results_tex
+from gradflow.report.paper import compile_paper
+from gradflow.report.style import figure_style, new_figure
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parents[1]
+PDFLATEX = shutil.which("pdflatex")
+needs_pdflatex = pytest.mark.skipif(
+    PDFLATEX is None, reason="pdflatex not installed (Debian: texlive-latex-base "
+    "texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended)")
+
+
+# ------------------------------------------------------------------ escaping
+@pytest.mark.parametrize("char, escaped", [
+    ("%", r"\%"), ("_", r"\_"), ("&", r"\&"), ("#", r"\#"), ("$", r"\$"), ("{", r"\{"),
+    ("}", r"\}"), ("|", r"\textbar{}"), (">", r"\textgreater{}"), ("<", r"\textless{}"),
+    ("^", r"\textasciicircum{}"), ("~", r"\textasciitilde{}"), ("\\", r"\textbackslash{}")])
+def test_escape_writes_every_special_character_as_itself(char, escaped):
+    assert escape(f"a{char}b") == f"a{escaped}b"
+
+
+def test_escape_keeps_math_spans_and_escapes_around_them():
+    assert escape(r"95% CI of $\rho_{\max}$ at g_1") == r"95\% CI of $\rho_{\max}$ at g\_1"
+    assert escape("costs $5") == r"costs \$5"   # a lone dollar is not math
+    assert escape("||g||^2 > 1") == (r"\textbar{}\textbar{}g\textbar{}\textbar{}"
+                                     r"\textasciicircum{}2 \textgreater{} 1")
+
+
+# ------------------------------------------------------------------ numbers
+@pytest.mark.parametrize("value, text", [
+    (-1.25, "-1.25"), (7.39e-05, r"7.39\times10^{-5}"), (5.94e69, r"5.94\times10^{69}"),
+    (-3.2e-7, r"-3.20\times10^{-7}"), (0.1, "0.100"), (123456.0, "123456"),
+    (1234567.8, r"1.23\times10^{6}"), (0.0015, "0.00150"), (9.9996, "10.0"),
+    (float("nan"), "--"), (float("inf"), "--"), (None, "--"), (200.0, "200")])
+def test_format_value(value, text):
+    assert format_value(value) == text
+
+
+def test_format_value_never_writes_e_notation():
+    for value in np.geomspace(1e-12, 1e12, 97):
+        for sign in (1, -1):
+            latex = format_value(sign * value * math.pi)
+            assert not re.search(r"\de[+-]?\d", latex), latex
+            mantissa = float(latex.split(r"\times")[0])
+            assert mantissa != 0
+
+
+def test_format_value_text_style_for_markdown():
+    assert format_value(7.39e-5, style="text") == "7.39×10⁻⁵"
+    with pytest.raises(ValueError, match="style must be 'latex' or 'text'"):
+        format_value(1.0, style="html")
+
+
+def test_an_interval_shares_the_value_s_precision():
+    assert format_interval(0.0983, 0.0962, 0.1) == ("0.0983", "0.0962", "0.1000")
+    assert format_interval(7.39e-5, 6.1e-5, 8.8e-5) == (
+        r"7.39\times10^{-5}", r"6.10\times10^{-5}", r"8.80\times10^{-5}")
+    # a value far smaller than its bounds keeps its digits; the bounds follow it
+    value, low, high = format_interval(-6.58e-4, -0.0179, 0.0167)
+    assert value == "-0.000658" and low == "-0.017900" and high == "0.016700"
+    assert format_interval(0.0, 0.0, 0.4344) == ("0.000", "0.000", "0.434")
+    assert format_interval(1.0, 0.61, 1.0) == ("1.00", "0.61", "1.00")
+    assert format_interval(0.5, float("nan"), None) == ("0.500", "--", "--")
+
+
+def test_number_refuses_nan_naming_analysis_and_number(tmp_path):
+    section = Section("vanishing", tmp_path)
+    with pytest.raises(ValueError, match=r"number 'RateTanh' of analysis 'vanishing' is nan"):
+        section.number("RateTanh", float("nan"), "a rate")
+    with pytest.raises(ValueError, match=r"'RateTanh' of analysis 'vanishing' is inf"):
+        section.number("RateTanh", np.inf, "a rate")
+    with pytest.raises(ValueError, match="give both low and high"):
+        section.number("RateTanh", 1.0, "a rate", low=0.5)
+    section.number("Rate", 1.0, "a rate", low=0.5, high=1.5)
+    with pytest.raises(ValueError, match=r"\\gfVanishingRateLow is already defined"):
+        section.number("RateLow", 1.0, "clashes with Rate's lower bound")
+
+
+def test_duplicate_macros_across_analyses_are_refused():
+    a = Number("long_range", "Success", 0.5, "x")
+    check_macros([a, Number("longrange", "Success", 0.7, "y")])  # \gfLongrangeSuccess
+    c = Number("long2range", "Success", 0.7, "y")   # digits drop: \gfLongRangeSuccess
+
+    with pytest.raises(ValueError, match=r"\\gfLongRangeSuccess: 'Success' of analysis "
+                                         r"'long_range' and 'Success' of analysis 'long2range'"):
+        check_macros([a, c])
+    with pytest.raises(ValueError, match="two citable numbers define"):
+        results_tex([a, c])
+
+
+def test_duplicate_macros_are_an_error_at_report_time(tmp_path):
+    folder = tmp_path / "analyses"
+    folder.mkdir()
+    body = ('TITLE = "t"\nQUESTION = "q"\nGRID = {"seed": [0]}\n'
+            'def run(config):\n    return [{"v": 1.0}]\n'
+            'def render(frame, out):\n    out.number("Value", 1.0, "one")\n')
+    (folder / "dup.py").write_text(body, encoding="utf-8")
+    (folder / "dup2.py").write_text(body, encoding="utf-8")  # \gfDupValue twice
+    with pytest.raises(ValueError, match=r"\\gfDupValue: 'Value' of analysis 'dup'"):
+        build_report(tmp_path / "out", analyses=folder, cache=None, stream=None, jobs=1)
+
+
+def test_results_tex_macros():
+    numbers = [Number("vanishing", "RateHalfGain", -0.0557, "rate at g = 0.5", -0.308, 0.197,
+                      "nats/step"),
+               Number("lyapunov", "Tiny", 7.39e-5, "tiny"),
+               Number("x", "NoInterval", 0.5, "one seed", float("nan"), float("nan"))]
+    tex = results_tex(numbers)
+    assert r"\providecommand{\gfVanishingRateHalfGain}{\ensuremath{-0.0557}\xspace}" in tex
+    assert r"\providecommand{\gfVanishingRateHalfGainHigh}{\ensuremath{0.1970}\xspace}" in tex
+    assert r"\providecommand{\gfLyapunovTiny}{\ensuremath{7.39\times10^{-5}}\xspace}" in tex
+    assert r"\providecommand{\gfXNoIntervalLow}{\mbox{--}\xspace}" in tex
+    assert "nan" not in tex.replace("% (no interval", "")
+    assert r"\newcommand" not in tex
+    # the header's example is a macro the file defines
+    example = re.search(r"% Cite e\.g\. \\(\w+)", tex).group(1)
+    assert rf"\providecommand{{\{example}}}" in tex
+    assert "PREVIEW" not in tex and "PREVIEW" in results_tex(numbers, preview=True)
+
+
+# ------------------------------------------------------------------ tables
+def _frame():
+    return pd.DataFrame({
+        "model": ["a_b", "c%d"], "mean": [0.5, -1.25], "ci_low": [0.4, -1.5],
+        "ci_high": [0.6, -1.0], "rate": [7.39e-5, np.nan], "rate_ci_low": [6.1e-5, np.nan],
+        "rate_ci_high": [8.8e-5, np.nan], "big": [5.94e69, np.inf], "n": [3, 4]})
+
+
+def test_interval_columns_are_recognised():
+    assert interval_columns(_frame()) == {"mean": ("ci_low", "ci_high"),
+                                          "rate": ("rate_ci_low", "rate_ci_high")}
+    frame = pd.DataFrame({"lambda_max": [1.0], "lambda_ci_low": [0.5],
+                          "lambda_ci_high": [1.5], "x": [1.0]})
+    assert interval_columns(frame) == {"lambda_max": ("lambda_ci_low", "lambda_ci_high")}
+    counts = pd.DataFrame({"diverged": [1], "diverged_rate": [0.2], "diverged_ci_low": [0.0],
+                           "diverged_ci_high": [0.6], "x": [1.0], "x_ci_low": [0.5],
+                           "x_ci_high": [1.5]})
+    assert interval_columns(counts) == {"diverged_rate": ("diverged_ci_low", "diverged_ci_high"),
+                                        "x": ("x_ci_low", "x_ci_high")}
+    apart = pd.DataFrame({"y": [1.0], "other": [2.0], "y_ci_low": [0.5], "y_ci_high": [1.5]})
+    assert interval_columns(apart) == {"y": ("y_ci_low", "y_ci_high")}
+
+
+
+def test_table_latex_is_an_escaped_float_with_merged_intervals():
+    tex = table_latex(_frame(), "Rates, 95% CI of ||g||", "tab:x-rates",
+                      columns={"model": "model", "mean": r"$\rho$ mean", "rate": "rate",
+                               "big": "big", "n": "n"})
+    env = re.search(r"\\begin\{(table\*?)\}\[tbp\]", tex).group(1)
+    assert tex.startswith("%") and tex.rstrip().endswith(rf"\end{{{env}}}")
+
+    assert r"\caption{Rates, 95\% CI of \textbar{}\textbar{}g\textbar{}\textbar{}}" in tex
+    assert r"\label{tab:x-rates}" in tex and r"\toprule" in tex
+    assert r"a\_b & $0.500$ [$0.400$, $0.600$]" in tex
+    assert r"c\%d & $-1.25$ [$-1.50$, $-1.00$]" in tex
+    assert r"$7.39\times10^{-5}$ [$6.10\times10^{-5}$, $8.80\times10^{-5}$]" in tex
+    assert r"$5.94\times10^{69}$" in tex and "& -- &" in tex   # nan rate, inf big
+    assert r"$\rho$ mean" in tex and "ci_low" not in tex and "ci\\_low" not in tex
+    assert not re.search(r"\de[+-]\d", tex) and "nan" not in tex and "inf" not in tex
+
+
+def test_table_latex_goes_page_wide_only_when_wide():
+    wide = pd.DataFrame({f"c{k}": [1.5] for k in range(7)})
+    assert r"\begin{table*}" in table_latex(wide, "Wide", "tab:w")
+    assert r"\begin{table}" in table_latex(wide.iloc[:, :3], "Narrow", "tab:n")
+    huge = pd.DataFrame({f"column_number_{k}": [1.5] for k in range(14)})
+    with pytest.raises(ValueError, match=r"'tab:h' would be about .* in wide"):
+        table_latex(huge, "Huge", "tab:h")
+    with pytest.raises(ValueError, match=r"table columns \['nope'\] are not in the frame"):
+        table_latex(wide, "x", "tab:x", columns=["nope"])
+
+
+def test_table_markdown_shows_the_same_columns():
+    md = table_markdown(_frame(), columns=["model", "mean"])
+    assert md.splitlines()[0] == "| model | mean |"
+    assert "0.500 [0.400, 0.600]" in md and "ci_low" not in md
+
+
+def test_captions_are_short_and_marked_in_a_preview(tmp_path):
+    section = Section("tiny", tmp_path)
+    with pytest.raises(ValueError, match="put the rest in description="):
+        section.table("t", _frame(), "x" * 201)
+    preview = Section("tiny", tmp_path, preview=True)
+    preview.table("t", _frame(), "Rates per model.", columns=["model", "mean"])
+    assert PREVIEW in (tmp_path / "tables" / "tiny-t.tex").read_text()
+    with figure_style():
+        fig, ax = new_figure("column", 2.0)
+        ax.plot([0, 1], [0, 1])
+        preview.figure("f", fig, pd.DataFrame({"x": [0, 1]}), "A line.")
+        snippet = (tmp_path / "figures" / "tiny-f.tex").read_text()
+        assert PREVIEW in snippet and r"\label{fig:tiny-f}" in snippet
+        assert "figures/tiny-f-column.pdf" in snippet and r"\begin{figure}" in snippet
+        assert all(PREVIEW in block for block in preview.blocks)
+
+
+def test_figures_must_be_drawn_at_a_printed_width(tmp_path):
+    section = Section("tiny", tmp_path)
+    with figure_style():
+        fig = plt.figure(figsize=(6.0, 3.8))
+        with pytest.raises(ValueError, match=r"printed width, 3.4 in .* got 6.00 in"):
+            section.figure("wide", fig, pd.DataFrame({"x": [1]}), "x")
+        plt.close(fig)
+        fig, _ = new_figure("page", 2.0)
+        section.figure("page", fig, pd.DataFrame({"x": [1]}), "x")
+    assert (tmp_path / "figures" / "tiny-page-page.pdf").exists()
+    assert r"\begin{figure*}" in (tmp_path / "figures" / "tiny-page.tex").read_text()
+    with pytest.raises(ValueError, match="width must be one of"):
+        new_figure("half")
+
+
+# ------------------------------------------------------------------ derivations
+def test_long_jacobians_break_between_terms_into_column_lines():
+    from gradflow.symbolic import derive
+
+    source = derive("lstm", hidden_size=2, input_size=2).latex()
+    longest = max((line[2:-2] for line in source.splitlines() if line.startswith(r"\[")),
+                  key=math_width)
+    rhs = longest.split(" = ", 1)[1]
+    assert math_width(rhs) > 2 * LINE_PT          # the case the breaking exists for
+    lines = break_math(rhs)
+    assert len(lines) >= 3
+    assert all(math_width(text) <= LINE_PT for _, text in lines)
+    for _, text in lines:   # every \left closes on its own line
+        assert text.count(r"\left") == text.count(r"\right")
+    tex = derivation_latex(source, "lstm", "LSTM")
+    assert r"\begin{align}" in tex and r"\label{eq:lstm-dh-dh}" in tex
+    assert r"\label{eq:lstm-dc-dc}" in tex and r"\label{eq:lstm-bound-1}" in tex
+    assert "\nProducts of vectors" in tex     # visible text, not a % comment
+
+
+def test_every_derivation_has_unique_labels():
+    labels = [slug(cell, options) for cell, options, _ in DERIVATIONS]
+    assert len(set(labels)) == len(labels) and "gru-reset-after-true" in labels
+
+
+# ------------------------------------------------------------------ compiled paper
+AWKWARD = r'''
+import numpy as np
+import pandas as pd
+from gradflow.report.style import new_figure
+
+TITLE = "Awkward values: 95% of ||g||^2 > 1 & more_stuff #1"
+QUESTION = "Does every special character survive? {braces}, ~tilde~, back\\slash, $\\rho < 1$"
+GRID = {"seed": [0, 1]}
+QUICK_GRID = {"seed": [0]}
+
+def run(config):
+    return [{"seed": config["seed"], "k": k, "v": (-1.0) ** k * 10.0 ** (-k)} for k in range(8)]
+
+def render(frame, out):
+    fig, ax = new_figure("column", 2.2)
+    ax.plot(frame.k, frame.v, "o")
+    ax.set_ylabel(r"$-\ln\sigma_{\max}(W_{hh})$")
+    out.figure("points", fig, frame, caption="Points at 95% of $\\sigma_{\\max}$; a_b & c",
+               description="A long description with 50% and ||x|| and under_scores.")
+    fig, axes = new_figure("page", 2.0, ncols=3)
+    for a in axes:
+        a.plot([0, 1], [1, 0])
+    out.figure("wide", fig, frame, caption="Three panels")
+    table = pd.DataFrame({
+        "model": ["rnn_tanh", "lstm 100%"], "rate": [-0.0557, 7.39e-05],
+        "rate_ci_low": [-0.3084, 6.1e-05], "rate_ci_high": [0.1969, 8.8e-05],
+        "huge": [5.94e69, np.inf], "missing": [np.nan, 1.5], "n": [5, 6]})
+    out.table("rates", table, caption="Rates (95% CI) of ||g||^2 per model_name",
+              columns={"model": "model", "rate": r"rate $\lambda$", "huge": "huge",
+                       "missing": "missing", "n": "$n$"})
+    wide = pd.DataFrame({f"column_{k}": [1.25 * k, -2.5e-6 * k] for k in range(8)})
+    out.table("wide", wide, caption="A wide table")
+    out.number("Negative", -1.25, "a negative number")
+    out.number("Tiny", 7.39e-05, "a tiny number with 100% & _", low=6.1e-05, high=8.8e-05,
+               unit="nats/step")
+    out.number("Huge", 5.94e69, "a huge number")
+    out.number("OneSeed", 0.5, "no interval with one seed", low=float("nan"),
+               high=float("nan"))
+    out.text("Prose with **bold**, *emphasis*, `code_path/with_underscores.tex`, 95%, "
+             "x_1 > y^2 and $\\alpha_1$.\n\n- an item with ||g||\n- another & more")
+'''
+
+
+def _check(result):
+    assert not result.errors, "\n".join(result.errors) + "\n" + result.log[-3000:]
+    assert result.pdf is not None and result.pdf.exists()
+    too_wide = [(pt, where) for pt, where in result.overfull if pt > 1.0]
+    assert not too_wide, too_wide
+
+
+@needs_pdflatex
+def test_a_report_compiles_into_a_two_column_paper(tmp_path):
+    folder = tmp_path / "analyses"
+    folder.mkdir()
+    (folder / "awkward.py").write_text(AWKWARD, encoding="utf-8")
+    out = tmp_path / "report"
+    build_report(out, analyses=folder, cache=None, stream=None, jobs=1)
+    paper = (out / "paper.tex").read_text()
+    assert r"\documentclass[10pt,twocolumn]{article}" in paper
+    for sub in ("tables", "figures", "derivations"):   # everything is input
+        for tex in (out / sub).glob("*.tex"):
+            assert rf"\input{{{sub}/{tex.name}}}" in paper, tex
+    result = compile_paper(out)
+    _check(result)
+    assert result.pages >= 2
+
+    # results.tex input twice, and in the preamble; a macro keeps the space after it
+    (out / "twice.tex").write_text("\n".join([
+        r"\documentclass{article}", r"\input{preamble.tex}", r"\input{results.tex}",
+        r"\begin{document}", r"\input{results.tex}",
+        r"\setbox0\hbox{\gfAwkwardNegative nats}\setbox2\hbox{\gfAwkwardNegative\ nats}",
+        r"\typeout{WIDTHS \the\wd0/\the\wd2}",
+        r"\setbox0\hbox{[\gfAwkwardTinyLow, \gfAwkwardTinyHigh]}",
+        r"\setbox2\hbox{[\gfAwkwardTinyLow,\ \gfAwkwardTinyHigh]}",
+        r"\typeout{BRACKET \the\wd0/\the\wd2}",
+        r"$\gfAwkwardTiny$ and \gfAwkwardHuge.", r"\end{document}"]), encoding="utf-8")
+    twice = compile_paper(out, "twice.tex", runs=1)
+    _check(twice)
+    widths = re.search(r"WIDTHS ([\d.]+)pt/([\d.]+)pt", twice.log)
+    assert widths.group(1) == widths.group(2)      # "\gfX nats" == "\gfX\ nats"
+    bracket = re.search(r"BRACKET ([\d.]+)pt/([\d.]+)pt", twice.log)
+    assert bracket.group(1) == bracket.group(2)    # no space before "]"
+
+
+@needs_pdflatex
+def test_a_broken_table_fails_the_compile_check(tmp_path):
+    """The check can fail: an unescaped % and an overfull line are caught."""
+    (tmp_path / "bad.tex").write_text("\n".join([
+        r"\documentclass[twocolumn]{article}", r"\begin{document}",
+        r"\hbox to 500pt{x\hfil}", r"\begin{tabular}{l}a_b \\ \end{tabular}",
+        r"\end{document}"]), encoding="utf-8")
+    result = compile_paper(tmp_path, "bad.tex", runs=1)
+    assert result.errors and "Missing $ inserted" in " ".join(result.errors)
+    (tmp_path / "wide.tex").write_text("\n".join([
+        r"\documentclass[twocolumn]{article}", r"\begin{document}",
+        r"\noindent\hbox to 500pt{x\hfil}", r"\end{document}"]), encoding="utf-8")
+    wide = compile_paper(tmp_path, "wide.tex", runs=1)
+    assert not wide.errors and wide.worst() > 100
+
+
+SHIPPED = sorted(p for p in (ROOT / "analyses").glob("*.py"))
+
+
+@needs_pdflatex
+def test_the_shipped_analyses_compile_on_their_quick_grid(tmp_path):
+    """What `make reports` then `make paper` do, on the quick grids (about 15 s)."""
+    folder = tmp_path / "analyses"
+    folder.mkdir()
+    for path in SHIPPED:
+        (folder / path.name).write_bytes(path.read_bytes())
+    out = tmp_path / "report"
+    build_report(out, analyses=folder, quick=True, cache=None, stream=None, jobs=1)
+    paper = (out / "paper.tex").read_text()
+    assert "PREVIEW of a quick grid" in paper
+    assert (out / "results.tex").read_text().startswith("% PREVIEW")
+    figures = sorted((out / "figures").glob("*.tex"))
+    tables = sorted((out / "tables").glob("*.tex"))
+    assert len(figures) >= 8 and len(tables) >= 8
+    for tex in [*figures, *tables]:
+        assert rf"\input{{{tex.parent.name}/{tex.name}}}" in paper
+        assert PREVIEW in tex.read_text()
+    result = compile_paper(out)
+    _check(result)
+    for line in (out / "results.tex").read_text().splitlines():
+        assert "nan" not in line.lower() or line.startswith("%"), line
+        assert not re.search(r"\de[+-]?\d", line), line
