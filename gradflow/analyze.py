@@ -109,10 +109,8 @@ def analyze(model: Path | str, out: Path | str, *, inputs: Path | str | None = N
 def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, table: Any,
            seconds: float) -> list[Path]:
     """Figures, CSVs and REPORT.md into ``out``."""
-    from matplotlib import pyplot as plt
-
     from gradflow.report.output import markdown_table
-    from gradflow.report.style import figure_style, save_figure
+    from gradflow.report.style import figure_style, new_figure, save_figure
 
     net = ckpt.network
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -131,7 +129,7 @@ def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, tabl
     blocks = []
     with figure_style():
         spectra = frames["spectra"]
-        fig, ax = plt.subplots(figsize=(3.4, 2.6), layout="constrained")
+        fig, ax = new_figure("column", 2.6)
         for (layer, direction, gate), g in spectra.groupby(["layer", "direction", "gate"]):
             ax.semilogy(g["index"], g.singular_value, lw=1,
                         label=f"{label(layer, direction)}: $W_{{h{gate}}}$")
@@ -143,7 +141,7 @@ def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, tabl
                              "Singular values of each gate's block of W_hh, per layer and "
                              "direction (grey: 1)"))
         profiles = frames["profiles"]
-        fig, ax = plt.subplots(figsize=(3.4, 2.6), layout="constrained")
+        fig, ax = new_figure("column", 2.6)
         for (layer, direction), g in profiles.groupby(["layer", "direction"]):
             ax.plot(g.distance, g.log10_ratio, lw=1.2, label=label(layer, direction))
         ax.set_xlabel("distance $k$ (steps back from the loss)")
@@ -153,7 +151,7 @@ def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, tabl
                              "Gradient norm back in time (mean over the batch of log10 "
                              "relative to the step the loss reads)"))
         lyap = frames["lyapunov"]
-        fig, ax = plt.subplots(figsize=(3.4, 2.6), layout="constrained")
+        fig, ax = new_figure("column", 2.6)
         for (layer, direction), g in lyap.groupby(["layer", "direction"]):
             ax.plot(g["index"], g.exponent, "o-", ms=3, lw=1, label=label(layer, direction))
         ax.axhline(0.0, color="grey", lw=0.6)
@@ -165,7 +163,7 @@ def _write(out: Path, ckpt: Any, model: Any, input_note: str, frames: dict, tabl
                              "(mean over the batch; matrix-free QR method)"))
         gates = frames["gates"]
         if len(gates):
-            fig, ax = plt.subplots(figsize=(3.4, 2.6), layout="constrained")
+            fig, ax = new_figure("column", 2.6)
             for (layer, direction, gate), g in gates.groupby(["layer", "direction", "gate"]):
                 ax.hist(g["mean"], bins=30, range=(0, 1), histtype="step", lw=1,
                         label=f"{label(layer, direction)}: ${gate}$")
