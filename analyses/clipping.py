@@ -18,6 +18,7 @@ from matplotlib import pyplot as plt
 from scipy.stats import fisher_exact
 
 import gradflow
+from gradflow.engine.heads import split_params
 from gradflow.report import mean_ci, rate_ci
 from gradflow.tasks import AddingProblem
 
@@ -78,7 +79,7 @@ def run(config: dict) -> list[dict]:
                      "max_grad_norm": float(w.grad_norm.max()) if finite else float("inf"),
                      "skipped": int(w.skipped.sum())})
     skipped = f.skipped.to_numpy()
-    net_params = {k: v for k, v in hist.params.items() if not k.startswith("head.")}
+    net_params, _ = split_params(hist.params)
     with np.errstate(over="ignore", invalid="ignore"):
         result = gradflow.evaluate(net, hist.params, task, n=EVAL_N, seed=10_000 + seed)
         x, _ = task.sample(np.random.default_rng([seed, 7]), 256)
