@@ -24,8 +24,9 @@ reports: $(STAMP)  ## regenerate everything in reports/
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest -q
 
-lint: $(STAMP)  ## ruff over the package, tests and analyses
+lint: $(STAMP)  ## ruff over the package, tests and analyses; mypy over the package
 	$(VENV)/bin/ruff check gradflow tests analyses
+	$(VENV)/bin/mypy gradflow
 
 bench: $(STAMP)  ## timings of the engine (never asserted in tests)
 	$(PY) -m gradflow bench --out reports/benchmarks.md

@@ -9,7 +9,7 @@ stderr and exit code 2.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -61,6 +61,18 @@ def check_int(name: str, value: Any, *, minimum: int | None = None,
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be an integer <= {maximum}; got {value}")
     return value
+
+
+@overload
+def check_real(name: str, value: Any, *, minimum: float | None = None,
+               maximum: float | None = None, strict_min: bool = False,
+               allow_none: Literal[False] = False) -> float: ...
+
+
+@overload
+def check_real(name: str, value: Any, *, minimum: float | None = None,
+               maximum: float | None = None, strict_min: bool = False,
+               allow_none: bool) -> float | None: ...
 
 
 def check_real(name: str, value: Any, *, minimum: float | None = None,

@@ -309,7 +309,7 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     current = _initial_params(net, head, params, init, streams.network, streams.head)
     initial = dict(current)
     rng = as_generator(streams.data)
-    state = opt.init(current)
+    state: Any = opt.init(current)  # the state type of the optimizer chosen
 
     rows: list[tuple] = []
     diag_rows: dict[str, list[tuple]] = {d: [] for d in diagnostics}

@@ -96,8 +96,10 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     """
     warmup = check_int("warmup", warmup, minimum=0)
     reorth_every = check_int("reorth_every", reorth_every, minimum=1)
-    Q = None
-    acc = bad = lost = None
+    Q: np.ndarray | None = None
+    # Set with the first chunk (when Q is set); empty placeholders until then.
+    frame = acc = np.empty(0)
+    bad = lost = np.empty(0, dtype=bool)
     t = pending = 0
     for chunk in _chunks(J):
         _, B, S, _ = chunk.shape

@@ -81,8 +81,11 @@ class CellGrads(NamedTuple):
 class Cell(Protocol):
     """The interface the network runs; see ``rnn.py`` for the model."""
 
-    hidden_size: int
-    gates: int
+    @property
+    def hidden_size(self) -> int: ...
+
+    @property
+    def gates(self) -> int: ...
 
     @property
     def state_size(self) -> int: ...

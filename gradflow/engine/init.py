@@ -33,12 +33,6 @@ from gradflow.engine.gates import gate_slice
 __all__ = ["SCHEMES", "init_params"]
 
 
-def _real(name: str, value: Any, minimum: float | None = None) -> float:
-    checked = check_real(name, value, minimum=minimum)
-    assert checked is not None  # allow_none is False
-    return checked
-
-
 def _orthogonal(rng: np.random.Generator, n: int, dtype: Any) -> np.ndarray:
     """A Haar-distributed orthogonal (n, n) matrix (QR with sign correction)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
@@ -64,14 +58,14 @@ def init_params(shapes: dict[str, tuple[int, ...]], *, cell: CellKind, hidden_si
     dict[str, ndarray] with exactly the names of ``shapes``
     """
     check_choice("scheme", scheme, SCHEMES)
-    gain = _real("gain", gain, minimum=0.0)
+    gain = check_real("gain", gain, minimum=0.0)
     if scheme == "pytorch" and gain != 1.0:
         raise ValueError(f"gain applies only to scheme='orthogonal', 'identity' or 'gaussian' "
                          f"(it scales W_hh); scheme='pytorch' draws every weight from "
                          f"U(-1/sqrt(H), 1/sqrt(H)) and has no gain; got gain={gain} with "
                          f"scheme='pytorch'")
     forget_bias = check_real("forget_bias", forget_bias, allow_none=True)
-    carry_bias = _real("carry_bias", carry_bias)
+    carry_bias = check_real("carry_bias", carry_bias)
     if forget_bias is not None and cell != "lstm":
         raise ValueError(f"forget_bias applies only to cell='lstm'; got cell={cell!r}")
     H = hidden_size

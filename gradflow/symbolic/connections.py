@@ -62,6 +62,8 @@ class ConnectionDerivation:
 
     def __init__(self, kind: str, size: int) -> None:
         self.kind, self.size = kind, size
+        self.equations: tuple[tuple[Any, Any], ...]
+        self._params: tuple[Any, ...]
         u, y = MatrixSymbol("u", n, 1), MatrixSymbol("y", n, 1)
         self._u, self._y = u, y
         one = OneMatrix(n, 1)
