@@ -13,7 +13,6 @@ and passes up, and the records (``trace.py``) are checked there.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ from gradflow._validate import (
     check_array,
     check_choice,
     check_int,
+    check_memory,
     describe,
 )
 from gradflow.conventions import (
@@ -51,6 +51,9 @@ from gradflow.engine.trace import (
     Trace,
     check_forward,
     check_same_params,
+    check_trace,
+    pack_states,
+    unpack_states,
 )
 
 __all__ = ["CELLS", "CONNECTIONS", "Grads", "LayerTrace", "Network", "Trace"]
@@ -113,20 +116,12 @@ class Network:
             raise ValueError(
                 f"connection={self.connection!r} joins stacked layers and needs "
                 f"num_layers >= 2; got num_layers={self.num_layers}")
-        self._check_memory()
-
-    def _check_memory(self) -> None:
-        """Raise before allocating parameters that cannot fit in this machine's memory."""
         count = sum(int(np.prod(shape, dtype=object)) for shape in self.param_shapes().values())
-        need = count * np.dtype(self.dtype).itemsize
-        have = _physical_memory()
-        if need > have:
-            raise ValueError(
-                f"hidden_size={self.hidden_size} (with input_size={self.input_size}, "
-                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}) needs "
-                f"{count:.3g} parameters, {_bytes(need)} of {self.dtype} for the parameters "
-                f"alone, more than this machine's memory ({_bytes(have)}); choose a smaller "
-                f"hidden_size")
+        check_memory("hidden_size", self.hidden_size,
+                     count * np.dtype(self.dtype).itemsize,
+                     f"(with input_size={self.input_size}, num_layers={self.num_layers}, "
+                     f"bidirectional={self.bidirectional}) means {count:.3g} parameters, "
+                     f"whose {self.dtype} values alone take")
 
     # ---- sizes and names --------------------------------------------------
 
@@ -233,35 +228,6 @@ class Network:
         return (f"{self.cell} network with num_layers={self.num_layers}, "
                 f"bidirectional={self.bidirectional}, connection={self.connection!r}")
 
-    # ---- states -----------------------------------------------------------
-
-    def _initial_states(self, state: Any, batch: int, name: str = "state",
-                        finite: bool = True) -> list[np.ndarray]:
-        """Per layer-direction ``(B, S)`` states from PyTorch's ``h0`` / ``(h0, c0)``."""
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        if state is None:  # zeros; read-only, never updated in place
-            return [np.zeros((batch, self.state_size), dtype=self.dtype)] * LD
-        shape = (LD, batch, H)
-        if self.cell == "lstm":
-            if not isinstance(state, tuple | list) or len(state) != 2:
-                raise TypeError(f"{name} must be a tuple (h0, c0) for cell='lstm', each of "
-                                f"shape (L*D, B, H) = {shape}; got {describe(state)}")
-            h0 = check_array(f"{name}[0] (h)", state[0], shape=shape, dtype=self.dtype,
-                             finite=finite)
-            c0 = check_array(f"{name}[1] (c)", state[1], shape=shape, dtype=self.dtype,
-                             finite=finite)
-            return [np.concatenate([h0[k], c0[k]], axis=-1) for k in range(LD)]
-        h0 = check_array(name, state, shape=shape, dtype=self.dtype, finite=finite)
-        return [h0[k] for k in range(LD)]
-
-    def _pack_states(self, states: list[np.ndarray]) -> Any:
-        """Inverse of ``_initial_states``: ``(L*D, B, H)`` or ``(h, c)``."""
-        stacked = np.stack(states)  # (L*D, B, S)
-        if self.cell == "lstm":
-            H = self.hidden_size
-            return stacked[..., :H].copy(), stacked[..., H:].copy()
-        return stacked
-
     # ---- forward ----------------------------------------------------------
 
     def forward(self, params: dict, x: Any, state: Any = None, *,
@@ -292,7 +258,7 @@ class Network:
         if I != self.input_size or T < 1 or B < 1:
             raise ValueError(f"x must have shape (T, B, input_size={self.input_size}) with "
                              f"T, B >= 1; got shape {x.shape}")
-        s0 = self._initial_states(state, B, finite=check_finite)
+        s0 = unpack_states(self, state, B, finite=check_finite)
         D, conn, layers = self.num_directions, self._connection, []
         ys = [x]
         # Overflow is detected by value (check_forward), never as a NumPy warning.
@@ -305,7 +271,7 @@ class Network:
                 layers.append(lt)
                 ys.append(lt.outputs)
         finals = [tr.last_state for lt in layers for tr in lt.cells]
-        return Trace(ys[-1], self._pack_states(finals), tuple(layers), p)
+        return Trace(ys[-1], pack_states(self, finals), tuple(layers), p)
 
     def _run_layer(self, p: dict, layer: int, u: np.ndarray, s0: list[np.ndarray]
                    ) -> LayerTrace:
@@ -347,7 +313,7 @@ class Network:
         d_outputs = (np.zeros((T, B, DH), self.dtype) if d_outputs is None else
                      check_array("d_outputs", d_outputs, shape=(T, B, DH), dtype=self.dtype,
                                  finite=check_finite))
-        d_last = self._initial_states(d_final_state, B, "d_final_state", finite=check_finite)
+        d_last = unpack_states(self, d_final_state, B, "d_final_state", finite=check_finite)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             result = self._backward(p, trace, d_outputs, d_last)
         if check_finite:
@@ -393,45 +359,21 @@ class Network:
             assert du is not None  # every layer has at least one direction
             conn.route_input_grad(layer, du, dys, dx)
         ordered = {name: grads[name] for name in self.param_shapes()}
-        return Grads(ordered, dx, self._pack_states(d_init), adjoints)
+        return Grads(ordered, dx, pack_states(self, d_init), adjoints)
 
     # ---- Jacobians ----------------------------------------------------------
 
     def _params_of(self, params: Any, trace: Any) -> dict[str, np.ndarray]:
         """The checked ``params``, if ``trace`` came from this network's forward with them."""
-        self._check_trace(trace)
+        check_trace(self, trace, _CELL_TRACES[self.cell])
         p = self.check_params(params, strict=False, finite=False)
         check_same_params(p, trace)
         return p
 
-    def _check_trace(self, trace: Any) -> None:
-        """Raise unless ``trace`` came from the forward of a network like this one."""
-        if not isinstance(trace, Trace):
-            raise TypeError(f"trace must be the Trace returned by forward; got {describe(trace)}")
-        kind = _CELL_TRACES[self.cell]
-        fits = len(trace.layers) == self.num_layers and all(
-            len(lt.cells) == self.num_directions
-            and all(isinstance(c, kind) for c in lt.cells)
-            and lt.hidden.shape[-1] == self.output_size
-            and lt.inputs.shape[-1] == self.layer_input_size(layer)
-            and lt.hidden.dtype == self.dtype
-            and (self.cell != "gru" or lt.cells[0].reset_after == self.reset_after)
-            for layer, lt in enumerate(trace.layers))
-        if not fits:
-            got = trace.layers[0] if trace.layers else None
-            detail = "no layers" if got is None else (
-                f"{len(trace.layers)} layer(s) of {len(got.cells)} direction(s) of "
-                f"{type(got.cells[0]).__name__}, outputs of width {got.hidden.shape[-1]}, "
-                f"dtype {got.hidden.dtype}")
-            raise ValueError(
-                f"trace must come from this network's forward ({self.num_layers} layer(s) of "
-                f"{self.num_directions} direction(s) of {kind.__name__}, outputs of width "
-                f"{self.output_size}, dtype {self.dtype}); got a trace with {detail}")
-
     def _check_layer(self, trace: Trace, layer: Any, direction: Any = 0) -> None:
         check_int("layer", layer, minimum=0, maximum=self.num_layers - 1)
         check_int("direction", direction, minimum=0, maximum=self.num_directions - 1)
-        self._check_trace(trace)
+        check_trace(self, trace, _CELL_TRACES[self.cell])
 
     def step_jacobians(self, params: dict, trace: Trace, layer: int = 0,
                        direction: int = 0) -> np.ndarray:
@@ -499,19 +441,3 @@ def _is_dtype(value: Any) -> bool:
     except TypeError:
         return False
     return True
-
-
-def _physical_memory() -> int:
-    """Bytes of physical memory (2**40 where the platform does not say)."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return 2 ** 40
-
-
-def _bytes(n: int) -> str:
-    for unit, size in (("EiB", 2 ** 60), ("PiB", 2 ** 50), ("TiB", 2 ** 40), ("GiB", 2 ** 30),
-                       ("MiB", 2 ** 20)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"

@@ -1,20 +1,26 @@
-"""What a network's forward records and its backward returns, and their checks.
+"""What a network's forward records and its backward returns, their checks, and states.
 
 ``Trace`` (one ``LayerTrace`` per layer) is consumed by ``Network.backward``
 and the Jacobians; it records the parameter arrays it was computed with, so
 that passing other parameters to backward (a silent source of wrong
-gradients) is caught by a cheap identity check.
+gradients) is caught by a cheap identity check. States cross the public
+boundary in PyTorch's layout (``h0`` of shape ``(L*D, B, H)``, ``(h0, c0)``
+for the LSTM) and run inside as one ``(B, S)`` array per layer and direction.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from gradflow._validate import NonFiniteError
+from gradflow._validate import NonFiniteError, check_array, describe
 
-__all__ = ["Grads", "LayerTrace", "Trace", "check_forward", "check_same_params"]
+if TYPE_CHECKING:
+    from gradflow.engine.network import Network
+
+__all__ = ["Grads", "LayerTrace", "Trace", "check_forward", "check_same_params", "check_trace",
+           "pack_states", "unpack_states"]
 
 
 class LayerTrace(NamedTuple):
@@ -109,3 +115,59 @@ def check_forward(lt: LayerTrace, layer: int) -> None:
                 f"forward pass produced non-finite values in layer {layer}, direction {d}, "
                 f"first at step {t}{order}: the recurrence overflowed; lower the weights' "
                 f"scale or call with check_finite=False to study the divergence")
+
+
+def unpack_states(net: Network, state: Any, batch: int, name: str = "state",
+                  finite: bool = True) -> list[np.ndarray]:
+    """Per layer-direction ``(B, S)`` states from PyTorch's ``h0`` / ``(h0, c0)``."""
+    LD, H = net.num_layers * net.num_directions, net.hidden_size
+    if state is None:  # zeros; read-only, never updated in place
+        return [np.zeros((batch, net.state_size), dtype=net.dtype)] * LD
+    shape = (LD, batch, H)
+    if net.cell == "lstm":
+        if not isinstance(state, tuple | list) or len(state) != 2:
+            raise TypeError(f"{name} must be a tuple (h0, c0) for cell='lstm', each of "
+                            f"shape (L*D, B, H) = {shape}; got {describe(state)}")
+        h0 = check_array(f"{name}[0] (h)", state[0], shape=shape, dtype=net.dtype,
+                         finite=finite)
+        c0 = check_array(f"{name}[1] (c)", state[1], shape=shape, dtype=net.dtype,
+                         finite=finite)
+        return [np.concatenate([h0[k], c0[k]], axis=-1) for k in range(LD)]
+    h0 = check_array(name, state, shape=shape, dtype=net.dtype, finite=finite)
+    return [h0[k] for k in range(LD)]
+
+
+def pack_states(net: Network, states: list[np.ndarray]) -> Any:
+    """Inverse of ``unpack_states``: ``(L*D, B, H)`` or ``(h, c)``."""
+    stacked = np.stack(states)  # (L*D, B, S)
+    if net.cell == "lstm":
+        H = net.hidden_size
+        return stacked[..., :H].copy(), stacked[..., H:].copy()
+    return stacked
+
+
+def check_trace(net: Network, trace: Any, cell_trace: type) -> None:
+    """Raise unless ``trace`` came from the forward of a network like ``net``.
+
+    ``cell_trace`` is the trace type of ``net``'s cell (``GRUTrace``, ...).
+    """
+    if not isinstance(trace, Trace):
+        raise TypeError(f"trace must be the Trace returned by forward; got {describe(trace)}")
+    fits = len(trace.layers) == net.num_layers and all(
+        len(lt.cells) == net.num_directions
+        and all(isinstance(c, cell_trace) for c in lt.cells)
+        and lt.hidden.shape[-1] == net.output_size
+        and lt.inputs.shape[-1] == net.layer_input_size(layer)
+        and lt.hidden.dtype == net.dtype
+        and (net.cell != "gru" or lt.cells[0].reset_after == net.reset_after)
+        for layer, lt in enumerate(trace.layers))
+    if not fits:
+        got = trace.layers[0] if trace.layers else None
+        detail = "no layers" if got is None else (
+            f"{len(trace.layers)} layer(s) of {len(got.cells)} direction(s) of "
+            f"{type(got.cells[0]).__name__}, outputs of width {got.hidden.shape[-1]}, "
+            f"dtype {got.hidden.dtype}")
+        raise ValueError(
+            f"trace must come from this network's forward ({net.num_layers} layer(s) of "
+            f"{net.num_directions} direction(s) of {cell_trace.__name__}, outputs of width "
+            f"{net.output_size}, dtype {net.dtype}); got a trace with {detail}")
