@@ -98,7 +98,7 @@ class Recurrence:
     x: MatrixSymbol
     params: Mapping[str, tuple[MatrixSymbol, ...]] = field(repr=False)
     symbols: Mapping[str, MatrixSymbol] = field(repr=False)
-    nonlinearity: str | None = None
+    nonlinearity: Nonlinearity | None = None
     reset_after: bool | None = None
     note: str = ""
 

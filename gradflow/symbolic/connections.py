@@ -60,7 +60,7 @@ class ConnectionDerivation:
     Jacobian is derived, and lambdified, on first use.
     """
 
-    def __init__(self, kind: str, size: int) -> None:
+    def __init__(self, kind: SkipConnection, size: int) -> None:
         self.kind, self.size = kind, size
         self.equations: tuple[tuple[Any, Any], ...]
         self._params: tuple[Any, ...]
@@ -198,5 +198,5 @@ def derive_connection(kind: SkipConnection, size: int = 2) -> ConnectionDerivati
 
 
 @functools.cache
-def _derive_connection(kind: str, size: int) -> ConnectionDerivation:
+def _derive_connection(kind: SkipConnection, size: int) -> ConnectionDerivation:
     return ConnectionDerivation(kind, size)

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from gradflow._validate import check_choice, check_int
-from gradflow.conventions import HEADS, LOSSES, SPLITS
+from gradflow.conventions import HEADS, LOSSES, SPLITS, HeadKind, LossKind, Split
 
 __all__ = [
     "HEADS",
@@ -58,7 +58,7 @@ class Task(Protocol):
     def seq_len(self) -> int: ...
 
     def sample(self, rng: Any, batch_size: int,
-               split: str = "train") -> tuple[np.ndarray, np.ndarray]: ...
+               split: Split = "train") -> tuple[np.ndarray, np.ndarray]: ...
 
     def baseline(self) -> float: ...
 
@@ -80,7 +80,8 @@ def one_hot(tokens: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def memoryless_loss(y: np.ndarray, loss: str, head: str, n_classes: int | None = None) -> float:
+def memoryless_loss(y: np.ndarray, loss: LossKind, head: HeadKind,
+                    n_classes: int | None = None) -> float:
     """Monte-Carlo loss of the best memoryless predictor, fitted on ``y`` itself.
 
     The predictor may know the time step but not the input, so at each scored
