@@ -31,8 +31,9 @@ paper: $(STAMP)  ## compile reports/paper.tex into reports/paper.pdf (needs pdfl
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest -q
 
-lint: $(STAMP)  ## ruff over the package, tests and analyses
+lint: $(STAMP)  ## ruff over the package, tests and analyses; mypy over the package
 	$(VENV)/bin/ruff check gradflow tests analyses
+	$(VENV)/bin/mypy gradflow
 
 bench: $(STAMP)  ## timings of the engine (never asserted in tests)
 	$(PY) -m gradflow bench --out reports/benchmarks.md

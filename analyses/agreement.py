@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 import gradflow
-from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci
 from gradflow.report.style import CELL_COLORS, new_figure
 from gradflow.tasks import Agreement
@@ -65,13 +64,6 @@ def _majority_error(task: Agreement, tokens: np.ndarray, y: np.ndarray) -> np.nd
     return np.where(vote == 0, 0.5, (vote != truth).astype(float))
 
 
-def _predict(net, head: Readout, params: dict, x: np.ndarray) -> np.ndarray:
-    """Class predictions at the verb, as ``gradflow.evaluate`` computes them."""
-    net_params = {k: v for k, v in params.items() if not k.startswith("head.")}
-    trace = net.forward(net_params, x)
-    return head.forward(params, trace.outputs).predictions.argmax(axis=-1)
-
-
 def run(config: dict) -> list[dict]:
     """Train one cell on natural-like text; errors by attractor count on three test sets."""
     cell, seed = config["cell"], config["seed"]
@@ -86,12 +78,11 @@ def run(config: dict) -> list[dict]:
     net = gradflow.Network(cell, task.input_size, HIDDEN, dtype="float32")
     history = gradflow.train(net, task, steps, BATCH, lr=LR, clip=CLIP, seed=seed,
                              record_every=max(1, steps // 10), progress=False)
-    head = Readout.for_task(net, task)
     rows = [{"kind": "train", "step": int(r.step), "loss": float(r.loss)}
             for r in history.frame.itertuples()]
     for i, (test, t) in enumerate(tests.items()):
         x, y, info = t.sample_with_info(np.random.default_rng([seed, 7, i]), n_test, "test")
-        wrong = _predict(net, head, history.params, x) != y
+        wrong = gradflow.predict(net, history.params, t, x).argmax(axis=-1) != y
         recency = t.recency_predict(x) != y
         majority = _majority_error(t, info["tokens"], y)
         if test == "mixed":   # n_mismatch out of 4 attractors, split by the last noun

@@ -19,7 +19,6 @@ import pandas as pd
 from _gradients import input_gradient_norms
 
 import gradflow
-from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci, summarize
 from gradflow.report.style import CELL_COLORS, new_figure
 
@@ -63,10 +62,8 @@ def run(config: dict) -> list[dict]:
                           record_every=steps, init=init, nonfinite="skip", progress=False)
     test = gradflow.evaluate(net, hist.params, task, n=N_TEST, seed=10_000 + seed)
 
-    # Input gradients at init (train's own init stream) and after training, one batch.
-    net_seed, head_seed, _ = np.random.SeedSequence(seed).spawn(3)
-    p0 = {**net.init(net_seed, **init),
-          **Readout.for_task(net, task).init(head_seed, dtype=net.dtype)}
+    # Input gradients at init (the parameters training started from) and after training.
+    p0 = hist.initial_params
     x, y = task.sample(np.random.default_rng([seed, 7]), N_GRAD, "test")
     cue_pos = np.argmax(x[:, :, task.n_neutral:].sum(axis=2), axis=0)   # (B,)
     rows = [{"kind": "summary", "accuracy": float(test["accuracy"]),

@@ -17,6 +17,7 @@ import seaborn as sns
 from scipy.stats import fisher_exact
 
 import gradflow
+from gradflow.engine.heads import HEAD_PREFIX, split_params
 from gradflow.report import mean_ci, rate_ci
 from gradflow.report.style import new_figure
 from gradflow.tasks import AddingProblem
@@ -58,10 +59,10 @@ def run(config: dict) -> list[dict]:
     norms = pn.pivot(index="step", columns="param", values="grad_norm").reindex(f.step)
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = norms.div(norms.max(axis=1), axis=0) ** 2   # no overflow near 1e154
-        head = scaled[[c for c in scaled.columns if c.startswith("head.")]].sum(axis=1)
-        rnn = scaled[[c for c in scaled.columns if not c.startswith("head.")]].sum(axis=1)
+        head = scaled[[c for c in scaled.columns if c.startswith(HEAD_PREFIX)]].sum(axis=1)
+        rnn = scaled[[c for c in scaled.columns if not c.startswith(HEAD_PREFIX)]].sum(axis=1)
         rnn_share = (rnn / (rnn + head)).to_numpy()
-        rnn_cols = [c for c in norms.columns if not c.startswith("head.")]
+        rnn_cols = [c for c in norms.columns if not c.startswith(HEAD_PREFIX)]
         top = norms[rnn_cols].max(axis=1)
         rnn_norm = (top * np.sqrt((norms[rnn_cols].div(top, axis=0) ** 2).sum(axis=1))
                     ).fillna(np.inf).where(top > 0, 0.0).to_numpy()   # ||g_rnn|| per step
@@ -78,7 +79,7 @@ def run(config: dict) -> list[dict]:
                      "max_grad_norm": float(w.grad_norm.max()) if finite else float("inf"),
                      "skipped": int(w.skipped.sum())})
     skipped = f.skipped.to_numpy()
-    net_params = {k: v for k, v in hist.params.items() if not k.startswith("head.")}
+    net_params, _ = split_params(hist.params)
     with np.errstate(over="ignore", invalid="ignore"):
         result = gradflow.evaluate(net, hist.params, task, n=EVAL_N, seed=10_000 + seed)
         x, _ = task.sample(np.random.default_rng([seed, 7]), 256)

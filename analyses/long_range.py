@@ -17,7 +17,6 @@ import pandas as pd
 from _gradients import input_gradient_norms
 
 import gradflow
-from gradflow.engine.heads import Readout
 from gradflow.report import mean_ci, rate_ci
 from gradflow.report.style import CELL_COLORS, new_figure
 
@@ -63,11 +62,9 @@ def run(config: dict) -> list[dict]:
     below = np.flatnonzero(moving < SUCCESS * baseline)
     escape = float(below[0] + WINDOW - 1) if below.size else float("nan")
 
-    # Input gradients at init (train's own init stream: SeedSequence(seed).spawn(3)) and
-    # after training, on one fixed batch; the first marker sits in the first half.
-    net_seed, head_seed, _ = np.random.SeedSequence(seed).spawn(3)
-    p0 = {**net.init(net_seed, **init), **Readout.for_task(net, task).init(head_seed,
-                                                                             dtype=net.dtype)}
+    # Input gradients at init (the parameters training started from) and after training,
+    # on one fixed batch; the first marker sits in the first half.
+    p0 = hist.initial_params
     x, y = task.sample(np.random.default_rng([seed, 7]), 256, "test")
     first = np.argmax(x[:, :, 1], axis=0)               # (B,): the first marked step
     rows = []

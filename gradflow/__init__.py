@@ -16,19 +16,22 @@ from importlib import import_module
 from typing import Any
 
 from gradflow._validate import NonFiniteError
-from gradflow.engine import Network
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "Network", "NonFiniteError", "__version__", "diagnostics", "evaluate",
-           "loss_gradients", "optim", "tasks", "train"]
+__all__ = ["History", "Network", "NonFiniteError", "__version__", "conventions", "diagnostics",
+           "evaluate", "loss_gradients", "optim", "predict", "tasks", "train"]
 
 # Loaded on first use, so `import gradflow` (and the symbolic half, and the CLI)
-# does not pay for pandas and scipy until training or diagnostics are asked for.
-_LAZY = {"diagnostics": ("gradflow.diagnostics", None), "optim": ("gradflow.optim", None),
+# does not pay for pandas and scipy until training or diagnostics are asked for,
+# and importing the symbolic half never loads the engine (the two are independent).
+_LAZY = {"Network": ("gradflow.engine", "Network"),
+         "conventions": ("gradflow.conventions", None),
+         "diagnostics": ("gradflow.diagnostics", None), "optim": ("gradflow.optim", None),
          "tasks": ("gradflow.tasks", None), "History": ("gradflow.training", "History"),
          "evaluate": ("gradflow.training", "evaluate"),
          "loss_gradients": ("gradflow.training", "loss_gradients"),
+         "predict": ("gradflow.training", "predict"),
          "train": ("gradflow.training", "train")}
 
 

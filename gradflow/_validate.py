@@ -8,8 +8,9 @@ stderr and exit code 2.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -20,6 +21,7 @@ __all__ = [
     "check_choice",
     "check_finite",
     "check_int",
+    "check_memory",
     "check_real",
     "describe",
 ]
@@ -61,6 +63,18 @@ def check_int(name: str, value: Any, *, minimum: int | None = None,
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be an integer <= {maximum}; got {value}")
     return value
+
+
+@overload
+def check_real(name: str, value: Any, *, minimum: float | None = None,
+               maximum: float | None = None, strict_min: bool = False,
+               allow_none: Literal[False] = False) -> float: ...
+
+
+@overload
+def check_real(name: str, value: Any, *, minimum: float | None = None,
+               maximum: float | None = None, strict_min: bool = False,
+               allow_none: bool) -> float | None: ...
 
 
 def check_real(name: str, value: Any, *, minimum: float | None = None,
@@ -143,6 +157,36 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
                     f"{name} must have shape {_fmt_shape(shape)}; got shape {array.shape}"
                 )
     return array
+
+
+def check_memory(name: str, value: Any, n_bytes: int, what: str) -> None:
+    """Raise ValueError naming ``name=value`` if ``n_bytes`` exceed this machine's memory.
+
+    For sizes that would otherwise reach NumPy's MemoryError (or swap) only after
+    a long allocation; ``what`` (read after ``name=value``, before the bytes) says
+    what they are for.
+    """
+    have = _physical_memory()
+    if n_bytes > have:
+        raise ValueError(
+            f"{name}={value} {what} {_fmt_bytes(n_bytes)}, more than this machine's "
+            f"memory ({_fmt_bytes(have)}); choose a smaller {name}")
+
+
+def _physical_memory() -> int:
+    """Bytes of physical memory (2**40 where the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 2 ** 40
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit, size in (("EiB", 2 ** 60), ("PiB", 2 ** 50), ("TiB", 2 ** 40), ("GiB", 2 ** 30),
+                       ("MiB", 2 ** 20)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def _fmt_shape(shape: tuple[int | None, ...] | None) -> str:

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gradflow.conventions import DType
+
 __all__ = ["analyze", "register"]
 
 #: The synthetic default when no --inputs is given.
@@ -58,7 +60,7 @@ def _inputs(path: Path | None, net: Any, steps: int, batch: int, seed: int) -> t
 def analyze(model: Path | str, out: Path | str, *, inputs: Path | str | None = None,
             prefix: str | None = None, nonlinearity: str | None = None,
             reset_after: bool = True, exponents: int = 10, steps: int = DEFAULT_STEPS,
-            batch: int = DEFAULT_BATCH, seed: int = 0, dtype: str = "float64",
+            batch: int = DEFAULT_BATCH, seed: int = 0, dtype: DType = "float64",
             progress: bool | None = None) -> list[Path]:
     """Analyse a checkpoint into ``out``; returns the files written.
 

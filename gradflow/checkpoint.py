@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from gradflow._validate import describe
+from gradflow.conventions import CellKind, DType
 from gradflow.engine import Network
 
 __all__ = ["Checkpoint", "infer_network", "load_state_dict"]
 
 _RECURRENT = re.compile(r"^(?P<prefix>.*?)(?P<name>(weight|bias)_(ih|hh)_l(?P<layer>\d+)"
                         r"(?P<reverse>_reverse)?)$")
-_GATES = {1: "rnn", 4: "lstm", 3: "gru"}
+_GATES: dict[int, CellKind] = {1: "rnn", 4: "lstm", 3: "gru"}
 
 
 class Checkpoint:
@@ -98,7 +99,7 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
 
 def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
                   nonlinearity: str | None = None, reset_after: bool = True,
-                  dtype: str = "float64") -> Checkpoint:
+                  dtype: DType = "float64") -> Checkpoint:
     """The Network a state dict belongs to, and its parameters.
 
     Parameters
@@ -148,12 +149,12 @@ def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
         raise ValueError(f"weight_hh_l0 has shape {w_hh.shape}: {w_hh.shape[0]} rows for "
                          f"hidden size {hidden} is no known cell (RNN: H rows, GRU: 3H, "
                          f"LSTM: 4H; LSTMs with proj_size are not supported)")
-    cell = _GATES[gates]
+    cell: CellKind = _GATES[gates]
     if cell != "rnn" and nonlinearity not in (None, "tanh"):
         raise ValueError(f"--nonlinearity applies to an RNN; this model is a {cell.upper()}")
     if cell != "gru" and not reset_after:
         raise ValueError(f"--reset-before applies to a GRU; this model is a {cell.upper()}")
-    layers = 1 + max(int(_RECURRENT.match(n)["layer"]) for n in module)
+    layers = 1 + max(int(m["layer"]) for n in module if (m := _RECURRENT.match(n)))
     bidirectional = any(n.endswith("_reverse") for n in module)
     if not any(n.startswith("bias_") for n in module):
         raise ValueError("the model has no recurrent biases (bias=False): gradflow's cells "

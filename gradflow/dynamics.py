@@ -98,6 +98,7 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
     from tqdm import tqdm
 
     exponents = check_int("exponents", exponents, minimum=1)
+    params = net.check_params(params, strict=False)    # a head's names may ride along
     trace = net.forward(params, x)
     T, B, _ = np.shape(x)
     if T < 2:
@@ -114,7 +115,7 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
         d_out[-1 if d == 0 else 0, :, d * H:(d + 1) * H] = \
             rng.standard_normal((B, H)) / np.sqrt(H)
         grads.append(net.backward(params, trace, d_out))
-    p = net.check_params(params)
+    p = params
     numbers: list[dict] = []
     spectra: list[dict] = []
     profiles: list[dict] = []
@@ -124,8 +125,8 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
     for layer, d in tqdm(units, desc="dynamics", disable=not progress, leave=False):
         where = {"layer": layer, "direction": "reverse" if d else "forward"}
 
-        def number(quantity: str, value: float, low: float = np.nan,
-                   high: float = np.nan, where: dict = where) -> None:
+        def number(quantity: str, value: Any, low: Any = np.nan, high: Any = np.nan,
+                   where: dict = where) -> None:
             numbers.append({**where, "quantity": quantity, "value": float(value),
                             "low": float(low), "high": float(high)})
 

@@ -256,11 +256,11 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     KeyboardInterrupt
         passed on after stopping the local workers at once.
     """
-    configs = [dict(c) for c in configs]
+    runs: list[Config] = [dict(c) for c in configs]
     versions = environment()
     env_salt = salt + "\n" + json.dumps({k: versions[k] for k in ("numpy", "scipy")},
                                         sort_keys=True)
-    keys = [config_key(c, env_salt) for c in configs]
+    keys = [config_key(c, env_salt) for c in runs]
     fn = _OneBlasThread(fn)
     cache_dir = Path(cache) if cache is not None else None
     if note is None:
@@ -274,19 +274,19 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
         if cached is None:
             todo.append(i)
             if why:
-                note(f"{desc}: cache entry {cache_dir / f'{key}.json'} is {why}; recomputing")
+                note(f"{desc}: cache entry {cache_dir}/{key}.json is {why}; recomputing")
         else:
             results[i] = cached
     jobs = (os.cpu_count() or 1) if jobs is None else check_int("jobs", jobs, minimum=1)
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(configs), initial=len(configs) - len(todo), desc=desc,
+    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=desc,
                disable=not show, leave=False, dynamic_ncols=True)
 
     def finish(i: int, rows: Any) -> None:
         # Through JSON either way, so a fresh run and a cached one give the same values.
-        rows = json.loads(json.dumps(_jsonable(_check_rows(rows, configs[i]))))
+        rows = json.loads(json.dumps(_jsonable(_check_rows(rows, runs[i]))))
         if cache_dir is not None:
-            _store(cache_dir / f"{keys[i]}.json", keys[i], configs[i], rows, versions)
+            _store(cache_dir / f"{keys[i]}.json", keys[i], runs[i], rows, versions)
         results[i] = rows
         bar.update()
 
@@ -295,18 +295,18 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
         if todo and executor is None and (jobs == 1 or len(todo) == 1):
             for i in todo:
                 try:
-                    finish(i, fn(configs[i]))
+                    finish(i, fn(runs[i]))
                 except Exception as exc:
                     failures.append((i, exc))
                     break
         elif todo:
             own = executor is None
-            pool = (ProcessPoolExecutor(max_workers=min(jobs, len(todo)),
-                                        initializer=_worker_init) if own else executor)
+            pool: Executor = (executor if executor is not None else ProcessPoolExecutor(
+                max_workers=min(jobs, len(todo)), initializer=_worker_init))
             futures: dict[Future, int] = {}
             try:
                 for i in todo:
-                    futures[pool.submit(fn, configs[i])] = i
+                    futures[pool.submit(fn, runs[i])] = i
                 for future in as_completed(futures):
                     if future.cancelled():
                         continue
@@ -318,8 +318,8 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
                                 other.cancel()
                         failures.append((futures[future], exc))
             except BaseException:
-                if own:
-                    _stop_workers(pool)  # type: ignore[arg-type]
+                if isinstance(pool, ProcessPoolExecutor) and own:
+                    _stop_workers(pool)
                 else:  # a cluster's executor: withdraw what it has not run
                     for other in futures:
                         other.cancel()
@@ -329,9 +329,9 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     finally:
         bar.close()
     if failures:
-        i, exc = min(failures, key=lambda f: f[0])
-        raise RunError(configs[i], exc, len(results)) from exc
-    return _frame(configs, results)
+        first, cause = min(failures, key=lambda f: f[0])
+        raise RunError(runs[first], cause, len(results)) from cause
+    return _frame(runs, results)
 
 
 def _frame(configs: list[Config], results: dict[int, list[Row]]) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """The training loop: a network, a head, a task, an optimizer, a seed.
 
 ``train`` draws everything from one integer seed, split into independent
-streams (network init, head init, data), so the same seed gives the same
-loss curve bit for bit. Each step samples a batch, runs forward and backward
+streams (network init, head init, data: :func:`seed_streams`), so the same
+seed gives the same loss curve bit for bit; ``History.initial_params`` keeps
+the parameters it started from. Each step samples a batch, runs forward and backward
 through network and head, measures the global gradient norm, clips if asked,
 and updates. What it records goes into :class:`History`:
 
@@ -14,11 +15,14 @@ and updates. What it records goes into :class:`History`:
 - ``diagnostics``: a dict of tidy long DataFrames, one per diagnostic asked
   for, each keyed by ``step``:
 
-  ``"adjoint_norms"``: columns ``step, layer, direction, t, norm``: the norm
-  ``||dL/ds_t||`` of the batch loss's adjoint of the full state after step
-  ``t`` (``s = h``; ``[h; c]`` for the LSTM), taken jointly over the batch
-  and the state, from ``grads.state_adjoints`` (``t`` in original time for
-  both directions).
+  ``"batch_adjoint_norms"``: columns ``step, layer, direction, t, norm``: the
+  norm ``||dL/dS_t||`` of the batch loss's adjoint of the whole batch's state
+  ``S_t`` (all ``B`` sequences' ``s_t`` together; ``s = h``, ``[h; c]`` for
+  the LSTM), from ``grads.state_adjoints`` (``t`` in original time for both
+  directions). It is :func:`gradflow.diagnostics.adjoint_norms` of the batch
+  seen as one sequence: that function's per-sequence norms
+  ``||dL/ds_t^(b)||`` are a different number, hence the different name
+  (before, both were called ``"adjoint_norms"``).
   ``"param_norms"``: columns ``step, param, norm, grad_norm``: per
   parameter, its norm and its gradient's norm (before clipping).
 
@@ -51,23 +55,25 @@ from gradflow._validate import (
     check_real,
     describe,
 )
-from gradflow.engine.heads import Readout, accuracy, loss_backward, loss_forward
+from gradflow.conventions import Split
+from gradflow.diagnostics.adjoints import adjoint_norms
+from gradflow.engine.heads import Readout, accuracy, loss_backward, loss_forward, split_params
 from gradflow.engine.network import Network
 from gradflow.optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from gradflow.tasks import Task
 
 __all__ = ["CLIP_MODES", "DIAGNOSTICS", "NONFINITE_POLICIES", "History", "LossGradients",
-           "evaluate", "loss_gradients", "train"]
+           "SeedStreams", "evaluate", "loss_gradients", "predict", "seed_streams", "train"]
 
 #: How ``clip`` is applied: Algorithm 1 (joint norm) or elementwise.
 CLIP_MODES: tuple[str, ...] = ("norm", "value")
 #: What to do with a non-finite loss or gradient norm.
 NONFINITE_POLICIES: tuple[str, ...] = ("raise", "skip")
 #: Diagnostics ``train`` can record (see the module docstring).
-DIAGNOSTICS: tuple[str, ...] = ("adjoint_norms", "param_norms")
+DIAGNOSTICS: tuple[str, ...] = ("batch_adjoint_norms", "param_norms")
 
 _FRAME_COLUMNS = ("step", "loss", "grad_norm", "grad_norm_clipped", "clipped", "skipped")
-_DIAG_COLUMNS = {"adjoint_norms": ("step", "layer", "direction", "t", "norm"),
+_DIAG_COLUMNS = {"batch_adjoint_norms": ("step", "layer", "direction", "t", "norm"),
                  "param_norms": ("step", "param", "norm", "grad_norm")}
 
 
@@ -88,6 +94,9 @@ class History:
         Updates skipped as non-finite (all steps, recorded or not).
     n_clipped : int
         Updates whose gradient was clipped (all steps).
+    initial_params : dict of ndarray
+        The parameters training started from (given, or drawn from the seed's
+        network and head streams), named as ``params``.
     """
 
     frame: pd.DataFrame
@@ -95,6 +104,26 @@ class History:
     diagnostics: dict[str, pd.DataFrame] = field(default_factory=dict)
     n_skipped: int = 0
     n_clipped: int = 0
+    initial_params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class SeedStreams(NamedTuple):
+    """The independent streams ``train`` draws from one seed."""
+
+    network: np.random.SeedSequence
+    head: np.random.SeedSequence
+    data: np.random.SeedSequence
+
+
+def seed_streams(seed: int) -> SeedStreams:
+    """``train``'s split of ``seed``: network init, head init and data streams.
+
+    ``np.random.default_rng(seed_streams(s).data)`` gives the batches of
+    ``train(..., seed=s)`` in order.
+    """
+    seed = check_int("seed", seed, minimum=0)
+    network, head, data = np.random.SeedSequence(seed).spawn(3)
+    return SeedStreams(network, head, data)
 
 
 def _check_net_and_task(net: Any, task: Any) -> None:
@@ -112,10 +141,6 @@ def _check_mapping(name: str, value: Any) -> dict:
         raise TypeError(f"{name} must be a dict of keyword arguments or None; "
                         f"got {describe(value)}")
     return dict(value)
-
-
-def _net_params(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: v for k, v in params.items() if not k.startswith("head.")}
 
 
 class LossGradients(NamedTuple):
@@ -157,12 +182,13 @@ def loss_gradients(net: Network, params: Mapping[str, np.ndarray], task: Any,
     """
     _check_net_and_task(net, task)
     head = Readout.for_task(net, task)
-    trace = net.forward(_net_params(params), x, check_finite=check_finite)
-    htrace = head.forward(params, trace.outputs)
+    net_params, head_params = split_params(params)
+    trace = net.forward(net_params, x, check_finite=check_finite)
+    htrace = head.forward(head_params, trace.outputs)
     loss = loss_forward(task.loss, htrace.predictions, y)
-    d_outputs, head_grads = head.backward(params, htrace,
+    d_outputs, head_grads = head.backward(head_params, htrace,
                                           loss_backward(task.loss, htrace.predictions, y))
-    g = net.backward(_net_params(params), trace, d_outputs, check_finite=check_finite)
+    g = net.backward(net_params, trace, d_outputs, check_finite=check_finite)
     grads = {**g.params, **head_grads}
     return LossGradients(loss, {k: grads[k] for k in params}, g)
 
@@ -173,13 +199,11 @@ def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | 
     """Given parameters where there are some, fresh ones from the seeds otherwise."""
     if params is not None and not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of arrays or None; got {describe(params)}")
-    given = dict(params or {})
-    net_given = _net_params(given)
+    net_given, head_given = split_params(params or {})
     if net_given and init:
         raise ValueError("init options apply only to fresh parameters; got both params and "
                          f"init={dict(init)!r}")
     out = net.check_params(net_given if net_given else net.init(net_seed, **dict(init or {})))
-    head_given = {k: v for k, v in given.items() if k.startswith("head.")}
     if head_given:
         for name, shape in head.param_shapes().items():
             if name not in head_given or np.shape(head_given[name]) != shape:
@@ -194,11 +218,12 @@ def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | 
 def _record_diagnostics(rows: dict[str, list[tuple]], step: int, params: dict,
                         grads: dict, g: Any) -> None:
     """Append this step's diagnostics (before the update) to their long tables."""
-    if "adjoint_norms" in rows:
+    if "batch_adjoint_norms" in rows:
         for (layer, direction), adj in sorted(g.state_adjoints.items()):
-            adj = np.asarray(adj, dtype=np.float64)  # (T, B, S)
-            norms = np.sqrt(np.einsum("tbs,tbs->t", adj, adj))  # (T,): joint over B and S
-            rows["adjoint_norms"].extend(
+            T = adj.shape[0]
+            # The batch as one sequence of state B*S: (T, 1, B*S) -> (T, 1)
+            norms = adjoint_norms(np.asarray(adj, dtype=np.float64).reshape(T, 1, -1))[:, 0]
+            rows["batch_adjoint_norms"].extend(
                 (step, layer, direction, t, float(v)) for t, v in enumerate(norms))
     if "param_norms" in rows:
         rows["param_norms"].extend(
@@ -230,14 +255,15 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     clip : float, optional
         Clipping threshold (> 0), or None for no clipping.
     seed : int
-        Seeds network init, head init and data, as independent streams.
+        Seeds network init, head init and data, as independent streams
+        (:func:`seed_streams`).
     record_every : int
         Record steps ``0, k, 2k, ...`` and the last one.
     clip_mode : {"norm", "value"}
         Algorithm 1 on the joint norm, or elementwise clipping.
     nonfinite : {"raise", "skip"}
         Policy for a non-finite loss or gradient norm.
-    diagnostics : iterable of {"adjoint_norms", "param_norms"}
+    diagnostics : iterable of {"batch_adjoint_norms", "param_norms"}
     params : dict, optional
         Starting parameters: all of the network's, and optionally the head's
         (``head.weight``, ``head.bias``; drawn from the seed when absent).
@@ -279,10 +305,11 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
                                                          optimizer_options))
     head = Readout.for_task(net, task)
 
-    net_seed, head_seed, data_seed = np.random.SeedSequence(seed).spawn(3)
-    current = _initial_params(net, head, params, init, net_seed, head_seed)
-    rng = as_generator(data_seed)
-    state = opt.init(current)
+    streams = seed_streams(seed)
+    current = _initial_params(net, head, params, init, streams.network, streams.head)
+    initial = dict(current)
+    rng = as_generator(streams.data)
+    state: Any = opt.init(current)  # the state type of the optimizer chosen
 
     rows: list[tuple] = []
     diag_rows: dict[str, list[tuple]] = {d: [] for d in diagnostics}
@@ -340,11 +367,11 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     frame = frame.astype({"step": "int64", "loss": "float64", "grad_norm": "float64",
                           "grad_norm_clipped": "float64", "clipped": "bool", "skipped": "bool"})
     diag = {d: pd.DataFrame(diag_rows[d], columns=list(_DIAG_COLUMNS[d])) for d in diagnostics}
-    return History(frame, current, diag, n_skipped, int(n_clipped))
+    return History(frame, current, diag, n_skipped, int(n_clipped), initial)
 
 
 def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 1000,
-             seed: int = 0, *, batch_size: int = 1000, split: str = "test") -> dict[str, float]:
+             seed: int = 0, *, batch_size: int = 1000, split: Split = "test") -> dict[str, float]:
     """Loss (and accuracy) of trained ``params`` on ``n`` fresh examples.
 
     Parameters
@@ -379,8 +406,7 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
     batch_size = check_int("batch_size", batch_size, minimum=1)
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
-    head = Readout.for_task(net, task)
-    params = dict(params)
+    Readout.for_task(net, task)  # the network must fit the task before anything is drawn
     rng = as_generator(seed)
     total_loss = total_acc = total_recall = 0.0
     recall = getattr(task, "copy_steps", None)  # the copy task's scored recall steps
@@ -388,8 +414,7 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
     while done < n:
         b = min(batch_size, n - done)
         x, y = task.sample(rng, b, split)
-        trace = net.forward(_net_params(params), x)
-        pred = head.forward(params, trace.outputs).predictions
+        pred = predict(net, params, task, x)
         total_loss += b * loss_forward(task.loss, pred, y)
         if task.loss == "xent":
             total_acc += b * accuracy(pred, y)
@@ -402,3 +427,28 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
     if recall is not None:
         result["recall_accuracy"] = total_recall / n
     return result
+
+
+def predict(net: Network, params: Mapping[str, np.ndarray], task: Task, x: Any) -> np.ndarray:
+    """The head's predictions on inputs ``x``, as ``evaluate`` scores them.
+
+    Parameters
+    ----------
+    net : gradflow.Network
+    params : dict
+        Network and head parameters, as ``History.params``.
+    task : a task from ``gradflow.tasks`` (it says which head)
+    x : (T, B, I) array, inputs from ``task.sample``
+
+    Returns
+    -------
+    ndarray: ``(B, O)`` for a ``"final"`` head, ``(T, B, O)`` for ``"every_step"``
+    (real values for ``"mse"``, logits for ``"xent"``)
+    """
+    _check_net_and_task(net, task)
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
+    head = Readout.for_task(net, task)
+    net_params, head_params = split_params(params)
+    trace = net.forward(net_params, x)
+    return head.forward(head_params, trace.outputs).predictions

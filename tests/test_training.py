@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import gradflow
-from gradflow.engine.heads import Readout, loss_backward, loss_forward
+import gradflow.training
+from gradflow.engine.heads import Readout, loss_backward, loss_forward, split_params
 from gradflow.optim import SGD
 from gradflow.tasks import AddingProblem, Agreement, CopyTask, EarlyCue, TemporalOrder
 from gradflow.training import History, evaluate, train
@@ -57,14 +58,14 @@ def test_grad_norm_is_the_first_batch_gradient():
     """Step 0's grad_norm, recomputed by hand from the same seeds."""
     net, task = gradflow.Network("gru", 2, 5), AddingProblem(6)
     run = train(net, task, steps=1, batch_size=4, optimizer="sgd", lr=0.1, seed=3)
-    net_seed, head_seed, data_seed = np.random.SeedSequence(3).spawn(3)
+    params = run.initial_params
+    x, y = task.sample(np.random.default_rng(gradflow.training.seed_streams(3).data), 4)
+    net_params, head_params = split_params(params)
     head = Readout.for_task(net, task)
-    params = {**net.init(net_seed), **head.init(head_seed)}
-    x, y = task.sample(np.random.default_rng(data_seed), 4)
-    trace = net.forward(params, x)
-    ht = head.forward(params, trace.outputs)
-    d_out, hg = head.backward(params, ht, loss_backward("mse", ht.predictions, y))
-    grads = {**net.backward(params, trace, d_out).params, **hg}
+    trace = net.forward(net_params, x)
+    ht = head.forward(head_params, trace.outputs)
+    d_out, hg = head.backward(head_params, ht, loss_backward("mse", ht.predictions, y))
+    grads = {**net.backward(net_params, trace, d_out).params, **hg}
     norm = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))
     assert run.frame["loss"][0] == pytest.approx(loss_forward("mse", ht.predictions, y))
     assert run.frame["grad_norm"][0] == pytest.approx(norm, rel=1e-12)
@@ -136,19 +137,21 @@ def test_adjoint_norm_diagnostics_are_tidy_and_right():
     net = gradflow.Network("lstm", 2, 3, num_layers=2, bidirectional=True)
     task = AddingProblem(5)
     run = train(net, task, steps=4, batch_size=3, seed=1, record_every=2,
-                diagnostics=("adjoint_norms", "param_norms"))
-    adj = run.diagnostics["adjoint_norms"]
+                diagnostics=("batch_adjoint_norms", "param_norms"))
+    adj = run.diagnostics["batch_adjoint_norms"]
     assert list(adj.columns) == ["step", "layer", "direction", "t", "norm"]
     assert len(adj) == 3 * 2 * 2 * 5  # steps 0, 2, 3 x layers x directions x T
     # Step 0, recomputed by hand.
-    net_seed, head_seed, data_seed = np.random.SeedSequence(1).spawn(3)
+    streams = gradflow.training.seed_streams(1)
     head = Readout.for_task(net, task)
-    params = {**net.init(net_seed), **head.init(head_seed)}
-    x, y = task.sample(np.random.default_rng(data_seed), 3)
-    trace = net.forward(params, x)
+    params = {**net.init(streams.network), **head.init(streams.head)}
+    x, y = task.sample(np.random.default_rng(streams.data), 3)
+    trace = net.forward(params, x, strict=False)
     ht = head.forward(params, trace.outputs)
     d_out, _ = head.backward(params, ht, loss_backward("mse", ht.predictions, y))
     g = net.backward(params, trace, d_out)
+    for name in params:
+        assert run.initial_params[name].tobytes() == params[name].tobytes()
     got = adj.query("step == 0 and layer == 0 and direction == 1")["norm"].to_numpy()
     want = np.linalg.norm(g.state_adjoints[(0, 1)].reshape(5, -1), axis=1)
     np.testing.assert_allclose(got, want, rtol=1e-12)
@@ -244,7 +247,7 @@ def test_init_options_reach_the_network():
     ({"clip_mode": "l2"}, ValueError, "clip_mode must be one of 'norm', 'value'; got 'l2'"),
     ({"nonfinite": "ignore"}, ValueError, "nonfinite must be one of 'raise', 'skip'"),
     ({"diagnostics": ["jacobians"]}, ValueError,
-     "diagnostics must be one of 'adjoint_norms', 'param_norms'; got 'jacobians'"),
+     "diagnostics must be one of 'batch_adjoint_norms', 'param_norms'; got 'jacobians'"),
     ({"record_every": 0}, ValueError, "record_every must be an integer >= 1"),
     ({"seed": -1}, ValueError, "seed must be an integer >= 0; got -1"),
     ({"lr": 0.0}, ValueError, "lr must be > 0.0; got 0.0"),
@@ -285,7 +288,7 @@ def test_an_update_to_non_finite_parameters_is_never_applied():
 def test_train_applies_the_clipped_gradient():
     """One SGD step with clip equals a hand-clipped step (not just a recorded number)."""
     import gradflow
-    from gradflow.engine.heads import Readout, loss_backward, loss_forward
+    from gradflow.engine.heads import Readout, loss_backward, loss_forward, split_params
     from gradflow.optim import global_norm
     from gradflow.tasks import AddingProblem
 
@@ -296,10 +299,10 @@ def test_train_applies_the_clipped_gradient():
     clipped = gradflow.train(net, task, steps=1, batch_size=4, optimizer="sgd", lr=0.5,
                              clip=threshold, seed=3, params=start)
     # the same batch: the data stream is the third child of the seed
-    data = np.random.default_rng(np.random.SeedSequence(3).spawn(3)[2])
+    data = np.random.default_rng(gradflow.training.seed_streams(3).data)
     x, y = task.sample(data, 4, "train")
     head = Readout.for_task(net, task)
-    net_params = {k: v for k, v in start.items() if not k.startswith("head.")}
+    net_params, _ = split_params(start)
     trace = net.forward(net_params, x)
     ht = head.forward(start, trace.outputs)
     assert np.isclose(loss_forward(task.loss, ht.predictions, y), clipped.frame.loss[0])

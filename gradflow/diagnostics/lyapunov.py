@@ -64,11 +64,11 @@ def _steps(J: Any) -> Iterator[tuple[int, int, Push]]:
     if is_operator(J):
         _, B, S, _ = J.shape
         for t in range(J.shape[0]):
-            def push(Q: np.ndarray, t: int = t) -> tuple[np.ndarray, np.ndarray]:
+            def push_operator(Q: np.ndarray, t: int = t) -> tuple[np.ndarray, np.ndarray]:
                 with np.errstate(over="ignore", invalid="ignore"):
                     out = as_float64(J.matvec(t, Q.astype(J.dtype, copy=False)))
                 return out, np.isfinite(out).all(axis=(-2, -1))
-            yield B, S, push
+            yield B, S, push_operator
         return
     shape = None
     for chunk in _chunks(J):
@@ -135,8 +135,10 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     """
     warmup = check_int("warmup", warmup, minimum=0)
     reorth_every = check_int("reorth_every", reorth_every, minimum=1)
-    Q = None
-    acc = bad = lost = None
+    Q: np.ndarray | None = None
+    # Set with the first chunk (when Q is set); empty placeholders until then.
+    frame = acc = np.empty(0)
+    bad = lost = np.empty(0, dtype=bool)
     t = pending = 0
     for B, S, push in _steps(J):
         if Q is None:

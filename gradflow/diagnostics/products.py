@@ -30,7 +30,7 @@ non-finite matrices as NaN with a count.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -138,7 +138,7 @@ def window_product(J: np.ndarray, start: int, stop: int) -> np.ndarray:
     return out
 
 
-def product_norms(J: np.ndarray, ks: Sequence[int] | np.ndarray | None = None, *,
+def product_norms(J: Any, ks: Sequence[int] | np.ndarray | None = None, *,
                   norm: Literal["spectral", "fro"] = "spectral",
                   log: bool = False) -> np.ndarray:
     """Norms of the ``k``-step products without storing them, overflow-free.

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import optimize, special
 
 from gradflow._validate import check_array, check_choice, check_int, check_real
+from gradflow.conventions import Nonlinearity
 
 __all__ = [
     "DrivenMeanField",
@@ -51,7 +52,7 @@ __all__ = [
 _GAMMA = {"tanh": 1.0, "relu": 1.0, "sigmoid": 0.25, "linear": 1.0}
 
 
-def derivative_bound(nonlinearity: str) -> float:
+def derivative_bound(nonlinearity: Nonlinearity) -> float:
     """Pascanu's ``gamma = sup |phi'(a)|``: 1 for tanh, relu, linear; 1/4 for sigmoid."""
     return _GAMMA[check_choice("nonlinearity", nonlinearity, tuple(_GAMMA))]
 

@@ -1,19 +1,31 @@
-"""The NumPy engine: cells, networks, exact BPTT and step Jacobians.
+"""The NumPy engine: cells, connections, networks, exact BPTT and step Jacobians.
 
-Never imports SymPy: the symbolic half is an independent derivation.
+Never imports SymPy (nor anything of the symbolic half): the symbolic half is an
+independent derivation, and the two meet only in tests. The closed sets of names
+(cells, connections, schemes, ...) live in :mod:`gradflow.conventions`.
 """
 
-from gradflow.engine.cell import CellGrads, CellParams
-from gradflow.engine.gates import GRU_GATES, LSTM_GATES, NONLINEARITIES, gate_slice, sigmoid
+from gradflow.conventions import (
+    CELLS,
+    CONNECTIONS,
+    GRU_GATES,
+    LSTM_GATES,
+    NONLINEARITIES,
+    SCHEMES,
+)
+from gradflow.engine.cell import CellGrads, CellParams, cell_params, torch_name
+from gradflow.engine.connections import Connection, make_connection
+from gradflow.engine.gates import gate_slice, sigmoid
 from gradflow.engine.gru import GRUCell
-from gradflow.engine.init import SCHEMES
 from gradflow.engine.lstm import LSTMCell
-from gradflow.engine.network import CELLS, CONNECTIONS, Grads, LayerTrace, Network, Trace
+from gradflow.engine.network import Network
 from gradflow.engine.operator import JacobianOperator
 from gradflow.engine.rnn import RNNCell
+from gradflow.engine.trace import Grads, LayerTrace, Trace
 
 __all__ = [
     "CELLS", "CONNECTIONS", "GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "SCHEMES",
-    "CellGrads", "CellParams", "GRUCell", "Grads", "JacobianOperator", "LSTMCell",
-    "LayerTrace", "Network", "RNNCell", "Trace", "gate_slice", "sigmoid",
+    "CellGrads", "CellParams", "Connection", "GRUCell", "Grads", "JacobianOperator",
+    "LSTMCell", "LayerTrace", "Network", "RNNCell", "Trace", "cell_params", "gate_slice",
+    "make_connection", "sigmoid", "torch_name",
 ]

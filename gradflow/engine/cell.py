@@ -18,7 +18,11 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-__all__ = ["Cell", "CellGrads", "CellParams", "flat_gemm"]
+__all__ = ["PARAM_KINDS", "Cell", "CellGrads", "CellParams", "cell_params", "flat_gemm",
+           "torch_name"]
+
+#: A cell's four parameters, in PyTorch's state-dict order.
+PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class CellParams(NamedTuple):
@@ -38,6 +42,19 @@ class CellParams(NamedTuple):
     weight_hh: np.ndarray
     bias_ih: np.ndarray
     bias_hh: np.ndarray
+
+
+def torch_name(kind: str, layer: int, direction: int) -> str:
+    """PyTorch's state-dict name: ``weight_ih_l0``, ``bias_hh_l1_reverse``, ...
+
+    The one place the name of a layer-direction's parameter is built.
+    """
+    return f"{kind}_l{layer}" + ("_reverse" if direction else "")
+
+
+def cell_params(params: dict[str, np.ndarray], layer: int, direction: int) -> CellParams:
+    """One layer-direction's weights out of a network's parameter dict."""
+    return CellParams(*(params[torch_name(kind, layer, direction)] for kind in PARAM_KINDS))
 
 
 class CellGrads(NamedTuple):
@@ -64,8 +81,11 @@ class CellGrads(NamedTuple):
 class Cell(Protocol):
     """The interface the network runs; see ``rnn.py`` for the model."""
 
-    hidden_size: int
-    gates: int
+    @property
+    def hidden_size(self) -> int: ...
+
+    @property
+    def gates(self) -> int: ...
 
     @property
     def state_size(self) -> int: ...

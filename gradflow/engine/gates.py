@@ -1,29 +1,16 @@
-"""Gate orders and the elementwise functions every cell shares.
+"""The elementwise functions every cell shares, and gate slicing.
 
-Gate orders are PyTorch's and are defined here once: everything that splits
-the stacked gate weights (cells, symbolic checks, tests) imports them.
+Gate orders (PyTorch's) and the nonlinearities are defined once, in
+:mod:`gradflow.conventions`, and re-exported here for the engine's users.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "VARIANTS", "gate_slice", "sigmoid"]
+from gradflow.conventions import GRU_GATES, LSTM_GATES, NONLINEARITIES, VARIANTS
 
-#: LSTM gates stacked in ``weight_ih`` / ``weight_hh`` rows: input, forget, cell, output.
-LSTM_GATES = "ifgo"
-#: GRU gates stacked in ``weight_ih`` / ``weight_hh`` rows: reset, update, new.
-GRU_GATES = "rzn"
-#: Nonlinearities of the vanilla RNN (PyTorch has tanh and relu).
-NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
-#: Every recurrence gradflow implements, as ``(cell, options)``; tests and the
-#: symbolic half iterate over this one list.
-VARIANTS: tuple[tuple[str, dict], ...] = (
-    *(("rnn", {"nonlinearity": phi}) for phi in NONLINEARITIES),
-    ("lstm", {}),
-    ("gru", {"reset_after": True}),
-    ("gru", {"reset_after": False}),
-)
+__all__ = ["GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "VARIANTS", "gate_slice", "sigmoid"]
 
 
 def gate_slice(order: str, gate: str, hidden_size: int) -> slice:

@@ -45,12 +45,14 @@ class GRUTrace(NamedTuple):
     h : (T+1, B, H) array, ``h[0]`` initial, ``h[t+1]`` after step t
     gates : (T, B, 3H) array, activated ``[r, z, n]``
     m : (T, B, H) array, ``W_hn h_{t-1} + b_hn`` (reset_after only; else empty)
+    reset_after : bool, the variant that made it (PyTorch's if True, Cho's if False)
     """
 
     x: np.ndarray
     h: np.ndarray
     gates: np.ndarray
     m: np.ndarray
+    reset_after: bool
 
     @property
     def outputs(self) -> np.ndarray:
@@ -122,7 +124,12 @@ class GRUCell:
             np.subtract(h[t], n, out=h[t + 1])
             h[t + 1] *= z
             h[t + 1] += n
-        return GRUTrace(x, h, a, m)
+        return GRUTrace(x, h, a, m, self.reset_after)
+
+    def _check_variant(self, trace: GRUTrace) -> None:
+        if trace.reset_after != self.reset_after:
+            raise ValueError(f"trace must come from a GRU with reset_after={self.reset_after}; "
+                             f"got one made with reset_after={trace.reset_after}")
 
     def backward(self, p: CellParams, trace: GRUTrace, d_out: np.ndarray,
                  d_last: np.ndarray) -> CellGrads:
@@ -139,6 +146,7 @@ class GRUCell:
         -------
         CellGrads
         """
+        self._check_variant(trace)
         T, B, H = d_out.shape
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         h_prev = trace.h[:-1]
@@ -213,6 +221,7 @@ class GRUCell:
         -------
         (T, B, H, H) array
         """
+        self._check_variant(trace)
         H = self.hidden_size
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         w_r, w_z, w_n = (p.weight_hh[k * H:(k + 1) * H] for k in range(3))
@@ -292,6 +301,7 @@ class GRUCell:
         -------
         (T, B, H, I) array
         """
+        self._check_variant(trace)
         H = self.hidden_size
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         w_r, w_z, w_n = (p.weight_ih[k * H:(k + 1) * H] for k in range(3))

@@ -24,16 +24,17 @@ large number).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from gradflow._validate import as_generator, check_array, check_choice, check_int, describe
+from gradflow.conventions import HEADS, LOSSES, HeadKind, LossKind
 
 __all__ = [
-    "HEAD_KINDS",
-    "LOSS_KINDS",
+    "HEAD_PREFIX",
     "HeadTrace",
     "Readout",
     "accuracy",
@@ -44,14 +45,23 @@ __all__ = [
     "mse_backward",
     "softmax_cross_entropy",
     "softmax_cross_entropy_backward",
+    "split_params",
 ]
 
-#: Where a head reads: the final state, or every step.
-HEAD_KINDS: tuple[str, ...] = ("final", "every_step")
-#: Losses: mean squared error, softmax cross-entropy.
-LOSS_KINDS: tuple[str, ...] = ("mse", "xent")
+#: The prefix of a head's parameter names (``head.weight``, ``head.bias``), which
+#: keeps them apart from the network's PyTorch names in one dict.
+HEAD_PREFIX = "head."
 
-HeadKind = Literal["final", "every_step"]
+
+def split_params(params: Mapping[str, np.ndarray]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``(network's, head's)`` parameters out of one dict such as ``History.params``.
+
+    The one place that knows the head's names by their prefix.
+    """
+    net = {k: v for k, v in params.items() if not k.startswith(HEAD_PREFIX)}
+    head = {k: v for k, v in params.items() if k.startswith(HEAD_PREFIX)}
+    return net, head
 
 
 class HeadTrace(NamedTuple):
@@ -90,7 +100,7 @@ class Readout:
     num_directions: int = 1
 
     def __post_init__(self) -> None:
-        check_choice("kind", self.kind, HEAD_KINDS)
+        check_choice("kind", self.kind, HEADS)
         check_int("hidden_size", self.hidden_size, minimum=1)
         check_int("output_size", self.output_size, minimum=1)
         check_choice("num_directions", self.num_directions, (1, 2))
@@ -116,8 +126,8 @@ class Readout:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """``{"head.weight": (O, D*H), "head.bias": (O,)}``."""
-        return {"head.weight": (self.output_size, self.input_size),
-                "head.bias": (self.output_size,)}
+        return {HEAD_PREFIX + "weight": (self.output_size, self.input_size),
+                HEAD_PREFIX + "bias": (self.output_size,)}
 
     def init(self, seed: Any, dtype: Any = np.float64) -> dict[str, np.ndarray]:
         """Parameters drawn from ``seed``: ``U(-k, k)``, ``k = 1/sqrt(D*H)``."""
@@ -127,7 +137,7 @@ class Readout:
                 for name, shape in self.param_shapes().items()}
 
     def _check(self, params: Any, outputs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if not isinstance(params, dict):
+        if not isinstance(params, Mapping):
             raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
         for name in self.param_shapes():
             if name not in params:
@@ -155,7 +165,7 @@ class Readout:
             return outputs[-1]
         return np.concatenate([outputs[-1, :, :H], outputs[0, :, H:]], axis=-1)
 
-    def forward(self, params: dict, outputs: np.ndarray) -> HeadTrace:
+    def forward(self, params: Mapping[str, np.ndarray], outputs: np.ndarray) -> HeadTrace:
         """Predictions from the network's outputs.
 
         Parameters
@@ -173,7 +183,7 @@ class Readout:
         feats = self.features(outputs)
         return HeadTrace(feats, feats @ W.T + b, outputs.shape[0])
 
-    def backward(self, params: dict, trace: HeadTrace, d_predictions: np.ndarray
+    def backward(self, params: Mapping[str, np.ndarray], trace: HeadTrace, d_predictions: np.ndarray
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Gradients through the head.
 
@@ -290,15 +300,15 @@ def softmax_cross_entropy_backward(logits: np.ndarray, target: np.ndarray) -> np
     return grad / target.size
 
 
-def loss_forward(kind: str, pred: np.ndarray, target: np.ndarray) -> float:
+def loss_forward(kind: LossKind, pred: np.ndarray, target: np.ndarray) -> float:
     """The loss ``kind`` (``"mse"`` or ``"xent"``) of ``pred`` against ``target``."""
-    check_choice("loss", kind, LOSS_KINDS)
+    check_choice("loss", kind, LOSSES)
     return mse(pred, target) if kind == "mse" else softmax_cross_entropy(pred, target)
 
 
-def loss_backward(kind: str, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+def loss_backward(kind: LossKind, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """d loss / d pred for the loss ``kind``, the shape of ``pred``."""
-    check_choice("loss", kind, LOSS_KINDS)
+    check_choice("loss", kind, LOSSES)
     return mse_backward(pred, target) if kind == "mse" else \
         softmax_cross_entropy_backward(pred, target)
 

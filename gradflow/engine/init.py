@@ -22,29 +22,27 @@ Highway weights are ``U(-1/sqrt(K), 1/sqrt(K))`` for width ``K``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 import numpy as np
 
 from gradflow._validate import check_choice, check_real
-from gradflow.engine.gates import LSTM_GATES, gate_slice
+from gradflow.conventions import LSTM_GATES, SCHEMES, CellKind, Scheme
+from gradflow.engine.gates import gate_slice
 
 __all__ = ["SCHEMES", "init_params"]
 
-Scheme = Literal["pytorch", "orthogonal", "identity", "gaussian"]
-SCHEMES: tuple[str, ...] = ("pytorch", "orthogonal", "identity", "gaussian")
 
-
-def _orthogonal(rng: np.random.Generator, n: int, dtype) -> np.ndarray:
+def _orthogonal(rng: np.random.Generator, n: int, dtype: Any) -> np.ndarray:
     """A Haar-distributed orthogonal (n, n) matrix (QR with sign correction)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return (q * np.sign(np.diag(r))).astype(dtype)
 
 
-def init_params(shapes: dict[str, tuple[int, ...]], *, cell: str, hidden_size: int,
-                rng: np.random.Generator, scheme: str = "pytorch", gain: float = 1.0,
+def init_params(shapes: dict[str, tuple[int, ...]], *, cell: CellKind, hidden_size: int,
+                rng: np.random.Generator, scheme: Scheme = "pytorch", gain: float = 1.0,
                 forget_bias: float | None = None, carry_bias: float = -2.0,
-                dtype=np.float64) -> dict[str, np.ndarray]:
+                dtype: Any = np.float64) -> dict[str, np.ndarray]:
     """Draw parameters for the given names and shapes.
 
     Parameters
@@ -61,6 +59,11 @@ def init_params(shapes: dict[str, tuple[int, ...]], *, cell: str, hidden_size: i
     """
     check_choice("scheme", scheme, SCHEMES)
     gain = check_real("gain", gain, minimum=0.0)
+    if scheme == "pytorch" and gain != 1.0:
+        raise ValueError(f"gain applies only to scheme='orthogonal', 'identity' or 'gaussian' "
+                         f"(it scales W_hh); scheme='pytorch' draws every weight from "
+                         f"U(-1/sqrt(H), 1/sqrt(H)) and has no gain; got gain={gain} with "
+                         f"scheme='pytorch'")
     forget_bias = check_real("forget_bias", forget_bias, allow_none=True)
     carry_bias = check_real("carry_bias", carry_bias)
     if forget_bias is not None and cell != "lstm":

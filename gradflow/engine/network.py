@@ -1,24 +1,20 @@
-"""Networks: cells composed across direction, depth and connections.
+"""Networks: cells run across direction and depth.
 
 ``Network`` is the public entry point of the engine. It is a frozen
 dataclass of hyperparameters; parameters and traces go in and out as plain
 values. With ``connection="none"`` it computes the same function as
 PyTorch's ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` with the same state dict.
 
-Between stacked layers (``l >= 1``; ``u`` is a layer's input, ``h`` its
-cells' output ``[h_fwd; h_bwd]``, ``y`` what it passes up):
-
-- ``none``:     ``y = h``
-- ``residual``: ``y = h + u`` (GNMT; from the second layer up, where widths match)
-- ``dense``:    ``y = h``, and layer ``l`` reads ``u = [x; y^0; ...; y^{l-1}]``
-- ``highway``:  ``y = T*h + (1-T)*u``, ``T = sigmoid(W_T u + b_T)`` (Srivastava 2015),
-  with parameters ``highway_weight_l{l}`` (DH, DH) and ``highway_bias_l{l}`` (DH,)
+This module orchestrates only: the cells (``rnn.py``, ``lstm.py``,
+``gru.py``) run one layer in one direction, the connections between layers
+(``connections.py``: none, residual, dense, highway) say what a layer reads
+and passes up, and the records (``trace.py``) are checked there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -28,84 +24,42 @@ from gradflow._validate import (
     check_array,
     check_choice,
     check_int,
+    check_memory,
     describe,
 )
-from gradflow.engine.cell import CellParams, project
-from gradflow.engine.gates import NONLINEARITIES, sigmoid
+from gradflow.conventions import (
+    CELLS,
+    CONNECTIONS,
+    DTYPES,
+    CellKind,
+    ConnectionKind,
+    DType,
+    Nonlinearity,
+    Scheme,
+    check_bool,
+    check_cell_options,
+)
+from gradflow.engine.cell import PARAM_KINDS, Cell, cell_params, torch_name
+from gradflow.engine.connections import Connection, make_connection
 from gradflow.engine.gru import GRUCell, GRUTrace
 from gradflow.engine.init import init_params
 from gradflow.engine.lstm import LSTMCell, LSTMTrace
 from gradflow.engine.operator import JacobianOperator
 from gradflow.engine.rnn import RNNCell, RNNTrace
+from gradflow.engine.trace import (
+    Grads,
+    LayerTrace,
+    Trace,
+    check_forward,
+    check_same_params,
+    check_trace,
+    pack_states,
+    unpack_states,
+)
 
 __all__ = ["CELLS", "CONNECTIONS", "Grads", "LayerTrace", "Network", "Trace"]
 
-CellKind = Literal["rnn", "lstm", "gru"]
-Connection = Literal["none", "residual", "dense", "highway"]
-CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
-CONNECTIONS: tuple[str, ...] = ("none", "residual", "dense", "highway")
-DTYPES: tuple[str, ...] = ("float64", "float32")
-_PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 _CELL_TRACES = {"rnn": RNNTrace, "lstm": LSTMTrace, "gru": GRUTrace}
-
-
-class LayerTrace(NamedTuple):
-    """One layer's forward record.
-
-    Attributes
-    ----------
-    inputs : (T, B, K) array, the layer's input ``u``
-    cells : tuple of per-direction cell traces (the reverse one in reversed time)
-    hidden : (T, B, D*H) array, ``[h_fwd; h_bwd]`` in original time order
-    carry_gate : (T, B, D*H) array, the highway gate ``T``, or None
-    outputs : (T, B, D*H) array, ``y``, what the layer passes up
-    """
-
-    inputs: np.ndarray
-    cells: tuple
-    hidden: np.ndarray
-    carry_gate: np.ndarray | None
-    outputs: np.ndarray
-
-
-class Trace(NamedTuple):
-    """A network's forward record, consumed by ``backward`` and the Jacobians.
-
-    Attributes
-    ----------
-    outputs : (T, B, D*H) array, the last layer's outputs
-    final_state : (L*D, B, H) array like PyTorch's ``h_n``, or the tuple
-        ``(h_n, c_n)`` for the LSTM
-    layers : tuple of LayerTrace, one per layer
-    """
-
-    outputs: np.ndarray
-    final_state: Any
-    layers: tuple
-
-
-class Grads(NamedTuple):
-    """Gradients of a loss through the network.
-
-    Attributes
-    ----------
-    params : dict name -> array, the same names and shapes as the parameters
-    inputs : (T, B, I) array, dL/dx_t
-    initial_state : like the ``state`` argument: (L*D, B, H), or ``(dh0, dc0)``
-    state_adjoints : dict ``(layer, direction) -> (T, B, S)`` array: dL/ds_t,
-        the derivative with respect to the state after step t, through the
-        outputs and all later steps, in the state space of ``step_jacobians``
-        (for the LSTM the blocks ``[dL/dh_t; dL/dc_t]`` with ``h_t`` and
-        ``c_t`` independent coordinates). So ``a[t-1] = J[t]^T a[t] + d_out[t-1]``
-        (the reverse direction: ``a[t+1] = J[t]^T a[t] + ...``), and at the last
-        step the adjoint is ``d_final_state`` plus the last output's gradient.
-        Indexed in original time for both directions.
-    """
-
-    params: dict
-    inputs: np.ndarray
-    initial_state: Any
-    state_adjoints: dict
 
 
 @dataclass(frozen=True)
@@ -119,7 +73,7 @@ class Network:
     hidden_size : H, units per layer and direction
     num_layers : L, stacked layers
     bidirectional : D = 2 if True (outputs ``[forward; backward]``), else 1
-    connection : "none", "residual", "dense" or "highway" (see module doc)
+    connection : "none", "residual", "dense" or "highway" (``gradflow.engine.connections``)
     nonlinearity : "tanh", "relu", "sigmoid" or "linear" (cell="rnn" only)
     reset_after : GRU form: True is PyTorch's, False is Cho's / CS224n's
     dtype : "float64" (default, for analysis) or "float32"
@@ -142,29 +96,33 @@ class Network:
     hidden_size: int
     num_layers: int = 1
     bidirectional: bool = False
-    connection: Connection = "none"
-    nonlinearity: str = "tanh"
+    connection: ConnectionKind = "none"
+    nonlinearity: Nonlinearity = "tanh"
     reset_after: bool = True
-    dtype: str = "float64"
+    dtype: DType = "float64"
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, CELLS)
         for name in ("input_size", "hidden_size", "num_layers"):
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
         check_choice("connection", self.connection, CONNECTIONS)
-        check_choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
         dtype = np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype
         object.__setattr__(self, "dtype", check_choice("dtype", dtype, DTYPES))
-        for name in ("bidirectional", "reset_after"):
-            _check_bool(name, getattr(self, name))
-            object.__setattr__(self, name, bool(getattr(self, name)))
-        if self.cell != "rnn" and self.nonlinearity != "tanh":
-            raise ValueError(f"nonlinearity applies only to cell='rnn'; got "
-                             f"nonlinearity={self.nonlinearity!r} with cell={self.cell!r}")
+        object.__setattr__(self, "bidirectional", check_bool("bidirectional", self.bidirectional))
+        # reset_after=False on a non-GRU cell is ignored, as it always was.
+        _, _, after = check_cell_options(self.cell, self.nonlinearity, self.reset_after,
+                                         strict_reset_after=False)
+        object.__setattr__(self, "reset_after", after)
         if self.connection in ("residual", "highway", "dense") and self.num_layers < 2:
             raise ValueError(
                 f"connection={self.connection!r} joins stacked layers and needs "
                 f"num_layers >= 2; got num_layers={self.num_layers}")
+        count = sum(int(np.prod(shape, dtype=object)) for shape in self.param_shapes().values())
+        check_memory("hidden_size", self.hidden_size,
+                     count * np.dtype(self.dtype).itemsize,
+                     f"(with input_size={self.input_size}, num_layers={self.num_layers}, "
+                     f"bidirectional={self.bidirectional}) means {count:.3g} parameters, "
+                     f"whose {self.dtype} values alone take")
 
     # ---- sizes and names --------------------------------------------------
 
@@ -184,43 +142,37 @@ class Network:
         return self._cell.state_size
 
     @property
-    def _cell(self):
+    def _cell(self) -> Cell:
         if self.cell == "rnn":
             return RNNCell(self.hidden_size, self.nonlinearity)
         if self.cell == "lstm":
             return LSTMCell(self.hidden_size)
         return GRUCell(self.hidden_size, self.reset_after)
 
+    @property
+    def _connection(self) -> Connection:
+        return make_connection(self.connection, self.input_size, self.output_size)
+
     def layer_input_size(self, layer: int) -> int:
         """K, the width of layer ``layer``'s input ``u``."""
-        if layer == 0:
-            return self.input_size
-        if self.connection == "dense":
-            return self.input_size + layer * self.output_size
-        return self.output_size
-
-    def _has_skip(self, layer: int) -> bool:
-        return layer >= 1 and self.connection in ("residual", "highway")
+        return self._connection.layer_input_size(layer)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Names and shapes of every parameter, in PyTorch's state-dict order."""
         G, H = self._cell.gates, self.hidden_size
+        conn = self._connection
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in range(self.num_layers):
-            K = self.layer_input_size(layer)
+            K = conn.layer_input_size(layer)
             for d in range(self.num_directions):
-                sfx = f"_l{layer}" + ("_reverse" if d else "")
-                shapes["weight_ih" + sfx] = (G * H, K)
-                shapes["weight_hh" + sfx] = (G * H, H)
-                shapes["bias_ih" + sfx] = (G * H,)
-                shapes["bias_hh" + sfx] = (G * H,)
+                for kind, shape in zip(PARAM_KINDS, ((G * H, K), (G * H, H), (G * H,), (G * H,)),
+                                       strict=True):
+                    shapes[torch_name(kind, layer, d)] = shape
         for layer in range(1, self.num_layers):
-            if self.connection == "highway":
-                shapes[f"highway_weight_l{layer}"] = (self.output_size, self.output_size)
-                shapes[f"highway_bias_l{layer}"] = (self.output_size,)
+            shapes.update(conn.param_shapes(layer))
         return shapes
 
-    def init(self, seed: Any, scheme: str = "pytorch", *, gain: float = 1.0,
+    def init(self, seed: Any, scheme: Scheme = "pytorch", *, gain: float = 1.0,
              forget_bias: float | None = None, carry_bias: float = -2.0
              ) -> dict[str, np.ndarray]:
         """Fresh parameters drawn from ``seed``.
@@ -230,7 +182,8 @@ class Network:
         seed : int, SeedSequence or Generator
         scheme : "pytorch", "orthogonal", "identity" or "gaussian"
             (see ``gradflow.engine.init``)
-        gain : scale of ``W_hh`` for orthogonal, identity and gaussian
+        gain : scale of ``W_hh`` for orthogonal, identity and gaussian; must stay
+            1.0 under "pytorch", which has no gain
         forget_bias : LSTM forget-gate bias (sum of both biases); None keeps the scheme's
         carry_bias : highway gate bias ``b_T`` (negative: carry the input through)
 
@@ -242,60 +195,44 @@ class Network:
                            rng=as_generator(seed), scheme=scheme, gain=gain,
                            forget_bias=forget_bias, carry_bias=carry_bias, dtype=self.dtype)
 
-    def check_params(self, params: Any) -> dict[str, np.ndarray]:
+    def check_params(self, params: Any, *, strict: bool = True, finite: bool = True
+                     ) -> dict[str, np.ndarray]:
         """Validate ``params`` and return them as arrays of the network's dtype.
 
-        Missing names, wrong shapes and non-finite values raise with the name.
-        Extra names (a head's parameters, say) are ignored.
+        Missing names, wrong shapes and (with ``finite``) non-finite values
+        raise with the name. Names the network does not have (a PyTorch state
+        dict of a deeper or bidirectional model, say) raise a ValueError listing
+        them, unless ``strict=False``, which ignores them.
         """
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
-        missing = [name for name in self.param_shapes() if name not in params]
+        check_bool("strict", strict)
+        shapes = self.param_shapes()
+        missing = [name for name in shapes if name not in params]
         if missing:
             raise ValueError(
                 f"params is missing {len(missing)} parameter(s): {', '.join(missing[:6])}"
-                f"{' ...' if len(missing) > 6 else ''}; a {self.cell} network with "
-                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
-                f"connection={self.connection!r} needs {', '.join(self.param_shapes())}")
+                f"{' ...' if len(missing) > 6 else ''}; a {self._describe()} needs "
+                f"{', '.join(shapes)}")
+        if strict:
+            extra = [str(name) for name in params if name not in shapes]
+            if extra:
+                raise ValueError(
+                    f"params has {len(extra)} name(s) a {self._describe()} does not have: "
+                    f"{', '.join(extra[:8])}{' ...' if len(extra) > 8 else ''}; build the "
+                    f"network that matches them, or pass strict=False to ignore them")
         return {name: check_array(f"params[{name!r}]", params[name], shape=shape,
-                                  dtype=self.dtype)
-                for name, shape in self.param_shapes().items()}
+                                  dtype=self.dtype, finite=finite)
+                for name, shape in shapes.items()}
 
-    def _cell_params(self, p: dict, layer: int, direction: int) -> CellParams:
-        sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        return CellParams(*(p[kind + sfx] for kind in _PARAM_KINDS))
-
-    # ---- states -----------------------------------------------------------
-
-    def _initial_states(self, state: Any, batch: int, name: str = "state"
-                        ) -> list[np.ndarray]:
-        """Per layer-direction ``(B, S)`` states from PyTorch's ``h0`` / ``(h0, c0)``."""
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        if state is None:  # zeros; read-only, never updated in place
-            return [np.zeros((batch, self.state_size), dtype=self.dtype)] * LD
-        shape = (LD, batch, H)
-        if self.cell == "lstm":
-            if not isinstance(state, tuple | list) or len(state) != 2:
-                raise TypeError(f"{name} must be a tuple (h0, c0) for cell='lstm', each of "
-                                f"shape (L*D, B, H) = {shape}; got {describe(state)}")
-            h0 = check_array(f"{name}[0] (h)", state[0], shape=shape, dtype=self.dtype)
-            c0 = check_array(f"{name}[1] (c)", state[1], shape=shape, dtype=self.dtype)
-            return [np.concatenate([h0[k], c0[k]], axis=-1) for k in range(LD)]
-        h0 = check_array(name, state, shape=shape, dtype=self.dtype)
-        return [h0[k] for k in range(LD)]
-
-    def _pack_states(self, states: list[np.ndarray]) -> Any:
-        """Inverse of ``_initial_states``: ``(L*D, B, H)`` or ``(h, c)``."""
-        stacked = np.stack(states)  # (L*D, B, S)
-        if self.cell == "lstm":
-            H = self.hidden_size
-            return stacked[..., :H].copy(), stacked[..., H:].copy()
-        return stacked
+    def _describe(self) -> str:
+        return (f"{self.cell} network with num_layers={self.num_layers}, "
+                f"bidirectional={self.bidirectional}, connection={self.connection!r}")
 
     # ---- forward ----------------------------------------------------------
 
     def forward(self, params: dict, x: Any, state: Any = None, *,
-                check_finite: bool = True) -> Trace:
+                check_finite: bool = True, strict: bool = True) -> Trace:
         """Run the network over a batch of sequences.
 
         Parameters
@@ -303,57 +240,55 @@ class Network:
         params : dict of arrays, as ``param_shapes()``
         x : (T, B, I) array, time-major
         state : None (zeros), or PyTorch's ``h0`` (L*D, B, H); ``(h0, c0)`` for the LSTM
-        check_finite : raise NonFiniteError if an output overflows (set False to
-            study a divergence)
+        check_finite : raise NonFiniteError if an input is NaN or infinite or an output
+            overflows; False lets them through (to study a divergence), without a
+            NumPy warning
+        strict : raise on names in ``params`` the network does not have; False ignores
+            them (see ``check_params``)
 
         Returns
         -------
         Trace, with ``outputs`` (T, B, D*H) and ``final_state``
         """
-        _check_bool("check_finite", check_finite)
-        p = self.check_params(params)
+        check_bool("check_finite", check_finite)
+        p = self.check_params(params, strict=strict, finite=check_finite)
         # A copy: the trace keeps x for backward, safe from the caller's later edits.
-        x = check_array("x", x, ndim=3, dtype=self.dtype, layout="(T, B, I)", copy=True)
+        x = check_array("x", x, ndim=3, dtype=self.dtype, layout="(T, B, I)", copy=True,
+                        finite=check_finite)
         T, B, I = x.shape
         if I != self.input_size or T < 1 or B < 1:
             raise ValueError(f"x must have shape (T, B, input_size={self.input_size}) with "
                              f"T, B >= 1; got shape {x.shape}")
-        s0 = self._initial_states(state, B)
-        D, layers = self.num_directions, []
+        s0 = unpack_states(self, state, B, finite=check_finite)
+        D, conn, layers = self.num_directions, self._connection, []
         ys = [x]
-        for layer in range(self.num_layers):
-            u = np.concatenate(ys, axis=-1) if self.connection == "dense" else ys[-1]
-            lt = self._run_layer(p, layer, u, s0[layer * D:(layer + 1) * D])
-            if check_finite:
-                _check_forward(lt, layer)
-            layers.append(lt)
-            ys.append(lt.outputs)
+        # Overflow is detected by value (check_forward), never as a NumPy warning.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for layer in range(self.num_layers):
+                u = conn.layer_inputs(ys)
+                lt = self._run_layer(p, layer, u, s0[layer * D:(layer + 1) * D])
+                if check_finite:
+                    check_forward(lt, layer)
+                layers.append(lt)
+                ys.append(lt.outputs)
         finals = [tr.last_state for lt in layers for tr in lt.cells]
-        return Trace(ys[-1], self._pack_states(finals), tuple(layers))
+        return Trace(ys[-1], pack_states(self, finals), tuple(layers), p)
 
     def _run_layer(self, p: dict, layer: int, u: np.ndarray, s0: list[np.ndarray]
                    ) -> LayerTrace:
         """One layer, both directions and its connection, on input ``u`` (T, B, K)."""
         traces, hs = [], []
+        cell = self._cell
         for d in range(self.num_directions):
             # The reverse direction reads a contiguous reversed copy: its projection
             # and weight gradient would otherwise copy the reversed view twice.
-            tr = self._cell.forward(self._cell_params(p, layer, d),
-                                    u if d == 0 else np.ascontiguousarray(u[::-1]), s0[d])
+            tr = cell.forward(cell_params(p, layer, d),
+                              u if d == 0 else np.ascontiguousarray(u[::-1]), s0[d])
             traces.append(tr)
             hs.append(tr.outputs if d == 0 else tr.outputs[::-1])
         hidden = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=-1)
-        y, gate = self._connect(p, layer, hidden, u)
+        y, gate = self._connection.forward(p, layer, hidden, u)
         return LayerTrace(u, tuple(traces), hidden, gate, y)
-
-    def _connect(self, p: dict, layer: int, hidden: np.ndarray, u: np.ndarray):
-        """``y`` from ``h`` and ``u`` (module doc); returns ``(y, highway gate or None)``."""
-        if not self._has_skip(layer):
-            return hidden, None
-        if self.connection == "residual":
-            return hidden + u, None
-        gate = sigmoid(project(u, p[f"highway_weight_l{layer}"], p[f"highway_bias_l{layer}"]))
-        return u + gate * (hidden - u), gate
 
     # ---- backward ---------------------------------------------------------
 
@@ -363,7 +298,7 @@ class Network:
 
         Parameters
         ----------
-        params : dict of arrays, the ones given to ``forward``
+        params : dict of arrays, the ones given to ``forward`` (others raise ValueError)
         trace : Trace from ``forward``
         d_outputs : (T, B, D*H) array, dL/d outputs; None for zeros
         d_final_state : like ``trace.final_state``, dL/d final state; None for zeros
@@ -373,33 +308,47 @@ class Network:
         -------
         Grads
         """
-        _check_bool("check_finite", check_finite)
-        p = self.check_params(params)
-        self._check_trace(trace)
+        check_bool("check_finite", check_finite)
+        p = self._params_of(params, trace)
         T, B, DH = trace.outputs.shape
         d_outputs = (np.zeros((T, B, DH), self.dtype) if d_outputs is None else
                      check_array("d_outputs", d_outputs, shape=(T, B, DH), dtype=self.dtype,
                                  finite=check_finite))
-        d_last = self._initial_states(d_final_state, B, "d_final_state")
-        cell, D, H, I = self._cell, self.num_directions, self.hidden_size, self.input_size
+        d_last = unpack_states(self, d_final_state, B, "d_final_state", finite=check_finite)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            result = self._backward(p, trace, d_outputs, d_last)
+        if check_finite:
+            for name, value in [*result.params.items(), ("inputs", result.inputs)]:
+                if not np.isfinite(value).all():
+                    raise NonFiniteError(
+                        f"backward pass produced non-finite gradients for {name}: the "
+                        f"gradient exploded; clip it, lower the weights' scale, or call "
+                        f"with check_finite=False to study the divergence")
+        return result
+
+    def _backward(self, p: dict, trace: Trace, d_outputs: np.ndarray,
+                  d_last: list[np.ndarray]) -> Grads:
+        T, B, DH = trace.outputs.shape
+        cell, conn = self._cell, self._connection
+        D, H, I = self.num_directions, self.hidden_size, self.input_size
         # dL/dy of each layer; lower layers' are filled (dense: summed) from above.
         dys: list[np.ndarray | None] = [None] * (self.num_layers - 1) + [d_outputs]
         dx = np.zeros((T, B, I), self.dtype)
         grads: dict[str, np.ndarray] = {}
-        d_init: list[np.ndarray] = [None] * len(d_last)  # type: ignore[list-item]
+        d_init: list[np.ndarray] = [d_last[0]] * len(d_last)
         adjoints: dict[tuple[int, int], np.ndarray] = {}
         for layer in range(self.num_layers - 1, -1, -1):
             lt = trace.layers[layer]
-            dy = dys[layer] if dys[layer] is not None else np.zeros((T, B, DH), self.dtype)
-            dh, du = self._connect_backward(p, layer, lt, dy, grads)
+            dy_l = dys[layer]
+            dy = dy_l if dy_l is not None else np.zeros((T, B, DH), self.dtype)
+            dh, du = conn.backward(p, layer, lt, dy, grads)
             for d in range(D):
                 k = layer * D + d
-                sfx = f"_l{layer}" + ("_reverse" if d else "")
                 dh_d = dh[..., d * H:(d + 1) * H]
-                g = cell.backward(self._cell_params(p, layer, d), lt.cells[d],
+                g = cell.backward(cell_params(p, layer, d), lt.cells[d],
                                   dh_d if d == 0 else dh_d[::-1], d_last[k])
-                for kind in _PARAM_KINDS:
-                    grads[kind + sfx] = getattr(g, kind)
+                for kind in PARAM_KINDS:
+                    grads[torch_name(kind, layer, d)] = getattr(g, kind)
                 d_init[k] = g.initial_state
                 adjoints[(layer, d)] = g.adjoints if d == 0 else \
                     np.ascontiguousarray(g.adjoints[::-1])
@@ -408,74 +357,24 @@ class Network:
                     du = d_in if d == 0 else d_in.copy()
                 else:
                     du += d_in
-            if self.connection == "dense":
-                dx += du[..., :I]
-                for j in range(layer):
-                    part = du[..., I + j * DH:I + (j + 1) * DH]
-                    dys[j] = part.copy() if dys[j] is None else dys[j] + part
-            elif layer == 0:
-                dx += du
-            else:
-                dys[layer - 1] = du
+            assert du is not None  # every layer has at least one direction
+            conn.route_input_grad(layer, du, dys, dx)
         ordered = {name: grads[name] for name in self.param_shapes()}
-        result = Grads(ordered, dx, self._pack_states(d_init), adjoints)
-        if check_finite:
-            for name, value in [*ordered.items(), ("inputs", dx)]:
-                if not np.isfinite(value).all():
-                    raise NonFiniteError(
-                        f"backward pass produced non-finite gradients for {name}: the "
-                        f"gradient exploded; clip it, lower the weights' scale, or call "
-                        f"with check_finite=False to study the divergence")
-        return result
-
-    def _connect_backward(self, p: dict, layer: int, lt: LayerTrace, dy: np.ndarray,
-                          grads: dict) -> tuple[np.ndarray, np.ndarray]:
-        """dL/dh and the direct part of dL/du (None if there is none) from dL/dy.
-
-        Adds the highway gate's parameter gradients to ``grads``.
-        """
-        if not self._has_skip(layer):
-            return dy, None
-        if self.connection == "residual":
-            return dy, np.array(dy, copy=True)
-        gate, u = lt.carry_gate, lt.inputs
-        da = dy * (lt.hidden - u) * gate * (1 - gate)     # dL/d(W_T u + b_T)
-        w = p[f"highway_weight_l{layer}"]
-        grads[f"highway_weight_l{layer}"] = da.reshape(-1, da.shape[-1]).T @ \
-            u.reshape(-1, u.shape[-1])
-        grads[f"highway_bias_l{layer}"] = da.sum(axis=(0, 1))
-        return dy * gate, dy * (1 - gate) + da @ w
+        return Grads(ordered, dx, pack_states(self, d_init), adjoints)
 
     # ---- Jacobians ----------------------------------------------------------
 
-    def _check_trace(self, trace: Any) -> None:
-        """Raise unless ``trace`` came from the forward of a network like this one."""
-        if not isinstance(trace, Trace):
-            raise TypeError(f"trace must be the Trace returned by forward; got {describe(trace)}")
-        kind = _CELL_TRACES[self.cell]
-        fits = len(trace.layers) == self.num_layers and all(
-            len(lt.cells) == self.num_directions
-            and all(isinstance(c, kind) for c in lt.cells)
-            and lt.hidden.shape[-1] == self.output_size
-            and lt.inputs.shape[-1] == self.layer_input_size(layer)
-            and lt.hidden.dtype == self.dtype
-            and (self.cell != "gru" or (lt.cells[0].m.shape[0] > 0) == self.reset_after)
-            for layer, lt in enumerate(trace.layers))
-        if not fits:
-            got = trace.layers[0] if trace.layers else None
-            detail = "no layers" if got is None else (
-                f"{len(trace.layers)} layer(s) of {len(got.cells)} direction(s) of "
-                f"{type(got.cells[0]).__name__}, outputs of width {got.hidden.shape[-1]}, "
-                f"dtype {got.hidden.dtype}")
-            raise ValueError(
-                f"trace must come from this network's forward ({self.num_layers} layer(s) of "
-                f"{self.num_directions} direction(s) of {kind.__name__}, outputs of width "
-                f"{self.output_size}, dtype {self.dtype}); got a trace with {detail}")
+    def _params_of(self, params: Any, trace: Any) -> dict[str, np.ndarray]:
+        """The checked ``params``, if ``trace`` came from this network's forward with them."""
+        check_trace(self, trace, _CELL_TRACES[self.cell])
+        p = self.check_params(params, strict=False, finite=False)
+        check_same_params(p, trace)
+        return p
 
     def _check_layer(self, trace: Trace, layer: Any, direction: Any = 0) -> None:
         check_int("layer", layer, minimum=0, maximum=self.num_layers - 1)
         check_int("direction", direction, minimum=0, maximum=self.num_directions - 1)
-        self._check_trace(trace)
+        check_trace(self, trace, _CELL_TRACES[self.cell])
 
     def step_jacobians(self, params: dict, trace: Trace, layer: int = 0,
                        direction: int = 0) -> np.ndarray:
@@ -500,8 +399,8 @@ class Network:
         a reversed view of freshly computed memory, not a copy)
         """
         self._check_layer(trace, layer, direction)
-        p = self.check_params(params)
-        J = self._cell.step_jacobians(self._cell_params(p, layer, direction),
+        p = self._params_of(params, trace)
+        J = self._cell.step_jacobians(cell_params(p, layer, direction),
                                       trace.layers[layer].cells[direction])
         return J if direction == 0 else J[::-1]
 
@@ -528,8 +427,8 @@ class Network:
         JacobianOperator
         """
         self._check_layer(trace, layer, direction)
-        p = self.check_params(params)
-        return JacobianOperator(self._cell, self._cell_params(p, layer, direction),
+        p = self._params_of(params, trace)
+        return JacobianOperator(self._cell, cell_params(p, layer, direction),
                                 trace.layers[layer].cells[direction], reverse=direction == 1)
 
     def depth_jacobians(self, params: dict, trace: Trace, layer: int) -> np.ndarray:
@@ -552,25 +451,14 @@ class Network:
         (T, B, D*H, K) array, K the layer's input width (``layer_input_size``)
         """
         self._check_layer(trace, layer)
-        p = self.check_params(params)
+        p = self._params_of(params, trace)
         lt = trace.layers[layer]
         blocks = []
         for d in range(self.num_directions):
-            Jd = self._cell.input_jacobians(self._cell_params(p, layer, d), lt.cells[d])
+            Jd = self._cell.input_jacobians(cell_params(p, layer, d), lt.cells[d])
             blocks.append(Jd if d == 0 else Jd[::-1])
         J = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-2)
-        if not self._has_skip(layer):
-            return np.ascontiguousarray(J)
-        diag = np.arange(J.shape[-1])
-        if self.connection == "residual":
-            J = J.copy()
-            J[..., diag, diag] += 1.0
-            return J
-        gate = lt.carry_gate
-        w = p[f"highway_weight_l{layer}"]
-        out = gate[..., None] * J + ((lt.hidden - lt.inputs) * gate * (1 - gate))[..., None] * w
-        out[..., diag, diag] += 1 - gate
-        return out
+        return self._connection.depth_jacobian(p, layer, lt, J)
 
 
 def _is_dtype(value: Any) -> bool:
@@ -581,22 +469,3 @@ def _is_dtype(value: Any) -> bool:
     except TypeError:
         return False
     return True
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False; got {describe(value)}")
-
-
-def _check_forward(lt: LayerTrace, layer: int) -> None:
-    """Raise NonFiniteError naming where a layer's forward pass first overflowed."""
-    for d, tr in enumerate(lt.cells):
-        bad = ~np.isfinite(tr.outputs).all(axis=(1, 2))  # (T,) in the cell's own order
-        if bad.any():
-            step = int(np.argmax(bad))
-            t = step if d == 0 else len(bad) - 1 - step
-            order = "" if d == 0 else f" (step {step} of its reverse pass)"
-            raise NonFiniteError(
-                f"forward pass produced non-finite values in layer {layer}, direction {d}, "
-                f"first at step {t}{order}: the recurrence overflowed; lower the weights' "
-                f"scale or call with check_finite=False to study the divergence")

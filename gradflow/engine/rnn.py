@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradflow.conventions import Nonlinearity
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
 from gradflow.engine.gates import sigmoid
 
@@ -46,7 +47,7 @@ class RNNTrace(NamedTuple):
         return self.h[-1]
 
 
-def _activate(a: np.ndarray, nonlinearity: str) -> None:
+def _activate(a: np.ndarray, nonlinearity: Nonlinearity) -> None:
     """Apply ``phi`` to ``a`` in place."""
     if nonlinearity == "tanh":
         np.tanh(a, out=a)
@@ -57,7 +58,7 @@ def _activate(a: np.ndarray, nonlinearity: str) -> None:
     # linear: identity
 
 
-def _derivative(h: np.ndarray, nonlinearity: str) -> np.ndarray:
+def _derivative(h: np.ndarray, nonlinearity: Nonlinearity) -> np.ndarray:
     """``phi'(a)`` from ``h = phi(a)``, any shape."""
     if nonlinearity == "tanh":
         return 1.0 - h * h
@@ -73,7 +74,7 @@ class RNNCell:
     """Elman RNN cell with nonlinearity ``tanh``, ``relu``, ``sigmoid`` or ``linear``."""
 
     hidden_size: int
-    nonlinearity: str = "tanh"
+    nonlinearity: Nonlinearity = "tanh"
     gates: int = 1
 
     @property

@@ -62,6 +62,8 @@ def math_width(text: str, scale: float = 1.0) -> float:
         ch = text[k]
         if ch == "\\":
             match = re.match(r"\\([A-Za-z]+|.)", text[k:])
+            if match is None:       # a lone backslash at the end: nothing to measure
+                break
             name = match.group(1)
             k += len(match.group(0))
             if name == "frac":
@@ -237,7 +239,8 @@ def _name(lhs: str) -> str:
     frac = re.fullmatch(r"\\frac\{\\partial (\w)_\w\}\{\\partial (\w)_\{t-1\}\}", lhs.strip())
     if frac:
         return f"d{frac.group(1)}-d{frac.group(2)}"
-    return re.match(r"\s*([A-Za-z]+)", lhs).group(1)
+    word = re.match(r"\s*([A-Za-z]+)", lhs)
+    return word.group(1) if word else "eq"
 
 
 def _align(displays: list[str], labels: list[str]) -> list[str]:
@@ -261,7 +264,8 @@ def _align(displays: list[str], labels: list[str]) -> list[str]:
 def derivation_latex(source: str, stem: str, title: str) -> str:
     """One derivation's ``derive(...).latex()`` as paper LaTeX (align, labels, text)."""
     parts: dict[str, list[str]] = {"equations": [], "jacobian": [], "bounds": []}
-    notes, part = [], "equations"
+    notes: list[str] = []
+    part = "equations"
     for line in source.splitlines():
         line = line.strip()
         if line.startswith("%"):

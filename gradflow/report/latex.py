@@ -190,7 +190,8 @@ def markdown_to_latex(markdown: str) -> str:
         if not lines:
             continue
         if lines[0].startswith(("- ", "* ")):
-            items, current = [], []
+            items: list[str] = []
+            current: list[str] = []
             for line in lines:
                 if line.startswith(("- ", "* ")):
                     if current:
@@ -218,15 +219,15 @@ def interval_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
     of a column ``X`` elsewhere whose name the previous column does not extend.
     """
     cols = list(frame.columns)
-    pairs = {}
+    pairs: dict[str, tuple[str, str]] = {}
     for k in range(1, len(cols) - 1):
         low, high = str(cols[k]), str(cols[k + 1])
         if not (low.endswith("ci_low") and high.endswith("ci_high")
                 and low[:-len("ci_low")] == high[:-len("ci_high")]):
             continue
-        named = low[:-len("_ci_low")] if low.endswith("_ci_low") else None
+        named = low[:-len("_ci_low")] if low.endswith("_ci_low") else ""
         before = str(cols[k - 1])
-        if named in cols and not before.startswith(named):
+        if named and named in cols and not before.startswith(named):
             value = named
         else:
             value = before
@@ -234,6 +235,12 @@ def interval_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
             pairs[value] = (low, high)
 
     return pairs
+
+
+def _math3(parts: tuple[str, str, str]) -> tuple[str, str, str]:
+    """Value, low and high each in math mode, ``--`` (missing) left as text."""
+    a, b, c = (p if p == MISSING else f"${p}$" for p in parts)
+    return a, b, c
 
 
 def _columns(frame: pd.DataFrame, columns: Sequence[str] | Mapping[str, str] | None
@@ -266,7 +273,7 @@ def _cells(frame: pd.DataFrame, chosen: Mapping[str, str], digits: int, style: s
                 parts = format_interval(v, row[pairs[col][0]], row[pairs[col][1]], digits,
                                         style=style)
                 if style == "latex":  # each number in math; "--" and the brackets in text
-                    parts = tuple(p if p == MISSING else f"${p}$" for p in parts)
+                    parts = _math3(parts)
                 cells.append("{} [{}, {}]".format(*parts))
 
             elif isinstance(v, bool | np.bool_):

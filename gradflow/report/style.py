@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -32,7 +33,7 @@ WIDTHS = {"column": COLUMN, "page": PAGE}
 #: One color per cell kind, the same in every figure.
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 
-_RC = {
+_RC: dict[Any, Any] = {
     "svg.hashsalt": "gradflow",       # fixed ids in SVG
     "pdf.fonttype": 42,               # embed TrueType: editable text in papers
     "figure.dpi": 100,

@@ -6,8 +6,9 @@ gate after or before the matmul) is written once as vector equations
 sizes, lets SymPy derive the one-step state Jacobian, gives it in compact
 form for display, and lambdifies it to NumPy so tests can hold it against
 the engine. The highway and residual layer maps are derived the same way
-(:func:`derive_connection`). This sub-package never imports the engine's
-numerics (only its gate orders), and the engine never imports SymPy.
+(:func:`derive_connection`). This sub-package never imports the engine (the
+shared vocabulary, gate orders included, is :mod:`gradflow.conventions`), and
+the engine never imports SymPy: the two are tied only by tests.
 
 Shapes: a state is ``(..., S)`` with ``S = n`` (RNN, GRU) or ``2n`` (LSTM,
 ``[h, c]``); Jacobians are ``(..., S, S)`` with rows as outputs; sequences
@@ -20,7 +21,7 @@ from typing import Any
 # Loaded on first use: `gradflow.symbolic.cli` (and so `gradflow --help`) must not pay
 # for SymPy before a derivation is asked for.
 _LAZY = {"CELLS": "cells", "Recurrence": "cells", "recurrence": "cells",
-         "CONNECTIONS": "connections", "ConnectionDerivation": "connections",
+         "SKIP_CONNECTIONS": "connections", "ConnectionDerivation": "connections",
          "derive_connection": "connections", "PARAM_NAMES": "derivation",
          "Derivation": "derivation", "derive": "derivation", "relu": "functions",
          "sigmoid": "functions", "numeric_product": "products",

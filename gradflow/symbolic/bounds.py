@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -86,7 +87,7 @@ def structured_norm_bound(
     ndarray
         Shape ``(...)``: the bound for each batch element.
     """
-    def bound(e: sp.MatrixExpr) -> np.ndarray:
+    def bound(e: sp.MatrixExpr) -> Any:  # a float64, or an array of shape (...)
         if isinstance(e, MatAdd):
             return sum((bound(a) for a in e.args), start=np.float64(0.0))
         if isinstance(e, MatMul):

@@ -33,13 +33,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import numpy as np
 import sympy as sp
 from sympy import HadamardProduct as Had
 from sympy import MatrixSymbol, OneMatrix
 
-from gradflow._validate import check_choice, describe
-from gradflow.engine.gates import GRU_GATES, LSTM_GATES, NONLINEARITIES
+from gradflow._validate import check_choice
+from gradflow.conventions import (
+    CELLS,
+    GRU_GATES,
+    LSTM_GATES,
+    NONLINEARITIES,
+    CellKind,
+    Nonlinearity,
+    check_bool,
+    check_cell_options,
+)
 from gradflow.symbolic.functions import elementwise, nonlinearity_function, sigmoid
 
 __all__ = ["CELLS", "Recurrence", "check_variant", "gru", "lstm", "m", "n", "recurrence", "rnn"]
@@ -48,9 +56,6 @@ __all__ = ["CELLS", "Recurrence", "check_variant", "gru", "lstm", "m", "n", "rec
 n = sp.Symbol("n", integer=True, positive=True)
 #: Input size.
 m = sp.Symbol("m", integer=True, positive=True)
-
-#: Cell kinds.
-CELLS = ("rnn", "lstm", "gru")
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class Recurrence:
     x: MatrixSymbol
     params: Mapping[str, tuple[MatrixSymbol, ...]] = field(repr=False)
     symbols: Mapping[str, MatrixSymbol] = field(repr=False)
-    nonlinearity: str | None = None
+    nonlinearity: Nonlinearity | None = None
     reset_after: bool | None = None
     note: str = ""
 
@@ -132,7 +137,7 @@ def _one() -> OneMatrix:
     return OneMatrix(n, 1)
 
 
-def rnn(nonlinearity: str = "tanh") -> Recurrence:
+def rnn(nonlinearity: Nonlinearity = "tanh") -> Recurrence:
     """The vanilla RNN ``h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
     Parameters
@@ -200,7 +205,7 @@ def gru(reset_after: bool = True) -> Recurrence:
     ``h_t = (1 - u) * h_{t-1} + u * h~``: the same update, so its identity
     path ``diag(1 - u)`` is ``diag(z)`` here.
     """
-    _check_bool("reset_after", reset_after)
+    check_bool("reset_after", reset_after)
     gates = GRU_GATES
     params = _gate_params(gates)
     x, h_prev = MatrixSymbol("x", m, 1), _vec("h_prev")
@@ -228,13 +233,8 @@ def gru(reset_after: bool = True) -> Recurrence:
                       note=note)
 
 
-def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool (True or False); got {describe(value)}")
-
-
-def check_variant(cell: str, nonlinearity: str = "tanh",
-                  reset_after: bool = True) -> tuple[str | None, bool | None]:
+def check_variant(cell: CellKind, nonlinearity: Nonlinearity = "tanh",
+                  reset_after: bool = True) -> tuple[Nonlinearity | None, bool | None]:
     """Check a cell's options as the engine's ``Network`` does; return the ones that apply.
 
     ``nonlinearity`` applies to the RNN only and ``reset_after`` to the GRU
@@ -246,20 +246,13 @@ def check_variant(cell: str, nonlinearity: str = "tanh",
     (nonlinearity or None, reset_after or None)
         None where the option does not apply to ``cell``.
     """
-    check_choice("cell", cell, CELLS)
-    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
-    _check_bool("reset_after", reset_after)
-    if cell != "rnn" and nonlinearity != "tanh":
-        raise ValueError(f"nonlinearity applies only to cell='rnn'; got "
-                         f"nonlinearity={nonlinearity!r} with cell={cell!r}")
-    if cell != "gru" and not reset_after:
-        raise ValueError(f"reset_after applies only to cell='gru' (reset_after=False is "
-                         f"its Cho et al. 2014 form); got reset_after=False with cell={cell!r}")
+    cell, nonlinearity, reset_after = check_cell_options(cell, nonlinearity, reset_after)
     return (nonlinearity if cell == "rnn" else None,
             bool(reset_after) if cell == "gru" else None)
 
 
-def recurrence(cell: str, nonlinearity: str = "tanh", reset_after: bool = True) -> Recurrence:
+def recurrence(cell: CellKind, nonlinearity: Nonlinearity = "tanh",
+               reset_after: bool = True) -> Recurrence:
     """The :class:`Recurrence` of ``cell`` (``"rnn"``, ``"lstm"`` or ``"gru"``).
 
     ``nonlinearity`` (RNN only) and ``reset_after`` (GRU only) are checked

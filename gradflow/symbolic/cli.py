@@ -12,9 +12,7 @@ import argparse
 from typing import Any
 
 # Only the closed sets here: SymPy loads when the command runs, not for `gradflow --help`.
-from gradflow.engine.gates import NONLINEARITIES, VARIANTS
-
-CELLS = tuple(dict.fromkeys(cell for cell, _ in VARIANTS))
+from gradflow.conventions import CELLS, NONLINEARITIES
 
 __all__ = ["EXPLICIT_MAX_HIDDEN_SIZE", "register", "run"]
 

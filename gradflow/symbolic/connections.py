@@ -24,6 +24,7 @@ import sympy as sp
 from sympy import DiagMatrix, HadamardProduct, Identity, ImmutableMatrix, MatrixSymbol, OneMatrix
 
 from gradflow._validate import check_array, check_choice, check_int, describe
+from gradflow.conventions import SKIP_CONNECTIONS, SkipConnection
 from gradflow.symbolic import printing
 from gradflow.symbolic._explicit import (
     Plain,
@@ -35,10 +36,7 @@ from gradflow.symbolic._explicit import (
 from gradflow.symbolic.cells import n
 from gradflow.symbolic.functions import elementwise, sigmoid
 
-__all__ = ["CONNECTIONS", "ConnectionDerivation", "derive_connection"]
-
-#: Connections between stacked layers with a derived Jacobian.
-CONNECTIONS = ("highway", "residual")
+__all__ = ["SKIP_CONNECTIONS", "ConnectionDerivation", "derive_connection"]
 
 
 class ConnectionDerivation:
@@ -62,8 +60,10 @@ class ConnectionDerivation:
     Jacobian is derived, and lambdified, on first use.
     """
 
-    def __init__(self, kind: str, size: int) -> None:
+    def __init__(self, kind: SkipConnection, size: int) -> None:
         self.kind, self.size = kind, size
+        self.equations: tuple[tuple[Any, Any], ...]
+        self._params: tuple[Any, ...]
         u, y = MatrixSymbol("u", n, 1), MatrixSymbol("y", n, 1)
         self._u, self._y = u, y
         one = OneMatrix(n, 1)
@@ -184,7 +184,7 @@ class ConnectionDerivation:
         return assemble(self._fn(*flat), batch, (d, d))
 
 
-def derive_connection(kind: str, size: int = 2) -> ConnectionDerivation:
+def derive_connection(kind: SkipConnection, size: int = 2) -> ConnectionDerivation:
     """Derive the Jacobian of a highway or residual layer map (cached).
 
     Parameters
@@ -193,10 +193,10 @@ def derive_connection(kind: str, size: int = 2) -> ConnectionDerivation:
     size : int
         ``d``, 1 to 16.
     """
-    check_choice("kind", kind, CONNECTIONS)
+    check_choice("kind", kind, SKIP_CONNECTIONS)
     return _derive_connection(kind, check_int("size", size, minimum=1, maximum=16))
 
 
 @functools.cache
-def _derive_connection(kind: str, size: int) -> ConnectionDerivation:
+def _derive_connection(kind: SkipConnection, size: int) -> ConnectionDerivation:
     return ConnectionDerivation(kind, size)

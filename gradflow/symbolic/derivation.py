@@ -18,6 +18,7 @@ import sympy as sp
 from sympy import DiagMatrix, ImmutableMatrix, MatrixSymbol
 
 from gradflow._validate import check_array, check_int, describe
+from gradflow.conventions import CellKind, Nonlinearity
 from gradflow.symbolic import printing
 from gradflow.symbolic._explicit import (
     Plain,
@@ -360,8 +361,8 @@ def _trailing(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
-def derive(cell: str, hidden_size: int = 2, input_size: int | None = None,
-           nonlinearity: str = "tanh", reset_after: bool = True) -> Derivation:
+def derive(cell: CellKind, hidden_size: int = 2, input_size: int | None = None,
+           nonlinearity: Nonlinearity = "tanh", reset_after: bool = True) -> Derivation:
     """Derive ``cell``'s one-step state Jacobian at concrete sizes (cached).
 
     Parameters
@@ -393,7 +394,7 @@ def derive(cell: str, hidden_size: int = 2, input_size: int | None = None,
 
 
 @functools.cache
-def _derive(cell: str, hidden_size: int, input_size: int, nonlinearity: str | None,
+def _derive(cell: CellKind, hidden_size: int, input_size: int, nonlinearity: Nonlinearity | None,
             reset_after: bool | None) -> Derivation:
     rec = recurrence(cell, nonlinearity or "tanh", True if reset_after is None else reset_after)
     return Derivation(rec, hidden_size, input_size)

@@ -17,16 +17,11 @@ from collections.abc import Sequence
 
 from sympy.core.cache import clear_cache
 
-from gradflow.engine.gates import VARIANTS as _VARIANTS
-from gradflow.symbolic.connections import CONNECTIONS, _derive_connection, derive_connection
+from gradflow.conventions import SKIP_CONNECTIONS, VARIANTS
+from gradflow.symbolic.connections import _derive_connection, derive_connection
 from gradflow.symbolic.derivation import _derive, derive
 
 __all__ = ["VARIANTS", "clear_caches", "main", "measure"]
-
-#: Every cell variant: (cell, options), the engine's list (gates.py is a pure constant
-#: module, so importing it keeps the symbolic half independent of the engine's numerics).
-VARIANTS = _VARIANTS
-
 
 def clear_caches() -> None:
     """Forget every cached derivation (gradflow's) and SymPy's memoized results."""
@@ -50,7 +45,7 @@ def measure(hidden_size: int = 4) -> list[tuple[str, float, float]]:
         middle = time.perf_counter()
         d.lambdify_all()
         rows.append((repr(d), middle - start, time.perf_counter() - middle))
-    for kind in CONNECTIONS:
+    for kind in SKIP_CONNECTIONS:
         start = time.perf_counter()
         c = derive_connection(kind, hidden_size)
         c.jacobian  # noqa: B018

@@ -17,11 +17,12 @@ Arrays are time-major: ``x`` has shape ``(T, B, I)``.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from gradflow._validate import check_choice, check_int
+from gradflow.conventions import HEADS, LOSSES, SPLITS, HeadKind, LossKind, Split
 
 __all__ = [
     "HEADS",
@@ -34,16 +35,7 @@ __all__ = [
     "one_hot",
 ]
 
-HeadKind = Literal["final", "every_step"]
-LossKind = Literal["mse", "xent"]
-Split = Literal["train", "test"]
-
-#: Where a task reads the network: the final state, or every step.
-HEADS: tuple[str, ...] = ("final", "every_step")
-#: How a task is scored: mean squared error, or softmax cross-entropy (nats).
-LOSSES: tuple[str, ...] = ("mse", "xent")
-#: Which data a task generates; only :class:`Agreement` tells them apart.
-SPLITS: tuple[str, ...] = ("train", "test")
+# HEADS, LOSSES and SPLITS (and their Literal types) are defined in gradflow.conventions.
 
 
 @runtime_checkable
@@ -66,7 +58,7 @@ class Task(Protocol):
     def seq_len(self) -> int: ...
 
     def sample(self, rng: Any, batch_size: int,
-               split: str = "train") -> tuple[np.ndarray, np.ndarray]: ...
+               split: Split = "train") -> tuple[np.ndarray, np.ndarray]: ...
 
     def baseline(self) -> float: ...
 
@@ -88,7 +80,8 @@ def one_hot(tokens: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def memoryless_loss(y: np.ndarray, loss: str, head: str, n_classes: int | None = None) -> float:
+def memoryless_loss(y: np.ndarray, loss: LossKind, head: HeadKind,
+                    n_classes: int | None = None) -> float:
     """Monte-Carlo loss of the best memoryless predictor, fitted on ``y`` itself.
 
     The predictor may know the time step but not the input, so at each scored

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from gradflow._validate import as_generator, check_choice, check_int
+from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split
 
 __all__ = ["ADDING_VARIANTS", "AddingProblem"]
@@ -70,7 +71,7 @@ class AddingProblem:
         return self.length
 
     def sample(self, rng: Any, batch_size: int,
-               split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+               split: Split = "train") -> tuple[np.ndarray, np.ndarray]:
         """A batch of sequences and their targets.
 
         Parameters

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from gradflow._validate import as_generator, check_int, check_real
+from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split, one_hot
 
 __all__ = ["Agreement"]
@@ -127,7 +128,7 @@ class Agreement:
         """Number of time steps ``T = 3 + 3 k_max + filler_length``."""
         return 3 + 3 * self.attractor_range[1] + self.filler_length
 
-    def rate(self, split: str = "train") -> float:
+    def rate(self, split: Split = "train") -> float:
         """The mismatch rate used for ``split``."""
         check_split(split)
         if split == "test" and self.test_mismatch_rate is not None:
@@ -136,7 +137,7 @@ class Agreement:
 
     # -- data -------------------------------------------------------------------------
     def sample(self, rng: Any, batch_size: int,
-               split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+               split: Split = "train") -> tuple[np.ndarray, np.ndarray]:
         """A batch of sentences and the subject's number.
 
         Returns
@@ -149,7 +150,7 @@ class Agreement:
         x, y, _ = self.sample_with_info(rng, batch_size, split)
         return x, y
 
-    def sample_with_info(self, rng: Any, batch_size: int, split: str = "train"
+    def sample_with_info(self, rng: Any, batch_size: int, split: Split = "train"
                          ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """As :meth:`sample`, plus per-sentence facts for error analyses.
 
@@ -217,7 +218,7 @@ class Agreement:
         last = T - 1 - is_noun[::-1].argmax(axis=0)  # every sentence has a subject noun
         return ((tokens[last, np.arange(tokens.shape[1])] - _NOUN0) % 2).astype(np.int64)
 
-    def recency_error_rate(self, split: str = "train") -> float:
+    def recency_error_rate(self, split: Split = "train") -> float:
         """Expected error of :meth:`recency_predict`: P(k >= 1) times the mismatch rate."""
         lo, hi = self.attractor_range
         p_some = (hi - max(lo, 1) + 1) / (hi - lo + 1) if hi >= 1 else 0.0

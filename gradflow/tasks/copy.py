@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from gradflow._validate import as_generator, check_int
+from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split, one_hot
 
 __all__ = ["CopyTask"]
@@ -76,7 +77,7 @@ class CopyTask:
         return slice(self.seq_len - self.n_copy, self.seq_len)
 
     def sample(self, rng: Any, batch_size: int,
-               split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+               split: Split = "train") -> tuple[np.ndarray, np.ndarray]:
         """A batch of sequences and their per-step targets.
 
         Parameters

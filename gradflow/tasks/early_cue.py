@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradflow._validate import as_generator, check_choice, check_int
+from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split, one_hot
 
 __all__ = ["CUE_POSITIONS", "EarlyCue"]
@@ -72,7 +73,7 @@ class EarlyCue:
         return slice(0, w) if self.cue == "start" else slice(self.length - w, self.length)
 
     def sample(self, rng: Any, batch_size: int,
-               split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+               split: Split = "train") -> tuple[np.ndarray, np.ndarray]:
         """A batch of sequences and their labels.
 
         Returns

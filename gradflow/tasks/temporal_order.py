@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradflow._validate import as_generator, check_int
+from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split, one_hot
 
 __all__ = ["TEMPORAL_ORDER_SYMBOLS", "TemporalOrder"]
@@ -56,7 +57,7 @@ class TemporalOrder:
         return self.length
 
     def sample(self, rng: Any, batch_size: int,
-               split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+               split: Split = "train") -> tuple[np.ndarray, np.ndarray]:
         """A batch of sequences and their classes.
 
         Returns

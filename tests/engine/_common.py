@@ -3,7 +3,7 @@
 import numpy as np
 
 import gradflow
-from gradflow.engine.gates import VARIANTS
+from gradflow.conventions import VARIANTS
 from gradflow.testing import numerical_gradient
 
 # Every recurrence gradflow has: (cell, options).

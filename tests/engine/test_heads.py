@@ -139,11 +139,11 @@ def test_head_plus_loss_plus_network_gradient(rng, kind, loss):
     shape = (B,) if kind == "final" else (T, B)
     y = rng.integers(0, 2, size=shape) if loss == "xent" else rng.standard_normal((B, 2))
 
-    def f():
-        out = net.forward(params, x).outputs
+    def f():  # one dict for both: the network ignores the head's names when told to
+        out = net.forward(params, x, strict=False).outputs
         return loss_forward(loss, head.forward(params, out).predictions, y)
 
-    trace = net.forward(params, x)
+    trace = net.forward(params, x, strict=False)
     htrace = head.forward(params, trace.outputs)
     d_out, hgrads = head.backward(params, htrace, loss_backward(loss, htrace.predictions, y))
     grads = {**net.backward(params, trace, d_out).params, **hgrads}
@@ -179,8 +179,16 @@ def test_readout_checks_its_arguments():
         head.forward(head.init(0), np.zeros((3, 1, 4)))
 
 
-def test_head_and_loss_names_agree_with_the_tasks():
-    """Tasks do not import the engine, so the two spellings are checked here."""
-    from gradflow.engine.heads import HEAD_KINDS, LOSS_KINDS
+def test_head_and_loss_names_are_the_conventions_ones():
+    """One definition (gradflow.conventions), re-exported by the tasks."""
+    from gradflow import conventions
     from gradflow.tasks import HEADS, LOSSES
-    assert HEAD_KINDS == HEADS and LOSS_KINDS == LOSSES
+    assert HEADS is conventions.HEADS and LOSSES is conventions.LOSSES
+    with pytest.raises(ValueError, match=r"kind must be one of 'final', 'every_step'; got 'all'"):
+        Readout("all", 3, 2)
+
+
+def test_split_params_separates_head_from_network():
+    from gradflow.engine.heads import split_params
+    net, head = split_params({"weight_ih_l0": 1, "head.weight": 2, "head.bias": 3})
+    assert net == {"weight_ih_l0": 1} and head == {"head.weight": 2, "head.bias": 3}

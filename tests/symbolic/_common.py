@@ -3,7 +3,7 @@
 import numpy as np
 
 import gradflow.symbolic as gs
-from gradflow.engine.gates import VARIANTS as ENGINE_VARIANTS
+from gradflow.conventions import VARIANTS as ENGINE_VARIANTS
 
 # Every recurrence gradflow derives: (cell, options).
 VARIANTS = list(ENGINE_VARIANTS)

@@ -95,7 +95,7 @@ def test_connection_numeric_names_bad_values_in_the_users_shapes(highway):
 
 
 def test_recurrence_checks_the_gru_form_and_what_applies():
-    with pytest.raises(TypeError, match=r"reset_after must be a bool \(True or False\); got 'no'"):
+    with pytest.raises(TypeError, match=r"reset_after must be True or False; got 'no'"):
         gs.recurrence("gru", reset_after="no")
     with pytest.raises(ValueError, match=r"nonlinearity applies only to cell='rnn'; got "
                                          r"nonlinearity='relu' with cell='lstm'"):
