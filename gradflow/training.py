@@ -25,6 +25,18 @@ and updates. What it records goes into :class:`History`:
   (before, both were called ``"adjoint_norms"``).
   ``"param_norms"``: columns ``step, param, norm, grad_norm``: per
   parameter, its norm and its gradient's norm (before clipping).
+  ``"dynamics"``: columns ``step, layer, direction, quantity, value, low,
+  high``: the network's spectral picture every ``dynamics_every`` steps (and
+  at the last), measured on a fixed probe batch (``History.probe``, drawn
+  from its own stream of the seed) by :func:`gradflow.dynamics.measure_dynamics`:
+  ``sigma_max_{g}`` and ``rho_{g}`` of each gate's block of ``W_hh``, the
+  fitted ``decay_rate`` of ``||dL/ds_t||`` with its 95% interval, the largest
+  Lyapunov exponent ``lambda_max``, and for gated cells ``gate_mean_{g}`` and
+  the forget / update gate's ``timescale_{g}``. A row at step ``k`` describes
+  the parameters after ``k`` updates (before update ``k``), like ``loss``.
+  Cost: one forward, a backward per direction and ``T`` matrix-free Jacobian
+  products on the probe per recorded step (measured: recording every 50
+  steps adds a few percent to a run; see the README).
 
 Non-finite gradients
 --------------------
@@ -70,11 +82,12 @@ CLIP_MODES: tuple[str, ...] = ("norm", "value")
 #: What to do with a non-finite loss or gradient norm.
 NONFINITE_POLICIES: tuple[str, ...] = ("raise", "skip")
 #: Diagnostics ``train`` can record (see the module docstring).
-DIAGNOSTICS: tuple[str, ...] = ("batch_adjoint_norms", "param_norms")
+DIAGNOSTICS: tuple[str, ...] = ("batch_adjoint_norms", "param_norms", "dynamics")
 
 _FRAME_COLUMNS = ("step", "loss", "grad_norm", "grad_norm_clipped", "clipped", "skipped")
 _DIAG_COLUMNS = {"batch_adjoint_norms": ("step", "layer", "direction", "t", "norm"),
-                 "param_norms": ("step", "param", "norm", "grad_norm")}
+                 "param_norms": ("step", "param", "norm", "grad_norm"),
+                 "dynamics": ("step", "layer", "direction", "quantity", "value", "low", "high")}
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,8 @@ class History:
     initial_params : dict of ndarray
         The parameters training started from (given, or drawn from the seed's
         network and head streams), named as ``params``.
+    probe : ndarray (T, B, I) or None
+        The fixed probe batch the ``"dynamics"`` diagnostic was measured on.
     """
 
     frame: pd.DataFrame
@@ -105,6 +120,7 @@ class History:
     n_skipped: int = 0
     n_clipped: int = 0
     initial_params: dict[str, np.ndarray] = field(default_factory=dict)
+    probe: np.ndarray | None = None
 
 
 class SeedStreams(NamedTuple):
@@ -113,17 +129,19 @@ class SeedStreams(NamedTuple):
     network: np.random.SeedSequence
     head: np.random.SeedSequence
     data: np.random.SeedSequence
+    probe: np.random.SeedSequence
 
 
 def seed_streams(seed: int) -> SeedStreams:
-    """``train``'s split of ``seed``: network init, head init and data streams.
+    """``train``'s split of ``seed``: network init, head init, data and probe streams.
 
     ``np.random.default_rng(seed_streams(s).data)`` gives the batches of
-    ``train(..., seed=s)`` in order.
+    ``train(..., seed=s)`` in order. (The probe stream came fourth: spawning a
+    child more leaves the first three, and so every earlier run, unchanged.)
     """
     seed = check_int("seed", seed, minimum=0)
-    network, head, data = np.random.SeedSequence(seed).spawn(3)
-    return SeedStreams(network, head, data)
+    network, head, data, probe = np.random.SeedSequence(seed).spawn(4)
+    return SeedStreams(network, head, data, probe)
 
 
 def _check_net_and_task(net: Any, task: Any) -> None:
@@ -231,13 +249,25 @@ def _record_diagnostics(rows: dict[str, list[tuple]], step: int, params: dict,
             for k, v in params.items())
 
 
+def _record_dynamics(rows: list[tuple], step: int, net: Any, params: dict,
+                     probe: np.ndarray, seed: int) -> None:
+    """The network's spectral picture on the probe (gradflow.dynamics), as rows."""
+    from gradflow.dynamics import measure_dynamics
+
+    network_params, _ = split_params(params)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        numbers = measure_dynamics(net, network_params, probe, seed=seed).numbers
+    rows.extend((step, *row) for row in numbers.itertuples(index=False))
+
+
 def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "adam",
           lr: float | None = None, clip: float | None = None, seed: int = 0,
           record_every: int = 1, *, clip_mode: str = "norm", nonfinite: str = "raise",
           diagnostics: Iterable[str] = (), params: Mapping[str, np.ndarray] | None = None,
           init: Mapping[str, Any] | None = None,
           optimizer_options: Mapping[str, Any] | None = None,
-          progress: bool | None = None) -> History:
+          progress: bool | None = None, dynamics_every: int = 50,
+          probe_size: int = 16) -> History:
     """Train ``net`` with the head ``task`` asks for on batches from ``task``.
 
     Parameters
@@ -263,7 +293,7 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         Algorithm 1 on the joint norm, or elementwise clipping.
     nonfinite : {"raise", "skip"}
         Policy for a non-finite loss or gradient norm.
-    diagnostics : iterable of {"batch_adjoint_norms", "param_norms"}
+    diagnostics : iterable of {"batch_adjoint_norms", "param_norms", "dynamics"}
     params : dict, optional
         Starting parameters: all of the network's, and optionally the head's
         (``head.weight``, ``head.bias``; drawn from the seed when absent).
@@ -274,6 +304,10 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         Other hyperparameters of a named optimizer (``momentum``, ...).
     progress : bool, optional
         Show a tqdm bar; None (default) shows it only when stderr is a terminal.
+    dynamics_every : int
+        Steps between ``"dynamics"`` records (and the last step).
+    probe_size : int
+        Sequences in the fixed probe batch of ``"dynamics"``.
 
     Returns
     -------
@@ -284,6 +318,8 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     batch_size = check_int("batch_size", batch_size, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     record_every = check_int("record_every", record_every, minimum=1)
+    dynamics_every = check_int("dynamics_every", dynamics_every, minimum=1)
+    probe_size = check_int("probe_size", probe_size, minimum=1)
     check_choice("clip_mode", clip_mode, CLIP_MODES)
     check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
     if clip is not None:
@@ -313,6 +349,8 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
 
     rows: list[tuple] = []
     diag_rows: dict[str, list[tuple]] = {d: [] for d in diagnostics}
+    probe = (task.sample(as_generator(streams.probe), probe_size, "train")[0]
+             if "dynamics" in diagnostics else None)
     n_skipped = n_clipped = 0
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(range(steps), disable=not show, desc=f"train {type(task).__name__}",
@@ -334,6 +372,8 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         if record:
             with np.errstate(over="ignore", invalid="ignore"):
                 _record_diagnostics(diag_rows, step, current, grads, g)
+        if probe is not None and (step % dynamics_every == 0 or step == steps - 1):
+            _record_dynamics(diag_rows["dynamics"], step, net, current, probe, seed)
         clipped, after = False, norm
         if finite:
             if clip is not None and clip_mode == "norm":
@@ -367,7 +407,7 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     frame = frame.astype({"step": "int64", "loss": "float64", "grad_norm": "float64",
                           "grad_norm_clipped": "float64", "clipped": "bool", "skipped": "bool"})
     diag = {d: pd.DataFrame(diag_rows[d], columns=list(_DIAG_COLUMNS[d])) for d in diagnostics}
-    return History(frame, current, diag, n_skipped, int(n_clipped), initial)
+    return History(frame, current, diag, n_skipped, int(n_clipped), initial, probe)
 
 
 def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 1000,

@@ -247,7 +247,7 @@ def test_init_options_reach_the_network():
     ({"clip_mode": "l2"}, ValueError, "clip_mode must be one of 'norm', 'value'; got 'l2'"),
     ({"nonfinite": "ignore"}, ValueError, "nonfinite must be one of 'raise', 'skip'"),
     ({"diagnostics": ["jacobians"]}, ValueError,
-     "diagnostics must be one of 'batch_adjoint_norms', 'param_norms'; got 'jacobians'"),
+     "diagnostics must be one of 'batch_adjoint_norms', 'param_norms', 'dynamics'; got 'jacobians'"),
     ({"record_every": 0}, ValueError, "record_every must be an integer >= 1"),
     ({"seed": -1}, ValueError, "seed must be an integer >= 0; got -1"),
     ({"lr": 0.0}, ValueError, "lr must be > 0.0; got 0.0"),
@@ -371,3 +371,42 @@ def test_skip_policy_holds_for_float32_networks_that_overflow():
         run = train(net, task, steps=3, batch_size=4, optimizer="sgd", lr=0.1, seed=0,
                     nonfinite="skip", init={"scheme": "identity", "gain": 1e12})
     assert run.n_skipped == 3 and run.frame["skipped"].all()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_recorded_dynamics_equal_the_diagnostics_on_saved_parameters(cell):
+    """A "dynamics" row at step k is measure_dynamics of the parameters after k updates."""
+    from gradflow.dynamics import measure_dynamics
+    from gradflow.engine.heads import split_params
+
+    task = gradflow.tasks.AddingProblem(length=12)
+    net = gradflow.Network(cell, task.input_size, 8, bidirectional=cell == "gru")
+    kwargs = {"batch_size": 8, "lr": 1e-2, "seed": 3}
+    history = gradflow.train(net, task, steps=21, diagnostics=("dynamics",),
+                             dynamics_every=10, probe_size=4, **kwargs)
+    recorded = history.diagnostics["dynamics"]
+    assert sorted(recorded.step.unique()) == [0, 10, 20]
+    assert history.probe.shape == (12, 4, task.input_size)
+    expected_quantities = {"rnn": {"sigma_max_h", "rho_h", "decay_rate", "lambda_max"},
+                           "lstm": {"gate_mean_f", "timescale_f", "sigma_max_o"},
+                           "gru": {"gate_mean_z", "timescale_z", "rho_n"}}[cell]
+    assert expected_quantities <= set(recorded.quantity)
+    for step in (0, 10):
+        saved = (history.initial_params if step == 0 else
+                 gradflow.train(net, task, steps=step, **kwargs).params)
+        after = measure_dynamics(net, split_params(saved)[0], history.probe, seed=3).numbers
+        rows = recorded[recorded.step == step].drop(columns="step").reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows, after, check_exact=True)
+    block = {"rnn": "h", "lstm": "i", "gru": "r"}[cell]
+    first, last = (recorded[(recorded.step == s) & (recorded.quantity == f"sigma_max_{block}")]
+                   for s in (0, 20))
+    assert len(first) == net.num_directions
+    assert not np.allclose(first.value, last.value)    # training moved the weights
+
+
+def test_dynamics_options_are_checked():
+    task = gradflow.tasks.AddingProblem(length=5)
+    net = gradflow.Network("rnn", task.input_size, 4)
+    with pytest.raises(ValueError, match="dynamics_every must be an integer >= 1; got 0"):
+        gradflow.train(net, task, steps=2, batch_size=2, diagnostics=("dynamics",),
+                       dynamics_every=0)
