@@ -3,6 +3,7 @@
 Never imports SymPy: the symbolic half is an independent derivation.
 """
 
+from gradflow.engine._fused import backend
 from gradflow.engine.cell import CellGrads, CellParams
 from gradflow.engine.gates import GRU_GATES, LSTM_GATES, NONLINEARITIES, gate_slice, sigmoid
 from gradflow.engine.gru import GRUCell
@@ -14,5 +15,5 @@ from gradflow.engine.rnn import RNNCell
 __all__ = [
     "CELLS", "CONNECTIONS", "GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "SCHEMES",
     "CellGrads", "CellParams", "GRUCell", "Grads", "LSTMCell", "LayerTrace", "Network",
-    "RNNCell", "Trace", "gate_slice", "sigmoid",
+    "RNNCell", "Trace", "backend", "gate_slice", "sigmoid",
 ]
