@@ -21,6 +21,7 @@ at the first fused call, not at ``import gradflow``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -35,6 +36,39 @@ ENV_VAR = "GRADFLOW_ENGINE"
 
 _numba_found: bool | None = None
 _noticed = False
+
+
+def _avoid_avx512() -> None:
+    """Have numba compile for AVX2 + FMA (``haswell``) on AVX-512 hosts, unless told otherwise.
+
+    Measured on this machine (AMD EPYC, AVX-512): kernels built with 512-bit
+    vectors ran their float64 elementwise work fine alone, but a step that
+    alternates it with a BLAS GEMM (every step of every cell) took 2-3x longer
+    than the two parts alone; built for AVX2 the step costs the sum of its parts
+    (float64 LSTM at the report's shape: 10-13 ms -> 4.7 ms forward). numba
+    reads its target from the environment when it is first imported, so this
+    applies only if numba is not imported yet and neither ``NUMBA_CPU_NAME`` nor
+    ``NUMBA_CPU_FEATURES`` is set; it then holds for every numba function of the
+    process (AVX2 is also what LLVM picks on most AVX-512 Intel CPUs).
+    """
+    if "numba" in sys.modules or "NUMBA_CPU_NAME" in os.environ or \
+            "NUMBA_CPU_FEATURES" in os.environ:
+        return
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+            else:
+                return
+    except OSError:
+        return
+    if {"avx512f", "avx2", "fma"} <= flags:
+        os.environ["NUMBA_CPU_NAME"] = "haswell"
+
+
+_avoid_avx512()
 
 
 def _numba_importable() -> bool:
@@ -87,6 +121,33 @@ def use_fused() -> bool:
 
 def kernels(cell: Literal["rnn", "lstm", "gru"]):
     """The module of fused ``forward`` / ``backward`` for ``cell`` (imports numba on first use)."""
-    import importlib
-
+    if not _blas_loaded:
+        _load_blas()
     return importlib.import_module(f"gradflow.engine._fused.{cell}")
+
+
+_blas_loaded = False
+
+
+def _load_blas() -> None:
+    """Load the BLAS that the kernels' ``np.dot`` calls, with NumPy's BLAS thread count.
+
+    numba's ``np.dot`` calls SciPy's BLAS (``scipy.linalg.cython_blas``), a
+    library apart from NumPy's. Loaded lazily inside a ``threadpool_limits``
+    block (as the sweep runs every configuration), it would escape the limit
+    and run on all cores: results would then depend on the thread count (and
+    on this 2-core machine a step's small GEMM took 3x longer, its threads
+    fighting the other processes). So it is loaded here, on the first fused
+    call, and given the thread count NumPy's BLAS has at that moment.
+    """
+    global _blas_loaded
+    import scipy.linalg.cython_blas  # noqa: F401  (what numba's np.dot calls)
+    from threadpoolctl import ThreadpoolController
+
+    libs = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    numpy_threads = [lib.num_threads for lib in libs if "numpy" in lib.filepath]
+    if numpy_threads:
+        for lib in libs:
+            if "numpy" not in lib.filepath and lib.num_threads != min(numpy_threads):
+                lib.set_num_threads(min(numpy_threads))
+    _blas_loaded = True

@@ -22,7 +22,11 @@ __all__ = ["backward", "forward"]
 
 @njit(**JIT)
 def _forward_after(a, w_hh, b_hn, h, m, rec):  # pragma: no cover - compiled
-    """PyTorch's form. a (T, B, 3H) projections, activated in place; m (T, B, H); rec (B, 3H)."""
+    """PyTorch's form. a (T, B, 3H) projections, activated in place; m (T, B, H); rec (B, 3H).
+
+    Short loops over one row each (few pointers for LLVM to check for
+    aliasing), so that every one is vectorized.
+    """
     T, B, G = a.shape
     H = G // 3
     half = a.dtype.type(0.5)
@@ -31,14 +35,16 @@ def _forward_after(a, w_hh, b_hn, h, m, rec):  # pragma: no cover - compiled
         np.dot(h[t], w_t, rec)
         at, hp, hn, mt = a[t], h[t], h[t + 1], m[t]
         for b in range(B):
+            ab, rb, mb, pb, nb = at[b], rec[b], mt[b], hp[b], hn[b]
+            for j in range(2 * H):      # r, z: sigmoid(v) = tanh(v/2)/2 + 1/2, as gates.sigmoid
+                ab[j] = half * tanh_f(half * (ab[j] + rb[j])) + half
             for j in range(H):
-                r = half * tanh_f(half * (at[b, j] + rec[b, j])) + half
-                z = half * tanh_f(half * (at[b, H + j] + rec[b, H + j])) + half
-                mv = rec[b, 2 * H + j] + b_hn[j]
-                n = tanh_f(at[b, 2 * H + j] + r * mv)
-                at[b, j], at[b, H + j], at[b, 2 * H + j] = r, z, n
-                mt[b, j] = mv
-                hn[b, j] = (hp[b, j] - n) * z + n
+                mb[j] = rb[2 * H + j] + b_hn[j]
+            for j in range(H):
+                ab[2 * H + j] = tanh_f(ab[2 * H + j] + ab[j] * mb[j])
+            for j in range(H):
+                n = ab[2 * H + j]
+                nb[j] = (pb[j] - n) * ab[H + j] + n
 
 
 @njit(**JIT)
@@ -53,17 +59,19 @@ def _forward_before(a, w_hh, h, rec, rh, rec_n):  # pragma: no cover - compiled
         at, hp, hn = a[t], h[t], h[t + 1]
         np.dot(hp, w_rz_t, rec)
         for b in range(B):
+            ab, rb, pb, qb = at[b], rec[b], hp[b], rh[b]
+            for j in range(2 * H):
+                ab[j] = half * tanh_f(half * (ab[j] + rb[j])) + half
             for j in range(H):
-                r = half * tanh_f(half * (at[b, j] + rec[b, j])) + half
-                at[b, j] = r
-                at[b, H + j] = half * tanh_f(half * (at[b, H + j] + rec[b, H + j])) + half
-                rh[b, j] = r * hp[b, j]
+                qb[j] = ab[j] * pb[j]
         np.dot(rh, w_n_t, rec_n)
         for b in range(B):
+            ab, pb, nb, sb = at[b], hp[b], hn[b], rec_n[b]
             for j in range(H):
-                n = tanh_f(at[b, 2 * H + j] + rec_n[b, j])
-                at[b, 2 * H + j] = n
-                hn[b, j] = (hp[b, j] - n) * at[b, H + j] + n
+                ab[2 * H + j] = tanh_f(ab[2 * H + j] + sb[j])
+            for j in range(H):
+                n = ab[2 * H + j]
+                nb[j] = (pb[j] - n) * ab[H + j] + n
 
 
 @njit(**JIT)
@@ -74,20 +82,23 @@ def _backward_after(gates, h, m, d_out, w_hh, dhp, dan, adjoints, carry, tmp):  
     for t in range(T - 1, -1, -1):
         gt, hp, mt, dt, at, dht, dat = gates[t], h[t], m[t], d_out[t], adjoints[t], dhp[t], dan[t]
         for b in range(B):
+            gb, pb, mb, ab, eb, nb, cb = gt[b], hp[b], mt[b], at[b], dht[b], dat[b], carry[b]
             for j in range(H):
-                r, z, n = gt[b, j], gt[b, H + j], gt[b, 2 * H + j]
-                a = carry[b, j] + dt[b, j]
-                at[b, j] = a
-                dn = a * ((one - z) * (one - n * n))
-                dat[b, j] = dn
-                dht[b, H + j] = a * ((hp[b, j] - n) * z * (one - z))
-                dht[b, j] = dn * (mt[b, j] * r * (one - r))
-                dht[b, 2 * H + j] = dn * r
-                carry[b, j] = a * z
+                ab[j] = cb[j] + dt[b, j]
+            for j in range(H):
+                z, n = gb[H + j], gb[2 * H + j]
+                nb[j] = ab[j] * ((one - z) * (one - n * n))
+                eb[H + j] = ab[j] * ((pb[j] - n) * z * (one - z))
+                cb[j] = ab[j] * z
+            for j in range(H):
+                r = gb[j]
+                eb[j] = nb[j] * (mb[j] * r * (one - r))
+                eb[2 * H + j] = nb[j] * r
         np.dot(dht, w_hh, tmp)
         for b in range(B):
+            cb, sb = carry[b], tmp[b]
             for j in range(H):
-                carry[b, j] += tmp[b, j]
+                cb[j] += sb[j]
 
 
 @njit(**JIT)
@@ -101,22 +112,25 @@ def _backward_before(gates, h, d_out, w_hh, dhp, dan, adjoints, carry, drh,
     for t in range(T - 1, -1, -1):
         gt, hp, dt, at, dht, dat = gates[t], h[t], d_out[t], adjoints[t], dhp[t], dan[t]
         for b in range(B):
+            gb, pb, ab, eb, nb, cb = gt[b], hp[b], at[b], dht[b], dat[b], carry[b]
             for j in range(H):
-                z, n = gt[b, H + j], gt[b, 2 * H + j]
-                a = carry[b, j] + dt[b, j]
-                at[b, j] = a
-                dat[b, j] = a * ((one - z) * (one - n * n))
-                dht[b, H + j] = a * ((hp[b, j] - n) * z * (one - z))
+                ab[j] = cb[j] + dt[b, j]
+            for j in range(H):
+                z, n = gb[H + j], gb[2 * H + j]
+                nb[j] = ab[j] * ((one - z) * (one - n * n))
+                eb[H + j] = ab[j] * ((pb[j] - n) * z * (one - z))
         np.dot(dat, w_n, drh)                        # dL/d(r * h_{t-1})
         for b in range(B):
+            gb, pb, ab, eb, cb, qb = gt[b], hp[b], at[b], dht[b], carry[b], drh[b]
             for j in range(H):
-                r = gt[b, j]
-                dht[b, j] = drh[b, j] * (hp[b, j] * r * (one - r))
-                carry[b, j] = (dt[b, j] + carry[b, j]) * gt[b, H + j] + drh[b, j] * r
+                r = gb[j]
+                eb[j] = qb[j] * (pb[j] * r * (one - r))
+                cb[j] = ab[j] * gb[H + j] + qb[j] * r
         np.dot(dht, w_rz, tmp)
         for b in range(B):
+            cb, sb = carry[b], tmp[b]
             for j in range(H):
-                carry[b, j] += tmp[b, j]
+                cb[j] += sb[j]
 
 
 def forward(cell: GRUCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> GRUTrace:

@@ -21,31 +21,31 @@ __all__ = ["backward", "forward"]
 
 
 @njit(**JIT)
-def _forward(z, w_hh, h, c, tanh_c, rec):  # pragma: no cover - compiled
-    """z (T, B, 4H) input projections, activated in place; h, c (T+1, B, H); rec (B, 4H)."""
+def _forward(z, w_hh, h, c, tanh_c, rec, scale):  # pragma: no cover - compiled
+    """z (T, B, 4H) input projections, activated in place; h, c (T+1, B, H); rec (B, 4H).
+
+    ``scale`` (4H,) is 1/2 on the sigmoid gates (i, f, o) and 1 on g: with
+    ``sigmoid(v) = tanh(v/2)/2 + 1/2`` (as ``gates.sigmoid``) every gate is
+    ``s tanh(s v) + (1 - s)``, exactly, so one loop over 4H activates them all
+    (a loop per gate block was not always vectorized).
+    """
     T, B, G = z.shape
     H = G // 4
-    half = z.dtype.type(0.5)
+    one = z.dtype.type(1.0)
     w_t = w_hh.T
     for t in range(T):
         np.dot(h[t], w_t, rec)
         zt, cp, cn, tc, hn = z[t], c[t], c[t + 1], tanh_c[t], h[t + 1]
         for b in range(B):
-            # Short loops over one or two rows each: few pointers to check for
-            # aliasing, so LLVM vectorizes every one of them.
             zb, rb = zt[b], rec[b]
-            for j in range(2 * H):   # i, f: sigmoid(v) = tanh(v/2)/2 + 1/2, as gates.sigmoid
-                zb[j] = half * tanh_f(half * (zb[j] + rb[j])) + half
-            for j in range(2 * H, 3 * H):   # g
-                zb[j] = tanh_f(zb[j] + rb[j])
-            for j in range(3 * H, 4 * H):   # o
-                zb[j] = half * tanh_f(half * (zb[j] + rb[j])) + half
-            cb, tb = cn[b], tc[b]
+            for j in range(G):
+                s = scale[j]
+                zb[j] = s * tanh_f(s * (zb[j] + rb[j])) + (one - s)
+            cb, tb, hb, pb = cn[b], tc[b], hn[b], cp[b]
             for j in range(H):
-                cb[j] = zb[H + j] * cp[b, j] + zb[j] * zb[2 * H + j]
+                cb[j] = zb[H + j] * pb[j] + zb[j] * zb[2 * H + j]
             for j in range(H):
                 tb[j] = tanh_f(cb[j])
-            hb = hn[b]
             for j in range(H):
                 hb[j] = zb[3 * H + j] * tb[j]
 
@@ -88,8 +88,10 @@ def forward(cell: LSTMCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> LST
     h[0], c[0] = s0[:, :H], s0[:, H:]
     with flush_subnormals():
         z = project(x, p.weight_ih, p.bias_ih + p.bias_hh)  # (T, B, 4H), becomes the gates
+        scale = np.full(4 * H, 0.5, dtype=x.dtype)
+        scale[2 * H:3 * H] = 1.0                          # g is a tanh, the others sigmoids
         _forward(z, np.ascontiguousarray(p.weight_hh), h, c, tanh_c,
-                 np.empty((B, 4 * H), dtype=x.dtype))
+                 np.empty((B, 4 * H), dtype=x.dtype), scale)
     return LSTMTrace(x, h, c, z, tanh_c)
 
 
