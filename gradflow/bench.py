@@ -157,8 +157,9 @@ def benchmark(shapes: tuple[Shape, ...] = SHAPES, dtypes: tuple[str, ...] = DTYP
     import gradflow
 
     engine = gradflow.engine.backend()
-    if engine == "numba":  # load numba and SciPy's BLAS before the thread limits
+    if engine == "numba":  # load numba (and any BLAS it needs) before the thread limits
         gradflow.engine._fused.kernels("rnn")
+        gradflow.engine._fused._blas.addresses()
     try:
         import torch
     except ImportError:
@@ -222,6 +223,7 @@ def vanishing(shape: Shape = SHAPES[2], dtypes: tuple[str, ...] = DTYPES,
     engine = gradflow.engine.backend()
     if engine == "numba":
         gradflow.engine._fused.kernels("rnn")
+        gradflow.engine._fused._blas.addresses()
     paths = [engine] if engine == "numpy" else [engine, "numpy"]
     rows = []
     with threadpool_limits(limits=shape.threads):

@@ -124,6 +124,25 @@ def test_fused_trace_feeds_the_step_jacobians(monkeypatch, rng, cell, options):
     assert rel_err(jac["numba"], jac["numpy"]) < 1e-12
 
 
+# ---- the step GEMM ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_step_gemm_through_numpys_blas_equals_matmul_and_the_np_dot_fallback(rng, dtype):
+    from gradflow.engine._fused._blas import blas_address, gemm
+
+    address = blas_address(dtype)   # 0 where NumPy's BLAS exports no ILP64 cblas_?gemm
+    a = rng.standard_normal((6, 5)).astype(dtype)
+    w = rng.standard_normal((12, 5)).astype(dtype)       # (G*H, H): rows of gate blocks
+    for addr in (address, 0):                           # 0: numba's np.dot (SciPy's BLAS)
+        out = np.empty((6, 8), dtype)
+        gemm(addr, a, w[4:], out, True)                 # a @ w[4:].T, a row block as in GRU
+        np.testing.assert_allclose(out, a @ w[4:].T, rtol=1e-5 if dtype == np.float32 else 1e-14)
+        back = np.empty((6, 5), dtype)
+        gemm(addr, out, w[4:], back, False)             # out @ w[4:]
+        np.testing.assert_allclose(back, out @ w[4:], rtol=1e-5 if dtype == np.float32 else 1e-14)
+
+
 # ---- the vectorized tanh ----------------------------------------------------------
 
 

@@ -121,33 +121,4 @@ def use_fused() -> bool:
 
 def kernels(cell: Literal["rnn", "lstm", "gru"]):
     """The module of fused ``forward`` / ``backward`` for ``cell`` (imports numba on first use)."""
-    if not _blas_loaded:
-        _load_blas()
     return importlib.import_module(f"gradflow.engine._fused.{cell}")
-
-
-_blas_loaded = False
-
-
-def _load_blas() -> None:
-    """Load the BLAS that the kernels' ``np.dot`` calls, with NumPy's BLAS thread count.
-
-    numba's ``np.dot`` calls SciPy's BLAS (``scipy.linalg.cython_blas``), a
-    library apart from NumPy's. Loaded lazily inside a ``threadpool_limits``
-    block (as the sweep runs every configuration), it would escape the limit
-    and run on all cores: results would then depend on the thread count (and
-    on this 2-core machine a step's small GEMM took 3x longer, its threads
-    fighting the other processes). So it is loaded here, on the first fused
-    call, and given the thread count NumPy's BLAS has at that moment.
-    """
-    global _blas_loaded
-    import scipy.linalg.cython_blas  # noqa: F401  (what numba's np.dot calls)
-    from threadpoolctl import ThreadpoolController
-
-    libs = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
-    numpy_threads = [lib.num_threads for lib in libs if "numpy" in lib.filepath]
-    if numpy_threads:
-        for lib in libs:
-            if "numpy" not in lib.filepath and lib.num_threads != min(numpy_threads):
-                lib.set_num_threads(min(numpy_threads))
-    _blas_loaded = True

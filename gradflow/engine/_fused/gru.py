@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
@@ -21,7 +22,7 @@ __all__ = ["backward", "forward"]
 
 
 @njit(**JIT)
-def _forward_after(a, w_hh, b_hn, h, m, rec):  # pragma: no cover - compiled
+def _forward_after(a, w_hh, b_hn, h, m, rec, blas):  # pragma: no cover - compiled
     """PyTorch's form. a (T, B, 3H) projections, activated in place; m (T, B, H); rec (B, 3H).
 
     Short loops over one row each (few pointers for LLVM to check for
@@ -30,9 +31,8 @@ def _forward_after(a, w_hh, b_hn, h, m, rec):  # pragma: no cover - compiled
     T, B, G = a.shape
     H = G // 3
     half = a.dtype.type(0.5)
-    w_t = w_hh.T
     for t in range(T):
-        np.dot(h[t], w_t, rec)
+        gemm(blas, h[t], w_hh, rec, True)
         at, hp, hn, mt = a[t], h[t], h[t + 1], m[t]
         for b in range(B):
             ab, rb, mb, pb, nb = at[b], rec[b], mt[b], hp[b], hn[b]
@@ -48,23 +48,23 @@ def _forward_after(a, w_hh, b_hn, h, m, rec):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _forward_before(a, w_hh, h, rec, rh, rec_n):  # pragma: no cover - compiled
+def _forward_before(a, w_hh, h, rec, rh, rec_n, blas):  # pragma: no cover - compiled
     """Cho's form (b_hn folded into a). rec (B, 2H), rh and rec_n (B, H)."""
     T, B, G = a.shape
     H = G // 3
     half = a.dtype.type(0.5)
-    w_rz_t = w_hh[:2 * H].T
-    w_n_t = w_hh[2 * H:].T
+    w_rz = w_hh[:2 * H]
+    w_n = w_hh[2 * H:]
     for t in range(T):
         at, hp, hn = a[t], h[t], h[t + 1]
-        np.dot(hp, w_rz_t, rec)
+        gemm(blas, hp, w_rz, rec, True)
         for b in range(B):
             ab, rb, pb, qb = at[b], rec[b], hp[b], rh[b]
             for j in range(2 * H):
                 ab[j] = half * tanh_f(half * (ab[j] + rb[j])) + half
             for j in range(H):
                 qb[j] = ab[j] * pb[j]
-        np.dot(rh, w_n_t, rec_n)
+        gemm(blas, rh, w_n, rec_n, True)
         for b in range(B):
             ab, pb, nb, sb = at[b], hp[b], hn[b], rec_n[b]
             for j in range(H):
@@ -75,7 +75,8 @@ def _forward_before(a, w_hh, h, rec, rh, rec_n):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _backward_after(gates, h, m, d_out, w_hh, dhp, dan, adjoints, carry, tmp):  # pragma: no cover
+def _backward_after(gates, h, m, d_out, w_hh, dhp, dan, adjoints, carry, tmp,
+                    blas):  # pragma: no cover - compiled
     """dhp (T, B, 3H): dL/d[r, z, W_hn h + b_hn] pre-activations; dan (T, B, H)."""
     T, B, H = d_out.shape
     one = d_out.dtype.type(1.0)
@@ -94,7 +95,7 @@ def _backward_after(gates, h, m, d_out, w_hh, dhp, dan, adjoints, carry, tmp):  
                 r = gb[j]
                 eb[j] = nb[j] * (mb[j] * r * (one - r))
                 eb[2 * H + j] = nb[j] * r
-        np.dot(dht, w_hh, tmp)
+        gemm(blas, dht, w_hh, tmp, False)
         for b in range(B):
             cb, sb = carry[b], tmp[b]
             for j in range(H):
@@ -102,8 +103,8 @@ def _backward_after(gates, h, m, d_out, w_hh, dhp, dan, adjoints, carry, tmp):  
 
 
 @njit(**JIT)
-def _backward_before(gates, h, d_out, w_hh, dhp, dan, adjoints, carry, drh,
-                     tmp):  # pragma: no cover - compiled
+def _backward_before(gates, h, d_out, w_hh, dhp, dan, adjoints, carry, drh, tmp,
+                     blas):  # pragma: no cover - compiled
     """dhp (T, B, 2H): dL/d[r, z] pre-activations; dan (T, B, H); drh, tmp (B, H)."""
     T, B, H = d_out.shape
     one = d_out.dtype.type(1.0)
@@ -119,14 +120,14 @@ def _backward_before(gates, h, d_out, w_hh, dhp, dan, adjoints, carry, drh,
                 z, n = gb[H + j], gb[2 * H + j]
                 nb[j] = ab[j] * ((one - z) * (one - n * n))
                 eb[H + j] = ab[j] * ((pb[j] - n) * z * (one - z))
-        np.dot(dat, w_n, drh)                        # dL/d(r * h_{t-1})
+        gemm(blas, dat, w_n, drh, False)             # dL/d(r * h_{t-1})
         for b in range(B):
             gb, pb, ab, eb, cb, qb = gt[b], hp[b], at[b], dht[b], carry[b], drh[b]
             for j in range(H):
                 r = gb[j]
                 eb[j] = qb[j] * (pb[j] * r * (one - r))
                 cb[j] = ab[j] * gb[H + j] + qb[j] * r
-        np.dot(dht, w_rz, tmp)
+        gemm(blas, dht, w_rz, tmp, False)
         for b in range(B):
             cb, sb = carry[b], tmp[b]
             for j in range(H):
@@ -149,11 +150,12 @@ def forward(cell: GRUCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> GRUT
         if cell.reset_after:
             m = np.empty((T, B, H), dtype=x.dtype)
             _forward_after(a, w_hh, np.ascontiguousarray(p.bias_hh[2 * H:]), h, m,
-                           np.empty((B, 3 * H), dtype=x.dtype))
+                           np.empty((B, 3 * H), dtype=x.dtype), blas_address(x.dtype))
         else:
             m = np.empty((0, B, H), dtype=x.dtype)
             _forward_before(a, w_hh, h, np.empty((B, 2 * H), dtype=x.dtype),
-                            np.empty((B, H), dtype=x.dtype), np.empty((B, H), dtype=x.dtype))
+                            np.empty((B, H), dtype=x.dtype), np.empty((B, H), dtype=x.dtype),
+                            blas_address(x.dtype))
     return GRUTrace(x, h, a, m)
 
 
@@ -172,11 +174,12 @@ def backward(cell: GRUCell, p: CellParams, trace: GRUTrace, d_out: np.ndarray,
     with flush_subnormals():
         if cell.reset_after:
             _backward_after(trace.gates, trace.h, trace.m, d_out, w_hh, dhp, dan, adjoints,
-                            carry, np.empty((B, H), dtype=dtype))
+                            carry, np.empty((B, H), dtype=dtype), blas_address(dtype))
             weight_hh, bias_hh = flat_gemm(dhp, h_prev), dhp.sum(axis=(0, 1))
         else:
             _backward_before(trace.gates, trace.h, d_out, w_hh, dhp, dan, adjoints, carry,
-                             np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype))
+                             np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype),
+                             blas_address(dtype))
             r = trace.gates[..., :H]
             weight_hh = np.concatenate([flat_gemm(dhp, h_prev), flat_gemm(dan, r * h_prev)])
             bias_hh = np.concatenate([dhp.sum(axis=(0, 1)), dan.sum(axis=(0, 1))])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
@@ -21,7 +22,7 @@ __all__ = ["backward", "forward"]
 
 
 @njit(**JIT)
-def _forward(z, w_hh, h, c, tanh_c, rec, scale):  # pragma: no cover - compiled
+def _forward(z, w_hh, h, c, tanh_c, rec, scale, blas):  # pragma: no cover - compiled
     """z (T, B, 4H) input projections, activated in place; h, c (T+1, B, H); rec (B, 4H).
 
     ``scale`` (4H,) is 1/2 on the sigmoid gates (i, f, o) and 1 on g: with
@@ -32,9 +33,8 @@ def _forward(z, w_hh, h, c, tanh_c, rec, scale):  # pragma: no cover - compiled
     T, B, G = z.shape
     H = G // 4
     one = z.dtype.type(1.0)
-    w_t = w_hh.T
     for t in range(T):
-        np.dot(h[t], w_t, rec)
+        gemm(blas, h[t], w_hh, rec, True)
         zt, cp, cn, tc, hn = z[t], c[t], c[t + 1], tanh_c[t], h[t + 1]
         for b in range(B):
             zb, rb = zt[b], rec[b]
@@ -51,7 +51,7 @@ def _forward(z, w_hh, h, c, tanh_c, rec, scale):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _backward(gates, c, tanh_c, d_out, w_hh, dz, adjoints, dh, dc):  # pragma: no cover
+def _backward(gates, c, tanh_c, d_out, w_hh, dz, adjoints, dh, dc, blas):  # pragma: no cover
     """BPTT; dh, dc (B, H) hold dL/d[h; c] of the last state on entry, of s_0 on exit."""
     T, B, H = d_out.shape
     one = d_out.dtype.type(1.0)
@@ -75,7 +75,7 @@ def _backward(gates, c, tanh_c, d_out, w_hh, dz, adjoints, dh, dc):  # pragma: n
                 zb[H + j] = dct * cp[b, j] * (f * (one - f))
                 zb[2 * H + j] = dct * i * (one - g * g)
                 dcb[j] = dct * f
-        np.dot(dzt, w_hh, dh)
+        gemm(blas, dzt, w_hh, dh, False)
 
 
 def forward(cell: LSTMCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> LSTMTrace:
@@ -91,7 +91,7 @@ def forward(cell: LSTMCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> LST
         scale = np.full(4 * H, 0.5, dtype=x.dtype)
         scale[2 * H:3 * H] = 1.0                          # g is a tanh, the others sigmoids
         _forward(z, np.ascontiguousarray(p.weight_hh), h, c, tanh_c,
-                 np.empty((B, 4 * H), dtype=x.dtype), scale)
+                 np.empty((B, 4 * H), dtype=x.dtype), scale, blas_address(x.dtype))
     return LSTMTrace(x, h, c, z, tanh_c)
 
 
@@ -107,7 +107,7 @@ def backward(cell: LSTMCell, p: CellParams, trace: LSTMTrace, d_out: np.ndarray,
     dc = np.array(d_last[:, H:], dtype=dtype, copy=True, order="C")
     with flush_subnormals():
         _backward(trace.gates, trace.c, trace.tanh_c, d_out, np.ascontiguousarray(p.weight_hh),
-                  dz, adjoints, dh, dc)
+                  dz, adjoints, dh, dc, blas_address(dtype))
         db = dz.sum(axis=(0, 1))
         return CellGrads(
             weight_ih=flat_gemm(dz, trace.x),

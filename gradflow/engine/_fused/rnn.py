@@ -1,6 +1,6 @@
 """Fused kernels of the vanilla RNN cell (see ``gradflow/engine/rnn.py`` for the equations).
 
-Per step: one BLAS GEMM (``np.dot`` inside the compiled loop) and one pass
+Per step: one BLAS GEMM (NumPy's ``cblas_?gemm``, called from the compiled loop) and one pass
 over the ``(B, H)`` block for the activation (forward) or the adjoint and
 ``dL/da_t`` (backward). Input projections and weight gradients stay one
 NumPy GEMM over all steps, as in the reference.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
@@ -22,14 +23,13 @@ _KINDS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 
 
 @njit(**JIT)
-def _forward(u, w_hh, h, kind):  # pragma: no cover - compiled
+def _forward(u, w_hh, h, kind, blas):  # pragma: no cover - compiled
     """h[t+1] = phi(h[t] @ w_hh.T + u[t]); u (T, B, H), w_hh (H, H), h (T+1, B, H)."""
     T, B, H = u.shape
     half, zero = u.dtype.type(0.5), u.dtype.type(0.0)
-    w_t = w_hh.T
     for t in range(T):
         a = h[t + 1]
-        np.dot(h[t], w_t, a)
+        gemm(blas, h[t], w_hh, a, True)
         ut = u[t]
         for b in range(B):
             if kind == 0:
@@ -48,7 +48,7 @@ def _forward(u, w_hh, h, kind):  # pragma: no cover - compiled
 
 
 @njit(**JIT)
-def _backward(h, d_out, w_hh, kind, da, adjoints, carry):  # pragma: no cover - compiled
+def _backward(h, d_out, w_hh, kind, da, adjoints, carry, blas):  # pragma: no cover - compiled
     """BPTT; carry (B, H) holds dL/dh_{T-1} from outside on entry, dL/dh_0's on exit."""
     T, B, H = d_out.shape
     one, zero = d_out.dtype.type(1.0), d_out.dtype.type(0.0)
@@ -68,7 +68,7 @@ def _backward(h, d_out, w_hh, kind, da, adjoints, carry):  # pragma: no cover - 
                 else:
                     d = one
                 dat[b, j] = a * d
-        np.dot(dat, w_hh, carry)
+        gemm(blas, dat, w_hh, carry, False)
 
 
 def forward(cell: RNNCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> RNNTrace:
@@ -78,7 +78,8 @@ def forward(cell: RNNCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> RNNT
     h[0] = s0
     with flush_subnormals():
         u = project(x, p.weight_ih, p.bias_ih + p.bias_hh)  # (T, B, H)
-        _forward(u, np.ascontiguousarray(p.weight_hh), h, _KINDS[cell.nonlinearity])
+        _forward(u, np.ascontiguousarray(p.weight_hh), h, _KINDS[cell.nonlinearity],
+                 blas_address(x.dtype))
     return RNNTrace(x, h)
 
 
@@ -91,7 +92,7 @@ def backward(cell: RNNCell, p: CellParams, trace: RNNTrace, d_out: np.ndarray,
     carry = np.array(d_last, dtype=d_out.dtype, copy=True, order="C")
     with flush_subnormals():
         _backward(trace.h, d_out, np.ascontiguousarray(p.weight_hh),
-                  _KINDS[cell.nonlinearity], da, adjoints, carry)
+                  _KINDS[cell.nonlinearity], da, adjoints, carry, blas_address(d_out.dtype))
         db = da.sum(axis=(0, 1))
         return CellGrads(
             weight_ih=flat_gemm(da, trace.x),
