@@ -120,6 +120,8 @@ def gemm(address, a, b, c, trans_b):  # pragma: no cover - compiled
     """
     M, K = a.shape
     N = c.shape[1]
+    if not (a.flags.c_contiguous and b.flags.c_contiguous and c.flags.c_contiguous):
+        raise ValueError("gemm needs C-contiguous arrays (it passes raw row strides to BLAS)")
     if address == 0:
         if trans_b:
             np.dot(a, b.T, c)
