@@ -121,4 +121,7 @@ def use_fused() -> bool:
 
 def kernels(cell: Literal["rnn", "lstm", "gru"]):
     """The module of fused ``forward`` / ``backward`` for ``cell`` (imports numba on first use)."""
+    from gradflow.engine._fused._malloc import keep_freed_memory
+
+    keep_freed_memory()
     return importlib.import_module(f"gradflow.engine._fused.{cell}")
