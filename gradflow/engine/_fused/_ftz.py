@@ -1,10 +1,11 @@
 """Flush subnormals to zero while a fused kernel runs (x86-64's MXCSR FTZ and DAZ bits).
 
 Why: when a loss reads only the last step, the float32 adjoint vanishes back
-in time through the subnormal range (below 1.2e-38), where every arithmetic
-operation on this CPU takes a slow microcoded path; a vanishing backward then
-cost about twice a non-vanishing one. With FTZ (results that would be
-subnormal become 0) and DAZ (subnormal inputs are read as 0), every value
+in time through the subnormal range (below 1.2e-38), where arithmetic on many
+CPUs takes a slow microcoded path (issue 15 measured a vanishing backward at
+about twice a non-vanishing one; the AMD EPYC of ``reports/benchmarks.md``
+shows no penalty, and there the flush changes nothing in speed). With FTZ
+(results that would be subnormal become 0) and DAZ (subnormal inputs are read as 0), every value
 below the smallest normal number is exactly zero instead: the adjoint that
 would have been a subnormal (float32 < 1.2e-38, float64 < 2.2e-308) is 0.
 
