@@ -28,8 +28,9 @@ reports: $(STAMP)  ## regenerate everything in reports/ (and paper.pdf when pdfl
 paper: $(STAMP)  ## compile reports/paper.tex into reports/paper.pdf (needs pdflatex)
 	$(PY) -c 'import sys; from gradflow.report.paper import main; sys.exit(main())' $(REPORT)
 
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP)  ## run the whole test suite (and the engine's tests again on the NumPy path)
 	$(PY) -m pytest -q
+	GRADFLOW_ENGINE=numpy $(PY) -m pytest -q tests/engine
 
 lint: $(STAMP)  ## ruff over the package, tests and analyses; mypy over the package
 	$(VENV)/bin/ruff check gradflow tests analyses

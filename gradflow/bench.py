@@ -1,42 +1,100 @@
-"""``gradflow bench``: engine timings against PyTorch (CPU) and the machine's GEMM rate.
+"""``gradflow bench``: engine timings against PyTorch (CPU), the GEMM floor, and subnormals.
 
 Timings are measured here and reported; they are never asserted in tests.
-The GEMM-bound rate is the time the same matrix products alone take: the
-recurrent GEMMs are sequential in time, so that is the floor for any
-implementation of the recurrence on this machine.
+
+How it measures (issue 15): gradflow and torch run alternately in one
+process, forward + full backward, on the same threads (``threadpoolctl`` for
+NumPy's and SciPy's BLAS, ``torch.set_num_threads``); each round times every
+contender once, and a ratio is the median over rounds of the per-round
+ratios, which a shared, noisy machine disturbs far less than separate medians.
+The load average is printed with the results.
+
+- Shapes: the issue's three (``SHAPES``), or one given with ``-T``, ``-B``,
+  ``--hidden-size``.
+- The GEMM floor is the time of the matrix products alone (input
+  projections, the sequential recurrent products forward and backward,
+  weight gradients): no implementation of the recurrence on this BLAS goes
+  below it.
+- Vanishing vs non-vanishing: the backward alone with the loss on the last
+  step (the float32 adjoint dies out back in time, through the subnormal
+  range) against the same backward with a loss on every step.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["benchmark", "register"]
+__all__ = ["SHAPES", "Shape", "benchmark", "register", "vanishing"]
 
-CONFIGS = (("rnn", "tanh"), ("lstm", "tanh"), ("gru", "tanh"))
+CELLS = (("rnn", "tanh"), ("lstm", "tanh"), ("gru", "tanh"))
+DTYPES = ("float32", "float64")
 
 
-def _best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls, in seconds (after one warm-up call).
+class Shape(NamedTuple):
+    """One benchmark problem: sizes, threads, and where the loss reads the outputs."""
 
-    The median, not the minimum: on a shared machine a lucky minimum flatters
-    whichever side happened to run alone.
-    """
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+    name: str
+    I: int  # noqa: E741 - the engine's name for the input size
+    H: int
+    B: int
+    T: int
+    threads: int
+    loss: str   # "every" step or the "last" step only
+    goal_f32: float
+    goal_f64: float
+
+    def label(self) -> str:
+        return (f"I{self.I} H{self.H} B{self.B} T{self.T}, {self.threads} thread(s), "
+                f"loss on {'every step' if self.loss == 'every' else 'the last step'}")
+
+
+#: The shapes of issue 15, with its goals (gradflow / torch, float32 and float64).
+SHAPES = (
+    Shape("medium", 32, 128, 32, 100, 2, "every", 1.1, 0.7),
+    Shape("large", 64, 256, 64, 200, 2, "every", 1.1, 0.7),
+    Shape("report", 2, 32, 32, 400, 1, "last", 0.3, 0.3),
+)
+#: Goal for the vanishing / non-vanishing backward time.
+VANISHING_GOAL = 1.15
+
+
+@contextmanager
+def _engine(name: str):
+    """Run the block on engine path ``name`` (the ``GRADFLOW_ENGINE`` variable)."""
+    old = os.environ.get("GRADFLOW_ENGINE")
+    os.environ["GRADFLOW_ENGINE"] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["GRADFLOW_ENGINE"]
+        else:
+            os.environ["GRADFLOW_ENGINE"] = old
+
+
+def _alternate(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, np.ndarray]:
+    """Per-round wall times of each function, run in turn, after one warm-up round."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {k: np.array(v) for k, v in times.items()}
 
 
 def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int) -> float:
-    """Time of the GEMMs a forward+backward needs, without anything else."""
+    """Median time of the GEMMs a forward+backward needs, without anything else."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((T * B, I)).astype(dtype)
     w_ih = rng.standard_normal((G * H, I)).astype(dtype)
@@ -44,108 +102,300 @@ def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int) -> f
     h = rng.standard_normal((B, H)).astype(dtype)
     dz = rng.standard_normal((B, G * H)).astype(dtype)
     dz_all = rng.standard_normal((T * B, G * H)).astype(dtype)
+    rec, dh = np.empty((B, G * H), dtype), np.empty((B, H), dtype)
 
     def run():
         x @ w_ih.T                      # input projections
         for _ in range(T):
-            h @ w_hh.T                  # forward recurrence
-            dz @ w_hh                   # backward recurrence
+            np.matmul(h, w_hh.T, out=rec)   # forward recurrence
+            np.matmul(dz, w_hh, out=dh)     # backward recurrence
         dz_all.T @ x                    # dW_ih
         dz_all.T @ dz_all[:, :H]        # dW_hh
         dz_all @ w_ih                   # dx
-    return _best_of(run, repeat)
+    return float(np.median(_alternate({"floor": run}, repeat)["floor"]))
 
 
-def benchmark(T: int = 100, B: int = 32, I: int = 128, H: int = 128,
-              dtypes: tuple[str, ...] = ("float32", "float64"), repeat: int = 7,
-              threads: int = 1) -> list[dict]:
-    """Forward+backward timings of each cell; one dict per (cell, dtype).
+def _problem(cell: str, nonlinearity: str, shape: Shape, dtype: str):
+    import gradflow
 
-    Both NumPy's BLAS and torch run on ``threads`` threads, so the comparison
-    is like for like. Keys: cell, dtype, T, B, I, H, threads, gradflow_ms,
-    gemm_floor_ms, torch_ms (NaN when torch is not installed), and the ratios.
+    net = gradflow.Network(cell, shape.I, shape.H, nonlinearity=nonlinearity, dtype=dtype)
+    params = net.init(0)
+    x = np.random.default_rng(1).standard_normal((shape.T, shape.B, shape.I)).astype(dtype)
+    d_out = np.zeros((shape.T, shape.B, shape.H), dtype=dtype)
+    if shape.loss == "every":
+        d_out[:] = 1.0 / shape.T
+    else:
+        d_out[-1] = 1.0
+    return net, params, x, d_out
+
+
+def _torch_step(torch, cell: str, params: dict, x: np.ndarray, d_out: np.ndarray):
+    kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    I, H = x.shape[-1], d_out.shape[-1]
+    module = kind(I, H, dtype=getattr(torch, str(x.dtype)))
+    module.load_state_dict({k: torch.tensor(v) for k, v in params.items()})
+    xt = torch.tensor(x, requires_grad=True)
+    dt = torch.tensor(d_out)
+
+    def theirs():
+        y, _ = module(xt)
+        y.backward(dt)
+    return theirs
+
+
+def benchmark(shapes: tuple[Shape, ...] = SHAPES, dtypes: tuple[str, ...] = DTYPES,
+              repeat: int = 7) -> list[dict]:
+    """Forward+backward timings of each cell on each shape; one dict per (shape, cell, dtype).
+
+    Keys: shape, cell, dtype, threads, engine (the path ``gradflow`` ran),
+    gradflow_ms, numpy_ms (the NumPy reference path), torch_ms (NaN without
+    torch), gemm_floor_ms (medians), vs_torch and numpy_vs_torch (medians of
+    per-round ratios), vs_gemm_floor, goal.
     """
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=threads):
-        return _benchmark(T, B, I, H, dtypes, repeat, threads)
-
-
-def _benchmark(T, B, I, H, dtypes, repeat, threads) -> list[dict]:
     import gradflow
 
+    engine = gradflow.engine.backend()
+    if engine == "numba":  # load numba (and any BLAS it needs) before the thread limits
+        gradflow.engine._fused.kernels("rnn")
+        gradflow.engine._fused._blas.addresses()
     try:
         import torch
-        torch.set_num_threads(threads)
     except ImportError:
         torch = None  # type: ignore[assignment]  # timings of gradflow alone
     rows = []
-    for dtype in dtypes:
-        for cell, nonlinearity in CONFIGS:
-            net = gradflow.Network(cell, I, H, nonlinearity=nonlinearity, dtype=dtype)
-            params = net.init(0)
-            x = np.random.default_rng(1).standard_normal((T, B, I)).astype(dtype)
-            d_out = np.ones((T, B, H), dtype=dtype)
-
-            def ours(net=net, params=params, x=x, d_out=d_out):
-                net.backward(params, net.forward(params, x), d_out)
-            ours_s = _best_of(ours, repeat)
-            G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-            floor_s = _gemm_floor(G, T, B, I, H, dtype, repeat)
-            torch_s = float("nan")
+    for shape in shapes:
+        with threadpool_limits(limits=shape.threads):
             if torch is not None:
-                kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-                tdtype = getattr(torch, dtype)
-                module = kind(I, H, dtype=tdtype)
-                xt = torch.tensor(x, requires_grad=True)
-                dt = torch.tensor(d_out)
-
-                def theirs(module=module, xt=xt, dt=dt):
-                    y, _ = module(xt)
-                    y.backward(dt)
-                torch_s = _best_of(theirs, repeat)
-            rows.append({"cell": cell, "dtype": dtype, "T": T, "B": B, "I": I, "H": H,
-                         "threads": threads,
-                         "gradflow_ms": 1e3 * ours_s, "gemm_floor_ms": 1e3 * floor_s,
-                         "torch_ms": 1e3 * torch_s, "vs_torch": ours_s / torch_s,
-                         "vs_gemm_floor": ours_s / floor_s})
+                torch.set_num_threads(shape.threads)
+            for dtype in dtypes:
+                for cell, nonlinearity in CELLS:
+                    rows.append(_measure(shape, cell, nonlinearity, dtype, engine, torch,
+                                         repeat))
     return rows
 
 
+def _measure(shape: Shape, cell: str, nonlinearity: str, dtype: str, engine: str, torch,
+             repeat: int) -> dict:
+    net, params, x, d_out = _problem(cell, nonlinearity, shape, dtype)
+
+    def on(path):
+        def run():
+            with _engine(path):
+                net.backward(params, net.forward(params, x), d_out)
+        return run
+    fns = {"gradflow": on(engine)}
+    if engine != "numpy":
+        fns["numpy"] = on("numpy")
+    if torch is not None:
+        fns["torch"] = _torch_step(torch, cell, params, x, d_out)
+    t = _alternate(fns, repeat)
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    floor = _gemm_floor(G, shape.T, shape.B, shape.I, shape.H, dtype, repeat)
+    nan = float("nan")
+    ours, ref, theirs = t["gradflow"], t.get("numpy", t["gradflow"]), t.get("torch")
+    return {
+        "shape": shape.name, "label": shape.label(), "cell": cell, "dtype": dtype,
+        "threads": shape.threads, "engine": engine,
+        "gradflow_ms": 1e3 * float(np.median(ours)), "numpy_ms": 1e3 * float(np.median(ref)),
+        "torch_ms": nan if theirs is None else 1e3 * float(np.median(theirs)),
+        "gemm_floor_ms": 1e3 * floor,
+        "vs_torch": nan if theirs is None else float(np.median(ours / theirs)),
+        "numpy_vs_torch": nan if theirs is None else float(np.median(ref / theirs)),
+        "vs_gemm_floor": float(np.median(ours)) / floor,
+        "goal": shape.goal_f32 if dtype == "float32" else shape.goal_f64,
+    }
+
+
+def vanishing(shape: Shape = SHAPES[2], dtypes: tuple[str, ...] = DTYPES,
+              repeat: int = 9) -> list[dict]:
+    """Backward time with the loss on the last step over the same with a loss on every step.
+
+    On the report's shape, per cell and dtype, for the active path and the NumPy
+    reference. ``subnormal_fraction``: the share of the adjoint's entries that are
+    subnormal on the reference path (the regime where IEEE arithmetic slows down).
+    """
+    from threadpoolctl import threadpool_limits
+
+    import gradflow
+
+    engine = gradflow.engine.backend()
+    if engine == "numba":
+        gradflow.engine._fused.kernels("rnn")
+        gradflow.engine._fused._blas.addresses()
+    paths = [engine] if engine == "numpy" else [engine, "numpy"]
+    rows = []
+    with threadpool_limits(limits=shape.threads):
+        for dtype in dtypes:
+            for cell, nonlinearity in CELLS:
+                net, params, x, last = _problem(cell, nonlinearity, shape._replace(loss="last"),
+                                                dtype)
+                every = np.full_like(last, 1.0 / shape.T)
+                row = {"cell": cell, "dtype": dtype, "engine": engine}
+                for path in paths:
+                    with _engine(path):
+                        trace = net.forward(params, x)
+                        if path == "numpy":
+                            adj = np.abs(next(iter(net.backward(params, trace, last)
+                                                   .state_adjoints.values())))
+                            tiny = np.finfo(dtype).tiny
+                            row["subnormal_fraction"] = float(np.mean((adj > 0) & (adj < tiny)))
+
+                    def back(d, path=path, trace=trace, net=net, params=params):
+                        def run():
+                            with _engine(path):
+                                net.backward(params, trace, d)
+                        return run
+                    t = _alternate({"last": back(last), "every": back(every)}, repeat)
+                    key = "gradflow" if path == engine else "numpy"
+                    row[f"{key}_ratio"] = float(np.median(t["last"] / t["every"]))
+                    row[f"{key}_every_ms"] = 1e3 * float(np.median(t["every"]))
+                rows.append(row)
+    return rows
+
+
+def real_size_lyapunov(hidden_size: int = 1024, steps: int = 1000, exponents: int = 10,
+                       threads: int = 1, repeat: int = 3) -> dict[str, float]:
+    """Issue 16's goal: the top Lyapunov exponents of a real-size LSTM, matrix-free.
+
+    An LSTM with ``hidden_size`` units (S = 2H), batch 1, float32, standard
+    normal inputs over ``steps`` steps: the forward trace, then
+    ``lyapunov_spectrum(net.jacobian_operator(...), k=exponents)``. Returns the
+    median seconds of each part and the peak memory the spectrum allocated
+    (tracemalloc, which NumPy reports to), against the dense ``(T, B, S, S)``
+    Jacobians it avoids. One BLAS thread by default: at batch 1 each step is a
+    matrix-vector-like product that a second thread does not speed up, and on a
+    busy machine a threaded BLAS was measured 20x slower.
+    """
+    import tracemalloc
+
+    from threadpoolctl import threadpool_limits
+
+    import gradflow
+    from gradflow.diagnostics import lyapunov_spectrum
+
+    net = gradflow.Network("lstm", 32, hidden_size, dtype="float32")
+    params = net.init(seed=0)
+    x = np.random.default_rng(1).standard_normal((steps, 1, 32)).astype(np.float32)
+    forward, spectrum, peak = [], [], 0
+    with threadpool_limits(limits=threads):
+        for _ in range(repeat):
+            start = time.perf_counter()
+            trace = net.forward(params, x)
+            middle = time.perf_counter()
+            tracemalloc.start()
+            lyapunov_spectrum(net.jacobian_operator(params, trace), k=exponents,
+                              warmup=steps // 10)
+            peak = max(peak, tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+            spectrum.append(time.perf_counter() - middle)
+            forward.append(middle - start)
+    S = 2 * hidden_size
+    return {"hidden_size": hidden_size, "steps": steps, "exponents": exponents,
+            "threads": threads, "forward_s": float(np.median(forward)),
+            "spectrum_s": float(np.median(spectrum)), "peak_mib": peak / 2**20,
+            "trace_mib": (trace.layers[0].cells[0].gates.nbytes * 2) / 2**20,
+            "dense_gib": steps * S * S * 4 / 2**30}
+
+
+def _markdown(rows: list[dict], vrows: list[dict]) -> list[str]:
+    lines = []
+    for shape in dict.fromkeys(r["label"] for r in rows):
+        lines += [f"**{shape}**", "",
+                  "| cell | dtype | gradflow ms | torch ms | gradflow / torch | goal "
+                  "| NumPy path / torch | GEMM floor ms | gradflow / floor |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in rows:
+            if r["label"] != shape:
+                continue
+            goal = "-" if not np.isfinite(r["goal"]) else f"{r['goal']:.2f}" + (
+                "" if not np.isfinite(r["vs_torch"]) else
+                " met" if r["vs_torch"] <= r["goal"] else " not met")
+            lines.append(
+                f"| {r['cell']} | {r['dtype']} | {r['gradflow_ms']:.2f} | {r['torch_ms']:.2f} "
+                f"| {r['vs_torch']:.2f} | {goal} | {r['numpy_vs_torch']:.2f} "
+                f"| {r['gemm_floor_ms']:.2f} | {r['vs_gemm_floor']:.2f} |")
+        lines.append("")
+    if vrows:
+        lines += ["**Vanishing vs non-vanishing backward** (report's shape; backward alone, "
+                  "loss on the last step / loss on every step; median of per-round ratios; "
+                  f"goal <= {VANISHING_GOAL})", "",
+                  "| cell | dtype | subnormal share of the adjoint (NumPy path) "
+                  "| gradflow ratio | NumPy path ratio |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for r in vrows:
+            lines.append(f"| {r['cell']} | {r['dtype']} | {r.get('subnormal_fraction', 0):.1%} "
+                         f"| {r['gradflow_ratio']:.2f} "
+                         f"| {r.get('numpy_ratio', float('nan')):.2f} |")
+        lines.append("")
+    return lines
+
+
 def _run(args: argparse.Namespace) -> int:
-    for name in ("T", "B", "hidden_size", "repeat", "threads"):
-        if getattr(args, name) < 1:
+    for name in ("T", "B", "hidden_size", "input_size", "repeat", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
             flag = "-" + name if len(name) == 1 else "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} must be >= 1; got {getattr(args, name)}")
-    rows = benchmark(T=args.T, B=args.B, I=args.hidden_size, H=args.hidden_size,
-                     repeat=args.repeat, threads=args.threads)
+            raise ValueError(f"{flag} must be >= 1; got {value}")
+    custom = any(getattr(args, n) is not None for n in ("T", "B", "hidden_size", "input_size",
+                                                        "threads"))
+    shapes: tuple[Shape, ...] = SHAPES
+    if custom:
+        H = args.hidden_size or 128
+        shapes = (Shape("custom", args.input_size or H, H, args.B or 32, args.T or 100,
+                        args.threads or 1, "every", float("nan"), float("nan")),)
+    import platform
+
     from threadpoolctl import threadpool_info
 
+    import gradflow
+
+    load_before = os.getloadavg()
+    rows = benchmark(shapes, repeat=args.repeat)
+    vrows = [] if custom else vanishing(repeat=max(args.repeat, 9))
+    real = None if custom else real_size_lyapunov()
+    load_after = os.getloadavg()
     blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version')}"
                              for i in threadpool_info()}))
-    head = (f"forward+backward, T={args.T} B={args.B} I=H={args.hidden_size}, "
-            f"{args.threads} thread(s), median of {args.repeat}; {blas}")
-    header = ("| cell | dtype | gradflow ms | GEMM floor ms | torch ms | gradflow / torch "
-              "| gradflow / floor |")
-    lines = [header, "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['cell']} | {r['dtype']} | {r['gradflow_ms']:.2f} | {r['gemm_floor_ms']:.2f} "
-              f"| {r['torch_ms']:.2f} | {r['vs_torch']:.2f} | {r['vs_gemm_floor']:.2f} |"
-              for r in rows]
+    try:
+        import torch
+        torch_version = str(torch.__version__)
+    except ImportError:
+        torch_version = "not installed"
+    head = (f"engine path: {gradflow.engine.backend()}; forward + full backward; "
+            f"median of {args.repeat} alternating rounds; {blas}; torch {torch_version}; "
+            f"{os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
+            f"{load_after[0]:.1f} after")
+    lines = _markdown(rows, vrows)
+    if real is not None:
+        total = real["forward_s"] + real["spectrum_s"]
+        lines += ["", f"**Matrix-free Lyapunov spectrum of a real-size model** (issue 16: "
+                  f"goal under 15 s and 1 GiB): the top {real['exponents']} exponents of an "
+                  f"LSTM with H = {real['hidden_size']} (S = {2 * real['hidden_size']}) over "
+                  f"T = {real['steps']} steps, batch 1, float32, {real['threads']} threads: "
+                  f"forward {real['forward_s']:.2f} s + spectrum {real['spectrum_s']:.2f} s "
+                  f"= {total:.2f} s ({'met' if total < 15 else 'not met'}); the spectrum "
+                  f"allocated at most {real['peak_mib']:.0f} MiB beyond the trace "
+                  f"(~{real['trace_mib']:.0f} MiB), where the dense Jacobians would take "
+                  f"{real['dense_gib']:.0f} GiB "
+                  f"({'met' if real['peak_mib'] < 1024 else 'not met'})."]
     print(head)
     print("\n".join(lines))
     if args.out is not None:
-        import platform
-
         text = ["# Engine speed", "",
                 "Generated by `make bench` (`gradflow bench`). Timings depend on the machine "
                 "and its load; they are measured, never asserted in tests, and are not part "
-                "of the byte-reproducible report.", "",
+                "of the byte-reproducible report. gradflow and torch run alternately in one "
+                "process on the same threads; a ratio is the median of per-round ratios.", "",
                 f"Machine: {platform.machine()}, {platform.python_implementation()} "
                 f"{platform.python_version()}; {head}.", "",
                 "The GEMM floor is the time of the matrix products alone (input projections, "
                 "the sequential recurrent products forward and backward, weight gradients): "
-                "no implementation of the recurrence can go below it on this BLAS.", "",
-                *lines, ""]
+                "no implementation of the recurrence can go below it on this BLAS. Goals "
+                "(issue 15): gradflow / torch at most 0.3 on the report's shape, 1.1 "
+                "(float32) and 0.7 (float64) on the larger ones.", "",
+                *lines]
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(text), encoding="utf-8")
         print(f"wrote {args.out}")
@@ -156,15 +406,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bench`` subcommand."""
     parser = subparsers.add_parser(
         "bench", help="time the engine against PyTorch and the GEMM floor (make bench)",
-        description="Forward+backward timings of each cell; never asserted in tests.")
-    parser.add_argument("-T", type=int, default=100, help="sequence length (default: %(default)s)")
-    parser.add_argument("-B", type=int, default=32, help="batch size (default: %(default)s)")
-    parser.add_argument("--hidden-size", type=int, default=128,
-                        help="input and hidden size (default: %(default)s)")
+        description="Forward+backward timings of each cell against PyTorch, on issue 15's "
+                    "shapes (or one given with -T/-B/--hidden-size); never asserted in tests.")
+    parser.add_argument("-T", type=int, default=None, help="sequence length (one custom shape)")
+    parser.add_argument("-B", type=int, default=None, help="batch size (one custom shape)")
+    parser.add_argument("--hidden-size", type=int, default=None,
+                        help="hidden size (one custom shape; default 128 there)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="input size (one custom shape; default: the hidden size)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS and torch threads of the custom shape (default 1)")
     parser.add_argument("--repeat", type=int, default=7,
-                        help="timed repetitions, median taken (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS and torch threads, the same for both (default: %(default)s)")
+                        help="alternating timed rounds, median taken (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="also write the table as Markdown to this file")
+                        help="also write the tables as Markdown to this file")
     parser.set_defaults(func=_run)

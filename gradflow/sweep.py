@@ -119,15 +119,21 @@ class RunError(Exception):
 
 
 def environment() -> dict[str, str]:
-    """The versions a cached run depends on besides the code: NumPy, SciPy and gradflow."""
+    """What a cached run depends on besides the code: the NumPy, SciPy and gradflow
+    versions, and the engine path (numba or numpy; they differ in the last bits)."""
     from importlib import metadata
 
+    from gradflow.engine import backend
+
+    engine = backend()
+    names = ("numpy", "scipy", "gradflow") + (("numba", "llvmlite") if engine == "numba" else ())
     versions = {}
-    for name in ("numpy", "scipy", "gradflow"):
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    versions["engine"] = engine
     return versions
 
 
@@ -210,13 +216,24 @@ class _OneBlasThread:
     a run gives the same bits whether it ran alone, in a pool or on a cluster."""
 
     def __init__(self, fn: Callable[[Config], list[Row]]) -> None:
+        from gradflow.engine import backend
+
         self.fn = fn
+        self.engine = backend()   # a worker (local or on a cluster) runs the parent's path
 
     def __call__(self, config: Config) -> list[Row]:
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1):
-            return self.fn(config)
+        before = os.environ.get("GRADFLOW_ENGINE")
+        os.environ["GRADFLOW_ENGINE"] = self.engine
+        try:
+            with threadpool_limits(limits=1):
+                return self.fn(config)
+        finally:
+            if before is None:
+                del os.environ["GRADFLOW_ENGINE"]
+            else:
+                os.environ["GRADFLOW_ENGINE"] = before
 
 
 def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, Any]], *,
@@ -258,7 +275,7 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     """
     runs: list[Config] = [dict(c) for c in configs]
     versions = environment()
-    env_salt = salt + "\n" + json.dumps({k: versions[k] for k in ("numpy", "scipy")},
+    env_salt = salt + "\n" + json.dumps({k: v for k, v in versions.items() if k != "gradflow"},
                                         sort_keys=True)
     keys = [config_key(c, env_salt) for c in runs]
     fn = _OneBlasThread(fn)

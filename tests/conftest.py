@@ -16,3 +16,10 @@ def _raise_on_floating_point_errors():
 def rng():
     """A fresh generator with a fixed seed: no global random state."""
     return np.random.default_rng(20261126)
+
+
+def pytest_report_header(config):
+    """Which engine path the suite runs on (``GRADFLOW_ENGINE=numpy|numba pytest``)."""
+    import gradflow
+
+    return f"gradflow engine path: {gradflow.engine.backend()} (set GRADFLOW_ENGINE to choose)"

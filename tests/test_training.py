@@ -247,7 +247,8 @@ def test_init_options_reach_the_network():
     ({"clip_mode": "l2"}, ValueError, "clip_mode must be one of 'norm', 'value'; got 'l2'"),
     ({"nonfinite": "ignore"}, ValueError, "nonfinite must be one of 'raise', 'skip'"),
     ({"diagnostics": ["jacobians"]}, ValueError,
-     "diagnostics must be one of 'batch_adjoint_norms', 'param_norms', 'dynamics'; got 'jacobians'"),
+     "diagnostics must be one of 'batch_adjoint_norms', 'param_norms', 'dynamics'; "
+     "got 'jacobians'"),
     ({"record_every": 0}, ValueError, "record_every must be an integer >= 1"),
     ({"seed": -1}, ValueError, "seed must be an integer >= 0; got -1"),
     ({"lr": 0.0}, ValueError, "lr must be > 0.0; got 0.0"),

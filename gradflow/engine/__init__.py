@@ -13,6 +13,7 @@ from gradflow.conventions import (
     NONLINEARITIES,
     SCHEMES,
 )
+from gradflow.engine._fused import backend
 from gradflow.engine.cell import CellGrads, CellParams, cell_params, torch_name
 from gradflow.engine.connections import Connection, make_connection
 from gradflow.engine.gates import gate_slice, sigmoid
@@ -26,6 +27,6 @@ from gradflow.engine.trace import Grads, LayerTrace, Trace
 __all__ = [
     "CELLS", "CONNECTIONS", "GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "SCHEMES",
     "CellGrads", "CellParams", "Connection", "GRUCell", "Grads", "JacobianOperator",
-    "LSTMCell", "LayerTrace", "Network", "RNNCell", "Trace", "cell_params", "gate_slice",
-    "make_connection", "sigmoid", "torch_name",
+    "LSTMCell", "LayerTrace", "Network", "RNNCell", "Trace", "backend", "cell_params",
+    "gate_slice", "make_connection", "sigmoid", "torch_name",
 ]

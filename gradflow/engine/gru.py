@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradflow.engine import _fused
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
 from gradflow.engine.gates import GRU_GATES, sigmoid
 
@@ -91,6 +92,8 @@ class GRUCell:
         -------
         GRUTrace
         """
+        if _fused.use_fused():  # the fused kernels; the code below is the reference
+            return _fused.kernels("gru").forward(self, p, x, s0)
         T, B, _ = x.shape
         H = self.hidden_size
         h = np.empty((T + 1, B, H), dtype=x.dtype)
@@ -147,6 +150,8 @@ class GRUCell:
         CellGrads
         """
         self._check_variant(trace)
+        if _fused.use_fused():
+            return _fused.kernels("gru").backward(self, p, trace, d_out, d_last)
         T, B, H = d_out.shape
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         h_prev = trace.h[:-1]

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradflow.engine import _fused
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
 from gradflow.engine.gates import LSTM_GATES, sigmoid
 
@@ -91,6 +92,8 @@ class LSTMCell:
         -------
         LSTMTrace
         """
+        if _fused.use_fused():  # the fused kernels; the code below is the reference
+            return _fused.kernels("lstm").forward(self, p, x, s0)
         T, B, _ = x.shape
         H = self.hidden_size
         h = np.empty((T + 1, B, H), dtype=x.dtype)
@@ -134,6 +137,8 @@ class LSTMCell:
         independent coordinates, so that ``adjoints[t-1] = J[t]^T adjoints[t]
         + (direct terms)`` with ``J`` from ``step_jacobians``
         """
+        if _fused.use_fused():
+            return _fused.kernels("lstm").backward(self, p, trace, d_out, d_last)
         T, B, H = d_out.shape
         i, f, g, o = _split(trace.gates, H)
         # Derivatives of the activations at their pre-activations, all steps at once.

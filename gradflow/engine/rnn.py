@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradflow.conventions import Nonlinearity
+from gradflow.engine import _fused
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
 from gradflow.engine.gates import sigmoid
 
@@ -95,6 +96,8 @@ class RNNCell:
         -------
         RNNTrace
         """
+        if _fused.use_fused():  # the fused kernels; the code below is the reference
+            return _fused.kernels("rnn").forward(self, p, x, s0)
         T, B, _ = x.shape
         h = np.empty((T + 1, B, self.hidden_size), dtype=x.dtype)
         h[0] = s0
@@ -121,6 +124,8 @@ class RNNCell:
         -------
         CellGrads
         """
+        if _fused.use_fused():
+            return _fused.kernels("rnn").backward(self, p, trace, d_out, d_last)
         T = d_out.shape[0]
         dphi = _derivative(trace.h[1:], self.nonlinearity)  # (T, B, H)
         da = np.empty_like(d_out)                           # dL/da_t

@@ -47,7 +47,8 @@ QUICK_OUT = "reports-quick"
 #: Seconds to wait for a Dask scheduler before giving up.
 SCHEDULER_TIMEOUT = 10
 
-_PACKAGES = ("numpy", "scipy", "sympy", "pandas", "matplotlib", "seaborn", "gradflow")
+_PACKAGES = ("numpy", "scipy", "sympy", "pandas", "matplotlib", "seaborn", "numba",
+             "gradflow")
 _PREVIEW = ("> **PREVIEW, not results.** Built by `gradflow report --quick` on each "
             "analysis's small `QUICK_GRID`: too few seeds and sizes to decide anything. "
             "Do not cite these numbers; `make reports` builds the report.")
@@ -313,7 +314,9 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
     written += write_paper(out, [(a.name, a.title, a.question, s) for a, s in sections],
                            derivation_files, preview=quick)  # preamble.tex, paper.tex
 
-    manifest = {"generated_by": "gradflow report", **_git(analyses),
+    from gradflow.engine import backend
+
+    manifest = {"generated_by": "gradflow report", **_git(analyses), "engine": backend(),
                 "versions": _versions(), "quick": quick,
                 "analyses": runs, "wall_time_s": round(time.perf_counter() - start, 3),
                 "outputs": {p.relative_to(out).as_posix():
