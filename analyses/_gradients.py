@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 import gradflow
+from gradflow.norms import vector_norm
 
 
 def input_gradient_norms(net, params: dict, task, x: np.ndarray, y) -> np.ndarray:
@@ -18,4 +19,4 @@ def input_gradient_norms(net, params: dict, task, x: np.ndarray, y) -> np.ndarra
     net64 = dataclasses.replace(net, dtype="float64")
     params64 = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     grads = gradflow.loss_gradients(net64, params64, task, x, y).network
-    return np.linalg.norm(grads.inputs, axis=2)
+    return vector_norm(grads.inputs, axis=2)

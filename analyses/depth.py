@@ -17,6 +17,7 @@ import pandas as pd
 
 import gradflow
 from gradflow.diagnostics import singular_values
+from gradflow.norms import vector_norm
 from gradflow.report import mean_ci, summarize
 from gradflow.report.style import CELL_COLORS, new_figure
 
@@ -42,7 +43,7 @@ CONNECTION_STYLE = {"none": ("o", "-"), "residual": ("s", "--"), "dense": ("^", 
 
 
 def _norm(a: np.ndarray) -> float:
-    return float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
+    return float(vector_norm(a, axis=None))
 
 
 def run(config: dict) -> list[dict]:

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow._validate import check_choice, check_real, describe
+from gradflow.norms import vector_norm
 
 __all__ = [
     "OPTIMIZERS",
@@ -77,25 +78,13 @@ def _zeros_like(params: Mapping[str, np.ndarray]) -> Params:
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:
     """The Euclidean norm over all arrays jointly, ``sqrt(sum_k ||g_k||^2)``.
 
-    NaN if any element is NaN, inf if any is infinite (and none is NaN).
+    Computed as the norm of the arrays' norms with :func:`gradflow.norms.vector_norm`
+    (no overflow for entries near 1e200). NaN if any element is NaN, inf if any
+    is infinite (and none is NaN).
     """
     _check_grads(grads)
-    total = 0.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for g in grads.values():
-            g = np.asarray(g, dtype=np.float64)
-            total += float(np.vdot(g, g)) if g.size else 0.0
-        if np.isfinite(total):
-            return float(np.sqrt(total))
-    # Non-finite entries, or squares that overflowed (|g| ~ 1e160): scale by the
-    # largest magnitude first.
-    flat = np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in grads.values()])
-    if np.isnan(flat).any():
-        return float("nan")
-    if np.isinf(flat).any():
-        return float("inf")
-    scale = float(np.abs(flat).max())
-    return float(scale * np.linalg.norm(flat / scale))
+    norms = [float(vector_norm(g, axis=None)) if np.size(g) else 0.0 for g in grads.values()]
+    return float(vector_norm(np.asarray(norms), axis=None))
 
 
 def clip_by_global_norm(grads: Mapping[str, np.ndarray], threshold: float

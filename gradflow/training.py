@@ -71,6 +71,7 @@ from gradflow.conventions import Split
 from gradflow.diagnostics.adjoints import adjoint_norms
 from gradflow.engine.heads import Readout, accuracy, loss_backward, loss_forward, split_params
 from gradflow.engine.network import Network
+from gradflow.norms import vector_norm
 from gradflow.optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from gradflow.tasks import Task
 
@@ -245,7 +246,7 @@ def _record_diagnostics(rows: dict[str, list[tuple]], step: int, params: dict,
                 (step, layer, direction, t, float(v)) for t, v in enumerate(norms))
     if "param_norms" in rows:
         rows["param_norms"].extend(
-            (step, k, float(np.linalg.norm(v)), float(np.linalg.norm(grads[k])))
+            (step, k, float(vector_norm(v, axis=None)), float(vector_norm(grads[k], axis=None)))
             for k, v in params.items())
 
 

@@ -20,47 +20,15 @@ from typing import Any
 import numpy as np
 
 from gradflow._validate import check_array, check_int
+from gradflow.norms import vector_norm
 
 __all__ = ["adjoint_norms", "adjoint_profile", "stable_norm"]
 
 
 def stable_norm(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Euclidean norm along ``axis`` that neither overflows nor underflows.
-
-    Scales by the largest modulus first (as LAPACK's ``dnrm2`` does), so a
-    vector of entries near 1e200 gives 1e200, not ``inf``. ``inf`` entries
-    give ``inf``, any NaN gives NaN, an all-zero vector gives 0.
-
-    Parameters
-    ----------
-    x : array_like of real numbers, shape (..., n, ...)
-        ``n >= 1`` along ``axis``. Complex, bool and object input raise
-        ``TypeError``.
-    axis : int
-        The axis to reduce.
-
-    Returns
-    -------
-    ndarray
-        ``x``'s shape without ``axis``. Time and memory O(x.size).
-    """
-    x = check_array("x", x, finite=False)
-    if x.ndim == 0:
-        raise ValueError(f"x must have at least one dimension to take a norm along; got {x!r}")
-    axis = check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
-    if x.shape[axis] == 0:
-        raise ValueError(
-            f"x must have n >= 1 entries along axis {axis} (the norm's axis); "
-            f"got shape {x.shape}"
-        )
-    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        scale = np.max(np.abs(x), axis=axis, keepdims=True)   # NaN propagates
-        safe = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        ratio = np.where(np.isfinite(scale), x / safe, 0.0)
-        out = np.squeeze(safe, axis=axis) * np.sqrt(np.sum(ratio * ratio, axis=axis))
-    scale = np.squeeze(scale, axis=axis)
-    out = np.where(np.isinf(scale), np.inf, out)
-    return np.where(np.isnan(scale) | np.isnan(x).any(axis=axis), np.nan, out)
+    """Euclidean norm along ``axis`` that neither overflows nor underflows:
+    :func:`gradflow.norms.vector_norm`, the package's one vector norm (see there)."""
+    return vector_norm(x, axis=axis)
 
 
 def adjoint_norms(adjoints: Any, *, blocks: int = 1) -> np.ndarray:
