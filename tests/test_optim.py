@@ -1,5 +1,7 @@
 """Optimizers against their closed forms (and torch), clipping, bad input."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -198,9 +200,18 @@ def test_parameters_keep_their_dtype(opt):
 def test_clipping_property(g, threshold):
     """Never longer than the threshold, never a new direction, identity below it."""
     clipped, norm = clip_by_global_norm({"g": g}, threshold)
-    assert norm == pytest.approx(np.linalg.norm(g), rel=1e-12, abs=1e-300)
+    # math.hypot neither underflows nor overflows (np.linalg.norm gives 0 for [1e-274])
+    assert norm == pytest.approx(math.hypot(*g.tolist()), rel=1e-12, abs=1e-300)
     if norm < threshold:
         assert clipped["g"] is g
     else:
         assert global_norm(clipped) == pytest.approx(threshold, rel=1e-12)
         np.testing.assert_allclose(clipped["g"] * norm / threshold, g, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-274, 1.0, 1e150, 1e300])
+def test_global_norm_neither_underflows_nor_overflows(scale):
+    grads = {"a": np.array([3.0, 0.0]) * scale, "b": np.array([[4.0]]) * scale}
+    assert global_norm(grads) == pytest.approx(5.0 * scale, rel=1e-15)
+    assert np.isnan(global_norm({"a": np.array([np.nan, 1.0])}))
+    assert global_norm({"a": np.array([np.inf, 1.0])}) == np.inf
