@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -255,6 +255,54 @@ def vanishing(shape: Shape = SHAPES[2], dtypes: tuple[str, ...] = DTYPES,
     return rows
 
 
+def training_overhead(length: int = 400, hidden_size: int = 32, batch: int = 32,
+                      steps: int = 60, repeat: int = 3) -> list[dict]:
+    """Issue 15: what the training step around the engine costs.
+
+    For each cell and dtype on the report's shape (adding problem, one thread):
+    the median time of one ``train`` step (batch, forward, backward, head and
+    loss, global norm, optimizer) against one forward + backward of the same
+    network with a loss on the last step. The goal is an overhead of at most 10%.
+    """
+    from threadpoolctl import threadpool_limits
+
+    import gradflow
+
+    task = gradflow.tasks.AddingProblem(length=length)
+    rows = []
+    with threadpool_limits(limits=1):
+        for cell in ("rnn", "lstm", "gru"):
+            for dtype in DTYPES:
+                net = gradflow.Network(cell, task.input_size, hidden_size, dtype=dtype)
+                step, core = _overhead_case(net, task, batch, steps, repeat)
+                rows.append({"cell": cell, "dtype": dtype, "train_ms": step * 1e3,
+                             "engine_ms": core * 1e3, "overhead": step / core - 1})
+    return rows
+
+
+def _overhead_case(net: Any, task: Any, batch: int, steps: int, repeat: int
+                   ) -> tuple[float, float]:
+    """Median seconds of one ``train`` step and of one forward + backward of ``net``."""
+    import gradflow
+    from gradflow.engine.heads import split_params
+
+    history = gradflow.train(net, task, steps=2, batch_size=batch, seed=0)
+    params, _ = split_params(history.params)
+    x = task.sample(np.random.default_rng(0), batch, "train")[0].astype(net.dtype)
+
+    def engine() -> None:
+        trace = net.forward(params, x)
+        d_out = np.zeros_like(trace.outputs)
+        d_out[-1] = 1.0
+        net.backward(params, trace, d_out)
+
+    def one_run() -> None:
+        gradflow.train(net, task, steps=steps, batch_size=batch, seed=0)
+
+    times = _alternate({"engine": engine, "train": one_run}, repeat)
+    return float(np.median(times["train"])) / steps, float(np.median(times["engine"]))
+
+
 def real_size_lyapunov(hidden_size: int = 1024, steps: int = 1000, exponents: int = 10,
                        threads: int = 1, repeat: int = 3) -> dict[str, float]:
     """Issue 16's goal: the top Lyapunov exponents of a real-size LSTM, matrix-free.
@@ -355,6 +403,7 @@ def _run(args: argparse.Namespace) -> int:
     rows = benchmark(shapes, repeat=args.repeat)
     vrows = [] if custom else vanishing(repeat=max(args.repeat, 9))
     real = None if custom else real_size_lyapunov()
+    overhead = [] if custom else training_overhead()
     load_after = os.getloadavg()
     blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version')}"
                              for i in threadpool_info()}))
@@ -368,6 +417,16 @@ def _run(args: argparse.Namespace) -> int:
             f"{os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
             f"{load_after[0]:.1f} after")
     lines = _markdown(rows, vrows)
+    if overhead:
+        lines += ["", "**The training step around the engine** (issue 15: at most 10% of "
+                  "forward + backward): one `train` step (batch, forward, backward, head and "
+                  "loss, global norm, Adam) against one forward + backward, adding problem "
+                  "T = 400, H = 32, B = 32, 1 thread", "",
+                  "| cell | dtype | train step ms | forward + backward ms | overhead | goal |",
+                  "| --- | --- | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['cell']} | {r['dtype']} | {r['train_ms']:.2f} | {r['engine_ms']:.2f} | "
+                  f"{100 * r['overhead']:.0f}% | {'met' if r['overhead'] <= 0.10 else 'not met'} |"
+                  for r in overhead]
     if real is not None:
         total = real["forward_s"] + real["spectrum_s"]
         lines += ["", f"**Matrix-free Lyapunov spectrum of a real-size model** (issue 16: "
