@@ -29,3 +29,43 @@ def test_summarize_groups():
     frame = pd.DataFrame({"g": [1, 1, 2, 2], "v": [1.0, 3.0, 5.0, 7.0]})
     out = summarize(frame, ["g"], "v")
     assert out["mean"].tolist() == [2.0, 6.0] and out["n"].tolist() == [2, 2]
+
+
+def test_solved_fraction_is_kaplan_meier_with_censored_runs():
+    from gradflow.report.stats import solved_fraction
+
+    # 5 runs: solved at 3, 5, 7; two never solved within a budget of 10 (censored).
+    km = solved_fraction([3, 5, 7, 10, 10], [True, True, True, False, False])
+    assert km.step.tolist() == [0, 3, 5, 7, 10]
+    # By hand: S = 4/5, 3/5, 2/5 after each event; censored runs never count as solved.
+    np.testing.assert_allclose(km.solved, [0, 0.2, 0.4, 0.6, 0.6], atol=1e-12)
+    assert ((km.low <= km.solved + 1e-12) & (km.solved <= km.high + 1e-12)).all()
+    assert km.low.min() >= 0 and km.high.max() <= 1
+    # A capped mean would call the censored runs "solved at 10": KM does not.
+    none = solved_fraction([10, 10], [False, False])
+    assert none.solved.tolist() == [0.0] and np.isnan(none.low[0])
+
+
+def test_logrank_separates_fast_from_slow_groups():
+    from gradflow.report.stats import logrank
+
+    fast = ([100, 120, 130, 150, 160, 170], [True] * 6)
+    slow = ([900, 1000, 2000, 2000, 2000, 2000], [True, True, False, False, False, False])
+    _, p = logrank(*fast, *slow)
+    assert p < 0.01
+    _, p_same = logrank(*fast, *fast)
+    assert p_same > 0.9
+    with pytest.raises(ValueError, match="same non-zero length"):
+        logrank([1, 2], [True], *fast)
+
+
+def test_equivalence_needs_a_margin():
+    from gradflow.report.stats import equivalence
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.0, 0.1, 40), rng.normal(0.0, 0.1, 40)
+    assert equivalence(a, b, margin=0.1) < 0.01          # equal within 0.1: shown
+    assert equivalence(a, b + 0.5, margin=0.1) > 0.5     # 0.5 apart: not equivalent
+    assert equivalence(a[:3], b[:3], margin=0.01) > 0.05  # too few to show anything
+    with pytest.raises(ValueError, match="margin must be"):
+        equivalence(a, b, margin=0)

@@ -23,12 +23,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["AnalysisError", "Section", "build_report", "mean_ci", "rate_ci", "register",
-           "summarize"]
+__all__ = ["AnalysisError", "Section", "build_report", "equivalence", "logrank", "mean_ci",
+           "rate_ci", "register", "solved_fraction", "summarize"]
 
 _LAZY = {"AnalysisError": "gradflow.report.build", "build_report": "gradflow.report.build",
          "Section": "gradflow.report.output", "mean_ci": "gradflow.report.stats",
          "rate_ci": "gradflow.report.stats", "summarize": "gradflow.report.stats",
+         "solved_fraction": "gradflow.report.stats", "logrank": "gradflow.report.stats",
+         "equivalence": "gradflow.report.stats",
          "register": "gradflow.report.command"}
 
 

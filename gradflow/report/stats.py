@@ -1,5 +1,9 @@
 """Summaries over seeds for the report: means with t-intervals, success rates with
-Wilson intervals. Analyses report a statistic only with its interval."""
+Wilson intervals, times-to-solve under a step budget (Kaplan-Meier, log-rank: a run
+that never solved is censored at the budget, not a number), and equivalence (TOST):
+"no difference" needs a margin, not overlapping intervals. Analyses report a
+statistic only with its interval. The survival statistics are SciPy's
+(``scipy.stats.ecdf`` on ``CensoredData``, ``scipy.stats.logrank``)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["mean_ci", "rate_ci", "summarize"]
+__all__ = ["equivalence", "logrank", "mean_ci", "rate_ci", "solved_fraction", "summarize"]
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -51,3 +55,74 @@ def summarize(frame: pd.DataFrame, by: list[str], value: str,
         rows.append({**dict(zip(by, key, strict=True)), "mean": mean, "ci_low": low,
                      "ci_high": high, "n": int(np.isfinite(group[value]).sum())})
     return pd.DataFrame(rows)
+
+
+def _censored(times: Sequence[float], solved: Sequence[bool]) -> stats.CensoredData:
+    t = np.asarray(times, dtype=np.float64)
+    ok = np.asarray(solved, dtype=bool)
+    if t.ndim != 1 or t.shape != ok.shape or t.size == 0:
+        raise ValueError(f"times and solved must be 1-d of the same non-zero length; got shapes "
+                         f"{t.shape} and {ok.shape}")
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise ValueError("times must be finite and >= 0 (a run that never solved is given "
+                         "the budget with solved=False)")
+    return stats.CensoredData(uncensored=t[ok], right=t[~ok])
+
+
+def solved_fraction(times: Sequence[float], solved: Sequence[bool],
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier estimate of the fraction of runs solved by each step.
+
+    Parameters
+    ----------
+    times : (n,) steps at which each run solved, or its budget if it did not
+    solved : (n,) whether it solved (False: right-censored at ``times``)
+    confidence : level of the pointwise interval (log-log, always inside [0, 1])
+
+    Returns
+    -------
+    DataFrame with columns ``step``, ``solved``, ``low``, ``high``: a step
+    function, one row per distinct time (plus step 0 at 0); when no run solved,
+    one row at step 0 with ``solved = 0`` and the interval NaN.
+    """
+    data = _censored(times, solved)
+    if data.num_censored() == len(data):       # no event: the estimate stays at 0
+        return pd.DataFrame({"step": [0.0], "solved": [0.0], "low": [np.nan],
+                             "high": [np.nan]})
+    sf = stats.ecdf(data).sf
+    ci = sf.confidence_interval(confidence, method="log-log")
+    frame = pd.DataFrame({"step": sf.quantiles, "solved": 1.0 - sf.probabilities,
+                          "low": 1.0 - ci.high.probabilities,
+                          "high": 1.0 - ci.low.probabilities})
+    start = pd.DataFrame({"step": [0.0], "solved": [0.0], "low": [0.0], "high": [0.0]})
+    return pd.concat([start, frame], ignore_index=True)
+
+
+def logrank(times_a: Sequence[float], solved_a: Sequence[bool], times_b: Sequence[float],
+            solved_b: Sequence[bool]) -> tuple[float, float]:
+    """Log-rank test that two groups of runs solve at the same rate over steps.
+
+    Returns ``(statistic, p_value)`` (two-sided; censored runs count until their budget).
+    """
+    result = stats.logrank(_censored(times_a, solved_a), _censored(times_b, solved_b))
+    return float(result.statistic), float(result.pvalue)
+
+
+def equivalence(a: Sequence[float], b: Sequence[float], margin: float) -> float:
+    """TOST p-value that the means of ``a`` and ``b`` differ by less than ``margin``.
+
+    Two one-sided Welch t-tests (``mean_a - mean_b > -margin`` and ``< margin``);
+    the p-value is the larger of the two. A small p-value supports "equivalent
+    within the margin"; a large one means equivalence is not shown (which is not
+    evidence of a difference).
+    """
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    if margin <= 0 or not np.isfinite(margin):
+        raise ValueError(f"margin must be a finite number > 0; got {margin!r}")
+    if x.size < 2 or y.size < 2:
+        raise ValueError(f"equivalence needs at least 2 values per group; got {x.size} and "
+                         f"{y.size}")
+    lower = stats.ttest_ind(x + margin, y, equal_var=False, alternative="greater").pvalue
+    upper = stats.ttest_ind(x - margin, y, equal_var=False, alternative="less").pvalue
+    return float(max(lower, upper))
