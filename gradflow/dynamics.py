@@ -115,7 +115,6 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
         d_out[-1 if d == 0 else 0, :, d * H:(d + 1) * H] = \
             rng.standard_normal((B, H)) / np.sqrt(H)
         grads.append(net.backward(params, trace, d_out))
-    p = params
     numbers: list[dict] = []
     spectra: list[dict] = []
     profiles: list[dict] = []
@@ -130,7 +129,7 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
             numbers.append({**where, "quantity": quantity, "value": float(value),
                             "low": float(low), "high": float(high)})
 
-        w_hh = p["weight_hh" + f"_l{layer}" + ("_reverse" if d else "")]
+        w_hh = params["weight_hh" + f"_l{layer}" + ("_reverse" if d else "")]
         for g, gate in enumerate(_BLOCKS[net.cell]):
             block = w_hh[g * H:(g + 1) * H]                           # (H, H)
             sv = singular_values(block)

@@ -97,7 +97,35 @@ class Cell(Protocol):
 
     def step_jacobians(self, p: CellParams, trace) -> np.ndarray: ...
 
+    def step_matvec(self, p: CellParams, trace, t: int, V: np.ndarray) -> np.ndarray: ...
+
+    def step_rmatvec(self, p: CellParams, trace, t: int, U: np.ndarray) -> np.ndarray: ...
+
     def input_jacobians(self, p: CellParams, trace) -> np.ndarray: ...
+
+
+def preactivation_grads(p: CellParams, dz: np.ndarray, x: np.ndarray, h_prev: np.ndarray,
+                        initial_state: np.ndarray, adjoints: np.ndarray) -> CellGrads:
+    """The gradients of a cell whose one pre-activation ``z = W_ih x + W_hh h + b``
+    feeds every gate (RNN, LSTM), from ``dz = dL/dz``: weights as one GEMM each.
+
+    Parameters
+    ----------
+    dz : (T, B, G*H) array
+    x : (T, B, I) array, the inputs
+    h_prev : (T, B, H) array, the hidden state each step read
+    initial_state, adjoints : passed through (see :class:`CellGrads`)
+    """
+    db = dz.sum(axis=(0, 1))
+    return CellGrads(
+        weight_ih=flat_gemm(dz, x),
+        weight_hh=flat_gemm(dz, h_prev),
+        bias_ih=db,
+        bias_hh=db.copy(),
+        inputs=dz @ p.weight_ih,
+        initial_state=initial_state,
+        adjoints=adjoints,
+    )
 
 
 def flat_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -188,10 +188,26 @@ class GRUCell:
                 carry += drh
                 np.matmul(dhp[t], w_rz, out=tmp)
                 carry += tmp
+        return self.grads_from(p, trace, dhp, dan, carry, adjoints)
+
+    def grads_from(self, p: CellParams, trace: GRUTrace, dhp: np.ndarray, dan: np.ndarray,
+                   initial_state: np.ndarray, adjoints: np.ndarray) -> CellGrads:
+        """The weight gradients from the pre-activation gradients (both engine paths).
+
+        Parameters
+        ----------
+        dhp : (T, B, 3H) array (reset after: ``[r, z, W_hn h + b_hn]``) or (T, B, 2H)
+            (reset before: ``[r, z]``), the hidden-side pre-activation gradients
+        dan : (T, B, H) array, dL/d(pre-activation of n)
+        initial_state, adjoints : passed through (see :class:`CellGrads`)
+        """
+        H = self.hidden_size
+        h_prev = trace.h[:-1]
         # Rows r, z of W_hh see h_{t-1}; row n sees h_{t-1} (after) or r * h_{t-1} (before).
         if self.reset_after:
             weight_hh, bias_hh = flat_gemm(dhp, h_prev), dhp.sum(axis=(0, 1))
         else:
+            r = trace.gates[..., :H]
             weight_hh = np.concatenate([flat_gemm(dhp, h_prev), flat_gemm(dan, r * h_prev)])
             bias_hh = np.concatenate([dhp.sum(axis=(0, 1)), dan.sum(axis=(0, 1))])
         da = np.concatenate([dhp[..., :2 * H], dan], axis=-1)  # input-side pre-activations
@@ -201,7 +217,7 @@ class GRUCell:
             bias_ih=da.sum(axis=(0, 1)),
             bias_hh=bias_hh,
             inputs=da @ p.weight_ih,
-            initial_state=carry,
+            initial_state=initial_state,
             adjoints=adjoints,
         )
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradflow.engine import _fused
-from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
 from gradflow.engine.gates import LSTM_GATES, sigmoid
 
 __all__ = ["LSTMCell", "LSTMTrace"]
@@ -165,16 +165,8 @@ class LSTMCell:
             dz[t] *= d_act[t]
             np.multiply(dc_total, f[t], out=dc)
             np.matmul(dz[t], p.weight_hh, out=dh)
-        db = dz.sum(axis=(0, 1))
-        return CellGrads(
-            weight_ih=flat_gemm(dz, trace.x),
-            weight_hh=flat_gemm(dz, trace.h[:-1]),
-            bias_ih=db,
-            bias_hh=db.copy(),
-            inputs=dz @ p.weight_ih,
-            initial_state=np.concatenate([dh, dc], axis=-1),
-            adjoints=adjoints,
-        )
+        return preactivation_grads(p, dz, trace.x, trace.h[:-1],
+                                   np.concatenate([dh, dc], axis=-1), adjoints)
 
     def _dh_dc_wrt(self, trace: LSTMTrace, weight: np.ndarray):
         """``dh_t/dv`` and ``dc_t/dv`` for a vector ``v`` entering all gates via ``weight``.

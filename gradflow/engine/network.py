@@ -398,10 +398,8 @@ class Network:
         (T, B, S, S) array, indexed in original time (for the reverse direction
         a reversed view of freshly computed memory, not a copy)
         """
-        self._check_layer(trace, layer, direction)
-        p = self._params_of(params, trace)
-        J = self._cell.step_jacobians(cell_params(p, layer, direction),
-                                      trace.layers[layer].cells[direction])
+        op = self.jacobian_operator(params, trace, layer, direction)   # checks, cell view
+        J = op.cell.step_jacobians(op.params, op.trace)
         return J if direction == 0 else J[::-1]
 
     def jacobian_operator(self, params: dict, trace: Trace, layer: int = 0,

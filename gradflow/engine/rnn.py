@@ -19,7 +19,7 @@ import numpy as np
 
 from gradflow.conventions import Nonlinearity
 from gradflow.engine import _fused
-from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
 from gradflow.engine.gates import sigmoid
 
 __all__ = ["RNNCell", "RNNTrace"]
@@ -135,17 +135,7 @@ class RNNCell:
             np.add(carry, d_out[t], out=adjoints[t])
             np.multiply(adjoints[t], dphi[t], out=da[t])
             np.matmul(da[t], p.weight_hh, out=carry)
-        dh = carry
-        db = da.sum(axis=(0, 1))
-        return CellGrads(
-            weight_ih=flat_gemm(da, trace.x),
-            weight_hh=flat_gemm(da, trace.h[:-1]),
-            bias_ih=db,
-            bias_hh=db.copy(),
-            inputs=da @ p.weight_ih,
-            initial_state=dh,
-            adjoints=adjoints,
-        )
+        return preactivation_grads(p, da, trace.x, trace.h[:-1], carry, adjoints)
 
     def step_jacobians(self, p: CellParams, trace: RNNTrace) -> np.ndarray:
         """``J[t] = dh_t / dh_{t-1} = diag(phi'(a_t)) W_hh``.

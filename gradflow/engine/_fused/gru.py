@@ -15,7 +15,7 @@ from numba import njit
 from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
-from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.cell import CellGrads, CellParams, project
 from gradflow.engine.gru import GRUCell, GRUTrace
 
 __all__ = ["backward", "forward"]
@@ -165,7 +165,6 @@ def backward(cell: GRUCell, p: CellParams, trace: GRUTrace, d_out: np.ndarray,
     T, B, H = d_out.shape
     dtype = d_out.dtype
     d_out = np.ascontiguousarray(d_out)
-    h_prev = trace.h[:-1]
     dhp = np.empty((T, B, (3 if cell.reset_after else 2) * H), dtype=dtype)
     dan = np.empty((T, B, H), dtype=dtype)             # dL/d(pre-activation of n)
     adjoints = np.empty_like(d_out)
@@ -175,21 +174,8 @@ def backward(cell: GRUCell, p: CellParams, trace: GRUTrace, d_out: np.ndarray,
         if cell.reset_after:
             _backward_after(trace.gates, trace.h, trace.m, d_out, w_hh, dhp, dan, adjoints,
                             carry, np.empty((B, H), dtype=dtype), blas_address(dtype))
-            weight_hh, bias_hh = flat_gemm(dhp, h_prev), dhp.sum(axis=(0, 1))
         else:
             _backward_before(trace.gates, trace.h, d_out, w_hh, dhp, dan, adjoints, carry,
                              np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype),
                              blas_address(dtype))
-            r = trace.gates[..., :H]
-            weight_hh = np.concatenate([flat_gemm(dhp, h_prev), flat_gemm(dan, r * h_prev)])
-            bias_hh = np.concatenate([dhp.sum(axis=(0, 1)), dan.sum(axis=(0, 1))])
-        da = np.concatenate([dhp[..., :2 * H], dan], axis=-1)  # input-side pre-activations
-        return CellGrads(
-            weight_ih=flat_gemm(da, trace.x),
-            weight_hh=weight_hh,
-            bias_ih=da.sum(axis=(0, 1)),
-            bias_hh=bias_hh,
-            inputs=da @ p.weight_ih,
-            initial_state=carry,
-            adjoints=adjoints,
-        )
+        return cell.grads_from(p, trace, dhp, dan, carry, adjoints)

@@ -15,7 +15,7 @@ from numba import njit
 from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
-from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
 from gradflow.engine.lstm import LSTMCell, LSTMTrace
 
 __all__ = ["backward", "forward"]
@@ -108,13 +108,5 @@ def backward(cell: LSTMCell, p: CellParams, trace: LSTMTrace, d_out: np.ndarray,
     with flush_subnormals():
         _backward(trace.gates, trace.c, trace.tanh_c, d_out, np.ascontiguousarray(p.weight_hh),
                   dz, adjoints, dh, dc, blas_address(dtype))
-        db = dz.sum(axis=(0, 1))
-        return CellGrads(
-            weight_ih=flat_gemm(dz, trace.x),
-            weight_hh=flat_gemm(dz, trace.h[:-1]),
-            bias_ih=db,
-            bias_hh=db.copy(),
-            inputs=dz @ p.weight_ih,
-            initial_state=np.concatenate([dh, dc], axis=-1),
-            adjoints=adjoints,
-        )
+        return preactivation_grads(p, dz, trace.x, trace.h[:-1],
+                                   np.concatenate([dh, dc], axis=-1), adjoints)

@@ -14,7 +14,7 @@ from numba import njit
 from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
-from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
 from gradflow.engine.rnn import RNNCell, RNNTrace
 
 __all__ = ["backward", "forward"]
@@ -93,13 +93,4 @@ def backward(cell: RNNCell, p: CellParams, trace: RNNTrace, d_out: np.ndarray,
     with flush_subnormals():
         _backward(trace.h, d_out, np.ascontiguousarray(p.weight_hh),
                   _KINDS[cell.nonlinearity], da, adjoints, carry, blas_address(d_out.dtype))
-        db = da.sum(axis=(0, 1))
-        return CellGrads(
-            weight_ih=flat_gemm(da, trace.x),
-            weight_hh=flat_gemm(da, trace.h[:-1]),
-            bias_ih=db,
-            bias_hh=db.copy(),
-            inputs=da @ p.weight_ih,
-            initial_state=carry,
-            adjoints=adjoints,
-        )
+        return preactivation_grads(p, da, trace.x, trace.h[:-1], carry, adjoints)
