@@ -26,7 +26,7 @@ from typing import Any
 __all__ = ["AnalysisError", "Section", "build_report", "equivalence", "logrank", "mean_ci",
            "rate_ci", "register", "solved_fraction", "summarize"]
 
-_LAZY = {"AnalysisError": "gradflow.report.build", "build_report": "gradflow.report.build",
+_LAZY = {"AnalysisError": "gradflow.report.analyses", "build_report": "gradflow.report.build",
          "Section": "gradflow.report.output", "mean_ci": "gradflow.report.stats",
          "rate_ci": "gradflow.report.stats", "summarize": "gradflow.report.stats",
          "solved_fraction": "gradflow.report.stats", "logrank": "gradflow.report.stats",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 
 from gradflow.sweep import expand_grid
 
-__all__ = ["Analysis", "discover", "load_module"]
+__all__ = ["Analysis", "AnalysisError", "discover", "load_module"]
 
 _REQUIRED = ("TITLE", "QUESTION", "GRID", "run", "render")
 
@@ -52,6 +53,26 @@ def load_module(path: Path) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+class AnalysisError(Exception):
+    """An analysis's own code failed (a bug to fix there, not a usage mistake).
+
+    Attributes
+    ----------
+    analysis : the analysis file (``Path``)
+    function : ``"import"``, ``"run"`` or ``"render"``
+    config : the configuration of the failed run (``run`` only), else None
+    cause : the original exception, with its traceback
+    """
+
+    def __init__(self, analysis: Path, function: str, cause: BaseException,
+                 config: dict | None = None) -> None:
+        self.analysis, self.function, self.cause, self.config = analysis, function, cause, config
+        where = f"{function}(config={json.dumps(config)})" if config is not None else \
+            f"{function}(...)" if function != "import" else "import"
+        super().__init__(f"analysis {analysis.name} failed in {where}: "
+                         f"{type(cause).__name__}: {cause}")
 
 
 @dataclass(frozen=True)
@@ -96,17 +117,24 @@ class RunConfig:
 def discover(folder: str | Path) -> list[Analysis]:
     """Every analysis file in ``folder``, in report order (``ORDER``, then name).
 
-    Raises ValueError naming the file and what it lacks when a file is not a
-    valid analysis.
+    Raises ValueError (a usage mistake) when the folder does not exist, holds no
+    analysis file, or a file lacks what an analysis defines (naming it), and
+    :class:`AnalysisError` when a file does not import (a bug in it).
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"analyses folder {str(folder)!r} does not exist; pass --analyses DIR")
+        raise ValueError(f"--analyses folder {str(folder)!r} does not exist; pass "
+                         f"--analyses DIR, a folder of analysis files")
+    paths = [p for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
+    if not paths:
+        raise ValueError(f"--analyses folder {str(folder)!r} holds no analysis file "
+                         f"(*.py not starting with '_')")
     found = []
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        module = load_module(path)
+    for path in paths:
+        try:
+            module = load_module(path)
+        except Exception as exc:
+            raise AnalysisError(path, "import", exc) from exc
         missing = [attr for attr in _REQUIRED if not hasattr(module, attr)]
         if missing:
             raise ValueError(f"analysis file {path} lacks {', '.join(missing)}: an analysis "

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gradflow.report.analyses import Analysis, RunConfig, discover
+from gradflow.report.analyses import Analysis, AnalysisError, RunConfig, discover
 from gradflow.report.derivations import DERIVATIONS, write_derivations
 from gradflow.report.output import (
     Section,
@@ -40,7 +40,7 @@ from gradflow.report.paper import write_paper
 from gradflow.report.staging import staging_folder, swap_in
 from gradflow.report.style import figure_style
 
-__all__ = ["DERIVATIONS", "QUICK_OUT", "AnalysisError", "build_report"]
+__all__ = ["DERIVATIONS", "QUICK_OUT", "AnalysisError", "build_report", "default_out"]
 
 #: Where ``--quick`` writes unless told otherwise: never over the full report.
 QUICK_OUT = "reports-quick"
@@ -52,26 +52,6 @@ _PACKAGES = ("numpy", "scipy", "sympy", "pandas", "matplotlib", "seaborn", "numb
 _PREVIEW = ("> **PREVIEW, not results.** Built by `gradflow report --quick` on each "
             "analysis's small `QUICK_GRID`: too few seeds and sizes to decide anything. "
             "Do not cite these numbers; `make reports` builds the report.")
-
-
-class AnalysisError(Exception):
-    """An analysis's own code failed (a bug to fix there, not a usage mistake).
-
-    Attributes
-    ----------
-    analysis : the analysis file (``Path``)
-    function : ``"import"``, ``"run"`` or ``"render"``
-    config : the configuration of the failed run (``run`` only), else None
-    cause : the original exception, with its traceback
-    """
-
-    def __init__(self, analysis: Path, function: str, cause: BaseException,
-                 config: dict | None = None) -> None:
-        self.analysis, self.function, self.cause, self.config = analysis, function, cause, config
-        where = f"{function}(config={json.dumps(config)})" if config is not None else \
-            f"{function}(...)" if function != "import" else "import"
-        super().__init__(f"analysis {analysis.name} failed in {where}: "
-                         f"{type(cause).__name__}: {cause}")
 
 
 def _git(folder: Path) -> dict[str, Any]:
@@ -181,33 +161,9 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
     return section, info
 
 
-def _discover(analyses: Path) -> list[Analysis]:
-    """The analyses in the folder; a usage error when there are none."""
-    if not analyses.is_dir():
-        raise ValueError(f"--analyses folder {str(analyses)!r} does not exist; pass "
-                         f"--analyses DIR, a folder of analysis files")
-    if not any(not p.name.startswith("_") for p in analyses.glob("*.py")):
-        raise ValueError(f"--analyses folder {str(analyses)!r} holds no analysis file "
-                         f"(*.py not starting with '_')")
-    try:
-        return discover(analyses)
-    except ValueError:
-        raise
-    except Exception as exc:  # the file itself does not import: a bug in it
-        path = _failing_file(exc, analyses)
-        raise AnalysisError(path, "import", exc) from exc
-
-
-def _failing_file(exc: BaseException, folder: Path) -> Path:
-    """The analysis file in ``folder`` where an import failed, from its traceback."""
-    import traceback
-
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        path = Path(frame.filename)
-        if path.parent.resolve() == folder.resolve():
-            return path
-    filename = getattr(exc, "filename", None)  # a SyntaxError has no frame in the file
-    return Path(filename) if filename else folder
+def default_out(quick: bool) -> Path:
+    """Where a report goes unless told: ``reports``, or ``reports-quick`` for a preview."""
+    return Path(QUICK_OUT if quick else "reports")
 
 
 def build_report(out: Path | str | None = None, *, analyses: Path | str = "analyses",
@@ -241,9 +197,9 @@ def build_report(out: Path | str | None = None, *, analyses: Path | str = "analy
         if stream is not None:
             print(text, file=stream, flush=True)
 
-    out = Path(out if out is not None else (QUICK_OUT if quick else "reports"))
+    out = Path(out) if out is not None else default_out(quick)
     analyses = Path(analyses)
-    found = _discover(analyses)
+    found = discover(analyses)
     executor, client = _executor(scheduler)
     cache = None if cache is None else Path(cache)
     staging = None

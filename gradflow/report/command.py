@@ -21,16 +21,17 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gradflow.report.build import QUICK_OUT, AnalysisError, _discover, build_report
+    from gradflow.report.analyses import AnalysisError, discover
+    from gradflow.report.build import build_report, default_out
 
     if args.list:
-        for a in _discover(args.analyses):
+        for a in discover(args.analyses):
             n, q = len(a.configs()), len(a.configs(quick=True))
             print(f"{a.name:24} {n:4} runs ({q} quick)  {a.title}")
         return 0
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
-    out = args.out if args.out is not None else Path(QUICK_OUT if args.quick else "reports")
+    out = args.out if args.out is not None else default_out(args.quick)
     cache = None if args.no_cache else args.cache
     untouched = f"{out}/ is exactly as it was"
     kept = f"; finished runs are kept in {cache}/" if cache is not None else ""
