@@ -5,6 +5,9 @@
 - ``output.py``: ``Section``, through which ``render`` writes figures (PDF,
   PNG and CSV data, a LaTeX float), tables (CSV, Markdown, booktabs float)
   and citable numbers (``results.tex`` macros);
+- ``claims.py``: ``Claim`` (statement, verdict computed from the data, evidence),
+  ``Summary`` (what an analysis's pure ``summarize`` returns) and the verdict
+  rules (``exceeds``, ``matches``, ``proportion``, ``differ``, ...);
 - ``latex.py``: LaTeX escaping, number formatting and table floats;
 - ``derivations.py``: the SymPy derivations as numbered ``align`` equations;
 - ``paper.py``: ``preamble.tex``, ``paper.tex`` and compiling it (``make paper``);
@@ -23,10 +26,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["AnalysisError", "Section", "build_report", "equivalence", "logrank", "mean_ci",
-           "rate_ci", "register", "solved_fraction", "summarize"]
+__all__ = ["AnalysisError", "Claim", "Section", "Summary", "build_report", "equivalence",
+           "logrank", "mean_ci", "rate_ci", "register", "solved_fraction", "summarize"]
 
-_LAZY = {"AnalysisError": "gradflow.report.analyses", "build_report": "gradflow.report.build",
+_LAZY = {"AnalysisError": "gradflow.report.analyses", "Claim": "gradflow.report.claims",
+         "Summary": "gradflow.report.claims", "build_report": "gradflow.report.build",
          "Section": "gradflow.report.output", "mean_ci": "gradflow.report.stats",
          "rate_ci": "gradflow.report.stats", "summarize": "gradflow.report.stats",
          "solved_fraction": "gradflow.report.stats", "logrank": "gradflow.report.stats",

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pandas as pd
+
 from gradflow.report.analyses import Analysis, AnalysisError, RunConfig, discover
 from gradflow.report.derivations import DERIVATIONS, write_derivations
 from gradflow.report.output import (
@@ -266,7 +268,10 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
                  lineterminator="\n")
     table.with_suffix(".md").write_text(
         (markdown_table(frame) if len(frame) else "(no numbers)") + "\n", encoding="utf-8")
-    written += [report, results, table.with_suffix(".csv"), table.with_suffix(".md")]
+    claims = out / "tables" / "claims.csv"
+    claim_frames = [s.claims_frame() for _, s in sections]
+    pd.concat(claim_frames, ignore_index=True).to_csv(claims, index=False, lineterminator="\n")
+    written += [report, results, table.with_suffix(".csv"), table.with_suffix(".md"), claims]
     written += write_paper(out, [(a.name, a.title, a.question, s) for a, s in sections],
                            derivation_files, preview=quick)  # preamble.tex, paper.tex
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from gradflow._validate import describe
+from gradflow.report.claims import Claim, Summary
 from gradflow.report.latex import (
     escape,
     format_interval,
@@ -111,6 +112,7 @@ class Section:
     blocks: list[str] = field(default_factory=list)
     latex: list[str] = field(default_factory=list)
     numbers: list[Number] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
     def _path(self, folder: str, name: str) -> Path:
@@ -237,9 +239,41 @@ class Section:
         self.numbers.append(number)
         return number
 
+    def claim(self, claim: Claim) -> Claim:
+        """Register a computed claim: it is listed with its verdict and evidence at the end
+        of the section and in ``tables/claims.csv``. Returns it (for ``claim.choose``)."""
+        if not isinstance(claim, Claim):
+            raise ValueError(f"claim must be a gradflow.report.claims.Claim; got "
+                             f"{describe(claim)}")
+        if any(c.name == claim.name for c in self.claims):
+            raise ValueError(f"claim {claim.name!r} of analysis {self.name!r} is already "
+                             f"registered")
+        self.claims.append(claim)
+        return claim
+
+    def summary(self, summary: Summary) -> None:
+        """Register every citable number and claim of an analysis's ``summarize``."""
+        for name, cite in summary.numbers.items():
+            self.number(name, cite.value, cite.description, low=cite.low, high=cite.high,
+                        unit=cite.unit, digits=cite.digits)
+        for claim in summary.claims.values():
+            self.claim(claim)
+
+    def claims_frame(self) -> pd.DataFrame:
+        """The section's claims as rows ``analysis, claim, verdict, evidence``."""
+        return pd.DataFrame([{"analysis": self.name, "claim": c.statement,
+                              "verdict": c.verdict, "evidence": c.evidence}
+                             for c in self.claims],
+                            columns=["analysis", "claim", "verdict", "evidence"])
+
     def markdown(self) -> str:
         """The section's body for REPORT.md."""
         parts = list(self.blocks)
+        if self.claims:
+            rows = [{"claim": c.statement, "verdict": f"**{c.verdict}**",
+                     "evidence": c.evidence} for c in self.claims]
+            parts.append("Claims, each with its verdict computed from the data "
+                         "(`tables/claims.csv`):\n\n" + markdown_table(pd.DataFrame(rows)))
         if self.numbers:
             rows = []
             for n in self.numbers:

@@ -71,6 +71,13 @@ def _section_latex(name: str, title: str, question: str, section: Section) -> li
              rf"\paragraph{{Question.}} {markdown_to_latex(question)}", ""]
     for chunk in section.latex:
         lines += [chunk, ""]
+    if section.claims:
+        lines += [r"\paragraph{Claims} (verdicts computed from the data):",
+                  r"\begin{itemize}\small\raggedright"]
+        for c in section.claims:
+            lines.append(rf"\item \textbf{{{c.verdict}}}: {markdown_to_latex(c.statement)} "
+                         rf"\emph{{({escape(c.evidence)})}}")
+        lines += [r"\end{itemize}", ""]
     if section.numbers:
         lines += [r"\paragraph{Citable numbers} (macros of \texttt{results.tex}):",
                   r"\begin{itemize}\small\raggedright"]

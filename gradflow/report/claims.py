@@ -1,0 +1,316 @@
+"""Claims: a statement, a verdict computed from the data, and its evidence.
+
+An analysis's ``summarize(frame)`` is pure: it returns a :class:`Summary` of
+its tables, its citable numbers and its claims. ``render`` only draws and
+prints; prose that depends on a result is chosen by a claim's verdict
+(:meth:`Claim.choose`), never written as a fixed conclusion.
+
+A verdict is one of
+
+- ``"holds"``: the data support the statement at the stated confidence;
+- ``"fails"``: the data contradict it (the opposite is supported, or the
+  measurement lies outside the stated margin);
+- ``"inconclusive"``: neither (an interval that straddles the threshold, too
+  few runs, an uninformative fit). The evidence says what was available.
+
+The constructors below decide the verdict from intervals and tests, each in one
+place, so every analysis reads its data the same way:
+
+- :func:`exceeds` / :func:`below`: an estimate's interval against a threshold;
+- :func:`matches`: a measurement's interval against a prediction with a margin
+  (equivalence: the whole interval inside the margin);
+- :func:`proportion`: successes out of n (Wilson interval) against a threshold;
+- :func:`differ`: two groups of per-seed values (Mann-Whitney U, a rank test that
+  fits bimodal per-seed results; "no difference" only by TOST within a margin);
+- :func:`survival_differ`: two groups of censored times-to-solve (log-rank).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _stats
+
+from gradflow._validate import describe
+
+__all__ = ["VERDICTS", "Cite", "Claim", "Summary", "Verdict", "below", "differ", "exceeds",
+           "fmt", "matches", "proportion", "survival_differ"]
+
+Verdict = Literal["holds", "fails", "inconclusive"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    """A number for evidence text: ``digits`` significant figures, ``inf`` as such."""
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}g}"
+
+
+def _interval(estimate: float, low: float, high: float, digits: int = 3) -> str:
+    return f"{fmt(estimate, digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement about the data, its computed verdict, and the evidence.
+
+    Attributes
+    ----------
+    name : lower_snake_case key, unique in its analysis (``bound_holds``)
+    statement : the claim as one sentence, true when the verdict is ``holds``
+    verdict : ``"holds"``, ``"fails"`` or ``"inconclusive"``
+    evidence : the statistic, interval or test and its result, as text
+    """
+
+    name: str
+    statement: str
+    verdict: Verdict
+    evidence: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(f"a claim's name must be lower_snake_case; got {describe(self.name)}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"claim {self.name!r}: verdict must be one of {VERDICTS}; got "
+                             f"{describe(self.verdict)}")
+        for what in ("statement", "evidence"):
+            text = getattr(self, what)
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"claim {self.name!r} needs a non-empty {what}; got "
+                                 f"{describe(text)}")
+
+    def choose(self, *, holds: str, fails: str, inconclusive: str) -> str:
+        """The text for this claim's verdict (prose chosen by the data)."""
+        return {"holds": holds, "fails": fails, "inconclusive": inconclusive}[self.verdict]
+
+    def sentence(self) -> str:
+        """``statement`` with its verdict and evidence, for prose."""
+        return f"{self.statement} **{self.verdict.upper()}** ({self.evidence})."
+
+
+@dataclass(frozen=True)
+class Cite:
+    """A citable number before it is placed in a section (see ``Section.number``)."""
+
+    value: float
+    description: str
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    digits: int = 3
+
+
+@dataclass
+class Summary:
+    """What an analysis's pure ``summarize(frame)`` returns.
+
+    Attributes
+    ----------
+    tables : name -> DataFrame (what ``render`` draws and writes)
+    numbers : macro name (CamelCase) -> :class:`Cite`
+    claims : claim name -> :class:`Claim`, in the order they were made
+    """
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    numbers: dict[str, Cite] = field(default_factory=dict)
+    claims: dict[str, Claim] = field(default_factory=dict)
+
+    def number(self, name: str, value: float, description: str, *, low: float | None = None,
+               high: float | None = None, unit: str = "", digits: int = 3) -> None:
+        """A citable number; a non-finite one is refused (it is not citable)."""
+        if name in self.numbers:
+            raise ValueError(f"number {name!r} is already in this summary")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"number {name!r} is {value}: only finite numbers are citable; "
+                             f"report an uninformative estimate as a claim's evidence instead")
+        self.numbers[name] = Cite(value, description, low, high, unit, digits)
+
+    def claim(self, claim: Claim) -> Claim:
+        """Add a claim (its name must be new); returns it, for ``choose``."""
+        if not isinstance(claim, Claim):
+            raise ValueError(f"claim must be a Claim; got {describe(claim)}")
+        if claim.name in self.claims:
+            raise ValueError(f"claim {claim.name!r} is already in this summary")
+        self.claims[claim.name] = claim
+        return claim
+
+    def verdicts(self) -> dict[str, str]:
+        """claim name -> verdict (what a test asserts on)."""
+        return {name: c.verdict for name, c in self.claims.items()}
+
+
+def _finite(*values: float) -> bool:
+    return all(v is not None and math.isfinite(float(v)) for v in values)
+
+
+def exceeds(name: str, statement: str, estimate: float, low: float, high: float,
+            threshold: float, *, what: str = "estimate", digits: int = 3) -> Claim:
+    """``estimate > threshold``: holds when the whole interval lies above the threshold,
+    fails when it lies at or below it, inconclusive when it straddles it or is not finite.
+
+    ``low``/``high`` are the interval's bounds (e.g. 95% t- or fit interval).
+    """
+    evidence = f"{what} {_interval(estimate, low, high, digits)} vs {fmt(threshold, digits)}"
+    if not _finite(low, high):
+        return Claim(name, statement, "inconclusive", evidence + "; the interval is not finite")
+    if low > threshold:
+        verdict: Verdict = "holds"
+    elif high <= threshold:
+        verdict = "fails"
+    else:
+        verdict = "inconclusive"
+    return Claim(name, statement, verdict, evidence)
+
+
+def below(name: str, statement: str, estimate: float, low: float, high: float,
+          threshold: float, *, what: str = "estimate", digits: int = 3) -> Claim:
+    """``estimate < threshold``: the mirror of :func:`exceeds`."""
+    evidence = f"{what} {_interval(estimate, low, high, digits)} vs {fmt(threshold, digits)}"
+    if not _finite(low, high):
+        return Claim(name, statement, "inconclusive", evidence + "; the interval is not finite")
+    if high < threshold:
+        verdict: Verdict = "holds"
+    elif low >= threshold:
+        verdict = "fails"
+    else:
+        verdict = "inconclusive"
+    return Claim(name, statement, verdict, evidence)
+
+
+def matches(name: str, statement: str, estimate: float, low: float, high: float,
+            predicted: float, margin: float, *, what: str = "measured",
+            digits: int = 3) -> Claim:
+    """A measurement agrees with a prediction within ``margin`` (an equivalence claim).
+
+    Holds when the measurement's whole interval lies inside
+    ``[predicted - margin, predicted + margin]``; fails when the interval lies
+    entirely outside it (the disagreement exceeds the margin with confidence);
+    inconclusive otherwise (too wide an interval to tell).
+    """
+    if not (margin > 0 and math.isfinite(margin)):
+        raise ValueError(f"claim {name!r}: margin must be a finite number > 0; got {margin!r}")
+    evidence = (f"{what} {_interval(estimate, low, high, digits)}, predicted "
+                f"{fmt(predicted, digits)} +- {fmt(margin, 2)}")
+    if not _finite(low, high, predicted):
+        return Claim(name, statement, "inconclusive",
+                     evidence + "; the interval or prediction is not finite")
+    lo, hi = predicted - margin, predicted + margin
+    if lo <= low and high <= hi:
+        verdict: Verdict = "holds"
+    elif high < lo or low > hi:
+        verdict = "fails"
+    else:
+        verdict = "inconclusive"
+    return Claim(name, statement, verdict, evidence)
+
+
+def proportion(name: str, statement: str, successes: int, n: int, threshold: float, *,
+               at_least: bool = True, confidence: float = 0.95) -> Claim:
+    """A success rate of at least (or, ``at_least=False``, at most) ``threshold``.
+
+    Decided by the Wilson score interval of ``successes / n``: holds when the
+    interval lies on the stated side of the threshold, fails when it lies on the
+    other side, inconclusive otherwise (the evidence states n: the power it had).
+    """
+    from gradflow.report.stats import rate_ci
+
+    if n <= 0:
+        return Claim(name, statement, "inconclusive", "no runs")
+    p, low, high = rate_ci(int(successes), int(n), confidence)
+    evidence = (f"{int(successes)}/{int(n)} = {fmt(p)}, Wilson {int(confidence * 100)}% "
+                f"[{fmt(low)}, {fmt(high)}] vs {fmt(threshold)}")
+    above, under = low >= threshold, high < threshold
+    if at_least:
+        verdict: Verdict = "holds" if above else "fails" if under else "inconclusive"
+    else:
+        above, under = low > threshold, high <= threshold
+        verdict = "holds" if under else "fails" if above else "inconclusive"
+    return Claim(name, statement, verdict, evidence)
+
+
+def differ(name: str, statement: str, a: Sequence[float], b: Sequence[float], *,
+           alternative: Literal["greater", "less"] = "greater", alpha: float = 0.05,
+           margin: float | None = None, labels: tuple[str, str] = ("a", "b")) -> Claim:
+    """Group ``a`` is larger (``alternative="greater"``) or smaller than group ``b``.
+
+    Per-seed values, compared by the two-sided Mann-Whitney U test (a rank test:
+    right for bimodal per-seed outcomes). Holds when p < alpha in the stated
+    direction; fails when p < alpha in the other direction, or when ``margin``
+    is given and TOST shows the means equal within it; inconclusive otherwise,
+    with n per group in the evidence (the power the comparison had).
+    """
+    from gradflow.report.stats import equivalence
+
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    la, lb = labels
+    if x.size < 2 or y.size < 2:
+        return Claim(name, statement, "inconclusive",
+                     f"n = {x.size} ({la}) and {y.size} ({lb}) finite values: too few to test")
+    test = _stats.mannwhitneyu(x, y, alternative="two-sided")
+    p = float(test.pvalue)
+    evidence = (f"median {la} {fmt(np.median(x))} vs {lb} {fmt(np.median(y))} "
+                f"(n = {x.size}, {y.size}); Mann-Whitney U = {fmt(test.statistic)}, "
+                f"p = {fmt(p, 2)}")
+    sign = 1.0 if alternative == "greater" else -1.0
+    # The direction of a rank test is the probability of superiority, not the medians.
+    superiority = float(test.statistic) / (x.size * y.size) - 0.5
+    if p < alpha and sign * superiority > 0:
+        return Claim(name, statement, "holds", evidence)
+    if p < alpha:
+        return Claim(name, statement, "fails", evidence + "; significant the other way")
+    if margin is not None:
+        p_eq = equivalence(x, y, margin)
+        evidence += f"; TOST within +-{fmt(margin, 2)}: p = {fmt(p_eq, 2)}"
+        if p_eq < alpha:
+            return Claim(name, statement, "fails", evidence + " (equal within the margin)")
+    return Claim(name, statement, "inconclusive", evidence)
+
+
+def survival_differ(name: str, statement: str, times_a: Sequence[float],
+                    solved_a: Sequence[bool], times_b: Sequence[float],
+                    solved_b: Sequence[bool], *, alpha: float = 0.05,
+                    labels: tuple[str, str] = ("a", "b")) -> Claim:
+    """Group ``a`` solves sooner than group ``b`` (censored times-to-solve).
+
+    Log-rank test (two-sided) on the Kaplan-Meier data; the direction is read
+    from the solved fractions at the common budget. Holds when p < alpha and
+    ``a`` solved sooner; fails when p < alpha and ``b`` did; inconclusive
+    otherwise.
+    """
+    from gradflow.report.stats import logrank
+
+    ta, sa = np.asarray(times_a, float), np.asarray(solved_a, bool)
+    tb, sb = np.asarray(times_b, float), np.asarray(solved_b, bool)
+    la, lb = labels
+    if ta.size < 2 or tb.size < 2:
+        return Claim(name, statement, "inconclusive",
+                     f"n = {ta.size} ({la}) and {tb.size} ({lb}) runs: too few to test")
+    if not sa.any() and not sb.any():
+        return Claim(name, statement, "inconclusive",
+                     f"no run solved ({la} 0/{ta.size}, {lb} 0/{tb.size})")
+    statistic, p = logrank(ta, sa, tb, sb)
+    # Mean rank of solving time, censored runs last: who solves sooner.
+    key_a = np.where(sa, ta, np.inf)
+    key_b = np.where(sb, tb, np.inf)
+    u = _stats.mannwhitneyu(key_a, key_b, alternative="two-sided").statistic
+    sooner_a = float(u) / (ta.size * tb.size) < 0.5
+    evidence = (f"{la} solved {int(sa.sum())}/{ta.size}, {lb} {int(sb.sum())}/{tb.size}; "
+                f"log-rank chi2 = {fmt(statistic)}, p = {fmt(p, 2)}")
+    if p < alpha:
+        return Claim(name, statement, "holds" if sooner_a else "fails",
+                     evidence + ("" if sooner_a else f"; {lb} solved sooner"))
+    return Claim(name, statement, "inconclusive", evidence)

@@ -1,0 +1,132 @@
+"""Claims: each verdict rule holds, fails and is inconclusive where it should be,
+and a report lists every claim (REPORT.md, claims.csv, paper.tex)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gradflow.report.claims import (
+    Claim,
+    Summary,
+    below,
+    differ,
+    exceeds,
+    matches,
+    proportion,
+    survival_differ,
+)
+
+
+def test_exceeds_and_below_read_the_interval():
+    assert exceeds("c", "x > 0", 0.3, 0.1, 0.5, 0.0).verdict == "holds"
+    assert exceeds("c", "x > 0", -0.3, -0.5, -0.1, 0.0).verdict == "fails"
+    assert exceeds("c", "x > 0", 0.1, -0.1, 0.3, 0.0).verdict == "inconclusive"
+    assert exceeds("c", "x > 0", 0.1, 0.05, np.inf, 0.0).verdict == "inconclusive"
+    assert below("c", "x < 1", 0.5, 0.4, 0.6, 1.0).verdict == "holds"
+    assert below("c", "x < 1", 1.5, 1.4, 1.6, 1.0).verdict == "fails"
+    assert below("c", "x < 1", 1.0, 0.9, 1.1, 1.0).verdict == "inconclusive"
+    assert "0.3 [0.1, 0.5] vs 0" in exceeds("c", "x > 0", 0.3, 0.1, 0.5, 0.0).evidence
+
+
+def test_matches_is_an_equivalence_claim():
+    assert matches("m", "agrees", 0.12, 0.11, 0.13, 0.127, 0.02).verdict == "holds"
+    assert matches("m", "agrees", 0.08, 0.07, 0.09, 0.127, 0.02).verdict == "fails"
+    # Overlapping the margin but not inside it: cannot tell.
+    assert matches("m", "agrees", 0.12, 0.05, 0.2, 0.127, 0.02).verdict == "inconclusive"
+    with pytest.raises(ValueError, match="margin"):
+        matches("m", "agrees", 0.1, 0.0, 0.2, 0.1, 0.0)
+
+
+def test_proportion_uses_wilson_and_states_n():
+    assert proportion("p", "most solve", 16, 16, 0.5).verdict == "holds"
+    assert proportion("p", "most solve", 0, 16, 0.5).verdict == "fails"
+    claim = proportion("p", "most solve", 3, 4, 0.5)
+    assert claim.verdict == "inconclusive" and "3/4" in claim.evidence
+    assert proportion("p", "few diverge", 0, 16, 0.5, at_least=False).verdict == "holds"
+    assert proportion("p", "few diverge", 16, 16, 0.5, at_least=False).verdict == "fails"
+
+
+def test_differ_is_a_rank_test_with_direction_and_equivalence():
+    rng = np.random.default_rng(0)
+    low, high = rng.normal(0, 1, 16), rng.normal(3, 1, 16)
+    assert differ("d", "b beats a", high, low).verdict == "holds"
+    assert differ("d", "b beats a", low, high).verdict == "fails"
+    assert differ("d", "smaller", low, high, alternative="less").verdict == "holds"
+    same = rng.normal(0, 0.01, 16)
+    assert differ("d", "bigger", same, same + 1e-4).verdict == "inconclusive"
+    eq = differ("d", "bigger", same, same + 1e-4, margin=0.1)
+    assert eq.verdict == "fails" and "TOST" in eq.evidence
+    assert differ("d", "bigger", [1.0], [0.0, 2.0]).verdict == "inconclusive"
+
+
+def test_survival_differ_direction_and_censoring():
+    fast = ([100, 120, 130, 150, 160, 170], [True] * 6)
+    slow = ([900, 1000, 2000, 2000, 2000, 2000], [True, True, False, False, False, False])
+    assert survival_differ("s", "fast solves sooner", *fast, *slow).verdict == "holds"
+    assert survival_differ("s", "slow solves sooner", *slow, *fast).verdict == "fails"
+    assert survival_differ("s", "same", *fast, *fast).verdict == "inconclusive"
+    none = ([10, 10, 10], [False] * 3)
+    assert survival_differ("s", "x", *none, *none).verdict == "inconclusive"
+
+
+def test_claim_validation_and_choose():
+    claim = Claim("a_b", "It holds.", "holds", "p = 0.01")
+    assert claim.choose(holds="yes", fails="no", inconclusive="?") == "yes"
+    with pytest.raises(ValueError, match="verdict"):
+        Claim("a", "s", "maybe", "e")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        Claim("A b", "s", "holds", "e")
+    with pytest.raises(ValueError, match="evidence"):
+        Claim("a", "s", "holds", " ")
+    summary = Summary()
+    summary.claim(claim)
+    with pytest.raises(ValueError, match="already"):
+        summary.claim(claim)
+    with pytest.raises(ValueError, match="citable"):
+        summary.number("Rate", float("nan"), "a rate")
+    assert summary.verdicts() == {"a_b": "holds"}
+
+
+def test_section_lists_claims_in_markdown_csv_and_paper(tmp_path):
+    from gradflow.report.output import Section
+    from gradflow.report.paper import paper_tex
+
+    section = Section("demo", tmp_path)
+    summary = Summary()
+    summary.claim(exceeds("rate_positive", "The rate is positive.", 0.2, 0.1, 0.3, 0.0))
+    summary.number("Rate", 0.2, "the rate", low=0.1, high=0.3)
+    section.summary(summary)
+    md = section.markdown()
+    assert "The rate is positive." in md and "**holds**" in md
+    frame = section.claims_frame()
+    assert list(frame.columns) == ["analysis", "claim", "verdict", "evidence"]
+    assert frame.verdict.tolist() == ["holds"] and section.numbers[0].macro == "gfDemoRate"
+    tex = paper_tex([("demo", "Demo", "Why?", section)], [])
+    assert r"\textbf{holds}" in tex and "The rate is positive." in tex
+    with pytest.raises(ValueError, match="already registered"):
+        section.claim(summary.claims["rate_positive"])
+
+
+def test_report_writes_claims_csv(tmp_path, monkeypatch):
+    from gradflow.report.build import build_report
+
+    folder = tmp_path / "analyses"
+    folder.mkdir()
+    (folder / "tiny.py").write_text(
+        "from gradflow.report.claims import Summary, exceeds\n"
+        "TITLE = 'Tiny'\nQUESTION = 'Is x positive?'\n"
+        "GRID = {'seed': [0, 1, 2]}\n"
+        "def run(config):\n    return [{'x': 1.0 + config['seed']}]\n"
+        "def summarize(frame):\n"
+        "    s = Summary()\n"
+        "    m, sd = frame.x.mean(), frame.x.std()\n"
+        "    s.claim(exceeds('x_positive', 'x is positive.', m, m - 3 * sd, m + 3 * sd, 0.0))\n"
+        "    return s\n"
+        "def render(frame, out):\n    out.summary(summarize(frame))\n")
+    monkeypatch.chdir(tmp_path)
+    build_report(tmp_path / "out", analyses=folder, cache=None, jobs=1, stream=None)
+    claims = pd.read_csv(tmp_path / "out" / "tables" / "claims.csv")
+    assert claims.to_dict("records") == [{
+        "analysis": "tiny", "claim": "x is positive.", "verdict": "inconclusive",
+        "evidence": claims.evidence[0]}]
+    assert "x is positive." in (tmp_path / "out" / "REPORT.md").read_text()
