@@ -104,30 +104,35 @@ def trajectory(net: gradflow.Network, params: dict, inputs: np.ndarray, state,
 def forward_and_backward(net: gradflow.Network, params: dict, traces: list, *, k: int,
                          align_chunks: int, rng: np.random.Generator
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """The top-``k`` Lyapunov exponents and the gradient's per-chunk log growth, one
-    trajectory (batch 1).
+    """The top-``k`` Lyapunov exponents and the gradient's per-chunk log growth over the
+    same window of one trajectory (batch 1).
 
-    Forward: QR on the chained step Jacobians, the first ``align_chunks`` chunks only
-    aligning the frame. Backward: the engine's BPTT (``Network.backward``) chunk by chunk
-    from the last step, a random unit ``dL/ds_T`` renormalized at each chunk boundary;
-    the log growth of ``||dL/ds_t||`` across each chunk, the last ``align_chunks``
-    chunks (aligning the gradient with its top direction) dropped. Both averages run over
-    the same number of steps of the same trajectory.
+    The trajectory is ``align_chunks`` chunks, the window, and ``align_chunks`` chunks
+    more. Forward: QR on the chained step Jacobians; the first ``align_chunks`` chunks
+    only align the frame, the exponents average over the window. Backward: the engine's
+    BPTT (``Network.backward``) chunk by chunk from the last step, a random unit
+    ``dL/ds_T`` renormalized at each chunk boundary; the last ``align_chunks`` chunks
+    only align the gradient with its top direction, and the log growth of ``||dL/ds_t||``
+    is kept across each chunk of the window. So both rates are averages over the same
+    steps, and differ only by O(1 / window) boundary terms.
 
     Returns
     -------
     spectrum : (k,) nats/step
-    growth : (chunks - align_chunks,) log growth of the gradient norm across each chunk,
-        latest chunk first (nats per chunk; positive: the gradient grows going back)
+    growth : (window chunks,) log growth of the gradient norm across each chunk of the
+        window, latest chunk first (nats per chunk; positive: it grows going back)
     """
+    if len(traces) <= 2 * align_chunks:
+        raise ValueError(f"need more than {2 * align_chunks} chunks; got {len(traces)}")
     chunk = traces[0].outputs.shape[0]
-    ops = ChainedOperator([net.jacobian_operator(params, tr) for tr in traces])
+    ops = ChainedOperator([net.jacobian_operator(params, tr)
+                           for tr in traces[:len(traces) - align_chunks]])
     spectrum = lyapunov_spectrum(ops, k=k, warmup=align_chunks * chunk, seed=rng)[0]
     S = ops.shape[2]
     a = rng.standard_normal(S)
     a /= np.linalg.norm(a)
     growth = []
-    for trace in traces[::-1]:
+    for trace in traces[:align_chunks - 1:-1] if align_chunks else traces[::-1]:
         if net.cell == "lstm":
             H = S // 2
             d_final = (a[None, None, :H], a[None, None, H:])

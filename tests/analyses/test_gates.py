@@ -17,7 +17,7 @@ def gates(analysis):
 
 
 def world(gates, *, factor=2.0, r2=0.99, default_gap=0.3, step=0.1, noise=0.01,
-          seeds=5, seed=0) -> pd.DataFrame:
+          seeds=5, lyapunov_gap=0.0, seed=0) -> pd.DataFrame:
     """Synthetic run() output: each biased variant decays at rate 1 / (factor * naive
     timescale); the RNN ``default_gap`` faster than the default LSTM and GRU (0.45); each
     forget-bias step lowers the rate (by at least ``step``, as the naive rates do, when
@@ -37,7 +37,8 @@ def world(gates, *, factor=2.0, r2=0.99, default_gap=0.3, step=0.1, noise=0.01,
                          "kind": "summary", "rate": r, "rate_low": r - 0.01,
                          "rate_high": r + 0.01, "r_squared": r2,
                          "bias": math.nan if bias is None else bias,
-                         "ln_mean_gate": -0.5, "slowest_unit": -0.4})
+                         "ln_mean_gate": -0.5, "slowest_unit": -0.4,
+                         "lambda_max": -r + lyapunov_gap + 1e-3 * rng.standard_normal()})
     return pd.DataFrame(rows)
 
 
@@ -46,7 +47,7 @@ def test_run_gives_the_expected_columns(gates):
     summary = rows[-1]
     assert summary["kind"] == "summary"
     assert {"rate", "rate_low", "rate_high", "r_squared", "bias", "ln_mean_gate",
-            "slowest_unit"} <= set(summary)
+            "slowest_unit", "lambda_max"} <= set(summary)
     assert [r["distance"] for r in rows[:-1]] == list(range(60))
     rnn = gates.run({"variant": "rnn", "seed": 0, "hidden": 4, "length": 60})[-1]
     assert "slowest_unit" not in rnn
@@ -82,7 +83,7 @@ def test_claims_hold_in_a_world_where_gates_outlive_the_naive_timescale(gates):
         "timescale_exceeds_naive_lstm_b1", "timescale_exceeds_naive_lstm_b2",
         "timescale_exceeds_naive_lstm_b3", "default_lstm_vs_rnn", "default_gru_vs_rnn",
         "bias_slows_decay_lstm_b0_lstm_b1", "bias_slows_decay_lstm_b1_lstm_b2",
-        "bias_slows_decay_lstm_b2_lstm_b3"}
+        "bias_slows_decay_lstm_b2_lstm_b3", "rate_is_minus_lambda_max"}
     assert all(v == "holds" for v in verdicts.values()), verdicts
 
 
@@ -133,3 +134,14 @@ def test_summarize_is_pure_and_render_writes_the_figures(gates, tmp_path):
     gates.render(frame, section)
     assert (tmp_path / "figures" / "gates-timescales-column.png").exists()
     assert len(section.claims) == len(summary.claims)
+
+
+def test_rate_vs_lyapunov_claim_fails_off_the_exponent(gates):
+    verdict = gates.summarize(world(gates, lyapunov_gap=0.1)).verdicts()
+    assert verdict["rate_is_minus_lambda_max"] == "fails"
+
+
+def test_real_runs_reconcile_the_rate_with_lambda_max(gates):
+    """On a real (small) LSTM the fitted rate of ||dL/ds_t|| is -lambda_max of the same runs."""
+    row = gates.run({"variant": "lstm_b1", "seed": 0, "hidden": 8, "length": 200})[-1]
+    assert row["rate"] == pytest.approx(-row["lambda_max"], abs=0.03)

@@ -71,6 +71,8 @@ def test_run_gives_the_expected_columns(lyap):
     assert math.isnan(gru[0]["bias"]) and len(gru) == 4
     with pytest.raises(ValueError, match="multiple of"):
         lyap.run({"case": ["rnn", 8, 2.0, 0.0], "seed": 0, "steps": 120})
+    with pytest.raises(ValueError, match="at least"):
+        lyap.run({"case": ["rnn", 8, 2.0, 0.0], "seed": 0, "steps": 50})
 
 
 def test_zero_fixed_point_gives_ln_rho_a_theorem_not_a_finding(lyap):
@@ -95,8 +97,8 @@ def test_driven_network_sits_near_the_mean_field(lyap):
 def test_every_claim_holds_in_a_world_that_follows_the_theory(lyap):
     verdicts = lyap.summarize(world()).verdicts()
     assert set(verdicts) == {
-        "gradient_rate_is_lambda_max", "mean_field_limit_g1p5_s0", "mean_field_limit_g1p5_s1",
-        "mean_field_limit_g2_s0", "mean_field_limit_g2_s1", "deviation_shrinks_with_n",
+        "gradient_rate_is_lambda_max", "mean_field_g1p5_s0", "mean_field_g1p5_s1",
+        "mean_field_g2_s0", "mean_field_g2_s1", "deviation_shrinks_with_n",
         "input_suppresses_chaos", "input_drop_matches_mean_field", "input_quenches_chaos",
         "sweep_matches_mean_field", "lstm_gate_predicts_lambda", "lstm_loop_slows_decay",
         "gru_gate_predicts_lambda", "gru_loop_slows_decay"}
@@ -111,7 +113,7 @@ def test_two_ways_claim_fails_when_the_rates_differ(lyap):
 def test_mean_field_claims_fail_off_the_theory(lyap):
     # A constant offset: the limit misses the mean field, and the deviation grows with N.
     v = lyap.summarize(world(offset=0.05, slope=-1.0)).verdicts()
-    assert v["mean_field_limit_g2_s0"] == "fails"
+    assert v["mean_field_g2_s0"] == "fails"
     assert v["deviation_shrinks_with_n"] == "fails"
     assert v["sweep_matches_mean_field"] == "fails"
 
@@ -133,7 +135,7 @@ def test_gate_claims_fail_when_the_bias_misses(lyap):
 
 def test_noisy_seeds_are_inconclusive_not_holding(lyap):
     v = lyap.summarize(world(noise=0.2)).verdicts()
-    assert v["mean_field_limit_g2_s0"] == "inconclusive"
+    assert v["mean_field_g2_s0"] == "inconclusive"
     assert v["gradient_rate_is_lambda_max"] != "holds"
 
 
