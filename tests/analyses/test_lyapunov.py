@@ -21,7 +21,7 @@ def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset
           loop=0.1, noise=1e-3, seed=0) -> pd.DataFrame:
     """A synthetic frame with run()'s columns: lambda_max = lambda_MF + offset + slope / N
     (+ a change of input_effect times the mean field's drop), the gradient rate
-    lambda_max + two_ways, gated lambda_max = ln sigma(b) + gate_offset, slowest unit
+    lambda_max + two_ways, gated lambda_max = ln <gate> + gate_offset, slowest unit
     lambda_max - loop; Gaussian noise of sd ``noise`` on each run."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -47,7 +47,8 @@ def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset
                 rows.append({"case": "x", "seed": seed_, "steps": 1000, "kind": "summary",
                              "cell": cell, "hidden": 64, "bias": b, "lambda_max": lam,
                              "grad_rate": lam + two_ways, "ln_sigma_bias": ln_sig,
-                             "ln_mean_gate": ln_sig, "slowest_unit": lam - loop})
+                             "ln_mean_gate": -0.4 if math.isnan(b) else ln_sig,
+                             "slowest_unit": lam - loop})
                 rows += [{"case": "x", "seed": seed_, "steps": 1000, "kind": "spectrum",
                           "cell": cell, "hidden": 64, "bias": b, "index": i,
                           "exponent": lam - 0.1 * i} for i in (1, 2, 3)]
