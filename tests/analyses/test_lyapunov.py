@@ -18,7 +18,7 @@ def _mf(g: float, s2: float) -> float:
 
 
 def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset=0.0,
-          loop=0.1, noise=1e-3, seed=0) -> pd.DataFrame:
+          loop=0.1, q_ratio=1.0, noise=1e-3, seed=0) -> pd.DataFrame:
     """A synthetic frame with run()'s columns: lambda_max = lambda_MF + offset + slope / N
     (+ a change of input_effect times the mean field's drop), the gradient rate
     lambda_max + two_ways, gated lambda_max = ln <gate> + gate_offset, slowest unit
@@ -37,7 +37,8 @@ def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset
                          "cell": "rnn", "hidden": n, "gain": g, "input_variance": s2,
                          "lambda_max": lam, "grad_rate": lam + two_ways
                          + noise * rng.standard_normal(), "mean_field": mf,
-                         "q_mean_field": 1.0, "q_measured": 1.0})
+                         "q_mean_field": 1.0, "q_measured": q_ratio
+                         * (1 + noise * rng.standard_normal())})
     for cell in ("lstm", "gru"):
         for b in (math.nan, 0.0, 1.0, 2.0):
             ln_sig = math.nan if math.isnan(b) else -math.log1p(math.exp(-b))
@@ -101,7 +102,8 @@ def test_every_claim_holds_in_a_world_that_follows_the_theory(lyap):
         "gradient_rate_is_lambda_max", "mean_field_g1p5_s0", "mean_field_g1p5_s1",
         "mean_field_g2_s0", "mean_field_g2_s1", "deviation_shrinks_with_n",
         "input_suppresses_chaos", "input_drop_matches_mean_field", "input_quenches_chaos",
-        "sweep_matches_mean_field", "lstm_gate_predicts_lambda", "lstm_loop_slows_decay",
+        "sweep_matches_mean_field", "stationary_variance_matches",
+        "lstm_gate_predicts_lambda", "lstm_loop_slows_decay",
         "gru_gate_predicts_lambda", "gru_loop_slows_decay"}
     assert all(v == "holds" for v in verdicts.values()), verdicts
 
@@ -117,6 +119,11 @@ def test_mean_field_claims_fail_off_the_theory(lyap):
     assert v["mean_field_g2_s0"] == "fails"
     assert v["deviation_shrinks_with_n"] == "fails"
     assert v["sweep_matches_mean_field"] == "fails"
+
+
+def test_variance_claim_fails_off_q_star(lyap):
+    v = lyap.summarize(world(q_ratio=1.2)).verdicts()
+    assert v["stationary_variance_matches"] == "fails"
 
 
 def test_input_claims_fail_when_input_feeds_chaos(lyap):
