@@ -274,7 +274,7 @@ def render(frame: pd.DataFrame, out) -> None:
         bb = np.linspace(0.0, 3.2, 60)
         ax.plot(bb, [naive_timescale(b) for b in bb], "k:", label=r"naive $-1/\ln\sigma(b_f)$")
         ax.plot(lstm.bias, lstm.slowest_unit_timescale, "^--", color="grey", mfc="none",
-                lw=0.8, label=r"slowest unit $-1/\max_i\langle\ln f_i\rangle$")
+                lw=0.8, label=r"slowest unit's $-1/\langle\ln f_i\rangle$")
         ok = lstm[lstm.informative]
         ax.errorbar(ok.bias, ok.timescale, yerr=[ok.timescale - ok.timescale_ci_low,
                                                  ok.timescale_ci_high - ok.timescale],
@@ -345,9 +345,10 @@ def render(frame: pd.DataFrame, out) -> None:
                    if v.verdict == "fails"]
         if longer:
             parts.append("The full-state gradient outlives the naive timescale -1/ln sigma(b) "
-                         "for " + ", ".join(longer) + " (ratios in the table): the bias alone "
-                         "understates how far the gradient reaches, because the gates vary "
-                         "across units and steps and the state loops through h.")
+                         "for " + ", ".join(longer) + " (ratios with their intervals in the "
+                         "table and the claims): the bias alone understates how far the "
+                         "gradient reaches. The Lyapunov section tests why: the gates' spread "
+                         "across units and the loop through h.")
         if shorter:
             parts.append("It does not for " + ", ".join(shorter) + ".")
         if unresolved:

@@ -510,30 +510,37 @@ def render(frame: pd.DataFrame, out) -> None:
 def _figure_finite_n(out, by_size: pd.DataFrame, limit: pd.DataFrame | None) -> None:
     if limit is None or not len(limit):
         return
-    fig, ax = new_figure("column", 3.0)
-    settings = list(limit[["gain", "input_variance"]].itertuples(index=False, name=None))
-    palette = sns.color_palette("viridis", n_colors=len(settings))
-    data = []
-    for color, (gain, s2), r in zip(palette, settings, limit.itertuples(), strict=True):
-        g = by_size[(by_size.gain == gain) & (by_size.input_variance == s2)].sort_values(
-            "hidden")
-        ax.errorbar(g.hidden, g.deviation, yerr=[g.deviation - g.deviation_ci_low,
-                                                 g.deviation_ci_high - g.deviation],
-                    marker="o", ms=3, ls="none", capsize=2, color=color,
-                    label=f"{gain:g}, {s2:g}")
-        n = np.geomspace(g.hidden.min(), g.hidden.max(), 30)
-        fit = r.lambda_inf + r.slope / n - r.mean_field
-        ax.plot(n, fit, color=color, lw=0.8, ls="--")
-        data.append(g.assign(fit_lambda_inf=r.lambda_inf, fit_slope=r.slope))
-    ax.axhline(0, color="k", lw=1)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("network size $N$")
-    ax.set_ylabel(r"$\lambda_{\max} - \lambda_{\mathrm{MF}}$ (nats/step)")
+    gains = sorted(set(limit.gain))
+    inputs = sorted(set(limit.input_variance))
+    fig, axes = new_figure("page", 2.6, ncols=len(gains), sharey=True, squeeze=False)
+    palette = dict(zip(inputs, sns.color_palette("mako_r", n_colors=len(inputs) + 1)[1:],
+                       strict=True))
     # The means set the scale: a few-seed interval at small N may reach far beyond them.
     means = by_size.deviation[np.isfinite(by_size.deviation)]
-    ax.set_ylim(min(-0.05, float(means.min()) - 0.05), max(0.05, float(means.max()) + 0.05))
-    fig.legend(loc="outside lower center", ncol=3, fontsize=7, title="$g$, $s^2$",
-               title_fontsize=7)
+    ylim = (min(-0.05, float(means.min()) - 0.03), max(0.03, float(means.max()) + 0.03))
+    data = []
+    for ax, gain in zip(axes[0], gains, strict=True):
+        for i, r in enumerate(limit[limit.gain == gain].itertuples()):
+            s2, color = r.input_variance, palette[r.input_variance]
+            g = by_size[(by_size.gain == gain) & (by_size.input_variance == s2)].sort_values(
+                "hidden")
+            shift = 2.0 ** (0.06 * (i - 1))          # dodge the inputs apart on the log axis
+            ax.errorbar(g.hidden * shift, g.deviation,
+                        yerr=[g.deviation - g.deviation_ci_low,
+                              g.deviation_ci_high - g.deviation],
+                        marker="o", ms=3, ls="none", capsize=2, color=color,
+                        label=f"$s^2 = {s2:g}$")
+            n = np.geomspace(g.hidden.min(), g.hidden.max(), 30)
+            ax.plot(n, r.lambda_inf + r.slope / n - r.mean_field, color=color, lw=0.8,
+                    ls="--")
+            data.append(g.assign(fit_lambda_inf=r.lambda_inf, fit_slope=r.slope))
+        ax.axhline(0, color="k", lw=1)
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(*ylim)
+        ax.set_title(f"$g = {gain:g}$")
+        ax.set_xlabel("network size $N$")
+    axes[0][0].set_ylabel(r"$\lambda_{\max} - \lambda_{\mathrm{MF}}$ (nats/step)")
+    axes[0][-1].legend(loc="lower right", fontsize=7)
     out.figure("finite_n", fig, pd.concat(data),
                caption=r"Finite-$N$ deviation of $\lambda_{\max}$ from the mean field (0 for "
                        r"$N \to \infty$) per gain and input variance; dashed: the fit "
@@ -625,7 +632,7 @@ def _figure_gated(out, gated: pd.DataFrame, spectra: pd.DataFrame | None) -> Non
         ax.plot(g.bias, g.ln_mean_gate, marker="x", ls="none", color=color, ms=4,
                 label=rf"{cell.upper()} $\ln\langle k\rangle$ (mean gate)")
         ax.plot(g.bias, g.slowest_unit, marker=marker, mfc="none", ls="--", lw=0.8,
-                color=color, label=rf"{cell.upper()} slowest gate $\max_i\langle\ln k_i\rangle$")
+                color=color, label=rf"{cell.upper()} slowest unit's $\langle\ln k_i\rangle$")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel(r"keep-gate bias $b$ ($b_f$ for LSTM, $b_z$ for GRU)")
     ax.set_ylabel("exponent (nats/step)")

@@ -160,4 +160,4 @@ def test_summarize_is_pure_and_tables_render(lyap, tmp_path):
     section = Section("lyapunov", tmp_path)
     lyap.render(frame, section)
     assert len(section.claims) == len(a.claims)
-    assert (tmp_path / "figures" / "lyapunov-finite_n-column.png").exists()
+    assert (tmp_path / "figures" / "lyapunov-finite_n-page.png").exists()
