@@ -297,7 +297,7 @@ def render(frame: pd.DataFrame, out) -> None:
                            f"random-walk errors, distances {FIT_FROM}..T-1, pooled over the "
                            "sequences of a seed), mean and 95% CI over seeds, against the "
                            "naive timescale -1/ln sigma(b_f) (dotted) and the slowest unit's "
-                           "gate product -1/max_i <ln f_i,t> (triangles). A bias whose fit is "
+                           "gate product -1/max_i mean_t ln f_i,t (triangles). A bias whose fit is "
                            "uninformative (R^2 < 0.5 or a rate interval reaching 0) is marked, "
                            "not plotted")
     out.table("rates", rates[["model", "rate", "rate_ci_low", "rate_ci_high", "r_squared",

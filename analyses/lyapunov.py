@@ -78,7 +78,7 @@ ALIGN = ALIGN_CHUNKS * CHUNK  # gradient (after it): both rates average over the
 TWO_WAYS_MARGIN = 0.005   # gradient rate vs lambda_max: the same number, up to O(1/T)
 MF_MARGIN = 0.01          # lambda_max extrapolated to N -> inf vs the mean field
 SWEEP_MARGIN = 0.02       # lambda_max at N = SWEEP_N vs the mean field
-GATE_MARGIN = 0.02        # lambda_max vs ln <gate> of the keep gate
+GATE_MARGIN = 0.02        # lambda_max vs ln mean(gate) of the keep gate
 Q_MARGIN = 0.05           # relative: measured stationary variance vs the mean field's q*
 
 
@@ -381,9 +381,9 @@ def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> 
         s.claim(worst_matches(
             f"{cell}_gate_predicts_lambda",
             f"The {cell.upper()}'s mean keep gate predicts its full-state lambda_max as "
-            f"ln <{gate}> (the cell path's exponent if every {gate} sat at its mean) within "
+            f"ln mean({gate}) (the cell path's exponent if every {gate} sat at its mean) within "
             f"{GATE_MARGIN} nats/step, at every bias.", pts, [0.0] * len(pts), GATE_MARGIN,
-            what=f"lambda_max - ln <{gate}>"))
+            what=f"lambda_max - ln mean({gate})"))
         # The h-c (or h-z) loop: lambda_max above the slowest unit's own gate product.
         worst = None
         for b, grp in g.groupby("bias"):
@@ -395,9 +395,9 @@ def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> 
             claim = exceeds(
                 f"{cell}_loop_slows_decay",
                 f"The recurrent loop through h slows the {cell.upper()}'s decay beyond its "
-                f"slowest gate: at every bias lambda_max exceeds max_i <ln {gate}_i,t> (the "
+                f"slowest gate: at every bias lambda_max exceeds max_i mean_t ln {gate}_i,t (the "
                 f"top exponent of the gate product alone).",
-                m, lo, hi, 0.0, what=f"lambda_max - max_i <ln {gate}_i> at the least "
+                m, lo, hi, 0.0, what=f"lambda_max - max_i mean_t ln {gate}_i at the least "
                 f"separated bias b = {b:g}")
             s.claim(claim)
     for r in table.itertuples():
@@ -488,9 +488,9 @@ def render(frame: pd.DataFrame, out) -> None:
             continue
         parts.append(pred.choose(
             holds=f"The {cell.upper()}'s mean {gate} gate predicts its top exponent: "
-                  f"lambda_max = ln <gate> within the margin at every bias.",
+                  f"lambda_max = ln mean(gate) within the margin at every bias.",
             fails=f"The {cell.upper()}'s mean {gate} gate does not predict its top exponent: "
-                  f"ln <gate> (about ln sigma(b), dotted in the figure) misses lambda_max "
+                  f"ln mean(gate) (about ln sigma(b), dotted in the figure) misses lambda_max "
                   f"({pred.evidence}).",
             inconclusive=f"Whether the {cell.upper()}'s mean {gate} gate predicts its "
                          "lambda_max is not resolved by the seeds."))
