@@ -426,12 +426,12 @@ def render(frame: pd.DataFrame, out) -> None:
     two = c["gradient_rate_is_lambda_max"]
     parts.append(two.choose(
         holds="The gradient sent back through a trajectory by BPTT grows (or vanishes) at "
-              "lambda_max of the same trajectory: the two rates agree within the stated "
-              "margin on every network, chaotic, driven or gated.",
-        fails="On some network the gradient's backward rate and lambda_max disagree beyond "
-              "the stated margin: " + two.evidence + ".",
+              "lambda_max of the same trajectory: over all networks, chaotic, driven or "
+              "gated, the two rates agree within the stated margin (" + two.evidence + ").",
+        fails="The gradient's backward rate and lambda_max disagree beyond the stated "
+              "margin: " + two.evidence + ".",
         inconclusive="The gradient's backward rate and lambda_max could not be told equal "
-                     "within the margin on every network: " + two.evidence + "."))
+                     "within the margin: " + two.evidence + "."))
     lim = [v for k, v in c.items() if k.startswith("mean_field_g")]
     if lim:
         verdicts = [v.verdict for v in lim]
