@@ -1,267 +1,685 @@
-"""Lyapunov spectra of the autonomous tanh RNN h_t = tanh(W h_{t-1}), W_ij ~ N(0, g^2/N).
+"""Lyapunov exponents of the driven tanh RNN and of LSTM and GRU, against theory.
 
-The largest Lyapunov exponent (QR method on the engine's step Jacobians) is
-the per-step growth rate of ||J_t ... J_1||: below g = 1 the zero state is
-stable and lambda_max = ln rho(W); past g = 1 the network is chaotic and
-lambda_max > 0, near the mean-field value. Both views are measured here: the
-QR spectrum, and fit_decay's rate of the product norms.
+The largest Lyapunov exponent lambda_max (QR method on the engine's step
+Jacobians) is the per-step growth rate of ||J_t ... J_1||; a gradient sent
+back through the same trajectory grows (or, lambda_max < 0, vanishes) at the
+same rate. Measured here: lambda_max of h_t = tanh(W h_{t-1} + s x_t),
+W_ij ~ N(0, g^2/N), against the mean-field value 1/2 ln(g^2 E[phi'(h)^2]) at
+the driven stationary variance, as N grows from 32 to 512 and with inputs of
+variance s^2 = 0..1; the gradient's log-norm rate measured backward (BPTT) on
+the same trajectories; and the full (h, c) spectra of PyTorch-initialized
+LSTMs and GRUs against their keep-gate bias, the systems of the gates section.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import re
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
-
-import gradflow
-from gradflow.diagnostics import (
-    fit_decay,
-    lyapunov_spectrum,
-    mean_field_lyapunov,
-    product_norms,
-    spectral_radius,
+from _lyapgates import (
+    forward_and_backward,
+    gated_network,
+    keep_gate,
+    rnn_network,
+    trajectory,
+    worst_matches,
 )
-from gradflow.report import mean_ci, summarize
-from gradflow.report.style import new_figure
 
-TITLE = "Lyapunov spectra: how fast products of Jacobians grow or shrink"
+from gradflow.diagnostics import critical_gain, driven_mean_field, forget_gate_timescale
+from gradflow.report.claims import Claim, Summary, exceeds, fmt, matches
+from gradflow.report.stats import mean_ci
+from gradflow.report.style import CELL_COLORS, new_figure
+
+TITLE = "Lyapunov exponents: how fast products of Jacobians grow or shrink"
 QUESTION = (
     "The lecture reads vanishing and exploding gradients off products of Jacobians "
-    "dh_t/dh_{t-1}. For the autonomous tanh RNN h_t = tanh(W h_{t-1}) with W entries "
-    "N(0, g^2/N), the largest Lyapunov exponent lambda_max is the per-step growth rate of "
-    "||prod J||: is it ln rho(W) below g = 1, where the zero state is stable, and does the "
-    "network turn chaotic (lambda_max > 0, near the mean-field value) past g = 1? Do the QR "
-    "spectrum and the fitted growth of ||prod J|| give the same number?")
+    "dh_t/dh_{t-1}. Their growth rate is the largest Lyapunov exponent lambda_max. For the "
+    "tanh RNN h_t = tanh(W h_{t-1} + s x_t) with W entries N(0, g^2/N), mean-field theory "
+    "predicts lambda_max = 1/2 ln(g^2 E[phi'(h)^2]) as N -> inf: how far is a network of N "
+    "units from it, does input suppress chaos as predicted, and is the gradient's growth "
+    "rate measured backward the same number? For LSTM and GRU, does the keep-gate bias "
+    "predict the full (h, c) spectrum's top exponent as ln sigma(b)?")
 ORDER = 60
 
-GRID = {"gain": [0.5, 0.8, 0.9, 1.1, 1.5, 2.0, 3.0], "seed": [0, 1, 2], "hidden": [300],
-        "steps": [2000], "top": [60]}
-QUICK_GRID = {"gain": [0.8, 2.0], "seed": [0, 1], "hidden": [20], "steps": [200], "top": [5]}
+#: Finite-N sweep: every N at each (gain, input variance).
+SIZES = [32, 64, 128, 256, 512]
+N_GAINS = [1.5, 2.0, 3.0]
+N_INPUTS = [0.0, 0.25, 1.0]
+#: Gain sweep at one N: the phase diagram against the mean-field curves.
+SWEEP_N = 256
+SWEEP_GAINS = [0.5, 0.8, 1.2, 1.5, 2.0, 2.5, 3.0]
+SWEEP_INPUTS = [0.0, 0.04, 0.25, 1.0]
+#: Gated cells at the gates section's size: (cell, keep-gate bias; None = PyTorch's).
+GATED_H = 64
+GATED = [("lstm", None), ("lstm", 0.0), ("lstm", 1.0), ("lstm", 2.0), ("lstm", 3.0),
+         ("gru", None), ("gru", 0.0), ("gru", 2.0)]
 
-WARMUP = 500          # steps before averaging: onto the attractor (or into the fixed point)
-CHUNK = 50            # steps of Jacobians in memory at a time: O(CHUNK N^2)
-WINDOW = 300          # steps of the product-norm window
-FIT_FROM = 50         # product norms fitted from k = 50 on (past the alignment transient)
-#: Gains of the mean-field curve (run() evaluates it, render() only draws it).
-THEORY_GAINS = np.round(np.linspace(0.3, 3.2, 59), 4)
+
+def _cases() -> list[list]:
+    rnn = {(n, g, s) for n in SIZES for g in N_GAINS for s in N_INPUTS}
+    rnn |= {(SWEEP_N, g, s) for g in SWEEP_GAINS for s in SWEEP_INPUTS}
+    return ([["rnn", n, g, s] for n, g, s in sorted(rnn)]
+            + [[cell, GATED_H, b] for cell, b in GATED])
+
+
+GRID = {"case": _cases(), "seed": [0, 1, 2, 3], "steps": [1000]}
+QUICK_GRID = {"case": [["rnn", n, 2.0, s] for n in (16, 24, 32) for s in (0.0, 1.0)]
+                      + [["lstm", 6, 1.0], ["gru", 6, 2.0]],
+              "seed": [0, 1], "steps": [200]}
+
+WARMUP = 200          # steps run before the window: onto the attractor
+CHUNK = 50            # steps per forward chunk; the backward gradient is renormalized per chunk
+ALIGN_CHUNKS = 2      # chunks that only align the QR frame (before the window) and the
+ALIGN = ALIGN_CHUNKS * CHUNK  # gradient (after it): both rates average over the same steps
+#: Margins of the matches claims (nats/step).
+TWO_WAYS_MARGIN = 0.005   # gradient rate vs lambda_max: the same number, up to O(1/T)
+MF_MARGIN = 0.01          # lambda_max extrapolated to N -> inf vs the mean field
+SWEEP_MARGIN = 0.02       # lambda_max at N = SWEEP_N vs the mean field
+GATE_MARGIN = 0.02        # lambda_max vs ln mean(gate) of the keep gate
+Q_MARGIN = 0.05           # relative: measured stationary variance vs the mean field's q*
 
 
 def run(config: dict) -> list[dict]:
-    """One W at one gain: Lyapunov spectrum (QR), product-norm growth rate, ln rho(W)."""
-    N, g, seed = config["hidden"], config["gain"], config["seed"]
-    steps, top = config["steps"], config["top"]
-    net = gradflow.Network("rnn", input_size=1, hidden_size=N, nonlinearity="tanh")
-    params = net.init(seed, scheme="gaussian", gain=g)     # biases zero: autonomous tanh(W h)
+    """One network and one trajectory: lambda_max (QR) and the gradient's rate (BPTT)."""
+    case, seed, steps = config["case"], config["seed"], config["steps"]
+    if steps % CHUNK or steps < 2 * CHUNK:
+        raise ValueError(f"steps must be a multiple of {CHUNK}, at least {2 * CHUNK}; "
+                         f"got {steps}")
+    total = WARMUP + steps + 2 * ALIGN                  # window plus alignment on both sides
+    cell = case[0]
     rng = np.random.default_rng([seed, 2])
-    state = [rng.standard_normal((1, 1, N))]                # h0 ~ N(0, 1), one trajectory
-    zeros = np.zeros((CHUNK, 1, 1))
+    if cell == "rnn":
+        _, N, gain, s2 = case
+        net, params = rnn_network(N, gain, s2, seed)
+        x = rng.standard_normal((total, 1, N))
+        h0 = rng.standard_normal((1, 1, N))
+        k, row = 1, {"cell": "rnn", "hidden": N, "gain": float(gain), "input_variance": float(s2)}
+    else:
+        _, N, bias = case
+        net, params = gated_network(cell, N, bias, seed)
+        x = rng.standard_normal((total, 1, net.input_size))
+        h0 = None
+        k, row = 2 * N if cell == "lstm" else N, {"cell": cell, "hidden": N,
+                                                   "bias": np.nan if bias is None else bias}
+    warm = net.forward(params, x[:WARMUP], state=h0)
+    traces = trajectory(net, params, x[WARMUP:], warm.final_state, CHUNK)
+    spectrum, growth = forward_and_backward(net, params, traces, k=k,
+                                            align_chunks=ALIGN_CHUNKS, rng=rng)
+    row |= {"kind": "summary", "lambda_max": float(spectrum[0]),
+            "grad_rate": float(growth.mean() / CHUNK)}
+    rows = []
+    window = traces[ALIGN_CHUNKS:len(traces) - ALIGN_CHUNKS]
+    if cell == "rnn":
+        W = params["weight_hh_l0"]
+        h_prev = np.concatenate([tr.layers[0].cells[0].h[:-1, 0] for tr in window])  # (T, N)
+        u = np.concatenate([tr.layers[0].inputs[:, 0] for tr in window]) * math.sqrt(s2)
+        pre = h_prev @ W.T + u                                                     # (T, N)
+        mf = driven_mean_field(gain, s2)
+        row |= {"mean_field": 0.5 * math.log(mf.chi), "q_mean_field": mf.q,
+                "q_measured": float(np.mean(pre * pre))}
+    else:
+        gate = np.concatenate([keep_gate(cell, tr)[:, 0] for tr in window])   # (T, H)
+        log_gate = np.log(gate)
+        row |= {"ln_sigma_bias": (math.nan if bias is None
+                                  else -1.0 / float(forget_gate_timescale(bias))),
+                "ln_mean_gate": float(np.log(gate.mean())),
+                "slowest_unit": float(log_gate.mean(axis=0).max())}
+        rows += [{"kind": "spectrum", "cell": cell, "hidden": N, "bias": row["bias"],
+                  "index": i + 1, "exponent": float(e)} for i, e in enumerate(spectrum)]
+    return [row, *rows]
 
-    def jacobians(n_steps: int) -> Iterator[np.ndarray]:
-        """Step Jacobians along the trajectory, CHUNK steps at a time, (CHUNK, 1, N, N)."""
-        for _ in range(n_steps // CHUNK):
-            trace = net.forward(params, zeros, state=state[0])
-            state[0] = trace.final_state
-            yield net.step_jacobians(params, trace)
 
-    spectrum = lyapunov_spectrum(jacobians(WARMUP + steps), k=top, warmup=WARMUP,
-                                 seed=np.random.default_rng([seed, 3]))[0]        # (top,)
-    # The same trajectory continued: products over a window, ||J[t] ... J[t-k+1]||_2.
-    J = np.concatenate(list(jacobians(WINDOW)))            # (WINDOW, 1, N, N)
-    norms = product_norms(J)                               # (WINDOW, 1), k = 1..WINDOW
-    k = np.arange(1, WINDOW + 1)
-    fit = fit_decay(norms[FIT_FROM - 1:], k[FIT_FROM - 1:], pool=True)
-    rho = float(spectral_radius(params["weight_hh_l0"]))
-    h_end = state[0].reshape(-1)
-    rows = [{"kind": "exponent", "index": i + 1, "exponent": float(e)}
-            for i, e in enumerate(spectrum)]
-    rows += [{"kind": "product", "k": int(kk), "log_norm": float(np.log(norms[kk - 1, 0]))}
-             for kk in k]
-    rows.append({"kind": "summary", "lambda_max": float(spectrum[0]),
-                 "product_rate": float(-fit.rate), "product_rate_low": float(-fit.rate_high),
-                 "product_rate_high": float(-fit.rate_low), "ln_rho": float(np.log(rho)),
-                 "mean_field": mean_field_lyapunov(g),
-                 "state_rms": float(np.sqrt(np.mean(h_end ** 2)))})
-    rows += [{"kind": "theory", "theory_gain": float(tg),
-              "mean_field_curve": mean_field_lyapunov(float(tg))} for tg in THEORY_GAINS]
-    return rows
+# ---- summarize: every table, number and claim ---------------------------------------
 
+def _tag(value: float) -> str:
+    """``0.25`` -> ``0p25`` for claim names."""
+    return re.sub(r"[^0-9a-z]", "p", f"{value:g}")
+
+
+def _word(value: float) -> str:
+    """A number as letters for a macro name: ``0.25`` -> ``ZeroPointTwoFive``."""
+    digits = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
+    return "".join("Point" if ch == "." else "Minus" if ch == "-" else digits[int(ch)]
+                   for ch in f"{value:g}")
+
+
+def _bias_label(cell: str, bias: float) -> str:
+    gate = "b_f" if cell == "lstm" else "b_z"
+    return f"{cell.upper()}, {gate} = " + ("default" if not np.isfinite(bias) else f"{bias:g}")
+
+
+def _extrapolate(group: pd.DataFrame) -> dict:
+    """Least squares lambda(N) = lambda_inf + a / N over every run (independent W), with the
+    t-interval of lambda_inf."""
+    x = 1.0 / group.hidden.to_numpy(float)
+    y = group.lambda_max.to_numpy(float)
+    n = x.size
+    if n < 3 or np.unique(x).size < 2:
+        return {"lambda_inf": math.nan, "lambda_inf_low": math.nan,
+                "lambda_inf_high": math.nan, "slope": math.nan}
+    X = np.column_stack([np.ones(n), x])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    s2 = float(resid @ resid) / (n - 2)
+    cov = s2 * np.linalg.inv(X.T @ X)
+    from scipy import stats
+    half = float(stats.t.ppf(0.975, n - 2) * math.sqrt(cov[0, 0]))
+    return {"lambda_inf": float(coef[0]), "lambda_inf_low": float(coef[0] - half),
+            "lambda_inf_high": float(coef[0] + half), "slope": float(coef[1])}
+
+
+def _ci_table(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    rows = []
+    for key, g in frame.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key, strict=True))
+        for col in columns:
+            m, lo, hi = mean_ci(g[col])
+            row |= {col: m, f"{col}_ci_low": lo, f"{col}_ci_high": hi}
+        row["seeds"] = len(g)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize(frame: pd.DataFrame) -> Summary:
+    """Tables, citable numbers and claims of the Lyapunov section (pure)."""
+    s = Summary()
+    runs = frame[frame.kind == "summary"].copy()
+    rnn = runs[runs.cell == "rnn"].copy()
+    gated = runs[runs.cell != "rnn"].copy()
+    runs["two_ways_diff"] = runs.grad_rate - runs.lambda_max
+
+    # The gradient's rate measured backward is lambda_max of the same trajectory.
+    diff = runs.two_ways_diff.to_numpy()
+    m, lo, hi = mean_ci(diff)
+    worst = float(np.max(np.abs(diff))) if diff.size else math.nan
+    claim = matches(
+        "gradient_rate_is_lambda_max",
+        "The gradient's log-norm rate measured backward (BPTT) equals lambda_max measured "
+        "forward (QR) on the same trajectory and window: their mean difference over all runs "
+        f"lies within {TWO_WAYS_MARGIN} nats/step.",
+        m, lo, hi, 0.0, TWO_WAYS_MARGIN, what=f"rate - lambda_max over {diff.size} runs")
+    s.claim(Claim(claim.name, claim.statement, claim.verdict,
+                  claim.evidence + f"; largest |difference| {fmt(worst, 2)}"))
+    s.tables["two_ways"] = runs[["cell", "hidden", "seed", "lambda_max", "grad_rate",
+                                 "two_ways_diff"]
+                                + [c for c in ("gain", "input_variance", "bias") if c in runs]]
+    if diff.size and math.isfinite(worst):
+        s.number("MaxAbsTwoWays", worst, "largest |gradient rate - lambda_max| over all runs",
+                 unit="nats/step", digits=2)
+
+    if len(rnn):
+        _summarize_rnn(s, rnn)
+    if len(gated):
+        _summarize_gated(s, gated, frame[frame.kind == "spectrum"])
+    return s
+
+
+def _summarize_rnn(s: Summary, rnn: pd.DataFrame) -> None:
+    rnn["deviation"] = rnn.lambda_max - rnn.mean_field
+    by = ["gain", "input_variance", "hidden"]
+    table = _ci_table(rnn, by, ["lambda_max", "grad_rate", "deviation", "q_measured"])
+    theory = rnn.groupby(by, as_index=False)[["mean_field", "q_mean_field"]].first()
+    s.tables["by_size"] = table.merge(theory, on=by)
+
+    # Finite N: lambda(N) = lambda_inf + a / N at each (gain, input) with several sizes.
+    sizes = rnn.groupby(["gain", "input_variance"]).hidden.nunique()
+    swept = sizes[sizes >= 3].index
+    rows = []
+    for gain, s2 in swept:
+        g = rnn[(rnn.gain == gain) & (rnn.input_variance == s2)]
+        rows.append({"gain": gain, "input_variance": s2, **_extrapolate(g),
+                     "mean_field": float(g.mean_field.iloc[0]),
+                     "smallest_n": int(g.hidden.min()), "largest_n": int(g.hidden.max())})
+    limit = pd.DataFrame(rows)
+    s.tables["limit"] = limit
+    for r in limit.itertuples():
+        g = rnn[(rnn.gain == r.gain) & (rnn.input_variance == r.input_variance)
+                & (rnn.hidden == r.largest_n)]
+        m, lo, hi = mean_ci(g.lambda_max)
+        s.claim(matches(
+            f"mean_field_g{_tag(r.gain)}_s{_tag(r.input_variance)}",
+            f"At g = {r.gain:g}, s^2 = {r.input_variance:g} and N = {r.largest_n}, "
+            f"lambda_max matches the driven mean field within {MF_MARGIN} nats/step.",
+            m, lo, hi, r.mean_field, MF_MARGIN, what=f"lambda_max over {len(g)} seeds"))
+    if len(limit):
+        # Paired by seed and (gain, input): |deviation| at the smallest N minus the largest.
+        diffs = []
+        for gain, s2 in swept:
+            g = rnn[(rnn.gain == gain) & (rnn.input_variance == s2)]
+            small = g[g.hidden == g.hidden.min()].set_index("seed").deviation.abs()
+            large = g[g.hidden == g.hidden.max()].set_index("seed").deviation.abs()
+            diffs += list((small - large).dropna())
+        m, lo, hi = mean_ci(diffs)
+        n_lo, n_hi = int(limit.smallest_n.min()), int(limit.largest_n.max())
+        s.claim(exceeds(
+            "deviation_shrinks_with_n",
+            f"The deviation of lambda_max from the mean field shrinks with N: |lambda_max - "
+            f"lambda_MF| is larger at N = {n_lo} than at N = {n_hi}.",
+            m, lo, hi, 0.0, what=f"paired |dev(N={n_lo})| - |dev(N={n_hi})| over "
+            f"{len(diffs)} (gain, input, seed)"))
+
+    # The premise of the theory: the measured stationary variance is the driven q*.
+    top = int(rnn.hidden.max())
+    at = rnn[rnn.hidden == top]
+    driven = at[at.q_mean_field > 0]
+    pts = [(f"g={gg:g}, s^2={ss:g}", (grp.q_measured / grp.q_mean_field - 1.0).to_numpy())
+           for (gg, ss), grp in driven.groupby(["gain", "input_variance"])]
+    if pts:
+        s.claim(worst_matches(
+            "stationary_variance_matches",
+            f"At N = {top} the measured pre-activation variance is the driven mean field's "
+            f"stationary q* within {Q_MARGIN:.0%} at every gain and input (q* > 0).",
+            pts, [0.0] * len(pts), Q_MARGIN, what="q / q* - 1"))
+
+    # Input suppresses chaos: the same W (same seed) with and without input.
+    inputs = sorted(set(at.input_variance))
+    gains = sorted(set(at.gain))
+    chaos_gain = 2.0 if 2.0 in gains else (gains[-1] if gains else math.nan)
+    if len(inputs) >= 2 and math.isfinite(chaos_gain):
+        g = at[at.gain == chaos_gain]
+        free = g[g.input_variance == inputs[0]].set_index("seed").lambda_max
+        driven = g[g.input_variance == inputs[-1]].set_index("seed").lambda_max
+        drop = (free - driven).dropna()
+        m, lo, hi = mean_ci(drop)
+        s.claim(exceeds(
+            "input_suppresses_chaos",
+            f"Input suppresses chaos: at g = {chaos_gain:g}, N = {top}, driving every unit "
+            f"with variance s^2 = {inputs[-1]:g} lowers lambda_max below its value at "
+            f"s^2 = {inputs[0]:g} (same W).",
+            m, lo, hi, 0.0, what=f"paired drop of lambda_max over {len(drop)} seeds"))
+        mf_drop = float(g[g.input_variance == inputs[0]].mean_field.iloc[0]
+                        - g[g.input_variance == inputs[-1]].mean_field.iloc[0])
+        s.claim(matches(
+            "input_drop_matches_mean_field",
+            f"The drop of lambda_max from s^2 = {inputs[0]:g} to {inputs[-1]:g} at "
+            f"g = {chaos_gain:g}, N = {top} matches the mean field's drop within "
+            f"{MF_MARGIN} nats/step.",
+            m, lo, hi, mf_drop, MF_MARGIN, what="paired drop"))
+        if math.isfinite(m):
+            s.number("InputDrop", m, f"drop of lambda_max from s^2 = {inputs[0]:g} to "
+                     f"{inputs[-1]:g} at g = {chaos_gain:g}, N = {top}", low=lo, high=hi,
+                     unit="nats/step")
+        # Quenched: below the driven critical gain, lambda_max < 0 although g > 1.
+        quench = [gg for gg in gains if 1.0 < gg < critical_gain(inputs[-1])]
+        if quench:
+            gq = quench[-1]
+            vals = at[(at.gain == gq) & (at.input_variance == inputs[-1])].lambda_max
+            m, lo, hi = mean_ci(vals)
+            claim = exceeds(
+                "input_quenches_chaos",
+                f"Input quenches chaos below the driven critical gain: at g = {gq:g} "
+                f"(g* = {critical_gain(inputs[-1]):.3g} for s^2 = {inputs[-1]:g}), N = {top}, "
+                f"lambda_max < 0.", -m, -hi, -lo, 0.0, what="-lambda_max")
+            s.claim(claim)
+
+    # Gain sweep at one N: the phase diagram against the mean-field curves.
+    sweep = rnn[rnn.hidden == SWEEP_N]
+    if sweep.gain.nunique() >= 3:
+        table = _ci_table(sweep, ["gain", "input_variance"], ["lambda_max", "grad_rate"])
+        table = table.merge(sweep.groupby(["gain", "input_variance"], as_index=False)
+                            .mean_field.first(), on=["gain", "input_variance"])
+        s.tables["sweep"] = table
+        # Without input and g <= 1 the state is the zero fixed point, lambda_max = ln rho(W)
+        # of the one sampled W: a theorem (tested), not a mean-field comparison.
+        keep = sweep[~((sweep.input_variance == 0) & (sweep.gain <= 1))]
+        pts = [(f"g={gg:g}, s^2={ss:g}", grp.lambda_max.to_numpy())
+               for (gg, ss), grp in keep.groupby(["gain", "input_variance"])]
+        pred = [float(grp.mean_field.iloc[0])
+                for _, grp in keep.groupby(["gain", "input_variance"])]
+        s.claim(worst_matches(
+            "sweep_matches_mean_field",
+            f"At N = {SWEEP_N}, lambda_max lies within {SWEEP_MARGIN} nats/step of the "
+            f"driven mean field at every gain and input variance of the sweep (except the "
+            f"zero fixed point: no input and g <= 1).", pts, pred, SWEEP_MARGIN,
+            what="lambda_max"))
+    gg = np.round(np.linspace(0.3, max(3.2, float(rnn.gain.max()) + 0.2), 59), 4)
+    curves = [{"gain": float(g), "input_variance": float(v),
+               "mean_field": 0.5 * math.log(driven_mean_field(float(g), float(v)).chi)}
+              for v in sorted(set(rnn.input_variance)) for g in gg]
+    s.tables["theory"] = pd.DataFrame(curves)
+    s.tables["critical"] = pd.DataFrame(
+        [{"input_variance": float(v), "critical_gain": critical_gain(float(v))}
+         for v in sorted(set(rnn.input_variance))])
+
+    for gain in (2.0,):
+        for s2 in sorted(set(at.input_variance)):
+            v = at[(at.gain == gain) & (at.input_variance == s2)].lambda_max
+            m, lo, hi = mean_ci(v)
+            if len(v) >= 2 and math.isfinite(lo):
+                s.number(f"LambdaMaxGainTwoInput{_word(s2)}", m,
+                         f"lambda_max at g = 2, s^2 = {s2:g}, N = {top}", low=lo, high=hi,
+                         unit="nats/step")
+
+
+def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> None:
+    cols = ["lambda_max", "grad_rate", "ln_mean_gate", "slowest_unit"]
+    table = _ci_table(gated, ["cell", "bias"], cols)
+    theory = gated.groupby(["cell", "bias"], as_index=False, dropna=False).ln_sigma_bias.first()
+    table = table.merge(theory, on=["cell", "bias"], how="left")
+    table["model"] = [_bias_label(c, b) for c, b in zip(table.cell, table.bias, strict=True)]
+    with np.errstate(divide="ignore"):
+        # -1/lambda_max only where lambda_max's interval lies below 0: else it is unbounded.
+        table["timescale"] = np.where(table.lambda_max_ci_high < 0, -1.0 / table.lambda_max,
+                                      np.nan)
+        table["naive_timescale"] = -1.0 / table.ln_sigma_bias
+    s.tables["gated"] = table
+    if len(spectra):
+        s.tables["gated_spectra"] = (spectra.groupby(["cell", "bias", "index"], as_index=False,
+                                                     dropna=False).exponent.mean())
+    for cell, gate in (("lstm", "f"), ("gru", "z")):
+        g = gated[(gated.cell == cell) & np.isfinite(gated.bias)]
+        if not len(g):
+            continue
+        every = gated[gated.cell == cell]
+        pts = [(f"b = {b:g}" if np.isfinite(b) else "default b",
+                (grp.lambda_max - grp.ln_mean_gate).to_numpy())
+               for b, grp in every.groupby("bias", dropna=False)]
+        s.claim(worst_matches(
+            f"{cell}_gate_predicts_lambda",
+            f"The {cell.upper()}'s mean keep gate predicts its full-state lambda_max as "
+            f"ln mean({gate}) (the cell path's exponent if every {gate} sat at its mean) within "
+            f"{GATE_MARGIN} nats/step, at every bias.", pts, [0.0] * len(pts), GATE_MARGIN,
+            what=f"lambda_max - ln mean({gate})"))
+        # The h-c (or h-z) loop: lambda_max above the slowest unit's own gate product.
+        worst = None
+        for b, grp in g.groupby("bias"):
+            m, lo, hi = mean_ci(grp.lambda_max - grp.slowest_unit)
+            if worst is None or not (lo >= worst[2]):
+                worst = (b, m, lo, hi)
+        if worst is not None:
+            b, m, lo, hi = worst
+            claim = exceeds(
+                f"{cell}_loop_slows_decay",
+                f"The recurrent loop through h slows the {cell.upper()}'s decay beyond its "
+                f"slowest gate: at every bias lambda_max exceeds max_i mean_t ln {gate}_i,t (the "
+                f"top exponent of the gate product alone).",
+                m, lo, hi, 0.0, what=f"lambda_max - max_i mean_t ln {gate}_i at the least "
+                f"separated bias b = {b:g}")
+            s.claim(claim)
+    for r in table.itertuples():
+        if np.isfinite(r.bias) and np.isfinite(r.lambda_max_ci_low):
+            s.number(f"LambdaMax{r.cell.capitalize()}Bias{_word(r.bias)}", r.lambda_max,
+                     f"full-state lambda_max, {r.model}", low=r.lambda_max_ci_low,
+                     high=r.lambda_max_ci_high, unit="nats/step")
+
+
+# ---- render: figures, tables and the claims' prose ---------------------------------
 
 def render(frame: pd.DataFrame, out) -> None:
-    summary = frame[frame.kind == "summary"].copy()
-    theory = frame[frame.kind == "theory"].drop_duplicates("theory_gain").sort_values(
-        "theory_gain")
-    gmax = summary.gain.max()
-    theory = theory[theory.theory_gain <= gmax + 0.2]
-
-    lam = summarize(summary, ["gain"], "lambda_max")
-    prod = summarize(summary, ["gain"], "product_rate")
-    extra = summary.groupby("gain", as_index=False)[["ln_rho", "mean_field", "state_rms"]].mean()
-    table = (lam.rename(columns={"mean": "lambda_max", "ci_low": "lambda_ci_low",
-                                 "ci_high": "lambda_ci_high", "n": "seeds"})
-             .merge(prod.drop(columns="n").rename(columns={
-                 "mean": "product_rate", "ci_low": "product_ci_low",
-                 "ci_high": "product_ci_high"}), on="gain")
-             .merge(extra, on="gain"))
-    summary["diff_rho"] = summary.lambda_max - summary.ln_rho
-    summary["diff_mf"] = summary.lambda_max - summary.mean_field
-    summary["diff_product"] = summary.product_rate - summary.lambda_max
-    for col in ("diff_rho", "diff_mf", "diff_product"):
-        d = summarize(summary, ["gain"], col)
-        table = table.merge(d[["gain", "mean"]].rename(columns={"mean": col}), on="gain")
-
-    # Figure 1: lambda_max vs g, with ln rho(W) below 1 and the mean field above.
-    fig, ax = new_figure("column", 3.4)
-    ax.plot(theory.theory_gain, theory.mean_field_curve, color="grey", lw=1,
-            label=r"mean field $\lambda_{\mathrm{MF}}(g)$ ($= \ln g$ for $g \leq 1$)")
-    below = table[table.gain < 1]
-    ax.plot(below.gain, below.ln_rho, "k^", ms=5, mfc="none",
-            label=r"$\ln\rho(W)$ of the sampled $W$ ($g < 1$)")
-    ax.errorbar(table.gain, table.lambda_max,
-                yerr=[table.lambda_max - table.lambda_ci_low,
-                      table.lambda_ci_high - table.lambda_max],
-                marker="o", ls="none", capsize=3,
-                label=r"$\lambda_{\max}$, QR (95% CI over seeds)")
-    ax.errorbar(table.gain + 0.04, table.product_rate,
-                yerr=[table.product_rate - table.product_ci_low,
-                      table.product_ci_high - table.product_rate],
-                marker="s", ms=3, ls="none", capsize=2,
-                label=r"growth rate of $\|\prod J\|_2$ (fit_decay)")
-    ax.axhline(0, color="grey", lw=0.8, ls="--")
-    ax.axvline(1, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel(r"gain $g$ ($W$ entries $\mathcal{N}(0, g^2/N)$)")
-    ax.set_ylabel("exponent (nats/step)")
-    fig.legend(loc="outside lower center", ncol=1)   # below the axes: the points fill them
-    data = table.merge(
-theory[["theory_gain", "mean_field_curve"]].rename(
-        columns={"theory_gain": "gain"}), on="gain", how="outer")
-    out.figure("lambda_max", fig, data,
-               caption=r"Largest Lyapunov exponent of $h_t = \tanh(W h_{t-1})$ vs gain $g$, "
-                       r"two ways, with $\ln\rho(W)$ and the mean field.",
-               description="Largest Lyapunov exponent of the autonomous tanh RNN (N = "
-                       f"{int(summary.hidden.iloc[0])}, zero input and biases, h0 ~ N(0, 1), "
-                       f"{WARMUP} warm-up steps), mean and 95% CI over seeds (circles); the "
-                       "growth rate of the product norms fitted by fit_decay on the same "
-                       "trajectory (squares, shifted right); ln rho(W) of each sampled W "
-                       "(triangles, g < 1) and the mean-field exponent (grey). Above 0: chaos")
-
-    # Figure 2: top of the spectrum for a few gains.
-    spec = frame[frame.kind == "exponent"].groupby(["gain", "index"], as_index=False)[
-        "exponent"].mean()
-    shown = sorted(set(spec.gain))       # every gain of the grid, g = 0.8 included
-    fig, ax = new_figure("column", 2.6)
-    palette = sns.color_palette("viridis", n_colors=len(shown))
-    for color, g in zip(palette, shown, strict=True):
-        s = spec[spec.gain == g]
-        ax.plot(s["index"], s.exponent, marker=".", color=color, label=f"$g = {g:g}$")
-    ax.axhline(0, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("index $i$")
-    ax.set_ylabel(r"Lyapunov exponent $\lambda_i$ (nats/step)")
-    # outside the axes: inside, it covered the curves at large i
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    out.figure("spectrum", fig, spec,
-               caption=f"The top {int(spec['index'].max())} Lyapunov exponents per gain $g$, "
-                       f"mean over seeds.",
-               description="The largest Lyapunov exponents (QR method, re-orthonormalized every "
-                       "step), mean over seeds, for every gain of the grid "
-                       f"({', '.join(f'{g:g}' for g in shown)}). Below g = 1 they are "
-                       "the logs of the moduli of W's eigenvalues (the trajectory sits at "
-                       "h = 0, where J = W); past "
-                       "g = 1 a growing number of them is positive: the dimension of the "
-                       "chaotic attractor grows with g")
-
-    # Figure 3: the same number two ways, per seed.
-    fig, ax = new_figure("column", 2.6)
-    lo = min(summary.lambda_max.min(), summary.product_rate.min()) - 0.05
-    hi = max(summary.lambda_max.max(), summary.product_rate.max()) + 0.05
-    ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="$y = x$")
-    ax.errorbar(summary.lambda_max, summary.product_rate,
-                yerr=[summary.product_rate - summary.product_rate_low,
-                      summary.product_rate_high - summary.product_rate],
-                marker="o", ls="none", capsize=2, label="one W (seed, gain)")
-    ax.set_xlabel(r"$\lambda_{\max}$ from the QR spectrum (nats/step)")
-    ax.set_ylabel(r"growth rate of $\|\prod J\|_2$ (nats/step)")
-    ax.legend()
-    out.figure("two_ways", fig, summary[["gain", "seed", "lambda_max", "product_rate",
-                                         "product_rate_low", "product_rate_high"]],
-               caption=r"The same exponent two ways, per network: $\lambda_{\max}$ (QR) "
-                       r"against the growth rate of the Jacobian product's norm.",
-               description=f"Per network: lambda_max (QR over {int(summary.steps.iloc[0])} "
-                       f"steps) against the growth rate of ||J_t ... J_t-k+1||_2 fitted by "
-                       f"fit_decay (random-walk errors, 95% CI) for k = {FIT_FROM}..{WINDOW} "
-                       "on a continuation of the same trajectory")
-    out.table("exponents", table,
-              caption="Largest Lyapunov exponent (QR) and product-norm growth rate per gain, "
-                      "95% CI over seeds, against theory.",
-              columns={"gain": "$g$", "lambda_max": r"$\lambda_{\max}$ (QR)",
-                       "product_rate": "product rate", "ln_rho": r"$\ln\rho(W)$",
-                       "mean_field": r"$\lambda_{\mathrm{MF}}$"},
-              description="Largest Lyapunov exponent (QR) and product-norm growth rate, mean and "
-
-                      "95% CI over seeds, against ln rho(W) (mean over the sampled W) and the "
-                      "mean-field exponent; diff_rho = lambda_max - ln rho, diff_mf = "
-                      "lambda_max - lambda_MF, diff_product = product rate - lambda_max "
-                      "(means over seeds); state_rms: RMS of h at the end of the run")
-
-    # Citable numbers.
-    def number(name: str, column: str, gain: float, description: str) -> tuple | None:
-        values = summary[summary.gain == gain][column]
-        if not len(values):
-            return None
-        m, low, high = mean_ci(values)
-        out.number(name, m, description, low=low, high=high, unit="nats/step")
-        return m, low, high
-
-    number("LambdaMaxGainPointEight", "lambda_max", 0.8, "lambda_max at g = 0.8")
-    d08 = number("DiffRhoGainPointEight", "diff_rho", 0.8,
-                 "lambda_max - ln rho(W) at g = 0.8")
-    l2 = number("LambdaMaxGainTwo", "lambda_max", 2.0, "lambda_max at g = 2")
-    d2 = number("DiffMeanFieldGainTwo", "diff_mf", 2.0,
-                "lambda_max - mean-field exponent at g = 2")
-    mf2 = float(summary[summary.gain == 2.0].mean_field.mean()) if l2 else np.nan
-    if l2:
-        out.number("MeanFieldGainTwo", mf2, "mean-field exponent lambda_MF at g = 2",
-                   unit="nats/step")
-    dp = mean_ci(summary.diff_product.abs())
-    out.number("MeanAbsDiffProduct", dp[0], "mean |product growth rate - lambda_max| over "
-               "all runs", low=dp[1], high=dp[2], unit="nats/step")
-    chaotic = summary[summary.gain > 1]
-    positive = int((chaotic.lambda_max > 0).sum())
-    stable = summary[summary.gain < 1]
-    negative = int((stable.lambda_max < 0).sum())
+    summary = summarize(frame)
+    t = summary.tables
+    c = summary.claims
+    if "by_size" in t:
+        _figure_finite_n(out, t["by_size"], t.get("limit"))
+    if "sweep" in t:
+        _figure_sweep(out, t["sweep"], t["theory"], t["critical"])
+    _figure_two_ways(out, t["two_ways"])
+    if "gated" in t:
+        _figure_gated(out, t["gated"], t.get("gated_spectra"))
+    out.summary(summary)
 
     parts = []
-    if d08:
-        parts.append(f"Below g = 1 the trajectory falls into the stable zero state, where "
-                     f"J = W, and lambda_max is ln rho(W) of the sampled matrix: at g = 0.8 "
-                     f"their difference is {d08[0]:.1e} nats/step (95% CI over seeds "
-                     f"[{d08[1]:.1e}, {d08[2]:.1e}]). It is ln rho(W), not ln g: a finite W's "
-                     "spectral radius fluctuates around g.")
-    parts.append(f"lambda_max < 0 in {negative} of the {len(stable)} runs with g < 1 and > 0 "
-                 f"in {positive} of the {len(chaotic)} runs with g > 1.")
-    if l2:
-        parts.append(f"At g = 2 the network is chaotic, lambda_max = {l2[0]:.3f} "
-                     f"[{l2[1]:.3f}, {l2[2]:.3f}] nats/step against the mean-field "
-                     f"{mf2:.3f} (difference {d2[0]:+.3f} [{d2[1]:+.3f}, {d2[2]:+.3f}]: "
-                     + ("the interval includes 0)." if d2[1] <= 0 <= d2[2] else
-                        "a finite-N deviation; the mean field is exact only as N -> inf)."))
-    near = table[(table.gain > 1) & (table.gain < 1.3)]
-    if len(near):
-        r = near.iloc[0]
-        exps = frame[(frame.kind == "exponent") & (frame.gain == r.gain)]
-        second = mean_ci(exps[exps["index"] == 2].exponent)
-        parts.append(f"Just past the transition (g = {r.gain:g}) the mean field predicts weak "
-                     f"chaos ({r.mean_field:.4f}) but the finite network does not show it: "
-                     f"lambda_max = {r.lambda_max:.4f} [{r.lambda_ci_low:.4f}, "
-                     f"{r.lambda_ci_high:.4f}], lambda_2 = {second[0]:.4f} [{second[1]:.4f}, "
-                     f"{second[2]:.4f}], while the state stays away from zero (RMS "
-                     f"{r.state_rms:.2f}): a marginal (zero-exponent, e.g. quasi-periodic) "
-                     "attractor rather than the stable zero state or chaos. Gradients through "
-                     "it neither vanish nor explode exponentially.")
-    parts.append(f"The growth rate of ||prod J||_2 fitted by fit_decay agrees with lambda_max: "
-                 f"their mean absolute difference over all runs is {dp[0]:.4f} nats/step "
-                 f"(95% CI [{dp[1]:.4f}, {dp[2]:.4f}]). The largest exponent is the rate at "
-                 "which a gradient sent back through this network vanishes (lambda_max < 0) or "
-                 "explodes (lambda_max > 0).")
+    two = c["gradient_rate_is_lambda_max"]
+    parts.append(two.choose(
+        holds="The gradient sent back through a trajectory by BPTT grows (or vanishes) at "
+              "lambda_max of the same trajectory: over all networks, chaotic, driven or "
+              "gated, the two rates agree within the stated margin (" + two.evidence + ").",
+        fails="The gradient's backward rate and lambda_max disagree beyond the stated "
+              "margin: " + two.evidence + ".",
+        inconclusive="The gradient's backward rate and lambda_max could not be told equal "
+                     "within the margin: " + two.evidence + "."))
+    lim = [v for k, v in c.items() if k.startswith("mean_field_g")]
+    if lim:
+        verdicts = [v.verdict for v in lim]
+        parts.append(f"At the largest N, lambda_max matches the driven mean field within "
+                     f"{MF_MARGIN} nats/step in {verdicts.count('holds')} of {len(lim)} "
+                     f"(gain, input) settings; it is off by more in "
+                     f"{verdicts.count('fails')}, and {verdicts.count('inconclusive')} are "
+                     "not resolved by the seeds (claims below).")
+    if "stationary_variance_matches" in c:
+        parts.append(c["stationary_variance_matches"].choose(
+            holds="The theory's premise holds: the measured stationary variance of the "
+                  "pre-activations is the driven mean field's q* within the margin.",
+            fails="The measured stationary variance departs from the driven mean field's q* ("
+                  + c["stationary_variance_matches"].evidence + "), so its exponent is "
+                  "evaluated at the wrong variance there.",
+            inconclusive="Whether the measured stationary variance is the mean field's q* is "
+                         "not resolved by the seeds."))
+    if "deviation_shrinks_with_n" in c:
+        parts.append(c["deviation_shrinks_with_n"].choose(
+            holds="At finite N the network sits below or above the mean field, and the gap "
+                  "closes as N grows (first figure).",
+            fails="The gap to the mean field does not close as N grows.",
+            inconclusive="Whether the gap to the mean field closes with N is not resolved by "
+                         "these seeds."))
+    if "input_suppresses_chaos" in c:
+        parts.append(c["input_suppresses_chaos"].choose(
+            holds="Input suppresses chaos: driving the same W lowers lambda_max"
+                  + c["input_drop_matches_mean_field"].choose(
+                      holds=", by the amount the mean field predicts.",
+                      fails=", but not by the amount the mean field predicts.",
+                      inconclusive=" (whether by the mean field's amount is not resolved)."),
+            fails="Driving the network did not lower lambda_max.",
+            inconclusive="Whether input lowers lambda_max is not resolved."))
+    if "input_quenches_chaos" in c:
+        parts.append(c["input_quenches_chaos"].choose(
+            holds="Below the driven critical gain g*(s^2) the input quenches chaos entirely "
+                  "although g > 1: lambda_max < 0, as the mean field's g* predicts.",
+            fails="Below the driven critical gain lambda_max stays positive: the input does "
+                  "not quench chaos there, against the mean field's g*.",
+            inconclusive="Whether the input quenches chaos below g* is not resolved."))
+    if "sweep_matches_mean_field" in c:
+        parts.append(c["sweep_matches_mean_field"].choose(
+            holds=f"Across the gain sweep at N = {SWEEP_N} the mean-field curves pass "
+                  "through the measurements within the margin (second figure).",
+            fails=f"Across the gain sweep at N = {SWEEP_N} some measurements lie off the "
+                  "mean-field curve by more than the margin: " + c[
+                      "sweep_matches_mean_field"].evidence + ".",
+            inconclusive=f"Across the gain sweep at N = {SWEEP_N} the seeds do not resolve "
+                         "agreement with the mean field at every point."))
+    for cell, gate in (("lstm", "forget"), ("gru", "update")):
+        pred = c.get(f"{cell}_gate_predicts_lambda")
+        loop = c.get(f"{cell}_loop_slows_decay")
+        if pred is None:
+            continue
+        parts.append(pred.choose(
+            holds=f"The {cell.upper()}'s mean {gate} gate predicts its top exponent: "
+                  f"lambda_max = ln mean(gate) within the margin at every bias.",
+            fails=f"The {cell.upper()}'s mean {gate} gate does not predict its top exponent: "
+                  f"ln mean(gate) (about ln sigma(b), dotted in the figure) misses lambda_max "
+                  f"({pred.evidence}).",
+            inconclusive=f"Whether the {cell.upper()}'s mean {gate} gate predicts its "
+                         "lambda_max is not resolved by the seeds."))
+        if loop is not None:
+            parts.append(loop.choose(
+                holds=f"Even the {cell.upper()}'s slowest unit's own gate product decays "
+                      "faster than the full state: the loop through h keeps the gradient "
+                      "alive longer than any gate path alone, so the gate bias understates "
+                      "the timescale.",
+                fails=f"The {cell.upper()}'s full state decays no slower than its slowest "
+                      "unit's gate product.",
+                inconclusive=f"Whether the {cell.upper()}'s full state outlives its slowest "
+                             "unit's gate product is not resolved by the seeds."))
     out.text(" ".join(parts))
+
+
+def _figure_finite_n(out, by_size: pd.DataFrame, limit: pd.DataFrame | None) -> None:
+    if limit is None or not len(limit):
+        return
+    gains = sorted(set(limit.gain))
+    inputs = sorted(set(limit.input_variance))
+    fig, axes = new_figure("page", 2.6, ncols=len(gains), sharey=True, squeeze=False)
+    palette = dict(zip(inputs, sns.color_palette("mako_r", n_colors=len(inputs) + 1)[1:],
+                       strict=True))
+    # The means set the scale: a few-seed interval at small N may reach far beyond them.
+    means = by_size.deviation[np.isfinite(by_size.deviation)]
+    ylim = (min(-0.05, float(means.min()) - 0.03), max(0.03, float(means.max()) + 0.03))
+    data = []
+    for ax, gain in zip(axes[0], gains, strict=True):
+        for i, r in enumerate(limit[limit.gain == gain].itertuples()):
+            s2, color = r.input_variance, palette[r.input_variance]
+            g = by_size[(by_size.gain == gain) & (by_size.input_variance == s2)].sort_values(
+                "hidden")
+            shift = 2.0 ** (0.06 * (i - 1))          # dodge the inputs apart on the log axis
+            ax.errorbar(g.hidden * shift, g.deviation,
+                        yerr=[g.deviation - g.deviation_ci_low,
+                              g.deviation_ci_high - g.deviation],
+                        marker="o", ms=3, ls="none", capsize=2, color=color,
+                        label=f"$s^2 = {s2:g}$")
+            n = np.geomspace(g.hidden.min(), g.hidden.max(), 30)
+            ax.plot(n, r.lambda_inf + r.slope / n - r.mean_field, color=color, lw=0.8,
+                    ls="--")
+            data.append(g.assign(fit_lambda_inf=r.lambda_inf, fit_slope=r.slope))
+        ax.axhline(0, color="k", lw=1)
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(*ylim)
+        ax.set_title(f"$g = {gain:g}$")
+        ax.set_xlabel("network size $N$")
+    axes[0][0].set_ylabel(r"$\lambda_{\max} - \lambda_{\mathrm{MF}}$ (nats/step)")
+    axes[0][-1].legend(loc="lower right", fontsize=7)
+    out.figure("finite_n", fig, pd.concat(data),
+               caption=r"Finite-$N$ deviation of $\lambda_{\max}$ from the mean field (0 for "
+                       r"$N \to \infty$) per gain and input variance; dashed: the fit "
+                       r"$\lambda_\infty + a/N$.",
+               description="lambda_max (QR, one trajectory per W) minus the driven mean-field "
+                       "exponent 1/2 ln(g^2 E[sech^4]) at the stationary variance q*, mean and "
+                       "95% CI over seeds, against N; dashed: least squares lambda_inf + a/N "
+                       "over every run, minus the mean field. The black line at 0 is the "
+                       "N -> inf prediction; the axis is scaled to the means (a few-seed "
+                       "interval at small N may extend beyond it)")
+    out.table("limit", limit,
+              caption=r"$\lambda_{\max}$ extrapolated to $N \to \infty$ against the mean field.",
+              columns={"gain": "$g$", "input_variance": "$s^2$",
+                       "lambda_inf": r"$\lambda_\infty$", "slope": "$a$",
+                       "mean_field": r"$\lambda_{\mathrm{MF}}$"},
+              description="Fit lambda_max = lambda_inf + a/N over all sizes and seeds; "
+                          "lambda_inf with its 95% t-interval; mean_field: the driven "
+                          "mean-field exponent")
+
+
+def _figure_sweep(out, sweep: pd.DataFrame, theory: pd.DataFrame,
+                  critical: pd.DataFrame) -> None:
+    fig, ax = new_figure("column", 3.0)
+    inputs = sorted(set(sweep.input_variance))
+    palette = sns.color_palette("mako_r", n_colors=len(inputs) + 1)[1:]
+    for color, s2 in zip(palette, inputs, strict=True):
+        th = theory[theory.input_variance == s2]
+        ax.plot(th.gain, th.mean_field, color=color, lw=1)
+        g = sweep[sweep.input_variance == s2]
+        ax.errorbar(g.gain, g.lambda_max, yerr=[g.lambda_max - g.lambda_max_ci_low,
+                                                g.lambda_max_ci_high - g.lambda_max],
+                    marker="o", ms=3, ls="none", capsize=2, color=color,
+                    label=f"$s^2 = {s2:g}$")
+        gc = float(critical[critical.input_variance == s2].critical_gain.iloc[0])
+        ax.plot([gc], [0], marker="|", ms=10, color=color)
+    ax.axhline(0, color="grey", lw=0.8, ls="--")
+    ax.set_ylim(max(-1.5, sweep.lambda_max_ci_low.min() - 0.1), None)
+    ax.set_xlabel(r"gain $g$ ($W$ entries $\mathcal{N}(0, g^2/N)$)")
+    ax.set_ylabel(r"$\lambda_{\max}$ (nats/step)")
+    ax.legend(title=f"input ($N = {SWEEP_N}$)", loc="lower right")
+    out.figure("lambda_vs_gain", fig, sweep.merge(critical, on="input_variance"),
+               caption=r"$\lambda_{\max}$ vs gain per input variance $s^2$: measured "
+                       r"(points) and the driven mean field (lines); ticks: $g^*(s^2)$.",
+               description=f"lambda_max of the driven tanh RNN at N = {SWEEP_N}, mean and 95% "
+                       "CI over seeds (points), and the mean-field exponent 1/2 ln(g^2 "
+                       "E[sech^4(sqrt(q*) z)]) with the driven stationary variance q* "
+                       "(lines, same colour); vertical ticks on the zero line: the critical "
+                       "gain g*(s^2) where the mean field crosses 0. Without input and g < 1 "
+                       "the state is the zero fixed point and lambda_max = ln rho(W) of the "
+                       "sampled W, a theorem (unit-tested), not a finding")
+
+
+def _figure_two_ways(out, two: pd.DataFrame) -> None:
+    fig, ax = new_figure("column", 2.8)
+    lo = float(min(two.lambda_max.min(), two.grad_rate.min())) - 0.05
+    hi = float(max(two.lambda_max.max(), two.grad_rate.max())) + 0.05
+    ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="$y = x$")
+    for cell in ("rnn", "lstm", "gru"):
+        g = two[two.cell == cell]
+        if len(g):
+            ax.plot(g.lambda_max, g.grad_rate, "o", ms=2.5, mfc="none",
+                    color=CELL_COLORS[cell], label=cell.upper())
+    ax.set_xlabel(r"$\lambda_{\max}$, forward QR (nats/step)")
+    ax.set_ylabel(r"gradient's log-norm rate, BPTT (nats/step)")
+    ax.legend()
+    out.figure("two_ways", fig, two,
+               caption=r"The gradient's growth rate measured backward (BPTT) against "
+                       r"$\lambda_{\max}$ measured forward, per trajectory.",
+               description="Per network and seed: lambda_max from the QR method forward and "
+                       "the gradient's log-norm growth per step measured by the engine's "
+                       f"backward pass from a random dL/ds_T, renormalized every {CHUNK} "
+                       f"steps, on the same trajectory, each after {ALIGN_CHUNKS * CHUNK} "
+                       "steps of alignment")
+
+
+def _figure_gated(out, gated: pd.DataFrame, spectra: pd.DataFrame | None) -> None:
+    fig, ax = new_figure("column", 3.0)
+    bb = np.linspace(-0.2, 3.2, 60)
+    ax.plot(bb, -1.0 / forget_gate_timescale(bb), "k:", lw=1.2, label=r"$\ln\sigma(b)$ (gate bias)")
+    for cell, marker in (("lstm", "o"), ("gru", "s")):
+        g = gated[(gated.cell == cell) & np.isfinite(gated.bias)]
+        if not len(g):
+            continue
+        color = CELL_COLORS[cell]
+        ax.errorbar(g.bias, g.lambda_max, yerr=[g.lambda_max - g.lambda_max_ci_low,
+                                                g.lambda_max_ci_high - g.lambda_max],
+                    marker=marker, ls="-", capsize=2, color=color,
+                    label=rf"{cell.upper()} $\lambda_{{\max}}$")
+        ax.plot(g.bias, g.ln_mean_gate, marker="x", ls="none", color=color, ms=4,
+                label=rf"{cell.upper()} $\ln\langle k\rangle$ (mean gate)")
+        ax.plot(g.bias, g.slowest_unit, marker=marker, mfc="none", ls="--", lw=0.8,
+                color=color, label=rf"{cell.upper()} slowest unit's $\langle\ln k_i\rangle$")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel(r"keep-gate bias $b$ ($b_f$ for LSTM, $b_z$ for GRU)")
+    ax.set_ylabel("exponent (nats/step)")
+    fig.legend(loc="outside lower center", ncol=2, fontsize=7)
+    out.figure("gated", fig, gated,
+               caption=r"Full-state $\lambda_{\max}$ of LSTM and GRU vs the keep-gate bias, "
+                       r"against $\ln\sigma(b)$ and the slowest unit's gate product.",
+               description="Top Lyapunov exponent of the full state ([h; c] for the LSTM) at "
+                       f"PyTorch's initialization, H = {GATED_H}, x_t ~ N(0, 1), mean and 95% "
+                       "CI over seeds, with the forget (LSTM) or update (GRU) gate bias set; "
+                       "dotted: ln sigma(b), the cell path's exponent if f = sigma(b); dashed: "
+                       "max_i of the time-averaged ln f_i,t (ln z_i,t), the top exponent of the "
+                       "gate product diag(f) alone on the same trajectory")
+    if spectra is not None and len(spectra):
+        fig, axes = new_figure("page", 2.6, ncols=2)
+        for ax, cell in zip(axes, ("lstm", "gru"), strict=True):
+            g = spectra[spectra.cell == cell]
+            biases = sorted(set(g.bias[np.isfinite(g.bias)]))
+            palette = sns.color_palette("Blues" if cell == "lstm" else "Greens",
+                                        n_colors=len(biases) + 1)[1:]
+            for color, b in zip(palette, biases, strict=True):
+                sb = g[g.bias == b]
+                ax.plot(sb["index"], sb.exponent, color=color, label=f"$b = {b:g}$")
+            d = g[~np.isfinite(g.bias)]
+            if len(d):
+                ax.plot(d["index"], d.exponent, color="#9467bd", ls="--", label="default")
+            ax.set_title(cell.upper())
+            ax.set_xlabel("index $i$")
+            ax.set_ylim(max(-3.0, float(g.exponent.min())), None)
+            ax.legend(fontsize=7)
+        axes[0].set_ylabel(r"$\lambda_i$ (nats/step)")
+        out.figure("gated_spectra", fig, spectra,
+                   caption="Full Lyapunov spectra of the LSTM ([h; c]) and the GRU (h) per "
+                           "keep-gate bias.",
+                   description="Every Lyapunov exponent of the full state (QR every step), "
+                           "mean over seeds, clipped below at -3 nats/step")
+    out.table("gated", gated[["model", "lambda_max", "lambda_max_ci_low", "lambda_max_ci_high",
+                              "grad_rate", "ln_sigma_bias", "ln_mean_gate", "slowest_unit",
+                              "timescale", "naive_timescale", "seeds"]],
+              caption=r"Gated cells: full-state $\lambda_{\max}$ against the keep gate.",
+              columns={"model": "model", "lambda_max": r"$\lambda_{\max}$",
+                       "grad_rate": "gradient rate", "ln_sigma_bias": r"$\ln\sigma(b)$",
+                       "ln_mean_gate": r"$\ln\langle k\rangle$",
+                       "slowest_unit": r"$\max_i\langle\ln k_i\rangle$"},
+              description="lambda_max (QR) with its 95% CI over seeds; the gradient's "
+                          "backward rate on the same trajectories (mean); ln sigma(b); ln of "
+                          "the mean keep gate (f or z); the slowest unit's mean ln gate; "
+                          "timescale -1/lambda_max and the naive -1/ln sigma(b) in steps "
+                          "(inf: no decay)")
+

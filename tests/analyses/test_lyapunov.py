@@ -1,0 +1,163 @@
+"""analyses/lyapunov.py: run() on tiny configs, the zero fixed point as a theorem, and every
+claim of summarize() on synthetic frames where it holds and where it does not."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gradflow.diagnostics import driven_mean_field, spectral_radius
+
+SIZES = [32, 64, 128, 256, 512]
+SEEDS = [0, 1, 2, 3]
+
+
+def _mf(g: float, s2: float) -> float:
+    return 0.5 * math.log(driven_mean_field(g, s2).chi)
+
+
+def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset=0.0,
+          loop=0.1, q_ratio=1.0, noise=1e-3, seed=0) -> pd.DataFrame:
+    """A synthetic frame with run()'s columns: lambda_max = lambda_MF + offset + slope / N
+    (+ a change of input_effect times the mean field's drop), the gradient rate
+    lambda_max + two_ways, gated lambda_max = ln <gate> + gate_offset, slowest unit
+    lambda_max - loop; Gaussian noise of sd ``noise`` on each run."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    settings = {(n, g, s) for n in SIZES for g in (1.5, 2.0) for s in (0.0, 1.0)}
+    settings |= {(256, g, s) for g in (0.5, 1.5, 2.0, 3.0) for s in (0.0, 0.25, 1.0)}
+    for n, g, s2 in sorted(settings):
+        mf = _mf(g, s2)
+        for seed_ in SEEDS:
+            # The input changes lambda_max by input_effect times the mean field's change.
+            lam = _mf(g, 0.0) + input_effect * (mf - _mf(g, 0.0)) + offset + slope / n
+            lam += noise * rng.standard_normal()
+            rows.append({"case": "x", "seed": seed_, "steps": 1000, "kind": "summary",
+                         "cell": "rnn", "hidden": n, "gain": g, "input_variance": s2,
+                         "lambda_max": lam, "grad_rate": lam + two_ways
+                         + noise * rng.standard_normal(), "mean_field": mf,
+                         "q_mean_field": 1.0, "q_measured": q_ratio
+                         * (1 + noise * rng.standard_normal())})
+    for cell in ("lstm", "gru"):
+        for b in (math.nan, 0.0, 1.0, 2.0):
+            ln_sig = math.nan if math.isnan(b) else -math.log1p(math.exp(-b))
+            for seed_ in SEEDS:
+                lam = (-0.4 if math.isnan(b) else ln_sig) + gate_offset \
+                    + noise * rng.standard_normal()
+                rows.append({"case": "x", "seed": seed_, "steps": 1000, "kind": "summary",
+                             "cell": cell, "hidden": 64, "bias": b, "lambda_max": lam,
+                             "grad_rate": lam + two_ways, "ln_sigma_bias": ln_sig,
+                             "ln_mean_gate": -0.4 if math.isnan(b) else ln_sig,
+                             "slowest_unit": lam - loop})
+                rows += [{"case": "x", "seed": seed_, "steps": 1000, "kind": "spectrum",
+                          "cell": cell, "hidden": 64, "bias": b, "index": i,
+                          "exponent": lam - 0.1 * i} for i in (1, 2, 3)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def lyap(analysis):
+    return analysis("lyapunov")
+
+
+def test_run_gives_the_expected_columns(lyap):
+    rnn = lyap.run({"case": ["rnn", 8, 2.0, 0.25], "seed": 0, "steps": 150})
+    assert {"kind", "cell", "hidden", "gain", "input_variance", "lambda_max", "grad_rate",
+            "mean_field", "q_mean_field", "q_measured"} <= set(rnn[0])
+    lstm = lyap.run({"case": ["lstm", 3, 1.0], "seed": 0, "steps": 150})
+    assert {"lambda_max", "grad_rate", "ln_sigma_bias", "ln_mean_gate",
+            "slowest_unit"} <= set(lstm[0])
+    assert [r["index"] for r in lstm[1:]] == list(range(1, 7))      # the full (h, c) spectrum
+    gru = lyap.run({"case": ["gru", 3, None], "seed": 0, "steps": 150})
+    assert math.isnan(gru[0]["bias"]) and len(gru) == 4
+    with pytest.raises(ValueError, match="multiple of"):
+        lyap.run({"case": ["rnn", 8, 2.0, 0.0], "seed": 0, "steps": 120})
+    with pytest.raises(ValueError, match="at least"):
+        lyap.run({"case": ["rnn", 8, 2.0, 0.0], "seed": 0, "steps": 50})
+
+
+def test_zero_fixed_point_gives_ln_rho_a_theorem_not_a_finding(lyap):
+    """Without input and g < 1 the state falls to 0, where J = W: lambda_max = ln rho(W)."""
+    from _lyapgates import rnn_network
+
+    row = lyap.run({"case": ["rnn", 20, 0.6, 0.0], "seed": 3, "steps": 1000})[0]
+    _, params = rnn_network(20, 0.6, 0.0, 3)
+    ln_rho = math.log(float(spectral_radius(params["weight_hh_l0"])))
+    assert row["lambda_max"] == pytest.approx(ln_rho, abs=0.01)
+    assert row["grad_rate"] == pytest.approx(ln_rho, abs=0.01)
+    assert row["q_measured"] < 1e-20
+
+
+def test_driven_network_sits_near_the_mean_field(lyap):
+    """A moderate network's measured stationary variance is the mean field's q*."""
+    row = lyap.run({"case": ["rnn", 128, 2.0, 1.0], "seed": 0, "steps": 300})[0]
+    assert row["q_measured"] == pytest.approx(row["q_mean_field"], rel=0.05)
+    assert row["grad_rate"] == pytest.approx(row["lambda_max"], abs=0.02)
+
+
+def test_every_claim_holds_in_a_world_that_follows_the_theory(lyap):
+    verdicts = lyap.summarize(world()).verdicts()
+    assert set(verdicts) == {
+        "gradient_rate_is_lambda_max", "mean_field_g1p5_s0", "mean_field_g1p5_s1",
+        "mean_field_g2_s0", "mean_field_g2_s1", "deviation_shrinks_with_n",
+        "input_suppresses_chaos", "input_drop_matches_mean_field", "input_quenches_chaos",
+        "sweep_matches_mean_field", "stationary_variance_matches",
+        "lstm_gate_predicts_lambda", "lstm_loop_slows_decay",
+        "gru_gate_predicts_lambda", "gru_loop_slows_decay"}
+    assert all(v == "holds" for v in verdicts.values()), verdicts
+
+
+def test_two_ways_claim_fails_when_the_rates_differ(lyap):
+    v = lyap.summarize(world(two_ways=0.05)).verdicts()
+    assert v["gradient_rate_is_lambda_max"] == "fails"
+
+
+def test_mean_field_claims_fail_off_the_theory(lyap):
+    # A constant offset: the limit misses the mean field, and the deviation grows with N.
+    v = lyap.summarize(world(offset=0.05, slope=-1.0)).verdicts()
+    assert v["mean_field_g2_s0"] == "fails"
+    assert v["deviation_shrinks_with_n"] == "fails"
+    assert v["sweep_matches_mean_field"] == "fails"
+
+
+def test_variance_claim_fails_off_q_star(lyap):
+    v = lyap.summarize(world(q_ratio=1.2)).verdicts()
+    assert v["stationary_variance_matches"] == "fails"
+
+
+def test_input_claims_fail_when_input_feeds_chaos(lyap):
+    v = lyap.summarize(world(input_effect=-1.0)).verdicts()
+    assert v["input_suppresses_chaos"] == "fails"
+    assert v["input_drop_matches_mean_field"] == "fails"
+    assert v["input_quenches_chaos"] == "fails"
+
+
+def test_gate_claims_fail_when_the_bias_misses(lyap):
+    v = lyap.summarize(world(gate_offset=0.2, loop=-0.05)).verdicts()
+    assert v["lstm_gate_predicts_lambda"] == "fails"
+    assert v["gru_gate_predicts_lambda"] == "fails"
+    assert v["lstm_loop_slows_decay"] == "fails"
+    assert v["gru_loop_slows_decay"] == "fails"
+
+
+def test_noisy_seeds_are_inconclusive_not_holding(lyap):
+    v = lyap.summarize(world(noise=0.2)).verdicts()
+    assert v["mean_field_g2_s0"] == "inconclusive"
+    assert v["gradient_rate_is_lambda_max"] != "holds"
+
+
+def test_summarize_is_pure_and_tables_render(lyap, tmp_path):
+    from gradflow.report.output import Section
+
+    frame = world()
+    before = frame.copy()
+    a, b = lyap.summarize(frame), lyap.summarize(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert a.verdicts() == b.verdicts()
+    assert {"by_size", "limit", "sweep", "theory", "critical", "gated",
+            "gated_spectra", "two_ways"} <= set(a.tables)
+    section = Section("lyapunov", tmp_path)
+    lyap.render(frame, section)
+    assert len(section.claims) == len(a.claims)
+    assert (tmp_path / "figures" / "lyapunov-finite_n-page.png").exists()
