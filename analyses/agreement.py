@@ -232,6 +232,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
 
 # ---- render: figures, tables, prose chosen by the claims ------------------------------
 
+_COLOR = {"lm": CELL_COLORS[CELL], "number": "#ff7f0e"}
 _LS = {"lm": "-", "number": "--"}
 _MK = {"lm": "o", "number": "s"}
 
@@ -244,10 +245,10 @@ def render(frame: pd.DataFrame, out) -> None:
     n_seeds = runs.seed.nunique()
     objectives = [o for o in OBJECTIVES if o in set(runs.objective)]
     dist, attr, grad = s.tables["distance"], s.tables["attractors"], s.tables["gradient"]
-    color = CELL_COLORS[CELL]
 
     fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     for obj in objectives:
+        color = _COLOR[obj]
         g = dist[dist.objective == obj]
         axes[0].plot(g.distance, g["mean"], ls=_LS[obj], marker=_MK[obj], color=color,
                      label=OBJECTIVES[obj])
@@ -257,7 +258,8 @@ def render(frame: pd.DataFrame, out) -> None:
                      label=OBJECTIVES[obj])
         axes[1].fill_between(g.n_attractors, g.ci_low, g.ci_high, color=color, alpha=0.15,
                              lw=0)
-        axes[1].plot(g.n_attractors, g.match_mean, ls=":", color=color, lw=1)
+        axes[1].plot(g.n_attractors, g.match_mean, ls=":", color=color, lw=1,
+                     label="matching attractors (control)" if obj == objectives[-1] else None)
     rec = attr.groupby("n_attractors", as_index=False).recency_error.mean()
     axes[1].plot(rec.n_attractors, rec.recency_error, "k--", lw=1, label="most recent noun")
     for ax in axes:
@@ -267,7 +269,7 @@ def render(frame: pd.DataFrame, out) -> None:
     axes[1].set_xlabel(f"mismatching attractors $k$ ($d$ = {ATTRACTOR_DISTANCE})")
     axes[1].set_xticks(range(MAX_ATTRACTORS + 1))
     axes[0].set_ylabel("agreement error (test)")
-    axes[1].legend()
+    axes[1].legend(fontsize="small")
     out.figure("errors", fig, pd.concat([dist.assign(test="distance"),
                                          attr.assign(test="attractors")], ignore_index=True),
                caption="Agreement error of the LSTM vs subject-verb distance and vs mismatching "
@@ -282,6 +284,7 @@ def render(frame: pd.DataFrame, out) -> None:
     fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     for ax, when in zip(axes, ("init", "trained"), strict=True):
         for obj in objectives:
+            color = _COLOR[obj]
             g = grad[(grad.objective == obj) & (grad.when == when)]
             ax.plot(g.distance, g["mean"], ls=_LS[obj], marker=_MK[obj], color=color,
                     label=OBJECTIVES[obj])

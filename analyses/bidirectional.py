@@ -52,6 +52,9 @@ SOLVED = 0.9          # a run "solves" the task when its test accuracy exceeds t
 WINDOWS = 20          # the learning curve in windows of 5% of the budget
 LAST = 0.2            # the learning-curve check compares the last 20% with the 20% before
 PLATEAU_MARGIN = 0.03  # nats: "stopped improving" = the loss falls by less than this
+LOW_LOSS = 0.1        # nats: a run has "escaped" its plateau once a window's loss is below
+LATE = 0.5            # an escape is late when it comes in the second half of the budget
+LATE_RATE = 0.1       # the claim: fewer than this fraction of escapes are late
 MAJORITY = 0.5        # proportion claims: most seeds
 
 
@@ -91,16 +94,21 @@ def run(config: dict) -> list[dict]:
 
 def improvements(curves: pd.DataFrame) -> pd.DataFrame:
     """Per run: the mean loss over the 20% of the budget before the last 20%, minus the
-    mean over the last 20% (> 0: still improving), and the final loss."""
+    mean over the last 20% (> 0: still improving), the final loss, and ``escape``: the
+    fraction of the budget at the end of the first window whose loss is below
+    ``LOW_LOSS`` (NaN if none is)."""
     rows = []
     for (model, length, seed), g in curves.groupby(["model", "length", "seed"]):
         loss = g.sort_values("window").loss.to_numpy(dtype=float)
         k = max(1, int(round(LAST * len(loss))))
         before, last = loss[-2 * k:-k], loss[-k:]
+        low = np.flatnonzero(loss < LOW_LOSS)
         rows.append({"model": model, "length": length, "seed": seed,
                      "improvement": float(np.mean(before) - np.mean(last)),
-                     "final_loss": float(np.mean(last))})
-    return pd.DataFrame(rows, columns=["model", "length", "seed", "improvement", "final_loss"])
+                     "final_loss": float(np.mean(last)),
+                     "escape": (low[0] + 1) / len(loss) if low.size else np.nan})
+    return pd.DataFrame(rows, columns=["model", "length", "seed", "improvement", "final_loss",
+                                       "escape"])
 
 
 def _distance_claim(name: str, cell: str, T: int, summary: pd.DataFrame,
@@ -173,6 +181,13 @@ def summarize(frame: pd.DataFrame) -> Summary:
             what=f"loss drop from the previous {LAST:.0%} to the last {LAST:.0%} (nats, mean "
                  f"over {r.n} seeds, 95% t-interval)"))
 
+    escaped = imp.escape.dropna()
+    s.claim(proportion(
+        "escapes_are_early", f"Runs that escape the plateau do so early: fewer than "
+        f"{LATE_RATE:.0%} of the runs whose loss falls below {LOW_LOSS:g} nats first do so in "
+        f"the second half of the budget (so a longer budget would add few escapes).",
+        int((escaped > LATE).sum()), len(escaped), LATE_RATE, at_least=False))
+
     def seeds(model: str, length: int) -> pd.Series:
         return summary[(summary.model == model) & (summary.length == length)].accuracy
 
@@ -228,6 +243,12 @@ def _style(model: str) -> dict:
             "mfc": "white" if cue == "end" else None}
 
 
+def _cell_name(claim: str) -> str:
+    """``plateau_rnn_end_100`` -> ``RNN, cue at end (control) at T = 100``."""
+    model, length = claim.removeprefix("plateau_").rsplit("_", 1)
+    return f"{LABELS[model]} at T = {length}"
+
+
 def render(frame: pd.DataFrame, out) -> None:
     s = summarize(frame)
     c = s.claims
@@ -274,7 +295,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("sequence length $T$")
         ax.set_title({"rnn": "tanh RNN", "lstm": "LSTM"}[cell])
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="best")
     axes[0].set_ylabel(f"seeds with accuracy > {SOLVED:g}")
     out.figure("solved", fig, acc,
                caption=f"Early cue: fraction of seeds that solve it after {steps} steps, "
@@ -337,10 +358,15 @@ def render(frame: pd.DataFrame, out) -> None:
                 f"{len(flat)} of {len(flat) + len(moving)} model-length cells. " if flat
                 else "The learning-curve check holds for no model-length cell. ")
              + ("It is not established for: " + "; ".join(
-                 f"{k.removeprefix('plateau_')} ({c[k].verdict}: {c[k].evidence})"
-                 for k in moving) + ". Conclusions about these cells are limited to this "
-                "budget." if moving else "So a failure here is not a run stopped on its way "
-                "down."))
+                 f"{_cell_name(k)} ({c[k].verdict}: {c[k].evidence})" for k in moving)
+                + ". Conclusions about these cells are limited to this "
+                "budget. " if moving else "So a failure here is not a run stopped on its way "
+                "down. ")
+             + say("escapes_are_early", "Escapes from the plateau come early in the budget",
+                   "Many escapes come late in the budget: a longer one might add more",
+                   "Whether escapes come early in the budget is not decided")
+             + "A flat loss at chance cannot rule out an escape after the budget; the "
+             "cue-at-end controls, on the same budget, show how long the task itself takes.")
     for cell, (uni, bi, _end) in PAIRS.items():
         if f"{bi}_keeps_cue" not in c:
             continue

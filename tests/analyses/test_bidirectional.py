@@ -63,6 +63,14 @@ def test_each_claim_holds_and_not(analysis, name):
     assert other[name] != "holds"
 
 
+def test_escapes_are_early_holds_and_not(analysis):
+    mod = analysis("bidirectional")
+    assert mod.summarize(_frame(True)).verdicts()["escapes_are_early"] == "holds"
+    late = tuple(mod.MODELS)   # every run still falling: the solving ones escape late
+    assert mod.summarize(_frame(True, still_learning=late)).verdicts()[
+        "escapes_are_early"] == "fails"
+
+
 def test_no_difference_where_both_solve(analysis):
     mod = analysis("bidirectional")
     # At T = 20 both directions solve in the expected frame: nothing to tell apart.
@@ -83,6 +91,9 @@ def test_improvement_reads_the_last_fifth(analysis):
                            "loss": [1.0] * 12 + [0.5] * 4 + [0.2] * 4})
     r = mod.improvements(curves).iloc[0]
     assert r.improvement == pytest.approx(0.3) and r.final_loss == pytest.approx(0.2)
+    assert np.isnan(r.escape)
+    curves["loss"] = [1.0] * 5 + [0.05] * 15
+    assert mod.improvements(curves).escape.iloc[0] == pytest.approx(6 / 20)
 
 
 def test_tables_and_numbers(analysis):
