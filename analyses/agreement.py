@@ -25,8 +25,9 @@ import pandas as pd
 from _agreement import seed_means, seed_slopes, verb_gradient_norms
 
 import gradflow
+from gradflow.diagnostics.theory import forget_gate_timescale
 from gradflow.report import mean_ci
-from gradflow.report.claims import Summary, below, differ, exceeds
+from gradflow.report.claims import Summary, below, differ, exceeds, matches
 from gradflow.report.style import CELL_COLORS, new_figure
 from gradflow.tasks import AgreementLM
 
@@ -52,6 +53,10 @@ DISTANCES = [5, 10, 20, 30, 40, 50]
 ATTRACTOR_DISTANCE, MAX_ATTRACTORS = 15, 4
 N_TEST, N_GRAD = 300, 64
 CHANCE = 0.5
+#: Theory at initialization: the LSTM's cell path decays by sigma(b_f) per step, b_f ~ 0
+#: under PyTorch's init, i.e. -1 / (xi ln 10) decades per word (xi = 1.44 steps).
+INIT_DECAY = float(-1.0 / (forget_gate_timescale(0.0) * np.log(10.0)))
+DECAY_MARGIN = 0.05   # decades per word
 MARGIN_NOTE = "mean over seeds, 95% t-interval"
 
 
@@ -206,6 +211,13 @@ def summarize(frame: pd.DataFrame) -> Summary:
                 *get(obj, f"log10_grad_per_word_{when}"), 0.0,
                 what=f"slope of log10 ||dL_verb/dx_subj|| per word ({MARGIN_NOTE} of "
                      f"per-seed fits)"))
+        s.claim(matches(
+            f"{obj}_init_decay_matches_forget_gate",
+            f"At initialization the gradient of the verb's loss ({name}) at the subject decays "
+            f"per word as the LSTM's cell path with forget gate sigma(0) = 1/2 predicts "
+            f"({INIT_DECAY:.3f} decades per word).",
+            *get(obj, "log10_grad_per_word_init"), INIT_DECAY, DECAY_MARGIN,
+            what=f"slope of log10 ||dL_verb/dx_subj|| per word at init ({MARGIN_NOTE})"))
     if {"lm", "number"} <= set(objectives):
         for q, what in (("error_no_attractor", "without attractors"),
                         ("error_max_attractors", f"with {k_hi} mismatching attractors")):
@@ -289,6 +301,12 @@ def render(frame: pd.DataFrame, out) -> None:
             ax.plot(g.distance, g["mean"], ls=_LS[obj], marker=_MK[obj], color=color,
                     label=OBJECTIVES[obj])
             ax.fill_between(g.distance, g.ci_low, g.ci_high, color=color, alpha=0.15, lw=0)
+        if when == "init" and len(grad[grad.when == "init"]):
+            g = grad[grad.when == "init"].groupby("distance", as_index=False)["mean"].mean()
+            d0, y0 = float(g.distance.iloc[0]), float(g["mean"].iloc[0])
+            ds = np.array([d0, float(g.distance.iloc[-1])])
+            ax.plot(ds, y0 + INIT_DECAY * (ds - d0), color="k", ls=":", lw=1,
+                    label=r"cell path, $\sigma(0)^d$ (slope)")
         ax.set_xlabel("subject-verb distance $d$")
         ax.set_title("at initialization" if when == "init" else f"after {steps} steps")
     axes[0].set_ylabel(r"$\log_{10}\|\partial L_{\mathrm{verb}}/\partial x_{\mathrm{subj}}\|$")
@@ -298,7 +316,10 @@ def render(frame: pd.DataFrame, out) -> None:
                description=f"Median over {N_GRAD} sentences (no attractor) of "
                        f"log10 ||dL_verb/dx_subj||, the gradient of each sentence's loss at "
                        f"the verb alone with respect to the subject's one-hot input (float64 "
-                       f"from the float32 parameters); mean over seeds with 95% t-intervals.")
+                       f"from the float32 parameters); mean over seeds with 95% t-intervals. "
+                       f"Dotted: the slope the LSTM's cell path predicts at initialization "
+                       f"(forget gate sigma(0) = 1/2 per step: {INIT_DECAY:.3f} decades per "
+                       f"word), drawn through the first measured point.")
 
     out.table("slopes", s.tables["slopes"],
               caption="Per-seed fits: error vs distance and attractors, gradient decay.",
@@ -338,6 +359,17 @@ def render(frame: pd.DataFrame, out) -> None:
                         "than with the most recent noun",
                         "With the most attractors, subject and most recent noun are not "
                         "told apart")
+            + " " + say(f"{obj}_init_decay_matches_forget_gate",
+                        "At initialization its verb gradient at the subject decays as the "
+                        "cell path with forget gate 1/2 predicts",
+                        "At initialization its verb gradient at the subject does not decay "
+                        "at the cell path's predicted rate (the margin is "
+                        f"{DECAY_MARGIN:g} decades per word; the prediction counts only the "
+                        "cell path with every forget gate at exactly 1/2, while at "
+                        "initialization the gates vary with the input and the hidden state "
+                        "adds other routes)",
+                        "At initialization, whether the decay matches the cell path's rate "
+                        "is not decided")
             + " " + say(f"{obj}_gradient_decays_trained",
                         "After training, the gradient of the verb's loss reaching the "
                         "subject shrinks with the distance",

@@ -28,7 +28,7 @@ def _frame(pattern: dict[str, str], seed: int = 0) -> pd.DataFrame:
                              "n_attractors": 0, "n": 300, "errors": int(err * 300),
                              "error": err, "recency_error": 0.0})
                 for when in ("init", "trained"):
-                    slope = -0.1 if kind == "linzen" else 0.05
+                    slope = (-0.3 if when == "init" else -0.1) if kind == "linzen" else 0.05
                     rows.append({**base, "kind": "gradient", "when": when, "distance": d,
                                  "log10_norm": slope * d + rng.normal(0, 0.05),
                                  "zero_fraction": 0.0})
@@ -48,7 +48,8 @@ def _frame(pattern: dict[str, str], seed: int = 0) -> pd.DataFrame:
 
 
 PER_OBJECTIVE = ["learns_agreement", "error_grows_with_distance", "error_grows_with_attractors",
-                 "follows_recent_noun", "gradient_decays_init", "gradient_decays_trained"]
+                 "follows_recent_noun", "gradient_decays_init", "gradient_decays_trained",
+                 "init_decay_matches_forget_gate"]
 
 
 @pytest.mark.parametrize("objective", ["lm", "number"])
