@@ -1,15 +1,19 @@
-"""Syntactic vs sequential recency: subject-verb agreement with attractors.
+"""Agreement as a language model: how far and past how many attractors does number reach?
 
-After Linzen, Dupoux & Goldberg (2016), in synthetic form (gradflow.tasks.Agreement):
-``the N_subj (P the N_attr)^k V``, k = 0..4 attractors, label = the subject's number,
-read from the final state at the verb. Training looks like natural text: an attractor
-mismatches the subject's number only rarely (rate 0.02; the sequential-recency heuristic
-"agree with the most recent noun" is right on 98.4% of training sentences). Testing counts
-mismatching attractors: every attractor takes the other number (k = n_mismatch), as in
-Linzen et al.'s "all attractors mismatch" curves, with a control where every attractor
-matches (same lengths, no conflict). Two more training regimes frame the main one:
-attractors that always match (the data never tell subject from last noun) and the same
-natural-text rate trained 3x longer. Networks are float32 (training speed).
+After Linzen, Dupoux & Goldberg (2016), whose result is about the language-model
+objective, in synthetic form (``gradflow.tasks.AgreementLM``): sentences
+``the N_subj filler^m (P the N_attr)^k V`` with subject-verb distance d = 5..50 and
+k = 0..4 attractors (nearest the verb), over a vocabulary of 197 words (50 noun and
+20 verb stems in two numbers, 5 prepositions, 50 fillers). Attractors take the other
+number than the subject with probability 0.1 in training (in natural text they mostly
+agree). Each run trains one LSTM (hidden 32, batch 32, Adam lr 1e-2, clip 5, float32)
+with one of two objectives on the same inputs: the next word at every step over the
+vocabulary (``"lm"``; agreement scored as in Linzen et al., the correct verb form more
+probable than the wrong form of the same stem), or the subject's number read from the
+state before the verb (``"number"``, the classifier contrast). Test sets: k = 0 at
+d = 5..50; all-mismatching attractors k = 0..4 at d = 15, with all-matching attractors
+as the control; and, at initialization and after training, the norm of the gradient
+of the verb's own loss with respect to the subject's input vector, vs d.
 """
 
 from __future__ import annotations
@@ -18,456 +22,374 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+from _agreement import seed_means, seed_slopes, verb_gradient_norms
 
 import gradflow
-from gradflow.report import mean_ci, rate_ci
+from gradflow.diagnostics.theory import forget_gate_timescale
+from gradflow.report import mean_ci
+from gradflow.report.claims import Summary, below, differ, exceeds, matches, proportion
 from gradflow.report.style import CELL_COLORS, new_figure
-from gradflow.tasks import Agreement
+from gradflow.tasks import AgreementLM
 
-TITLE = "Syntactic vs sequential recency: agreement with attractors"
+TITLE = "Agreement as a language model: distance and attractors"
 QUESTION = (
     "\"The writer of the books is\": the lecture says that, because of vanishing gradients, "
-    "RNN language models are better at learning from sequential recency than from syntactic "
-    "recency (Linzen, Dupoux & Goldberg 2016). Trained on text like natural language, where "
-    "attractors (nouns between subject and verb) rarely take the other number, does a model "
-    "agree the verb with its subject or with the most recent noun, and how do its errors "
-    "grow with the number of mismatching attractors for the tanh RNN, the GRU and the LSTM?")
+    "RNN language models learn sequential recency more easily than syntactic recency "
+    "(Linzen, Dupoux & Goldberg 2016). Trained as a language model (predict the next word), "
+    "does an LSTM agree the verb with a subject up to 50 words back, how do its errors grow "
+    "with the distance and with the number of attractors that take the other number, how "
+    "much gradient does the verb's loss send back to the subject, and how does all this "
+    "compare with a classifier trained on the subject's number directly?")
 ORDER = 80
 
-# regime -> (training mismatch rate, training steps)
-REGIMES = {"natural": (0.02, 300), "matching": (0.0, 300), "natural_long": (0.02, 900)}
-MAIN = "natural"
-GRID = {"cell": ["rnn", "gru", "lstm"], "regime": list(REGIMES), "seed": list(range(10))}
-QUICK_GRID = {"cell": ["rnn", "lstm"], "regime": ["quick"], "seed": [0]}
+CELL = "lstm"
+OBJECTIVES = {"lm": "language model", "number": "number classifier"}
+GRID = {"objective": list(OBJECTIVES), "steps": [1500], "seed": list(range(20))}
+QUICK_GRID = {"objective": list(OBJECTIVES), "steps": [30], "seed": [0, 1]}
 
-MAX_ATTRACTORS, HIDDEN, BATCH, LR, CLIP = 4, 32, 32, 3e-3, 5.0
-N_TEST = 2000          # per test set; ~400 sentences per attractor count
-ROBUST = 0.1           # a seed "agrees with the subject" at 4 mismatches if its error < this
-CELL_NAMES = {"rnn": "tanh RNN", "gru": "GRU", "lstm": "LSTM"}
+HIDDEN, BATCH, LR, CLIP = 32, 32, 1e-2, 5.0
+TRAIN_MISMATCH = 0.1
+DISTANCES = [5, 10, 20, 30, 40, 50]
+ATTRACTOR_DISTANCE, MAX_ATTRACTORS = 15, 4
+N_TEST, N_GRAD = 300, 64
+CHANCE = 0.5
+MAJORITY = 0.5       # proportion claims: most seeds
+#: Theory at initialization: the LSTM's cell path decays by sigma(b_f) per step, b_f ~ 0
+#: under PyTorch's init, i.e. -1 / (xi ln 10) decades per word (xi = 1.44 steps).
+INIT_DECAY = float(-1.0 / (forget_gate_timescale(0.0) * np.log(10.0)))
+DECAY_MARGIN = 0.05   # decades per word
+MARGIN_NOTE = "mean over seeds, 95% t-interval"
 
 
-def _regime(name: str) -> tuple[float, int]:
-    return (0.02, 20) if name == "quick" else REGIMES[name]
+def _task(objective: str) -> AgreementLM:
+    return AgreementLM(objective=objective, distance=(min(DISTANCES), max(DISTANCES)),
+                       n_attractors=(0, MAX_ATTRACTORS), mismatch_rate=TRAIN_MISMATCH)
 
 
-def _majority_error(task: Agreement, tokens: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per sentence, the expected error of 'agree with the majority of the nouns' (ties: 1/2).
-
-    tokens (T, B) as in ``sample_with_info``; nouns are ids 2 .. 2 + 2 n_nouns - 1, their
-    number the parity of (id - 2).
-    """
-    is_noun = (tokens >= 2) & (tokens < 2 + 2 * task.n_nouns)       # (T, B)
-    plural = ((tokens - 2) % 2 == 1) & is_noun
-    n_plural, n_nouns = plural.sum(axis=0), is_noun.sum(axis=0)     # (B,)
-    vote = np.sign(2 * n_plural - n_nouns)                         # +1 plural, -1 singular
-    truth = 2 * y - 1
-    return np.where(vote == 0, 0.5, (vote != truth).astype(float))
+def _errors(net, params, task: AgreementLM, rng, n: int) -> dict:
+    x, _, info = task.sample_with_info(rng, n, "test")
+    wrong = task.number_margin(gradflow.predict(net, params, task, x), info) <= 0
+    recency = task.recency_predict(x) != info["number"]
+    return {"n": n, "errors": int(wrong.sum()), "error": float(wrong.mean()),
+            "recency_error": float(recency.mean())}
 
 
 def run(config: dict) -> list[dict]:
-    """Train one cell on natural-like text; errors by attractor count on three test sets."""
-    cell, seed = config["cell"], config["seed"]
-    rate, steps = _regime(config["regime"])
-    task = Agreement(n_attractors=(0, MAX_ATTRACTORS), mismatch_rate=rate,
-                     test_mismatch_rate=1.0)
-    # which attractors take the other number at test: all, none (control), each with p = 1/2
-    tests = {"mismatch": task,
-             "match": dataclasses.replace(task, test_mismatch_rate=0.0),
-             "mixed": dataclasses.replace(task, test_mismatch_rate=0.5)}
-    n_test = 200 if config["regime"] == "quick" else N_TEST
-    net = gradflow.Network(cell, task.input_size, HIDDEN, dtype="float32")
-    history = gradflow.train(net, task, steps, BATCH, lr=LR, clip=CLIP, seed=seed,
-                             record_every=max(1, steps // 10), progress=False)
-    rows = [{"kind": "train", "step": int(r.step), "loss": float(r.loss)}
-            for r in history.frame.itertuples()]
-    for i, (test, t) in enumerate(tests.items()):
-        x, y, info = t.sample_with_info(np.random.default_rng([seed, 7, i]), n_test, "test")
-        wrong = gradflow.predict(net, history.params, t, x).argmax(axis=-1) != y
-        recency = t.recency_predict(x) != y
-        majority = _majority_error(t, info["tokens"], y)
-        if test == "mixed":   # n_mismatch out of 4 attractors, split by the last noun
-            keys = {"n_mismatch": info["n_mismatch"], "last_mismatch": info["last_mismatch"]}
-            sel = info["n_attractors"] == MAX_ATTRACTORS
-        else:
-            keys = {"n_mismatch": info["n_mismatch"], "last_mismatch": info["last_mismatch"],
-                    "n_attractors": info["n_attractors"]}
-            sel = np.ones(len(y), bool)
-        frame = pd.DataFrame({**{k: v[sel] for k, v in keys.items()}, "wrong": wrong[sel],
-                              "recency": recency[sel], "majority": majority[sel]})
-        for key, g in frame.groupby(list(keys)):
-            row = dict(zip(keys, (int(v) for v in key), strict=True))
-            rows.append({"kind": "test", "test": test, **row, "n": len(g),
-                         "errors": int(g.wrong.sum()), "error": float(g.wrong.mean()),
-                         "recency_error": float(g.recency.mean()),
-                         "majority_error": float(g.majority.mean())})
+    """Train one LSTM with one objective; errors vs distance and attractors; gradients."""
+    objective, steps, seed = config["objective"], config["steps"], config["seed"]
+    task = _task(objective)
+    quick = steps < 100
+    n_test, n_grad = (40, 8) if quick else (N_TEST, N_GRAD)
+    net = gradflow.Network(CELL, task.input_size, HIDDEN, dtype="float32")
+    hist = gradflow.train(net, task, steps, BATCH, lr=LR, clip=CLIP, seed=seed,
+                          record_every=max(1, steps // 30), nonfinite="skip", progress=False)
+    rows: list[dict] = [{"kind": "train", "step": int(r.step), "loss": float(r.loss)}
+                        for r in hist.frame.itertuples()]
+    for i, d in enumerate(DISTANCES):
+        t = dataclasses.replace(task, distance=d, n_attractors=0)
+        rows.append({"kind": "test", "test": "distance", "distance": d, "n_attractors": 0,
+                     **_errors(net, hist.params, t, np.random.default_rng([seed, 1, i]),
+                               n_test)})
+        x, _, info = t.sample_with_info(np.random.default_rng([seed, 2, i]), n_grad, "test")
+        for when, params in (("init", hist.initial_params), ("trained", hist.params)):
+            norms = verb_gradient_norms(net, params, t, x, info)          # (T, B)
+            subj = norms[info["subject_pos"], np.arange(n_grad)]
+            with np.errstate(divide="ignore"):
+                log_subj = np.log10(subj)
+            rows.append({"kind": "gradient", "when": when, "distance": d,
+                         "log10_norm": float(np.median(log_subj)),
+                         "zero_fraction": float(np.mean(subj == 0))})
+    for k in range(MAX_ATTRACTORS + 1):
+        for test, rate in (("attractors", 1.0), ("match", 0.0)):
+            if test == "match" and k == 0:
+                continue
+            t = dataclasses.replace(task, distance=ATTRACTOR_DISTANCE, n_attractors=k,
+                                    test_mismatch_rate=rate)
+            rows.append({"kind": "test", "test": test, "distance": ATTRACTOR_DISTANCE,
+                         "n_attractors": k,
+                         **_errors(net, hist.params, t,
+                                   np.random.default_rng([seed, 3 if rate else 4, k]),
+                                   n_test)})
     return rows
 
 
-def _rate_ci(values) -> tuple[float, float, float]:
-    """Mean error rate over seeds with its 95% t-interval, clipped to [0, 1]."""
-    mean, low, high = mean_ci(values)
-    return mean, float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1))
+# ---- summarize: every statistic and claim ---------------------------------------------
 
 
-def _seed_means(tests: pd.DataFrame, by: list[str], value: str = "error") -> pd.DataFrame:
-    """Per group of ``by``: mean of ``value`` over seeds, its clipped 95% t-interval, seeds."""
-    out = []
-    for key, g in tests.groupby(by, sort=True):
-        mean, low, high = _rate_ci(g[value])
-        out.append({**dict(zip(by, key, strict=True)), "mean": mean, "ci_low": low,
-                    "ci_high": high, "seeds": len(g)})
-    return pd.DataFrame(out)
+def _one(frame: pd.DataFrame, **where) -> pd.DataFrame:
+    mask = np.ones(len(frame), bool)
+    for k, v in where.items():
+        mask &= (frame[k] == v).to_numpy()
+    return frame[mask]
 
 
-def _plot_cells(ax, tests: pd.DataFrame, regime: str, cells: list[str], faint: bool) -> None:
-    mism = tests[(tests.test == "mismatch") & (tests.regime == regime)]
-    match = tests[(tests.test == "match") & (tests.regime == regime)]
-    for cell in cells:
-        color = CELL_COLORS[cell]
-        m = _seed_means(mism[mism.cell == cell], ["n_mismatch"])
-        ax.plot(m.n_mismatch, m["mean"], "o-", color=color, label=CELL_NAMES[cell])
-        ax.fill_between(m.n_mismatch, m.ci_low, m.ci_high, color=color, alpha=0.15, lw=0)
-        if faint:
-            for _, s in mism[mism.cell == cell].groupby("seed"):
-                ax.plot(s.n_mismatch, s.error, color=color, alpha=0.25, lw=0.8)
-        c = match[match.cell == cell].groupby("n_attractors", as_index=False).error.mean()
-        ax.plot(c.n_attractors, c.error, ":", color=color, lw=1)
-    rec = mism.groupby("n_mismatch", as_index=False)[["recency_error", "majority_error"]].mean()
-    ax.plot(rec.n_mismatch, rec.recency_error, "k--", lw=1.2, label="most recent noun")
-    ax.plot(rec.n_mismatch, rec.majority_error, color="grey", ls="-.", lw=1.2,
-            label="majority of nouns")
-    ax.set_xticks(range(int(mism.n_mismatch.max()) + 1))
-    ax.set_ylim(-0.03, 1.03)
+def summarize(frame: pd.DataFrame) -> Summary:
+    """Tables, citable numbers and claims from the runs' rows (pure)."""
+    s = Summary()
+    tests = frame[frame.kind == "test"]
+    grads = frame[frame.kind == "gradient"]
+    objectives = [o for o in OBJECTIVES if o in set(tests.objective)]
+
+    dist = tests[tests.test == "distance"]
+    attr = tests[tests.test == "attractors"]
+    match = tests[tests.test == "match"]
+    s.tables["distance"] = seed_means(dist, ["objective", "distance"], "error", clip=(0, 1))
+    a = seed_means(attr, ["objective", "n_attractors"], "error", clip=(0, 1))
+    ctrl = seed_means(match, ["objective", "n_attractors"], "error", clip=(0, 1)).rename(
+        columns={"mean": "match_mean", "ci_low": "match_ci_low", "ci_high": "match_ci_high"})
+    rec = attr.groupby(["objective", "n_attractors"], as_index=False).recency_error.mean()
+    s.tables["attractors"] = a.merge(rec, on=["objective", "n_attractors"]).merge(
+        ctrl.drop(columns="seeds"), on=["objective", "n_attractors"], how="left")
+    s.tables["gradient"] = seed_means(grads, ["objective", "when", "distance"], "log10_norm")
+    zero = grads.groupby(["objective", "when", "distance"], as_index=False).zero_fraction.max()
+    s.tables["gradient"] = s.tables["gradient"].merge(zero, on=["objective", "when", "distance"])
+
+    # Per-seed slopes: error per 10 words of distance, per attractor; log10 gradient per word.
+    d_slope = seed_slopes(dist.assign(d10=dist.distance / 10), "d10", "error",
+                          ["objective", "seed"])
+    k_slope = seed_slopes(attr, "n_attractors", "error", ["objective", "seed"])
+    g_slope = seed_slopes(grads, "distance", "log10_norm", ["objective", "when", "seed"])
+    k0 = dist.groupby(["objective", "seed"], as_index=False).error.mean()
+    kmax = _one(attr, n_attractors=int(attr.n_attractors.max())) if len(attr) else attr
+    slopes = []
+    for obj in objectives:
+        for name, values, unit in (
+                ("error_per_10_words", _one(d_slope, objective=obj).slope, "error / 10 words"),
+                ("error_per_attractor", _one(k_slope, objective=obj).slope,
+                 "error / attractor"),
+                ("log10_grad_per_word_init", _one(g_slope, objective=obj, when="init").slope,
+                 "decades / word"),
+                ("log10_grad_per_word_trained",
+                 _one(g_slope, objective=obj, when="trained").slope, "decades / word"),
+                ("error_no_attractor", _one(k0, objective=obj).error, "error"),
+                ("error_max_attractors", _one(kmax, objective=obj).error, "error")):
+            v = np.asarray(values, float)
+            v = v[np.isfinite(v)]
+            mean, low, high = mean_ci(v) if v.size else (np.nan, np.nan, np.nan)
+            slopes.append({"objective": obj, "quantity": name, "mean": mean, "ci_low": low,
+                           "ci_high": high, "seeds": int(v.size), "unit": unit})
+    st = pd.DataFrame(slopes, columns=["objective", "quantity", "mean", "ci_low", "ci_high",
+                                       "seeds", "unit"])
+    s.tables["slopes"] = st
+
+    def get(obj: str, q: str) -> tuple[float, float, float]:
+        r = st[(st.objective == obj) & (st.quantity == q)]
+        return (float(r["mean"].iloc[0]), float(r.ci_low.iloc[0]), float(r.ci_high.iloc[0])) \
+            if len(r) else (np.nan, np.nan, np.nan)
+
+    k_hi = int(attr.n_attractors.max()) if len(attr) else MAX_ATTRACTORS
+    for obj in objectives:
+        name = OBJECTIVES[obj]
+        s.claim(below(
+            f"{obj}_learns_agreement",
+            f"Trained as a {name}, the LSTM agrees the verb with its subject better than "
+            f"chance without attractors (d = {min(DISTANCES)}..{max(DISTANCES)}).",
+            *get(obj, "error_no_attractor"), CHANCE,
+            what=f"error without attractors ({MARGIN_NOTE})"))
+        s.claim(exceeds(
+            f"{obj}_error_grows_with_distance",
+            f"The {name}'s agreement error grows with the subject-verb distance.",
+            *get(obj, "error_per_10_words"), 0.0,
+            what=f"slope of error per 10 words, k = 0 ({MARGIN_NOTE} of per-seed fits)"))
+        s.claim(exceeds(
+            f"{obj}_error_grows_with_attractors",
+            f"The {name}'s agreement error grows with the number of mismatching attractors.",
+            *get(obj, "error_per_attractor"), 0.0,
+            what=f"slope of error per attractor at d = {ATTRACTOR_DISTANCE} "
+                 f"({MARGIN_NOTE} of per-seed fits)"))
+        top = _one(kmax, objective=obj).error
+        s.claim(proportion(
+            f"{obj}_follows_recent_noun",
+            f"With {k_hi} mismatching attractors, most seeds of the {name} agree the verb "
+            f"with the most recent noun more often than with the subject (error > {CHANCE:g}).",
+            int((top > CHANCE).sum()), len(top), MAJORITY))
+        for when in ("init", "trained"):
+            s.claim(below(
+                f"{obj}_gradient_decays_{when}",
+                f"{'At initialization' if when == 'init' else 'After training'}, the "
+                f"gradient of the verb's loss ({name}) reaching the subject shrinks with "
+                f"the distance.",
+                *get(obj, f"log10_grad_per_word_{when}"), 0.0,
+                what=f"slope of log10 ||dL_verb/dx_subj|| per word ({MARGIN_NOTE} of "
+                     f"per-seed fits)"))
+        s.claim(matches(
+            f"{obj}_init_decay_matches_forget_gate",
+            f"At initialization the gradient of the verb's loss ({name}) at the subject decays "
+            f"per word as the LSTM's cell path with forget gate sigma(0) = 1/2 predicts "
+            f"({INIT_DECAY:.3f} decades per word).",
+            *get(obj, "log10_grad_per_word_init"), INIT_DECAY, DECAY_MARGIN,
+            what=f"slope of log10 ||dL_verb/dx_subj|| per word at init ({MARGIN_NOTE})"))
+    if {"lm", "number"} <= set(objectives):
+        for q, what in (("error_no_attractor", "without attractors"),
+                        ("error_max_attractors", f"with {k_hi} mismatching attractors")):
+            src = k0 if q == "error_no_attractor" else kmax
+            s.claim(differ(
+                f"lm_worse_than_number_{'plain' if q == 'error_no_attractor' else 'attractors'}",
+                f"The language model errs more than the number classifier {what}.",
+                _one(src, objective="lm").error, _one(src, objective="number").error,
+                labels=("language model", "classifier")))
+
+    tag = {"lm": "Lm", "number": "Classifier"}
+    words = {"error_no_attractor": "ErrorNoAttractor", "error_max_attractors": "ErrorMaxAttr",
+             "error_per_10_words": "ErrorPerTenWords", "error_per_attractor": "ErrorPerAttr",
+             "log10_grad_per_word_trained": "GradDecayTrained",
+             "log10_grad_per_word_init": "GradDecayInit"}
+    for _, r in st.iterrows():
+        if np.isfinite(r["mean"]) and r.quantity in words:
+            lo, hi = (r.ci_low, r.ci_high) if np.isfinite(r.ci_low) else (None, None)
+            s.number(f"{words[r.quantity]}{tag[r.objective]}", r["mean"],
+                     f"{OBJECTIVES[r.objective]}: {r.quantity.replace('_', ' ')} "
+                     f"({r.unit}; mean over {r.seeds} seeds)", low=lo, high=hi)
+    return s
 
 
-def _mismatching_seen(regime: str) -> float:
-    """Expected training sentences with at least one mismatching attractor."""
-    rate, steps = _regime(regime)
-    p_some = np.mean([1 - (1 - rate) ** k for k in range(MAX_ATTRACTORS + 1)])
-    return float(steps * BATCH * p_some)
+# ---- render: figures, tables, prose chosen by the claims ------------------------------
+
+_COLOR = {"lm": CELL_COLORS[CELL], "number": "#ff7f0e"}
+_LS = {"lm": "-", "number": "--"}
+_MK = {"lm": "o", "number": "s"}
 
 
 def render(frame: pd.DataFrame, out) -> None:
-    tests = frame[frame.kind == "test"].copy()
-    train = frame[frame.kind == "train"]
-    cells = [c for c in ("rnn", "gru", "lstm") if c in set(tests.cell)]
-    regimes = [r for r in (*REGIMES, "quick") if r in set(tests.regime)]
-    main = MAIN if MAIN in regimes else regimes[0]
-    rate, steps = _regime(main)
-    mism = tests[tests.test == "mismatch"]
-    kmax = int(mism.n_mismatch.max())
-    n_seeds = tests.seed.nunique()
+    s = summarize(frame)
+    c = s.claims
+    runs = frame.drop_duplicates(["objective", "seed"])
+    steps = int(runs.steps.iloc[0])
+    n_seeds = runs.seed.nunique()
+    objectives = [o for o in OBJECTIVES if o in set(runs.objective)]
+    dist, attr, grad = s.tables["distance"], s.tables["attractors"], s.tables["gradient"]
 
-    # Figure 1: the main regime, error vs number of mismatching attractors.
-    fig, ax = new_figure("column", 3.0)
-    _plot_cells(ax, tests, main, cells, faint=True)
-    ax.set_xlabel("mismatching attractors $k$ between subject and verb")
-    ax.set_ylabel("agreement error rate (test)")
-    fig.legend(loc="outside lower center", ncol=2)   # below the axes: the curves fill them
+    fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
+    for obj in objectives:
+        color = _COLOR[obj]
+        g = dist[dist.objective == obj]
+        axes[0].plot(g.distance, g["mean"], ls=_LS[obj], marker=_MK[obj], color=color,
+                     label=OBJECTIVES[obj])
+        axes[0].fill_between(g.distance, g.ci_low, g.ci_high, color=color, alpha=0.15, lw=0)
+        g = attr[attr.objective == obj]
+        axes[1].plot(g.n_attractors, g["mean"], ls=_LS[obj], marker=_MK[obj], color=color,
+                     label=OBJECTIVES[obj])
+        axes[1].fill_between(g.n_attractors, g.ci_low, g.ci_high, color=color, alpha=0.15,
+                             lw=0)
+        axes[1].plot(g.n_attractors, g.match_mean, ls=":", color=color, lw=1,
+                     label="matching attractors (control)" if obj == objectives[-1] else None)
+    rec = attr.groupby("n_attractors", as_index=False).recency_error.mean()
+    axes[1].plot(rec.n_attractors, rec.recency_error, "k--", lw=1, label="most recent noun")
+    for ax in axes:
+        ax.axhline(CHANCE, color="grey", lw=0.8)
+        ax.set_ylim(-0.03, 1.03)
+    axes[0].set_xlabel("subject-verb distance $d$ (no attractor)")
+    axes[1].set_xlabel(f"mismatching attractors $k$ ($d$ = {ATTRACTOR_DISTANCE})")
+    axes[1].set_xticks(range(MAX_ATTRACTORS + 1))
+    axes[0].set_ylabel("agreement error (test)")
+    axes[1].legend(fontsize="small")
+    out.figure("errors", fig, pd.concat([dist.assign(test="distance"),
+                                         attr.assign(test="attractors")], ignore_index=True),
+               caption="Agreement error of the LSTM vs subject-verb distance and vs mismatching "
+                       "attractors: language model against number classifier.",
+               description=f"Agreement error on test sentences (mean over {n_seeds} seeds, "
+                       f"bands: 95% t-intervals; {N_TEST} sentences per point and seed) after "
+                       f"{steps} Adam steps. Left: no attractor, distance d. Right: d = "
+                       f"{ATTRACTOR_DISTANCE} with k attractors all of the other number; "
+                       f"dotted, the same with matching attractors (the control); dashed "
+                       f"black, the most-recent-noun heuristic. Grey: chance.")
 
-    data = _seed_means(mism, ["regime", "cell", "n_mismatch"])
-    heur = mism.groupby(["regime", "n_mismatch"], as_index=False)[
-        ["recency_error", "majority_error"]].mean()
-    control = _seed_means(tests[tests.test == "match"], ["regime", "cell", "n_attractors"])
-    control = control.rename(columns={"n_attractors": "n_mismatch", "mean": "match_mean",
-                                      "ci_low": "match_ci_low", "ci_high": "match_ci_high"})
-    data = data.merge(heur, on=["regime", "n_mismatch"]).merge(
-        control.drop(columns="seeds"), on=["regime", "cell", "n_mismatch"], how="left")
-    data = data.rename(columns={"n_mismatch": "attractors"})
-    seeds_data = mism[mism.regime == main][["cell", "seed", "n_mismatch", "n", "error"]]
-    out.figure("errors_by_attractors", fig, seeds_data.merge(
-        data[data.regime == main].drop(columns="regime").rename(
-            columns={"attractors": "n_mismatch"}), on=["cell", "n_mismatch"]),
-               caption=f"Agreement error vs the number $k$ of mismatching attractors, trained on "
-                       f"natural-like text (mismatch rate {rate:g}, {steps} steps).",
-               description=f"Agreement error on test sentences whose k attractors all take the "
-                       f"other number than the subject (k = 0..{kmax}; k = 1 is \"the writer "
-                       f"of the books is\"), for networks trained on text where an attractor "
-                       f"mismatches with probability {rate:g} ({steps} Adam steps of {BATCH} "
-                       f"sentences, H = {HIDDEN}, float32). Solid: mean over {n_seeds} seeds "
-                       f"with its 95% t-interval (band, clipped to [0, 1]); faint: each seed; "
-                       f"dotted (at 0): the control where all k attractors match (same "
-                       f"lengths, no conflict). Dashed: the sequential-recency heuristic "
-                       f"(agree with the most recent noun); dash-dotted: agree with the "
-                       f"majority of the nouns (ties count 1/2)")
+    fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
+    for ax, when in zip(axes, ("init", "trained"), strict=True):
+        for obj in objectives:
+            color = _COLOR[obj]
+            g = grad[(grad.objective == obj) & (grad.when == when)]
+            ax.plot(g.distance, g["mean"], ls=_LS[obj], marker=_MK[obj], color=color,
+                    label=OBJECTIVES[obj])
+            ax.fill_between(g.distance, g.ci_low, g.ci_high, color=color, alpha=0.15, lw=0)
+        if when == "init" and len(grad[grad.when == "init"]):
+            g = grad[grad.when == "init"].groupby("distance", as_index=False)["mean"].mean()
+            d0, y0 = float(g.distance.iloc[0]), float(g["mean"].iloc[0])
+            ds = np.array([d0, float(g.distance.iloc[-1])])
+            ax.plot(ds, y0 + INIT_DECAY * (ds - d0), color="k", ls=":", lw=1,
+                    label=r"cell path, $\sigma(0)^d$ (slope)")
+        ax.set_xlabel("subject-verb distance $d$")
+        ax.set_title("at initialization" if when == "init" else f"after {steps} steps")
+    axes[0].set_ylabel(r"$\log_{10}\|\partial L_{\mathrm{verb}}/\partial x_{\mathrm{subj}}\|$")
+    axes[0].legend()
+    out.figure("gradient", fig, grad,
+               caption="Gradient of the verb's loss at the subject's input vs distance.",
+               description=f"Median over {N_GRAD} sentences (no attractor) of "
+                       f"log10 ||dL_verb/dx_subj||, the gradient of each sentence's loss at "
+                       f"the verb alone with respect to the subject's one-hot input (float64 "
+                       f"from the float32 parameters); mean over seeds with 95% t-intervals. "
+                       f"Dotted: the slope the LSTM's cell path predicts at initialization "
+                       f"(forget gate sigma(0) = 1/2 per step: {INIT_DECAY:.3f} decades per "
+                       f"word), drawn through the first measured point.")
 
-    # Figure 2: the training regimes side by side.
-    if len(regimes) > 1:
-        fig, axes = new_figure("page", 2.6, ncols=len(regimes), sharey=True)
-        for ax, regime in zip(axes, regimes, strict=True):
-            _plot_cells(ax, tests, regime, cells, faint=False)
-            r, s = _regime(regime)
-            ax.set_title(f"{regime}: rate {r:g}, {s} steps")
-            ax.set_xlabel("mismatching attractors $k$")
-        axes[0].set_ylabel("agreement error rate (test)")
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
-        out.figure("regimes", fig, data,
-                   caption="Agreement error vs mismatching attractors for three training "
-                           "regimes.",
-                   description="The same curves for three training regimes: natural-like text "
-                           "(rare mismatches; the main regime), attractors that always match "
-                           "in training (the data never tell the subject from the last noun), "
-                           "and natural-like text trained three times longer. Mean over seeds "
-                           "with 95% t-interval; dotted: matching-attractor control")
+    out.table("slopes", s.tables["slopes"],
+              caption="Per-seed fits: error vs distance and attractors, gradient decay.",
+              columns={"objective": "objective", "quantity": "quantity", "mean": "mean",
+                       "seeds": "seeds", "unit": "unit"},
+              description=f"Per seed, least-squares slopes of the agreement error on the "
+                          f"distance (k = 0) and on the number of mismatching attractors "
+                          f"(d = {ATTRACTOR_DISTANCE}), and of the median log10 gradient at "
+                          f"the subject on the distance; and the mean errors without "
+                          f"attractors and with the most. {MARGIN_NOTE}.")
+    out.summary(s)
 
-    # Table: per cell and regime.
-    rows = []
-    for (regime, cell), g in mism.groupby(["regime", "cell"], sort=False):
-        e0 = _rate_ci(g[g.n_mismatch == 0].error)
-        e1 = _rate_ci(g[g.n_mismatch == 1].error)
-        per_seed = g[g.n_mismatch == kmax].error
-        ek = _rate_ci(per_seed)
-        robust = rate_ci(int((per_seed < ROBUST).sum()), len(per_seed))
-        ctl = tests[(tests.test == "match") & (tests.regime == regime) & (tests.cell == cell)
-                    & (tests.n_attractors == kmax)].error
-        fl = train[(train.regime == regime) & (train.cell == cell)]
-        r, s = _regime(regime)
-        rows.append({"regime": regime, "cell": cell, "train_rate": r, "steps": s,
-                     "mismatching_seen": _mismatching_seen(regime),
-                     "final_train_loss": float(fl[fl.step == fl.step.max()].loss.mean()),
-                     "error_0": e0[0], "error_1": e1[0], "error_1_ci_low": e1[1],
-                     "error_1_ci_high": e1[2],
-                     "error_2": float(g[g.n_mismatch == min(2, kmax)].error.mean()),
-                     f"error_{kmax}": ek[0],
-                     f"error_{kmax}_ci_low": ek[1], f"error_{kmax}_ci_high": ek[2],
-                     f"error_{kmax}_seed_min": float(per_seed.min()),
-                     f"error_{kmax}_seed_max": float(per_seed.max()),
-                     f"error_{kmax}_matching": float(ctl.mean()),
-                     "robust_seeds": robust[0], "robust_ci_low": robust[1],
-                     "robust_ci_high": robust[2], "seeds": len(per_seed)})
-    table = pd.DataFrame(rows)
-    table["regime"] = pd.Categorical(table.regime, regimes)
-    table["cell"] = pd.Categorical(table.cell, cells)
-    table = table.sort_values(["regime", "cell"]).reset_index(drop=True)
-    out.table("errors", table,
-              caption=f"Agreement error with 0, 1 and {kmax} mismatching attractors, the "
-                      f"matching control, and seeds robust at {kmax} (95% CI).",
-              columns={"regime": "regime", "cell": "cell", "error_0": "$k = 0$",
-                       "error_1": "$k = 1$", f"error_{kmax}": f"$k = {kmax}$",
-                       f"error_{kmax}_matching": "control",
-                       "robust_seeds": "robust seeds"},
-              description=f"Agreement error with 0, 1 and {kmax} mismatching "
-              f"attractors (mean over seeds, 95% t-interval clipped to [0, 1]; min and max "
-              f"over seeds), error with {kmax} matching attractors (control), expected "
-              f"training sentences with a mismatching attractor (mismatching_seen), and the "
-              f"fraction of seeds whose error at {kmax} mismatches is below {ROBUST:g} "
-              f"(robust_seeds, Wilson 95% interval)")
+    def say(name: str, holds: str, fails: str, inconclusive: str) -> str:
+        return c[name].choose(holds=holds, fails=fails, inconclusive=inconclusive) \
+            + f" ({c[name].evidence})." if name in c else ""
 
-    # Table: does the error follow the last noun or the count? (mixed test, k = kmax)
-    mixed = tests[(tests.test == "mixed") & (tests.regime == main)]
-    split = _seed_means(mixed, ["cell", "n_mismatch", "last_mismatch"])
-    rec = mixed.groupby(["n_mismatch", "last_mismatch"], as_index=False)[
-        ["recency_error", "majority_error"]].mean()
-    split = split.merge(rec, on=["n_mismatch", "last_mismatch"])
-    split = split[split.n_mismatch.between(1, kmax - 1)].copy()
-    split["cell"] = pd.Categorical(split.cell, cells)
-    split = split.sort_values(["cell", "n_mismatch", "last_mismatch"]).reset_index(drop=True)
-    out.table("last_noun", split.rename(columns={"mean": "error"}),
-              caption=f"Error with {kmax} attractors, by how many mismatch and whether the "
-                      f"last noun does, against the recency and majority heuristics.",
-              columns={"cell": "cell", "n_mismatch": "mismatching",
-                       "last_mismatch": "last noun", "error": "error",
-                       "recency_error": "recency", "majority_error": "majority"},
-              description=f"Main regime, test sentences with {kmax} attractors, each mismatching "
-
-                      f"with probability 1/2: error given how many mismatch (n_mismatch) and "
-                      f"whether the noun nearest the verb is one of them (last_mismatch; mean "
-                      f"over seeds, 95% t-interval clipped to [0, 1]). The most-recent-noun "
-                      f"heuristic errs exactly when last_mismatch = 1; the majority-of-nouns "
-                      f"heuristic when n_mismatch > {kmax // 2}")
-
-    # Citable numbers: main regime, per cell.
-    tag = {"rnn": "Rnn", "gru": "Gru", "lstm": "Lstm"}
-    t = table[table.regime == main].set_index("cell")
-    for cell in cells:
-        name = CELL_NAMES[cell]
-        for k, label in ((0, "NoAttractor"), (1, "OneMismatch"), (kmax, "MaxMismatch")):
-            e = t.loc[cell, f"error_{k}"], *(_rate_ci(mism[(mism.regime == main)
-                                                           & (mism.cell == cell)
-                                                           & (mism.n_mismatch == k)].error)[1:])
-            what = "no attractor" if k == 0 else f"{k} attractor{'s' * (k > 1)}, all mismatching"
-            out.number(f"Error{label}{tag[cell]}", e[0], f"{name}: agreement error with {what} "
-                       "(main regime, mean over seeds)", low=e[1], high=e[2])
-        out.number(f"RobustSeeds{tag[cell]}", t.loc[cell, "robust_seeds"], f"{name}: "
-                   f"fraction of seeds with error < {ROBUST:g} at {kmax} mismatching "
-                   "attractors (main regime; Wilson interval)",
-                   low=t.loc[cell, "robust_ci_low"], high=t.loc[cell, "robust_ci_high"])
-        last = split[(split.cell == cell) & (split.n_mismatch == 1) & (split.last_mismatch == 1)]
-        if len(last):
-            out.number(f"ErrorLastNounOnly{tag[cell]}", last["mean"].iloc[0], f"{name}: error "
-                       f"when exactly one of {kmax} attractors mismatches and it is the noun "
-                       "nearest the verb (main regime; the most-recent-noun heuristic errs "
-                       "on all of them)", low=last.ci_low.iloc[0], high=last.ci_high.iloc[0])
-    out.number("RecencyErrorMismatch", float(mism[mism.n_mismatch >= 1].recency_error.mean()),
-               "error of the most-recent-noun heuristic when the attractors mismatch")
-    out.number("RecencyErrorTrain", _recency_train(main), "expected error of the "
-               "most-recent-noun heuristic on the main regime's training sentences")
-    _text(out, table, split, main, kmax, cells, regimes)
-
-
-def _ranking(t: pd.DataFrame, cells: list[str], kmax: int) -> str:
-    """Which cells are separable at kmax mismatches (non-overlapping t-intervals)."""
-    gated = [c for c in ("gru", "lstm") if c in cells]
-    if "rnn" not in cells or not gated:
-        return ""
-    worse = all(t.loc["rnn", f"error_{kmax}_ci_low"] > t.loc[c, f"error_{kmax}_ci_high"]
-                for c in gated)
-    text = (" The tanh RNN errs most; its interval lies above the gated cells'." if worse else
-            " The tanh RNN's interval overlaps the gated cells'.")
-    if len(gated) == 2:
-        a, b = (t.loc[c] for c in gated)
-        apart = (a[f"error_{kmax}_ci_low"] > b[f"error_{kmax}_ci_high"]
-                 or b[f"error_{kmax}_ci_low"] > a[f"error_{kmax}_ci_high"])
-        text += (" GRU and LSTM are separable." if apart else
-                 " GRU and LSTM are not separable (overlapping intervals): the LSTM is not "
-                 "measurably the most robust here.")
-    return text
-
-
-def _recency_train(regime: str) -> float:
-    rate, _ = _regime(regime)
-    return Agreement(n_attractors=(0, MAX_ATTRACTORS), mismatch_rate=rate).recency_error_rate()
-
-
-def _fmt(row: pd.Series, k: int | str) -> str:
-    return f"{row[f'error_{k}']:.2f} [{row[f'error_{k}_ci_low']:.2f}, " \
-           f"{row[f'error_{k}_ci_high']:.2f}]"
-
-
-def _text(out, table: pd.DataFrame, split: pd.DataFrame, main: str, kmax: int,
-          cells: list[str], regimes: list[str]) -> None:
-    """The paragraphs: what the numbers show, worded from the numbers themselves."""
-    t = table[table.regime == main].set_index("cell")
-    names = CELL_NAMES
-    one = "; ".join(f"{names[c]} {_fmt(t.loc[c], 1)}" for c in cells)
-    top = "; ".join(f"{names[c]} {_fmt(t.loc[c], kmax)} (seeds from "
-                    f"{t.loc[c, f'error_{kmax}_seed_min']:.2f} to "
-                    f"{t.loc[c, f'error_{kmax}_seed_max']:.2f})" for c in cells)
-    grows = all(t.loc[c, f"error_{kmax}"] > t.loc[c, "error_1"] + 0.05 for c in cells)
-    out.text(
-        f"**Main regime** (attractors mismatch with probability {_regime(main)[0]:g}, so the "
-        f"most-recent-noun heuristic is right on {1 - _recency_train(main):.1%} of training "
-        f"sentences; about {_mismatching_seen(main):.0f} sentences with a mismatching "
-        f"attractor seen in training). With no attractor every cell agrees correctly (error "
-        f"at most {t.error_0.max():.3f}), and with {kmax} *matching* attractors too (at most "
-        f"{t[f'error_{kmax}_matching'].max():.3f})"
-        + (": length alone costs nothing. " if t[f"error_{kmax}_matching"].max() < 0.02
-           else ". ")
-        + "With one "
-        f"mismatching attractor, the lecture's \"the writer of the books is\", the error is "
-        f"{one} (mean over seeds, 95% t-interval), where agreeing with the most recent noun "
-        f"errs on every sentence. "
-        + (f"Errors {'grow' if grows else 'do not clearly grow'} with the number of "
-           f"mismatching attractors; with {kmax}: {top}. ")
-        + f"Seeds below {ROBUST:g} error at {kmax} mismatches: "
-        + ", ".join(f"{names[c]} {t.loc[c, 'robust_seeds']:.0%} [{t.loc[c, 'robust_ci_low']:.0%}"
-                    f", {t.loc[c, 'robust_ci_high']:.0%}]" for c in cells) + " (Wilson)."
-        + _ranking(t, cells, kmax))
-    if len(split):
-        s = split.set_index(["cell", "n_mismatch", "last_mismatch"])["mean"]
-        ci = split.set_index(["cell", "n_mismatch", "last_mismatch"])[["ci_low", "ci_high"]]
-        last_only = max(s.get((c, 1, 1), np.nan) for c in cells)
-        hi = kmax - 1
-        below = float(s[s.index.get_level_values("n_mismatch") < hi].max())
-        primacy = all(s.get((c, hi, 0), 0) > s.get((c, hi, 1), 1) for c in cells)
-        # established only where the two intervals do not overlap
-        primacy_apart = primacy and all(
-            ci.loc[(c, hi, 0), "ci_low"] > ci.loc[(c, hi, 1), "ci_high"] for c in cells)
-
-        def _ci(c: str, last: int) -> str:
-            return (f"{s.get((c, hi, last), np.nan):.2f} [{ci.loc[(c, hi, last), 'ci_low']:.2f}, "
-                    f"{ci.loc[(c, hi, last), 'ci_high']:.2f}]")
+    for obj in objectives:
+        name = OBJECTIVES[obj]
         out.text(
-            f"**Subject or most recent noun?** On sentences with {kmax} attractors of random "
-            f"number, the networks {'do not follow' if last_only < 0.1 else 'partly follow'} "
-            f"the most recent noun: when exactly one attractor mismatches and it is the noun "
-            f"next to the verb, the largest error over cells is {last_only:.3f} (the "
-            f"heuristic: 1). With up to {hi - 1} mismatching, no cell's mean error exceeds "
-            f"{below:.2f}, whether or not the last noun mismatches; with {hi} of {kmax} they are "
-            + ", ".join(f"{names[c]} {_ci(c, 1)} when the last noun mismatches / "
-                        f"{_ci(c, 0)} when it matches" for c in cells)
-            + " (mean over seeds, 95% t-interval)"
-            + (". In this synthetic language the attraction looks cumulative (the nouns' "
-               "numbers add up in the state until they outvote the subject), not sequential "
-               "recency" if last_only < 0.1 else "")
-            + (f". With {hi} of {kmax} mismatching, every cell errs more when the noun next to "
-               f"the verb is the one that matches the subject, and the intervals are apart: "
-               f"the earlier nouns weigh more." if primacy_apart else
-               f". With {hi} of {kmax} mismatching, every cell's mean error is higher when the "
-               f"noun next to the verb is the one that matches the subject, but for each cell "
-               f"the two intervals overlap, so whether the earlier nouns weigh more is not "
-               f"established." if primacy else "."))
-    if len(regimes) > 1:
-        parts = []
-        for regime in regimes:
-            if regime == main:
-                continue
-            r = table[table.regime == regime].set_index("cell")
-            parts.append(f"*{regime}* (mismatch rate {_regime(regime)[0]:g}, "
-                         f"{_regime(regime)[1]} steps): error at one mismatch "
-                         + ", ".join(f"{names[c]} {r.loc[c, 'error_1']:.2f}" for c in cells)
-                         + "; at two " + ", ".join(f"{names[c]} {r.loc[c, 'error_2']:.2f}"
-                                                   for c in cells)
-                         + f"; at {kmax} " + ", ".join(f"{names[c]} {_fmt(r.loc[c], kmax)}"
-                                                       for c in cells)
-                         + "; robust seeds " + ", ".join(
-                             f"{names[c]} {r.loc[c, 'robust_seeds']:.0%}" for c in cells))
-        notes = []
-        m = table[table.regime == "matching"].set_index("cell")
-        if "rnn" in m.index and m.loc["rnn", "error_2"] > 0.8 and m.loc["rnn", "error_1"] < 0.2:
-            gated = [c for c in cells if c != "rnn" and m.loc[c, "error_2"] < 0.5]
-            notes.append("when training never shows a mismatching attractor, the tanh RNN "
-                         "follows the majority of the nouns rather than the most recent one "
-                         "(the dash-dotted line: wrong from two mismatches on; at one mismatch "
-                         "the subject and the attractor tie and the line, counting a tie as "
-                         f"1/2, sits at 0.5, while the RNN's error there is "
-                         f"{m.loc['rnn', 'error_1']:.2f}: it breaks the tie for the subject)"
-                         + (", while " + " and ".join(names[c] for c in gated)
-                            + " stay well below that line" if gated else ""))
-        long_ = table[table.regime == "natural_long"].set_index("cell")
-        if len(long_):
-            better = [c for c in cells
-                      if long_.loc[c, "robust_seeds"] > t.loc[c, "robust_seeds"]]
-            apart = [c for c in better
-                     if long_.loc[c, "robust_ci_low"] > t.loc[c, "robust_ci_high"]]
-
-            def _shift(c: str) -> str:
-                return (f"{names[c]} {t.loc[c, 'robust_seeds']:.0%} "
-                        f"[{t.loc[c, 'robust_ci_low']:.0%}, {t.loc[c, 'robust_ci_high']:.0%}]"
-                        f" to {long_.loc[c, 'robust_seeds']:.0%} "
-                        f"[{long_.loc[c, 'robust_ci_low']:.0%}, "
-                        f"{long_.loc[c, 'robust_ci_high']:.0%}]")
-            if better:
-                unsure = [c for c in better if c not in apart]
-                notes.append("training three times longer on natural-like text (about "
-                             f"{_mismatching_seen('natural_long'):.0f} mismatching sentences "
-                             "seen instead of about "
-                             f"{_mismatching_seen(main):.0f}) moves the share of robust seeds "
-                             "from " + ", ".join(_shift(c) for c in better) + " (Wilson)"
-                             + (f": an increase for {', '.join(names[c] for c in apart)}"
-                                if apart else "")
-                             + ((", and " if apart else ": ") + "for "
-                                + ", ".join(names[c] for c in unsure) + " the intervals "
-                                "overlap, so the increase is suggestive, not established"
-                                if unsure else "")
-                             + ". Some seeds still fail. Training length and the number of "
-                             "mismatching examples seen change together here (the mismatch "
-                             "rate is the same), so these runs cannot say which of the two "
-                             "matters")
-        out.text("**Other training regimes.** " + ". ".join(parts) + "."
-                 + (" In short: " + "; ".join(notes) + "." if notes else ""))
-    if len(split) and last_only < 0.1:
-        out.text("**What this says about the lecture's claim.** The attractor effect of "
-                 "Linzen et al. is reproduced in its graded form (no errors without attractors "
-                 "or with matching ones, errors growing with the number of mismatching ones, "
-                 "the tanh RNN worst; every cell varies widely across seeds), but not its "
-                 "sequential-recency reading: no cell agrees with the most recent noun. This "
-                 "synthetic task is easier on memory than a language model's: sentences are "
-                 f"at most {Agreement(n_attractors=(0, MAX_ATTRACTORS)).seq_len} tokens, the "
-                 "subject is always the first noun, and a classifier is trained on the verb's "
-                 f"number directly, so the gradient from the verb reaches the subject through "
-                 f"at most {Agreement(n_attractors=(0, MAX_ATTRACTORS)).seq_len - 2} steps. The "
-                 "errors measured here look like nouns accumulating in the state "
-                 "(majority-like), not like the forgetting of a distant subject that the "
-                 "vanishing-gradient argument predicts.")
+            f"**{name.capitalize()}.** "
+            + say(f"{obj}_learns_agreement",
+                  "It agrees the verb with its subject better than chance",
+                  "It does not agree the verb with its subject better than chance",
+                  "Whether it agrees better than chance is not decided")
+            + " " + say(f"{obj}_error_grows_with_distance",
+                        "Its error grows with the distance",
+                        "Its error does not grow with the distance",
+                        "Whether its error grows with the distance is not decided")
+            + " " + say(f"{obj}_error_grows_with_attractors",
+                        "Its error grows with the number of mismatching attractors",
+                        "Its error does not grow with the number of mismatching attractors",
+                        "Whether its error grows with the attractors is not decided")
+            + " " + say(f"{obj}_follows_recent_noun",
+                        "With the most attractors, most seeds agree with the most recent "
+                        "noun more often than with the subject: sequential recency wins",
+                        "Even with the most attractors, most seeds agree with the subject "
+                        "more often than with the most recent noun",
+                        "With the most attractors, whether most seeds follow the most recent "
+                        "noun is not decided")
+            + " " + say(f"{obj}_init_decay_matches_forget_gate",
+                        "At initialization its verb gradient at the subject decays as the "
+                        "cell path with forget gate 1/2 predicts",
+                        "At initialization its verb gradient at the subject does not decay "
+                        "at the cell path's predicted rate (the margin is "
+                        f"{DECAY_MARGIN:g} decades per word; the prediction counts only the "
+                        "cell path with every forget gate at exactly 1/2, while at "
+                        "initialization the gates vary with the input and the hidden state "
+                        "adds other routes)",
+                        "At initialization, whether the decay matches the cell path's rate "
+                        "is not decided")
+            + " " + say(f"{obj}_gradient_decays_trained",
+                        "After training, the gradient of the verb's loss reaching the "
+                        "subject shrinks with the distance",
+                        "After training, the gradient of the verb's loss reaching the "
+                        "subject does not shrink with the distance",
+                        "After training, whether that gradient shrinks with the distance is "
+                        "not decided"))
+    if "lm_worse_than_number_plain" in c:
+        out.text(
+            "**The objective.** "
+            + say("lm_worse_than_number_plain",
+                  "Without attractors the language model errs more than the classifier "
+                  "trained on the same sentences",
+                  "Without attractors the language model does not err more than the "
+                  "classifier", "Without attractors the difference is not decided")
+            + " " + say("lm_worse_than_number_attractors",
+                        "With the most attractors, too, the language model errs more",
+                        "With the most attractors the language model does not err more",
+                        "With the most attractors the difference is not decided")
+            + " The two share inputs, network and budget; only what is predicted differs: "
+            "the language model's agreement signal is one target (the verb) among every "
+            "next word of the sentence.")

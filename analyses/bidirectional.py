@@ -3,13 +3,14 @@
 The early-cue task (``gradflow.tasks.EarlyCue``) is sentiment classification
 in miniature: a long sequence of neutral words with one +/- cue word in its
 first 10%, the label read from the final state. Each run trains one model
-(hidden 32, batch 32, Adam lr 1e-2, float32) and measures its test accuracy
+(hidden 32, batch 32, Adam lr 1e-2, float32) for a fixed budget, recording the
+training loss at every step (the learning-curve check: has the loss stopped
+improving by the end of the budget?), and measures its test accuracy
 (``gradflow.evaluate``) and, at initialization and after training, the input
-gradient ||dL/dx_t|| of the task loss at the cue position relative to the
-last position (computed in float64 from the same parameters, so that what
-underflows is the network's doing, not float32's). Controls: the same
-unidirectional models with the cue in the last 10% (``cue="end"``), and the
-unidirectional LSTM with a positive forget-gate bias.
+gradient ||dL/dx_t|| of the task loss at the cue position relative to the last
+position (in float64 from the same parameters, so that what underflows is the
+network's doing, not float32's). Controls: the unidirectional models with the
+cue in the last 10% (``cue="end"``): the same task with the cue near the readout.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pandas as pd
 from _gradients import input_gradient_norms
 
 import gradflow
-from gradflow.report import mean_ci, rate_ci, summarize
+from gradflow.report import mean_ci, rate_ci
+from gradflow.report.claims import Claim, Summary, below, differ, proportion
 from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Bidirectional RNNs and an early cue"
@@ -28,147 +30,300 @@ QUESTION = (
     "that decides the label may come early. Does a unidirectional RNN that classifies from "
     "its last hidden state lose an early cue as the sequence grows, because the gradient from "
     "the loss must travel back through every later step, and does a bidirectional RNN, whose "
-    "backward direction ends next to the cue, keep it?")
+    "backward direction ends next to the cue, keep it? Is the training budget past every "
+    "plateau, so that a failure is not merely a run stopped too early?")
 ORDER = 70
 
-#: model name -> (cell, bidirectional, forget-gate bias or None, cue position)
-MODELS = {"rnn": ("rnn", False, None, "start"), "birnn": ("rnn", True, None, "start"),
-          "lstm": ("lstm", False, None, "start"), "bilstm": ("lstm", True, None, "start"),
-          "lstm_fb1": ("lstm", False, 1.0, "start"), "lstm_fb3": ("lstm", False, 3.0, "start"),
-          "rnn_end": ("rnn", False, None, "end"), "lstm_end": ("lstm", False, None, "end")}
+#: model name -> (cell, bidirectional, cue position)
+MODELS = {"rnn": ("rnn", False, "start"), "birnn": ("rnn", True, "start"),
+          "lstm": ("lstm", False, "start"), "bilstm": ("lstm", True, "start"),
+          "rnn_end": ("rnn", False, "end"), "lstm_end": ("lstm", False, "end")}
 LABELS = {"rnn": "RNN", "birnn": "bidirectional RNN", "lstm": "LSTM",
-          "bilstm": "bidirectional LSTM", "lstm_fb1": "LSTM, forget bias +1",
-          "lstm_fb3": "LSTM, forget bias +3",
-          "rnn_end": "RNN, cue at end (control)", "lstm_end": "LSTM, cue at end (control)"}
+          "bilstm": "bidirectional LSTM", "rnn_end": "RNN, cue at end (control)",
+          "lstm_end": "LSTM, cue at end (control)"}
+PAIRS = {"rnn": ("rnn", "birnn", "rnn_end"), "lstm": ("lstm", "bilstm", "lstm_end")}
 
-GRID = {"model": list(MODELS), "length": [20, 50, 100], "steps": [300],
-        "seed": [0, 1, 2, 3, 4, 5]}
-QUICK_GRID = {"model": ["rnn", "birnn"], "length": [10], "steps": [10], "seed": [0]}
+GRID = {"model": list(MODELS), "length": [20, 100], "steps": [800], "seed": list(range(16))}
+QUICK_GRID = {"model": list(MODELS), "length": [10, 20], "steps": [40], "seed": [0, 1]}
 
 HIDDEN, BATCH, LR = 32, 32, 1e-2
 N_TEST, N_GRAD = 1000, 256
-SOLVED = 0.9      # a run "solves" the task when its test accuracy exceeds this
+SOLVED = 0.9          # a run "solves" the task when its test accuracy exceeds this
+WINDOWS = 20          # the learning curve in windows of 5% of the budget
+LAST = 0.2            # the learning-curve check compares the last 20% with the 20% before
+PLATEAU_MARGIN = 0.03  # nats: "stopped improving" = the loss falls by less than this
+LOW_LOSS = 0.1        # nats: a run has "escaped" its plateau once a window's loss is below
+LATE = 0.5            # an escape is late when it comes in the second half of the budget
+LATE_RATE = 0.1       # the claim: fewer than this fraction of escapes are late
+MAJORITY = 0.5        # proportion claims: most seeds
 
 
 def run(config: dict) -> list[dict]:
-    """Train one model on the early-cue task; accuracy and input-gradient ratios."""
+    """Train one model on the early-cue task: learning curve, accuracy, gradient ratios."""
     model, T, steps, seed = config["model"], config["length"], config["steps"], config["seed"]
-    cell, bidirectional, forget_bias, cue = MODELS[model]
-    init = {} if forget_bias is None else {"forget_bias": forget_bias}
+    cell, bidirectional, cue = MODELS[model]
     task = gradflow.tasks.EarlyCue(T, cue=cue)
     net = gradflow.Network(cell, task.input_size, HIDDEN, bidirectional=bidirectional,
                            dtype="float32")
     hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=LR, seed=seed,
-                          record_every=steps, init=init, nonfinite="skip", progress=False)
+                          record_every=1, nonfinite="skip", progress=False)
     test = gradflow.evaluate(net, hist.params, task, n=N_TEST, seed=10_000 + seed)
+    rows: list[dict] = [{"kind": "summary", "accuracy": float(test["accuracy"]),
+                         "test_loss": float(test["loss"]), "n_skipped": int(hist.n_skipped)}]
+    loss = hist.frame.loss.to_numpy(dtype=float)
+    for w, chunk in enumerate(np.array_split(loss, min(WINDOWS, len(loss)))):
+        finite = chunk[np.isfinite(chunk)]
+        rows.append({"kind": "curve", "window": w, "fraction": (w + 1) / WINDOWS,
+                     "loss": float(finite.mean()) if finite.size else np.nan})
 
-    # Input gradients at init (the parameters training started from) and after training.
-    p0 = hist.initial_params
     x, y = task.sample(np.random.default_rng([seed, 7]), N_GRAD, "test")
     cue_pos = np.argmax(x[:, :, task.n_neutral:].sum(axis=2), axis=0)   # (B,)
-    rows = [{"kind": "summary", "accuracy": float(test["accuracy"]),
-             "test_loss": float(test["loss"]), "n_skipped": int(hist.n_skipped)}]
-    for when, params in (("init", p0), ("trained", hist.params)):
+    for when, params in (("init", hist.initial_params), ("trained", hist.params)):
         norms = input_gradient_norms(net, params, task, x, y)            # (T, B)
         g_cue, g_last = norms[cue_pos, np.arange(x.shape[1])], norms[-1]
         with np.errstate(divide="ignore"):
             log_ratio = np.log10(g_cue) - np.log10(g_last)
         rows.append({"kind": "gradient", "when": when,
                      "log10_ratio_median": float(np.median(log_ratio)),
-                     "zero_fraction": float(np.mean(g_cue == 0)),
-                     "mean_cue_distance": float(np.mean(T - 1 - cue_pos))})
+                     "zero_fraction": float(np.mean(g_cue == 0))})
     return rows
 
 
-_MAIN = ["rnn", "birnn", "lstm", "bilstm", "lstm_fb1", "lstm_fb3"]
-_CONTROL = ["rnn_end", "lstm_end"]
+# ---- summarize: every statistic and claim ---------------------------------------------
+
+
+def improvements(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the mean loss over the 20% of the budget before the last 20%, minus the
+    mean over the last 20% (> 0: still improving), the final loss, and ``escape``: the
+    fraction of the budget at the end of the first window whose loss is below
+    ``LOW_LOSS`` (NaN if none is)."""
+    rows = []
+    for (model, length, seed), g in curves.groupby(["model", "length", "seed"]):
+        loss = g.sort_values("window").loss.to_numpy(dtype=float)
+        k = max(1, int(round(LAST * len(loss))))
+        before, last = loss[-2 * k:-k], loss[-k:]
+        low = np.flatnonzero(loss < LOW_LOSS)
+        rows.append({"model": model, "length": length, "seed": seed,
+                     "improvement": float(np.mean(before) - np.mean(last)),
+                     "final_loss": float(np.mean(last)),
+                     "escape": (low[0] + 1) / len(loss) if low.size else np.nan})
+    return pd.DataFrame(rows, columns=["model", "length", "seed", "improvement", "final_loss",
+                                       "escape"])
+
+
+def _distance_claim(name: str, cell: str, T: int, summary: pd.DataFrame,
+                    plateau: Claim | None) -> Claim:
+    """The distance to the cue defeats the unidirectional model: its accuracy with the
+    cue at the end beats that with the cue at the start, and its start-cue run has
+    stopped improving (else a longer budget might close the gap)."""
+    uni, _, end = PAIRS[cell]
+    statement = (f"At T = {T} the distance to the cue defeats the unidirectional "
+                 f"{LABELS[uni]}: with the cue at the end it is more accurate than with the "
+                 f"cue at the start, and the start-cue runs have stopped improving.")
+    acc = summary[summary.length == T]
+    test = differ(name, statement, acc[acc.model == end].accuracy,
+                  acc[acc.model == uni].accuracy, labels=("cue at end", "cue at start"))
+    if test.verdict == "holds" and (plateau is None or plateau.verdict != "holds"):
+        why = "no learning-curve check" if plateau is None else \
+            f"the learning-curve check is {plateau.verdict}"
+        return Claim(name, statement, "inconclusive",
+                     f"{test.evidence}; but {why}, so a longer budget might close the gap")
+    return test
+
+
+def summarize(frame: pd.DataFrame) -> Summary:
+    """Tables, citable numbers and claims from the runs' rows (pure)."""
+    s = Summary()
+    summary = frame[frame.kind == "summary"]
+    curves = frame[frame.kind == "curve"]
+    gradient = frame[frame.kind == "gradient"]
+    models = [m for m in MODELS if m in set(summary.model)]
+    lengths = sorted(summary.length.unique())
+
+    acc = []
+    for (model, length), g in summary.groupby(["model", "length"]):
+        mean, low, high = mean_ci(g.accuracy)
+        k = int((g.accuracy > SOLVED).sum())
+        rate, rlow, rhigh = rate_ci(k, len(g))
+        acc.append({"model": model, "length": length, "accuracy": mean, "accuracy_ci_low": low,
+                    "accuracy_ci_high": high, "n": len(g), "solved": k, "solved_rate": rate,
+                    "solved_rate_ci_low": rlow, "solved_rate_ci_high": rhigh})
+    acc = pd.DataFrame(acc)
+    s.tables["accuracy"] = acc
+
+    imp = improvements(curves)
+    plateau = []
+    for (model, length), g in imp.groupby(["model", "length"]):
+        mean, low, high = mean_ci(g.improvement)
+        plateau.append({"model": model, "length": length, "improvement": mean,
+                        "improvement_ci_low": low, "improvement_ci_high": high,
+                        "final_loss": float(g.final_loss.mean()), "n": len(g)})
+    s.tables["plateau"] = pd.DataFrame(plateau)
+    s.tables["curves"] = curves.groupby(["model", "length", "window", "fraction"],
+                                        as_index=False).loss.mean()
+    grad = []
+    for (model, length, when), g in gradient.groupby(["model", "length", "when"]):
+        mean, low, high = mean_ci(g.log10_ratio_median)
+        grad.append({"model": model, "length": length, "when": when, "log10_ratio": mean,
+                     "log10_ratio_ci_low": low, "log10_ratio_ci_high": high,
+                     "zero_fraction": float(g.zero_fraction.mean())})
+    s.tables["gradient"] = pd.DataFrame(grad)
+
+    # The learning-curve check, per model and length.
+    checks: dict[tuple[str, int], Claim] = {}
+    for r in s.tables["plateau"].itertuples():
+        checks[(r.model, r.length)] = s.claim(below(
+            f"plateau_{r.model}_{r.length}",
+            f"{LABELS[r.model]}, T = {r.length}: the training loss has stopped improving by "
+            f"the end of the budget (over its last {LAST:.0%} it falls by less than "
+            f"{PLATEAU_MARGIN:g} nats).",
+            r.improvement, r.improvement_ci_low, r.improvement_ci_high, PLATEAU_MARGIN,
+            what=f"loss drop from the previous {LAST:.0%} to the last {LAST:.0%} (nats, mean "
+                 f"over {r.n} seeds, 95% t-interval)"))
+
+    escaped = imp.escape.dropna()
+    s.claim(proportion(
+        "escapes_are_early", f"Runs that escape the plateau do so early: fewer than "
+        f"{LATE_RATE:.0%} of the runs whose loss falls below {LOW_LOSS:g} nats first do so in "
+        f"the second half of the budget (so a longer budget would add few escapes).",
+        int((escaped > LATE).sum()), len(escaped), LATE_RATE, at_least=False))
+
+    def seeds(model: str, length: int) -> pd.Series:
+        return summary[(summary.model == model) & (summary.length == length)].accuracy
+
+    hi, lo = max(lengths), min(lengths)
+    for cell, (uni, bi, end) in PAIRS.items():
+        if uni not in models or bi not in models:
+            continue
+        r_bi = acc[(acc.model == bi) & (acc.length == hi)].iloc[0]
+        r_uni = acc[(acc.model == uni) & (acc.length == hi)].iloc[0]
+        s.claim(proportion(f"{bi}_keeps_cue", f"Most seeds of the {LABELS[bi]} solve the "
+                           f"early cue at T = {hi} (test accuracy > {SOLVED:g}).",
+                           r_bi.solved, r_bi.n, MAJORITY))
+        s.claim(proportion(f"{uni}_loses_cue", f"Most seeds of the unidirectional "
+                           f"{LABELS[uni]} fail the early cue at T = {hi} (test accuracy "
+                           f"<= {SOLVED:g}).", r_uni.n - r_uni.solved, r_uni.n, MAJORITY))
+        for T in lengths:
+            s.claim(differ(f"{bi}_beats_{uni}_{T}", f"At T = {T} the {LABELS[bi]} is more "
+                           f"accurate than the unidirectional {LABELS[uni]}.",
+                           seeds(bi, T), seeds(uni, T), labels=(LABELS[bi], LABELS[uni])))
+        if lo != hi:
+            s.claim(differ(f"{uni}_worse_when_longer", f"The unidirectional {LABELS[uni]} is "
+                           f"less accurate at T = {hi} than at T = {lo}.",
+                           seeds(uni, lo), seeds(uni, hi),
+                           labels=(f"T = {lo}", f"T = {hi}")))
+        if end in models:
+            s.claim(_distance_claim(f"distance_defeats_{uni}", cell, hi, summary,
+                                    checks.get((uni, hi))))
+        g = gradient[(gradient.length == hi) & (gradient.when == "init")]
+        s.claim(differ(f"cue_gradient_{uni}_init", f"At initialization and T = {hi}, the "
+                       f"gradient at the cue relative to the last step is smaller for the "
+                       f"unidirectional {LABELS[uni]} than for the {LABELS[bi]}.",
+                       g[g.model == uni].log10_ratio_median, g[g.model == bi].log10_ratio_median,
+                       alternative="less", labels=(LABELS[uni], LABELS[bi])))
+
+    names = {"rnn": "Rnn", "birnn": "BiRnn", "lstm": "Lstm", "bilstm": "BiLstm",
+             "rnn_end": "RnnEnd", "lstm_end": "LstmEnd"}
+    words = {10: "Ten", 20: "Twenty", 50: "Fifty", 100: "Hundred"}
+    for r in acc.itertuples():
+        if r.length in words:
+            s.number(f"Solved{names[r.model]}{words[r.length]}", r.solved_rate,
+                     f"fraction of seeds with test accuracy > {SOLVED:g}, {LABELS[r.model]}, "
+                     f"T = {r.length}", low=r.solved_rate_ci_low, high=r.solved_rate_ci_high)
+    return s
+
+
+# ---- render: figures, tables, prose chosen by the claims ------------------------------
 
 
 def _style(model: str) -> dict:
-    cell, bidirectional, forget_bias, cue = MODELS[model]
+    cell, bidirectional, cue = MODELS[model]
     return {"color": CELL_COLORS[cell], "ls": "--" if cue == "end" else
-            ({1.0: "-.", 3.0: ":"}[forget_bias] if forget_bias is not None else "-"),
-            "marker": "s" if bidirectional else ({1.0: "v", 3.0: "^"}[forget_bias]
-                                                 if forget_bias is not None else "o"),
+            (":" if bidirectional else "-"), "marker": "s" if bidirectional else "o",
             "mfc": "white" if cue == "end" else None}
 
 
+def _cell_name(claim: str) -> str:
+    """``plateau_rnn_end_100`` -> ``RNN, cue at end (control) at T = 100``."""
+    model, length = claim.removeprefix("plateau_").rsplit("_", 1)
+    return f"{LABELS[model]} at T = {length}"
+
+
 def render(frame: pd.DataFrame, out) -> None:
-    summary = frame[frame.kind == "summary"].copy()
-    gradient = frame[frame.kind == "gradient"].copy()
+    s = summarize(frame)
+    c = s.claims
+    summary = frame[frame.kind == "summary"]
     models = [m for m in MODELS if m in set(summary.model)]
     steps = int(summary.steps.iloc[0])
     n_seeds = summary.seed.nunique()
-
-    # Table + figure 1: accuracy vs length.
-    acc = summarize(summary, ["model", "length"], "accuracy")
-    solved = []
-    for (model, length), g in summary.groupby(["model", "length"]):
-        rate, low, high = rate_ci(int((g.accuracy > SOLVED).sum()), len(g))
-        solved.append({"model": model, "length": length, "solved": int((g.accuracy > SOLVED)
-                                                                         .sum()),
-                       "solved_rate": rate, "solved_ci_low": low, "solved_ci_high": high})
-    acc = acc.merge(pd.DataFrame(solved), on=["model", "length"])
-    acc["label"] = acc.model.map(LABELS)
+    acc, curves, grad = s.tables["accuracy"], s.tables["curves"], s.tables["gradient"]
     lengths = sorted(acc.length.unique())
-    fig, axes = new_figure("page", 2.8, ncols=2, sharey=True)
-    for ax, cell in zip(axes, ("rnn", "lstm"), strict=True):
-        mine = [m for m in models if MODELS[m][0] == cell]
-        # Small sideways shifts (log-x) and decreasing widths keep coinciding lines
-        # (e.g. several models at accuracy 1) visible.
-        offsets = dict(zip(mine, np.linspace(-0.035, 0.035, len(mine)), strict=True))
-        widths = dict(zip(mine, np.linspace(2.6, 0.8, len(mine)), strict=True))
+
+    # Figure 1: learning curves (the check that the budget is past the plateaus).
+    fig, axes = new_figure("page", 2.6, ncols=len(lengths), sharey=True, squeeze=False)
+    for ax, T in zip(axes[0], lengths, strict=True):
+        for model in models:
+            g = curves[(curves.model == model) & (curves.length == T)]
+            ax.plot(g.fraction * steps, g.loss, label=LABELS[model], ms=3, **_style(model))
+        ax.axvspan((1 - LAST) * steps, steps, color="grey", alpha=0.12, lw=0)
+        ax.axhline(np.log(2), color="k", lw=0.8)
+        ax.set_xlabel("training step")
+        ax.set_title(f"$T$ = {T}")
+    axes[0][0].set_ylabel("training loss (window mean)")
+    axes[0][-1].legend(fontsize="small")
+    out.figure("curves", fig, curves,
+               caption="Early cue: training loss over the budget, mean over seeds; shaded, "
+                       "the last 20% that the learning-curve check reads.",
+               description=f"Training loss in windows of {100 // WINDOWS}% of the "
+                       f"{steps}-step budget (mean over {n_seeds} seeds); black line: chance "
+                       f"(ln 2). The learning-curve check compares, per run, the mean loss "
+                       f"of the last {LAST:.0%} with the {LAST:.0%} before it.")
+
+    # Figure 2: solved rate vs length with Wilson intervals.
+    fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
+    for ax, cell in zip(axes, PAIRS, strict=True):
+        mine = [m for m in PAIRS[cell] if m in models]
         for k, model in enumerate(mine):
             g = acc[acc.model == model]
-            ax.plot(g.length * 10 ** offsets[model], g["mean"], label=LABELS[model],
-                    lw=widths[model], ms=6 - 0.6 * k, zorder=2 + k, **_style(model))
-            s = summary[summary.model == model]
-            ax.scatter(s.length * 10 ** offsets[model], s.accuracy, s=9, alpha=0.5,
-                       color=_style(model)["color"], lw=0)
-        ax.axhline(0.5, color="k", lw=0.8)
+            x = np.array(g.length, float) * 10 ** (0.03 * (k - 1))
+            ax.errorbar(x, g.solved_rate, yerr=[g.solved_rate - g.solved_rate_ci_low,
+                                               g.solved_rate_ci_high - g.solved_rate],
+                        label=LABELS[model], capsize=2, **_style(model))
         ax.set_xscale("log")
         ax.set_xticks(lengths, [str(v) for v in lengths])
         ax.minorticks_off()
-        ax.set_ylim(0.4, 1.03)
+        ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("sequence length $T$")
         ax.set_title({"rnn": "tanh RNN", "lstm": "LSTM"}[cell])
-        if mine:  # the quick grid may leave a panel empty
-            ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.42))
-    axes[0].set_ylabel("test accuracy (chance 0.5)")
-    out.figure("accuracy", fig, acc,
-               caption=f"Early cue: test accuracy vs length $T$ after {steps} steps, mean over "
-                       f"{n_seeds} seeds (lines) and single seeds (dots).",
-               description=f"Test accuracy ({N_TEST} fresh sequences) on the early-cue task vs "
-                       f"length: lines, the mean over seeds; dots, single seeds (hidden "
-                       f"{HIDDEN}, batch {BATCH}, Adam lr {LR:g}, {steps} steps, float32). "
-                       f"Open markers, dashed: the controls with the cue in the last 10%. "
-                       f"Lines are shifted slightly sideways and drawn with decreasing widths "
-                       f"so that coinciding ones (several models at accuracy 1 or 0.5) stay "
-                       f"visible; the lengths are exactly {', '.join(map(str, lengths))}")
-    out.table("accuracy", acc[["model", "length", "mean", "ci_low", "ci_high", "n", "solved",
-                               "solved_rate", "solved_ci_low", "solved_ci_high"]]
-              .rename(columns={"mean": "accuracy"}),
-              caption=f"Early cue: test accuracy and seeds with accuracy $> {SOLVED:g}$ per "
-                      f"model and length, 95% CI.",
+        ax.legend(fontsize="small", loc="best")
+    axes[0].set_ylabel(f"seeds with accuracy > {SOLVED:g}")
+    out.figure("solved", fig, acc,
+               caption=f"Early cue: fraction of seeds that solve it after {steps} steps, "
+                       f"with Wilson 95% intervals.",
+               description=f"Fraction of the {n_seeds} seeds per model and length whose test "
+                       f"accuracy ({N_TEST} fresh sequences) exceeds {SOLVED:g}, with Wilson "
+                       f"95% intervals (hidden {HIDDEN}, batch {BATCH}, Adam lr {LR:g}, "
+                       f"{steps} steps, float32). Dashed, open: the cue-at-end controls.")
+    out.table("accuracy", acc,
+              caption="Early cue: test accuracy and solved seeds per model and length.",
               columns={"model": "model", "length": "$T$", "accuracy": "accuracy",
-                       "solved": "solved", "solved_rate": "solved rate"},
-              description=f"Test accuracy per model and length (mean over seeds, 95% t-interval: "
-                      f"with few seeds and a bimodal outcome it can pass 1) and the number of "
-                      f"seeds with accuracy > {SOLVED:g}, with its Wilson 95% CI: the "
-                      f"statistic to cite")
+                       "solved": "solved", "n": "seeds", "solved_rate": "solved rate"},
+              description="Test accuracy (mean over seeds, 95% t-interval) and the seeds "
+                          f"with accuracy > {SOLVED:g} (Wilson 95% interval)")
+    out.table("plateau", s.tables["plateau"],
+              caption="The learning-curve check: loss drop over the last 20% of the budget.",
+              columns={"model": "model", "length": "$T$", "improvement": "loss drop",
+                       "final_loss": "final loss", "n": "seeds"},
+              description=f"Per model and length: the mean training loss over the "
+                          f"{LAST:.0%} of the budget before the last {LAST:.0%} minus that "
+                          f"over the last {LAST:.0%} (nats; > 0: still improving; mean over "
+                          f"seeds, 95% t-interval), and the final loss")
 
-    # Figure 2: input-gradient ratio cue / last, at init and after training.
-    grad = gradient.groupby(["model", "length", "when"], as_index=False).agg(
-        log10_ratio=("log10_ratio_median", "mean"),
-        log10_ratio_min=("log10_ratio_median", "min"),
-        log10_ratio_max=("log10_ratio_median", "max"),
-        zero_fraction=("zero_fraction", "mean"),
-        cue_distance=("mean_cue_distance", "mean"))
+    fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     finite = np.isfinite(grad.log10_ratio)
     floor = float(np.floor(grad.log10_ratio[finite].min())) - 1 if finite.any() else -1.0
-    fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     for ax, when in zip(axes, ("init", "trained"), strict=True):
-        for model in [m for m in _MAIN if m in models]:
+        for model in [m for m in models if MODELS[m][2] == "start"]:
             g = grad[(grad.model == model) & (grad.when == when)]
             ax.plot(g.length, np.maximum(g.log10_ratio, floor), label=LABELS[model],
                     **_style(model))
@@ -180,155 +335,67 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_title("at initialization" if when == "init" else f"after {steps} steps")
     axes[0].set_ylabel(r"$\log_{10} \|\partial L/\partial x_{\mathrm{cue}}\| \,/\,"
                        r" \|\partial L/\partial x_T\|$")
-    axes[0].legend()
+    axes[0].legend(fontsize="small")
     out.figure("gradient_ratio", fig, grad,
                caption="Input gradient at the cue over that at the last position, at "
                        "initialization and after training.",
-               description=f"Input gradient of the loss at the cue position over that at the last "
+               description=f"log10 of the input gradient at the cue over that at the last "
+                       f"position (median over {N_GRAD} sequences, mean over seeds; float64). "
+                       f"Values of -inf (gradient exactly zero) are drawn at {floor:g}")
+    out.summary(s)
 
-                       f"position, log10 (median over {N_GRAD} sequences, mean over seeds; "
-                       f"float64), at initialization and after training. Values of -inf "
-                       f"(gradient exactly zero) are drawn at {floor:g}")
+    def say(name: str, holds: str, fails: str, inconclusive: str) -> str:
+        if name not in c:
+            return ""
+        return c[name].choose(holds=holds, fails=fails, inconclusive=inconclusive) \
+            + f" ({c[name].evidence}). "
 
-    # Citable numbers.
-    names = {"rnn": "Rnn", "birnn": "BiRnn", "lstm": "Lstm", "bilstm": "BiLstm",
-             "lstm_fb1": "LstmBiasOne", "lstm_fb3": "LstmBiasThree", "rnn_end": "RnnEnd",
-             "lstm_end": "LstmEnd"}
-    words = {20: "Twenty", 50: "Fifty", 100: "Hundred"}
-    for _, r in acc.iterrows():
-        if r.length in words:
-            out.number(f"Solved{names[r.model]}{words[r.length]}", r.solved_rate,
-                       f"fraction of seeds with test accuracy > {SOLVED:g}, "
-                       f"{LABELS[r.model]}, T = {r.length}",
-                       low=r.solved_ci_low, high=r.solved_ci_high)
-    for model in ("rnn", "birnn", "lstm", "bilstm", "lstm_fb1", "lstm_fb3"):
-        for when in ("init", "trained"):
-            g = gradient[(gradient.model == model) & (gradient.when == when)
-                         & (gradient.length == max(lengths))]
-            if len(g):
-                mean, low, high = mean_ci(g.log10_ratio_median)
-                out.number(f"GradRatio{names[model]}{when.capitalize()}", mean,
-                           f"log10 ||dL/dx_cue|| / ||dL/dx_T||, {LABELS[model]}, "
-                           f"T = {max(lengths)}, {when}", low=low, high=high,
-                           unit="decades")
-
-    def solved(model, length):
-        r = acc[(acc.model == model) & (acc.length == length)]
-        if not len(r):
-            return "n/a"
-        r = r.iloc[0]
-        return f"{r.solved}/{r.n}"
-
-    def ratio(model, when, length):
-        g = grad[(grad.model == model) & (grad.when == when) & (grad.length == length)]
-        return float(g.log10_ratio.iloc[0]) if len(g) else np.nan
-
-    def row(model):
-        return ", ".join(f"{solved(model, t)} at T = {t}" for t in lengths)
-
-    hi = max(lengths)
-    out.text(
-        f"Seeds that solve the task (test accuracy > {SOLVED:g}) after {steps} Adam steps "
-        f"(float32 networks, for speed): "
-        + "; ".join(f"{LABELS[m]} {row(m)}" for m in models) + ". "
-        f"Wilson intervals for these counts are in the table: with {n_seeds} seeds, "
-        f"{n_seeds}/{n_seeds} has a 95% lower bound of "
-        f"{rate_ci(n_seeds, n_seeds)[1]:.2f} and 0/{n_seeds} an upper bound of "
-        f"{rate_ci(0, n_seeds)[2]:.2f}.")
-    zero = grad[(grad.model == "rnn") & (grad.length == hi)].zero_fraction.max()
-    fb = [m for m in ("lstm_fb1", "lstm_fb3") if m in models]
-
-    def ratio_ci(model, when, length):
-        g = gradient[(gradient.model == model) & (gradient.when == when)
-                     & (gradient.length == length)]
-        mean, low, high = mean_ci(g.log10_ratio_median)
-        return (f"10^{mean:.1f} (95% CI of the exponent [{low:.1f}, {high:.1f}])"
-                if np.isfinite(low) else f"10^{mean:.1f}")
-
-    mid = [t for t in lengths if t != hi and t != min(lengths)]
-    out.text(
-        f"At initialization and T = {hi}, ||dL/dx|| at the cue is "
-        f"10^{ratio('rnn', 'init', hi):.1f} of its value at the last step for the "
-        f"unidirectional RNN and 10^{ratio('lstm', 'init', hi):.1f} for the LSTM with its "
-        f"default forget-gate bias, against 10^{ratio('birnn', 'init', hi):.1f} and "
-        f"10^{ratio('bilstm', 'init', hi):.1f} for their bidirectional versions, whose "
-        f"backward direction ends its pass within {hi // 10} steps of the cue "
-        f"({'none' if zero == 0 else f'a fraction {zero:.2f}'} of the unidirectional-RNN "
-        f"cue gradients {'is' if zero == 0 else 'are'} exactly zero in float64; exponents are "
-        f"means over seeds, as in the citable numbers).")
-    if fb:
+    hi, lo = max(lengths), min(lengths)
+    flat = [k for k, v in c.items() if k.startswith("plateau_") and v.verdict == "holds"]
+    moving = [k for k, v in c.items() if k.startswith("plateau_") and v.verdict != "holds"]
+    out.text("**Is the budget past the plateaus?** "
+             + (f"The loss has stopped improving by the end of the {steps}-step budget for "
+                f"{len(flat)} of {len(flat) + len(moving)} model-length cells. " if flat
+                else "The learning-curve check holds for no model-length cell. ")
+             + ("It is not established for: " + "; ".join(
+                 f"{_cell_name(k)} ({c[k].verdict}: {c[k].evidence})" for k in moving)
+                + ". Conclusions about these cells are limited to this "
+                "budget. " if moving else "So a failure here is not a run stopped on its way "
+                "down. ")
+             + say("escapes_are_early", "Escapes from the plateau come early in the budget",
+                   "Many escapes come late in the budget: a longer one might add more",
+                   "Whether escapes come early in the budget is not decided")
+             + "A flat loss at chance cannot rule out an escape after the budget; the "
+             "cue-at-end controls, on the same budget, show how long the task itself takes.")
+    for cell, (uni, bi, _end) in PAIRS.items():
+        if f"{bi}_keeps_cue" not in c:
+            continue
         out.text(
-            "A forget bias makes the gradient at the cue vanish less at initialization; "
-            "after training, in the models that fail, it is smaller than at initialization. "
-            "At initialization and T = " + str(hi) + ": "
-            + "; ".join(f"{LABELS[m]} {ratio_ci(m, 'init', hi)}" for m in fb)
-            + f". After {steps} steps, at T = {hi}: "
-            + "; ".join(f"{LABELS[m]} {ratio_ci(m, 'trained', hi)}" for m in fb)
-            + "".join(f"; at T = {t}: " + "; ".join(
-                f"{LABELS[m]} 10^{ratio(m, 'init', t):.1f} at initialization and "
-                f"10^{ratio(m, 'trained', t):.1f} after training" for m in fb) for t in mid)
-            + ". These models solve the task at "
-            + "; ".join(f"{LABELS[m]} {row(m)}" for m in fb)
-            + ". So where they fail, the trained networks do not carry the gradient to the "
-            "cue that the bias gave them at initialization: these runs do not show a "
-            "unidirectional LSTM that fails while carrying a gradient to the cue, and they "
-            "cannot separate the vanishing gradient from other obstacles.")
-    bi = [m for m in ("birnn", "bilstm") if m in models]
-    if bi:
-        def count(model, length):
-            r = acc[(acc.model == model) & (acc.length == length)]
-            return r.iloc[0] if len(r) else None
-
-        parts = []
-        for m in bi:
-            r = count(m, hi)
-            if r is not None:
-                parts.append(f"{LABELS[m]} {r.solved}/{r.n} at T = {hi} (Wilson 95% CI "
-                             f"[{r.solved_ci_low:.2f}, {r.solved_ci_high:.2f}])")
-        short = [m for m in bi if (r := count(m, hi)) is not None and r.solved < r.n]
-        text = ("Bidirectional models: " + "; ".join(f"{LABELS[m]} {row(m)}" for m in bi)
-                + ". At the longest length: " + "; ".join(parts) + ". ")
-        if short:
-            ctrl = count("rnn_end", hi) if "rnn_end" in models else None
-            text += ("The " + ", ".join(LABELS[m] for m in short) + " does not solve every "
-                     "length "
-                     f"here: it falls short in some seeds at T = {hi}, so the expectation "
-                     "that a bidirectional model solves the early cue at any length is not "
-                     "borne out for it within this budget")
-            if ctrl is not None and "birnn" in short:
-                text += (f". Its count equals that of the unidirectional RNN with the cue at "
-                         f"the end ({ctrl.solved}/{ctrl.n}), which has the cue as near as the "
-                         f"backward direction does: at T = {hi} the tanh RNN fails in some "
-                         f"seeds even with a nearby cue, so the shortfall is not evidence "
-                         f"that the backward pass loses the cue")
-            text += ". "
-        apart, close = [], []
-        for m, uni in (("birnn", "rnn"), ("bilstm", "lstm")):
-            for t in lengths:
-                b, u = count(m, t), count(uni, t) if uni in models else None
-                if b is None or u is None:
-                    continue
-                pair = f"{LABELS[uni]} {u.solved}/{u.n} against {b.solved}/{b.n} at T = {t}"
-                (apart if b.solved_ci_low > u.solved_ci_high else close).append(pair)
-        if apart:
-            text += ("The bidirectional model solves more seeds than the unidirectional one, "
-                     "beyond the Wilson intervals, at: " + "; ".join(apart) + ": there the "
-                     "backward direction carries the cue without a long memory or a tuned "
-                     "bias. ")
-        if close:
-            text += ("The difference is not established (intervals overlap) at: "
-                     + "; ".join(close) + ".")
-        out.text(text.strip())
-    controls = ", ".join(f"{LABELS[m]} {row(m)}" for m in _CONTROL if m in models)
-    out.text(
-        "Controls and caveats: with the cue in the last 10% the unidirectional models are "
-        f"tested on the same lengths ({controls}), "
-        "so where a unidirectional model fails with the cue at the start, the distance to "
-        "the cue, not the task, is what defeats it; where a control itself falls short "
-        f"(the RNN at long T), {steps} steps are not always enough for it even on the easy "
-        "side, and the start-cue failure at that length is weaker evidence. The default "
-        "LSTM fails even at the shortest length while its cue-at-end control succeeds: at "
-        "init its forget gate is about sigmoid(0) = 0.5, a memory of a few steps. A positive "
-        "forget-gate bias lengthens it: "
-        + "; ".join(f"{LABELS[m]} {row(m)}" for m in ["lstm"] + fb)
-        + ".")
+            f"**{ {'rnn': 'tanh RNN', 'lstm': 'LSTM'}[cell]}.** "
+            + say(f"{bi}_keeps_cue", f"Most seeds of the {LABELS[bi]} solve the task at "
+                  f"T = {hi}", f"Most seeds of the {LABELS[bi]} do not solve it at T = {hi}",
+                  f"Whether most seeds of the {LABELS[bi]} solve it at T = {hi} is not "
+                  f"decided")
+            + say(f"{uni}_loses_cue", f"Most seeds of the unidirectional {LABELS[uni]} fail "
+                  f"at T = {hi}", f"Most seeds of the unidirectional {LABELS[uni]} solve it "
+                  f"at T = {hi}", f"Whether most unidirectional seeds fail at T = {hi} is not "
+                  f"decided")
+            + "".join(say(f"{bi}_beats_{uni}_{T}", f"At T = {T} the bidirectional model is "
+                          f"more accurate", f"At T = {T} the bidirectional model is less "
+                          f"accurate", f"At T = {T} the accuracies are not told apart")
+                      for T in lengths)
+            + say(f"{uni}_worse_when_longer", f"The unidirectional model loses accuracy "
+                  f"from T = {lo} to T = {hi}", "The unidirectional model is more accurate "
+                  "at the longer length", "Whether the unidirectional model loses accuracy "
+                  "with length is not decided")
+            + say(f"distance_defeats_{uni}", "The distance to the cue is what defeats the "
+                  "unidirectional model: with the cue at the end it does better, and its "
+                  "start-cue runs have stopped improving",
+                  "The cue-at-end control does no better, so it is not the distance to the "
+                  "cue that defeats it", "That the distance to the cue defeats it is not "
+                  "established")
+            + say(f"cue_gradient_{uni}_init", "At initialization the gradient reaching the "
+                  "cue, relative to the last step, is smaller in the unidirectional model "
+                  "than in the bidirectional one", "At initialization the unidirectional "
+                  "model's relative gradient at the cue is the larger",
+                  "At initialization the relative gradients at the cue are not told apart"))

@@ -40,3 +40,9 @@ __all__ = [
     "memoryless_loss",
     "one_hot",
 ]
+
+# AgreementLM (I = V, O = V or 2, head every_step or final, xent; baseline: the per-step
+# entropy of the next word's class mix, or ln 2): Linzen et al.'s language-model objective.
+from gradflow.tasks.agreement_lm import AGREEMENT_OBJECTIVES, AgreementLM  # noqa: E402
+
+__all__ += ["AGREEMENT_OBJECTIVES", "AgreementLM"]
