@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 __all__ = ["equivalence", "logrank", "mean_ci", "rate_ci", "solved_fraction", "summarize"]
@@ -57,7 +58,7 @@ def summarize(frame: pd.DataFrame, by: list[str], value: str,
     return pd.DataFrame(rows)
 
 
-def _censored(times: Sequence[float], solved: Sequence[bool]) -> stats.CensoredData:
+def _censored(times: ArrayLike, solved: ArrayLike) -> stats.CensoredData:
     t = np.asarray(times, dtype=np.float64)
     ok = np.asarray(solved, dtype=bool)
     if t.ndim != 1 or t.shape != ok.shape or t.size == 0:
@@ -69,7 +70,7 @@ def _censored(times: Sequence[float], solved: Sequence[bool]) -> stats.CensoredD
     return stats.CensoredData(uncensored=t[ok], right=t[~ok])
 
 
-def solved_fraction(times: Sequence[float], solved: Sequence[bool],
+def solved_fraction(times: ArrayLike, solved: ArrayLike,
                     confidence: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier estimate of the fraction of runs solved by each step.
 
@@ -98,8 +99,8 @@ def solved_fraction(times: Sequence[float], solved: Sequence[bool],
     return pd.concat([start, frame], ignore_index=True)
 
 
-def logrank(times_a: Sequence[float], solved_a: Sequence[bool], times_b: Sequence[float],
-            solved_b: Sequence[bool]) -> tuple[float, float]:
+def logrank(times_a: ArrayLike, solved_a: ArrayLike, times_b: ArrayLike,
+            solved_b: ArrayLike) -> tuple[float, float]:
     """Log-rank test that two groups of runs solve at the same rate over steps.
 
     Returns ``(statistic, p_value)`` (two-sided; censored runs count until their budget).
@@ -108,7 +109,7 @@ def logrank(times_a: Sequence[float], solved_a: Sequence[bool], times_b: Sequenc
     return float(result.statistic), float(result.pvalue)
 
 
-def equivalence(a: Sequence[float], b: Sequence[float], margin: float) -> float:
+def equivalence(a: ArrayLike, b: ArrayLike, margin: float) -> float:
     """TOST p-value that the means of ``a`` and ``b`` differ by less than ``margin``.
 
     Two one-sided Welch t-tests (``mean_a - mean_b > -margin`` and ``< margin``);
