@@ -14,7 +14,7 @@ INPUTS = [0.0, 1.0]
 SIZES, SIZE_GAINS, PHASE_N = [32, 64, 128, 512], [1.0, 1.5], 256
 COLUMNS = ["init", "input_variance", "gain", "seed", "phase_hidden", "sizes", "size_gains",
            "warmup", "length", "hidden", "rate", "rate_low", "rate_high", "r_squared", "q",
-           "saturation"]
+           "saturation", "neg_log_rho"]
 
 
 @pytest.fixture
@@ -22,11 +22,12 @@ def vanishing(analysis):
     return analysis("vanishing")
 
 
-def synthetic(rate_of, *, seeds=5, noise=0.003, bias=0.0, grow=False):
+def synthetic(rate_of, *, seeds=5, noise=0.003, bias=0.0, grow=False, rho_gap=0.03):
     """A frame shaped like run()'s: rate = rate_of(g, s2) + bias c(N) + seed noise.
 
     ``bias`` scales a finite-N term ``bias * sqrt(64 / N)`` (shrinking), or with ``grow``
-    ``bias * sqrt(N / 64)``; each seed adds N(0, noise^2 * 64 / N).
+    ``bias * sqrt(N / 64)``; each seed adds N(0, noise^2 * 64 / N). Without input below
+    g = 1, ``neg_log_rho`` is ``-ln g - rho_gap`` (NaN elsewhere, as run() leaves it).
     """
     rng = np.random.default_rng(0)
     rows = []
@@ -46,12 +47,19 @@ def synthetic(rate_of, *, seeds=5, noise=0.003, bias=0.0, grow=False):
                                      "size_gains": json.dumps(SIZE_GAINS), "warmup": 100,
                                      "length": 200, "hidden": n, "rate": rate,
                                      "rate_low": rate - 0.01, "rate_high": rate + 0.01,
-                                     "r_squared": 0.99, "q": mf.q, "saturation": 0.0})
+                                     "r_squared": 0.99, "q": mf.q, "saturation": 0.0,
+                                     "neg_log_rho": (mf.rate - rho_gap if s2 == 0 and g < 1
+                                                     else np.nan)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def mean_field(g, s2):
     return driven_mean_field(g, s2).rate
+
+
+def spectral(g, s2):
+    """Mean field, but -ln rho = -ln g - 0.03 where the state is 0 (as a sampled W's)."""
+    return mean_field(g, s2) - (0.03 if s2 == 0 and g < 1 else 0.0)
 
 
 def test_run_gives_the_expected_columns(vanishing):
@@ -68,7 +76,10 @@ def test_run_gives_the_expected_columns(vanishing):
 
 def test_runs_are_reproducible_and_the_input_is_controlled(vanishing):
     args = (32, 1.0, 0.25, "gaussian", 3, 20, 40)
-    assert vanishing.measure(*args) == vanishing.measure(*args)
+    assert json.dumps(vanishing.measure(*args)) == json.dumps(vanishing.measure(*args))
+    assert np.isnan(vanishing.measure(*args)["neg_log_rho"])      # only without input, g < 1
+    zero = vanishing.measure(32, 0.5, 0.0, "orthogonal", 3, 20, 40)
+    assert zero["neg_log_rho"] == pytest.approx(-np.log(0.5))   # every |eigenvalue| is g
     params, h_prev, x, profile = vanishing.simulate(*args)
     assert np.allclose(params["weight_ih_l0"], 0.5 * np.eye(32))
     assert profile.shape == (40, vanishing.BATCH) and profile[0] == pytest.approx(1.0)
@@ -92,8 +103,9 @@ def test_first_crossing_interpolates_and_reports_none():
 
 
 def test_claims_hold_when_the_data_follow_mean_field(vanishing):
-    verdicts = vanishing.summarize(synthetic(mean_field)).verdicts()
+    verdicts = vanishing.summarize(synthetic(spectral)).verdicts()
     assert verdicts == {
+        "subcritical_rate_is_spectral_radius": "holds",
         "rate_matches_mean_field_gaussian": "holds",
         "critical_gain_matches_gaussian": "holds",
         "deviation_shrinks_with_n_gaussian": "holds",
@@ -122,6 +134,11 @@ def test_deviation_claim_fails_when_the_deviation_grows_with_n(vanishing):
     assert verdicts["deviation_shrinks_with_n_gaussian"] == "fails"
 
 
+def test_spectral_radius_claim_fails_when_the_rate_is_mean_fields(vanishing):
+    verdicts = vanishing.summarize(synthetic(mean_field, rho_gap=0.05)).verdicts()
+    assert verdicts["subcritical_rate_is_spectral_radius"] == "fails"
+
+
 def test_input_claim_fails_when_input_lowers_the_critical_gain(vanishing):
     # The input variances swapped: the driven network crosses first.
     summary = vanishing.summarize(synthetic(lambda g, s2: mean_field(g, 1.0 - s2)))
@@ -139,7 +156,7 @@ def test_render_writes_figures_tables_and_claims(vanishing, tmp_path):
     from gradflow.report.output import Section
 
     section = Section("vanishing", tmp_path)
-    vanishing.render(synthetic(mean_field, bias=0.01), section)
+    vanishing.render(synthetic(spectral, bias=0.01), section)
     names = {p.name for p in (tmp_path / "figures").iterdir()}
     assert {"vanishing-phase-page.png", "vanishing-sizes-page.png"} <= names
-    assert len(section.claims) == 7 and "holds" in section.markdown()
+    assert len(section.claims) == 8 and "holds" in section.markdown()
