@@ -203,6 +203,13 @@ def summarize(frame: pd.DataFrame) -> Summary:
         cells = pd.DataFrame({"label": [_label(r) for r in top.itertuples()],
                               "estimate": top.rate, "low": top.rate_ci_low,
                               "high": top.rate_ci_high, "predicted": top.mf_rate})
+        unit = top[(top.gain == 1.0) & np.isclose(top.input_variance, 0.04)]
+        if len(unit) and np.isfinite(unit.rate.iloc[0]):
+            u = unit.iloc[0]
+            summary.number(f"RateUnitGain{word}", u.rate, f"decay rate of ||dL/dh_t|| at g = 1, "
+                           f"s_in^2 = 0.04, {init} W_hh, N = {largest} (mean field "
+                           f"{u.mf_rate:.3f})", low=u.rate_ci_low, high=u.rate_ci_high,
+                           unit="nats/step")
         summary.claim(all_match(
             f"rate_matches_mean_field_{init}",
             f"With {init} W_hh at N = {largest}, the measured decay rate matches the "
