@@ -226,8 +226,11 @@ def summarize(frame: pd.DataFrame) -> Summary:
             f"With {init} W_hh at N = {int(phase.phase_hidden.iloc[0])}, the gain where the "
             f"rate changes sign matches the mean-field critical gain within {GAIN_MARGIN:g} "
             f"at every input variance.", cells, GAIN_MARGIN, what="crossing"))
+        g_lo, g_hi = phase.gain.min(), phase.gain.max()
         for row in crit.itertuples():
-            if row.input_variance in _WORDS and np.isfinite(row.crossing):
+            # Citable only when informative: an interval inside the grid of gains.
+            if (row.input_variance in _WORDS and g_lo <= row.crossing_ci_low
+                    and row.crossing_ci_high <= g_hi):
                 summary.number(f"CriticalGain{word}{_WORDS[row.input_variance]}",
                                row.crossing, f"measured critical gain, {init} W_hh, s_in^2 = "
                                f"{row.input_variance:g} (mean-field {row.predicted:.3f})",
@@ -255,8 +258,12 @@ def summarize(frame: pd.DataFrame) -> Summary:
         "W_hh's measured rate lies nearer -ln rho(W_hh) of the sampled matrix than the "
         "mean-field -ln g in most runs: the finite-N deviation there is rho exceeding g.",
         int(nearer.sum()), len(zero), 0.5))
-    summary.tables["subcritical"] = zero[["gain", "hidden", "seed", "rate", "neg_log_rho",
-                                          "mf_rate"]].reset_index(drop=True)
+    summary.tables["subcritical"] = (
+        zero.assign(nearer_rho=nearer.astype(int))
+        .groupby(["gain", "hidden"], as_index=False)
+        .agg(rate=("rate", "mean"), neg_log_rho=("neg_log_rho", "mean"),
+             mf_rate=("mf_rate", "first"), nearer_rho=("nearer_rho", "sum"),
+             seeds=("rate", "size")))
 
     # Claim: input raises the critical gain (largest input vs none; both inits pooled).
     s_lo, s_hi = min(s2s), max(s2s)
@@ -301,6 +308,7 @@ def render(frame: pd.DataFrame, out) -> None:
                                                          c.crossing_ci_high - c.crossing],
                                 fmt="x", ms=4, color=color, capsize=2)
         ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlim(phase.gain.min() - 0.1, phase.gain.max() + 0.1)   # clip wide intervals
         ax.set_title(f"{init} $W_{{hh}}$, $N = {n_phase}$")
         ax.set_xlabel("gain $g$")
     axes[0][0].set_ylabel("decay rate of $\\|\\partial L/\\partial h_t\\|$\n(nats/step; $< 0$: "
@@ -362,6 +370,15 @@ def render(frame: pd.DataFrame, out) -> None:
               columns={"init": "init", "input_variance": r"$s_{in}^2$",
                        "predicted": r"$g^*$ (mean field)", "crossing": "measured [95% CI]",
                        "seeds": "seeds with a crossing", "of": "of"})
+
+    sub = summary.tables["subcritical"]
+    if len(sub):
+        out.table("subcritical", sub,
+                  caption=r"Gaussian $W_{hh}$ without input, $g < 1$: the rate against "
+                          r"$-\ln\rho(W_{hh})$ of the sampled matrices and $-\ln g$.",
+                  columns={"gain": "$g$", "hidden": "$N$", "rate": "rate",
+                           "neg_log_rho": r"$-\ln\rho$ (mean)", "mf_rate": r"$-\ln g$",
+                           "nearer_rho": r"runs nearer $-\ln\rho$", "seeds": "of"})
 
     claims = summary.claims
     warmup, length = int(frame.warmup.iloc[0]), int(frame.length.iloc[0])

@@ -153,7 +153,9 @@ def test_input_claim_fails_when_input_lowers_the_critical_gain(vanishing):
 
 def test_claims_are_inconclusive_on_too_little_data(vanishing):
     frame = synthetic(mean_field, seeds=1)
-    verdicts = vanishing.summarize(frame).verdicts()
+    summary = vanishing.summarize(frame)
+    verdicts = summary.verdicts()
+    assert not [name for name in summary.numbers if name.startswith("CriticalGain")]
     assert verdicts["critical_gain_matches_gaussian"] == "inconclusive"
     assert verdicts["rate_matches_mean_field_gaussian"] == "inconclusive"
 
