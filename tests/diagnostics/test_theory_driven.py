@@ -98,3 +98,56 @@ def test_bad_arguments_are_named():
         driven_mean_field(0.0)
     with pytest.raises(ValueError, match="nonlinearity"):
         depth_factor(1 / 3, 1.0, "gelu")
+
+
+def test_the_reports_input_variance_gives_the_issues_numbers():
+    """x ~ N(0, I_8) through PyTorch's U(-1/sqrt(64), 1/sqrt(64)) W_ih: s_in^2 = 8/(3*64)."""
+    s2 = 8 / (3 * 64)
+    assert driven_mean_field(1.0, s2).rate == pytest.approx(0.127, abs=5e-4)
+    assert critical_gain(s2) == pytest.approx(1.31, abs=0.005)
+
+
+def test_without_input_the_rate_is_flat_to_first_order_above_one():
+    """chi = 1 + O((g-1)^2) just above g = 1 (q* ~ (g^2-1)/(2g^2) cancels g^2 in chi), while
+    below it rate = -ln g is linear: the undriven crossing is ill-conditioned."""
+    for eps in (0.01, 0.02, 0.04):
+        assert abs(driven_mean_field(1 + eps).rate) < eps * eps
+        assert driven_mean_field(1 - eps).rate > 0.9 * eps
+
+
+def _simulated_rate(W, s2, rng, T=300, warm=100):
+    """Decay rate of a back-propagated gradient over the stationary part of one run."""
+    N = W.shape[0]
+    h = np.tanh(rng.standard_normal(N))
+    derivs = []
+    for t in range(T):
+        h = np.tanh(W @ h + np.sqrt(s2) * rng.standard_normal(N))
+        if t >= warm:
+            derivs.append(1 - h * h)
+    v = rng.standard_normal(N)
+    v /= np.linalg.norm(v)
+    log_norm = 0.0
+    for d in reversed(derivs):
+        v = W.T @ (d * v)
+        n = np.linalg.norm(v)
+        log_norm += np.log(n)
+        v /= n
+    return -log_norm / len(derivs)
+
+
+@pytest.mark.parametrize("g,s2", [(0.8, 0.25), (1.5, 0.04), (2.0, 1.0)])
+def test_an_orthogonal_network_follows_the_same_mean_field(g, s2):
+    """W = g Q, Q Haar: every singular value is g, so E||W^T v||^2 = g^2 ||v||^2 as for the
+    Gaussian W, and the stationary q* and rate are the same to leading order in 1/N."""
+    rng = np.random.default_rng(2)
+    N = 400
+    q, r = np.linalg.qr(rng.standard_normal((N, N)))
+    W = g * q * np.sign(np.diag(r))
+    assert _simulated_rate(W, s2, rng) == pytest.approx(driven_mean_field(g, s2).rate,
+                                                        abs=0.01)
+
+
+def test_orthogonal_without_input_is_exact_below_one():
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((50, 50)))
+    assert _simulated_rate(0.7 * q, 0.0, rng) == pytest.approx(-np.log(0.7), abs=1e-12)
