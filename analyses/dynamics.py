@@ -18,10 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from _dynamics import KEEP_GATE, RUN_KEYS, TRACKED, detectable_shift, per_run, tracked
+from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 import gradflow
 from gradflow.report import mean_ci, rate_ci
-from gradflow.report.claims import Summary, below, differ, exceeds, proportion
+from gradflow.report.claims import Summary, below, differ, exceeds, matches, proportion
 from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Training moves the dynamics: towards the critical line?"
@@ -46,6 +47,7 @@ EVERY, PROBE = 50, 32
 SUCCESS = 0.1        # solved: test loss < SUCCESS * baseline
 N_TEST = 1000
 RHO_MARGIN = 0.25    # "clipping makes no difference" only if the peak radii agree within this
+MF_MARGIN = 0.1      # nats/step: agreement of lambda_max at init with the mean field
 QUANTITY_LABELS = {"rho": r"$\rho(W_{hh})$", "lambda_max": r"$\lambda_{\max}$ (nats/step)",
                    "decay_rate": "decay of $\\|dL/ds_t\\|$ (nats/step)",
                    "timescale": "gate timescale (steps)"}
@@ -82,10 +84,27 @@ def run(config: dict) -> list[dict]:
             rows += [{"kind": "unit", "when": when, "unit": u, "timescale": float(v)}
                      for u, v in enumerate(tau)]
     rows.append({"kind": "summary", "test_loss": float(test["loss"]),
+                 "mean_field_lambda": _mean_field_lambda(net, hist.initial_params, hist.probe),
                  "baseline": float(task.baseline()),
                  "success": bool(test["loss"] < SUCCESS * task.baseline()),
                  "n_clipped": int(hist.n_clipped), "n_skipped": int(hist.n_skipped)})
     return rows
+
+
+def _mean_field_lambda(net, params: dict, probe: np.ndarray) -> float:
+    """The driven mean-field exponent 1/2 ln chi of a tanh RNN's initial parameters (NaN for
+    a gated cell): gain^2 = H mean(W_hh^2), input variance mean((U x + b)^2) on the probe."""
+    if net.cell != "rnn":
+        return float("nan")
+    from gradflow.diagnostics.theory import driven_mean_field
+
+    H = net.hidden_size
+    w_hh = params["weight_hh_l0"].astype(np.float64)
+    drive = (probe.astype(np.float64) @ params["weight_ih_l0"].T.astype(np.float64)
+             + params["bias_ih_l0"] + params["bias_hh_l0"])            # (T, B, H)
+    theory = driven_mean_field(float(np.sqrt(H * np.mean(w_hh ** 2))),
+                               float(np.mean(drive ** 2)))
+    return -theory.rate
 
 
 # ----------------------------------------------------------------------------- summarize
@@ -93,7 +112,8 @@ def run(config: dict) -> list[dict]:
 def runs_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run: outcome, tracked quantities at init / end / peak, longest unit."""
     summary = frame[frame.kind == "summary"]
-    cols = [*RUN_KEYS, "length", "test_loss", "baseline", "success", "n_clipped", "n_skipped"]
+    cols = [*RUN_KEYS, "length", "test_loss", "baseline", "success", "n_clipped", "n_skipped",
+            "mean_field_lambda"]
     runs = summary[cols].copy()
     runs["success"] = runs.success.astype(bool)
     runs = runs.merge(per_run(tracked(frame[frame.kind == "trajectory"])), on=RUN_KEYS,
@@ -143,6 +163,13 @@ def claim_rnn_critical(summary: Summary, runs: pd.DataFrame) -> None:
     W_hh ends with a spectral radius above 1 while the driven dynamics stay ordered."""
     rnn = runs[runs.cell == "rnn"]
     solved, failed = rnn[rnn.success], rnn[~rnn.success]
+    mean, low, high = _interval(rnn.lambda_max_init)
+    summary.claim(matches(
+        "rnn_init_mean_field",
+        f"At initialization the tanh RNN's lambda_max matches the driven mean-field exponent "
+        f"1/2 ln chi within {MF_MARGIN:g} nats/step.",
+        mean, low, high, float(rnn.mean_field_lambda.mean()), MF_MARGIN,
+        what=f"mean lambda_max at init over {len(rnn)} runs"))
     summary.claim(below(
         "rnn_approaches_critical",
         "Training moves a tanh RNN that solves the task towards the critical line: "
@@ -221,6 +248,11 @@ def summarize(frame: pd.DataFrame) -> Summary:
     track = tracked(frame[frame.kind == "trajectory"])
     summary.tables["trajectory"] = track.merge(runs[[*RUN_KEYS, "success"]], on=RUN_KEYS)
 
+    theory = runs[runs.cell == "rnn"].mean_field_lambda
+    summary.tables["theory"] = pd.DataFrame(
+        [{"cell": "rnn", "quantity": "lambda_max", "step": 0,
+          "mean_field": float(theory.mean())}] if len(theory) else [],
+        columns=["cell", "quantity", "step", "mean_field"])
     claim_rnn_critical(summary, runs)
     claim_gates(summary, runs, length)
     claim_clip_and_decay(summary, runs)
@@ -260,7 +292,8 @@ def summarize(frame: pd.DataFrame) -> Summary:
 
 # -------------------------------------------------------------------------------- render
 
-def _trajectory_figure(track: pd.DataFrame, length: int, out) -> None:
+def _trajectory_figure(track: pd.DataFrame, theory: pd.DataFrame, length: int,
+                       out) -> None:
     quantities = ["rho", "lambda_max", "decay_rate", "timescale"]
     cells = [c for c in CELLS if c in set(track.cell)]
     fig, axes = new_figure("page", 6.4, nrows=len(quantities), ncols=len(cells),
@@ -278,8 +311,15 @@ def _trajectory_figure(track: pd.DataFrame, length: int, out) -> None:
                 ax.axhline(CRITICAL[q], color="k", lw=0.9, ls=":")
             elif KEEP_GATE[cell] is not None:
                 ax.axhline(length, color="k", lw=0.9, ls=":")
+            for th in theory[(theory.cell == cell) & (theory.quantity == q)].itertuples():
+                ax.plot([th.step], [th.mean_field], marker="D", ms=4, color="k", ls="none",
+                        label="mean field, init", zorder=5)
+                ax.legend(loc="lower right", fontsize=6)
             if q == "timescale":
                 ax.set_yscale("log")
+                ax.yaxis.set_major_locator(FixedLocator([1, 2, 5, 10, 20, 50, 100]))
+                ax.yaxis.set_major_formatter(ScalarFormatter())
+                ax.yaxis.set_minor_formatter(NullFormatter())
                 if KEEP_GATE[cell] is None:
                     ax.text(0.5, 0.5, "no gate", ha="center", va="center",
                             transform=ax.transAxes, color="0.4")
@@ -303,7 +343,8 @@ def _trajectory_figure(track: pd.DataFrame, length: int, out) -> None:
                            f"fitted decay rate of ||dL/ds_t|| and the median forget (LSTM) "
                            f"or update (GRU) gate timescale; solid lines unclipped, dashed "
                            f"clipped at 1. Dotted lines: rho = 1, lambda_max = 0, decay 0 "
-                           f"and the horizon T = {length} steps.")
+                           f"and the horizon T = {length} steps; diamond: the driven "
+                           f"mean-field exponent of the tanh RNN at initialization.")
 
 
 def _phase_figure(runs: pd.DataFrame, out) -> None:
@@ -346,7 +387,7 @@ def render(frame: pd.DataFrame, out) -> None:
              f"steps `train` records the spectral picture on a fixed probe batch of {PROBE} "
              f"sequences; a run is solved when its test loss is below {SUCCESS:g} x the 1/6 "
              f"baseline.")
-    _trajectory_figure(summary.tables["trajectory"], length, out)
+    _trajectory_figure(summary.tables["trajectory"], summary.tables["theory"], length, out)
     _phase_figure(runs, out)
     out.table("groups", groups,
               caption=f"Adding problem, $T = {length}$: solved runs and the median of each "
@@ -369,6 +410,16 @@ def render(frame: pd.DataFrame, out) -> None:
               columns={"comparison": "comparison", "n_a": "runs (a)", "n_b": "runs (b)",
                        "detectable_shift_sd": "shift (SD)"})
 
+    k = claims["rnn_init_mean_field"]
+    out.text("Where the tanh RNN starts. " + k.choose(
+        holds="At initialization its lambda_max agrees with the driven mean-field exponent "
+              "1/2 ln chi of its own weights and inputs",
+        fails="At initialization its lambda_max disagrees with the driven mean-field exponent "
+              "1/2 ln chi of its own weights and inputs",
+        inconclusive="Whether its lambda_max at initialization agrees with the driven "
+                     "mean-field exponent 1/2 ln chi is not settled") + f" ({k.evidence}; "
+             f"gain^2 = H mean(W_hh^2), input variance mean((U x + b)^2) on the probe; "
+             f"a mean-field value is the N -> infinity limit, here H = {HIDDEN}).")
     c = claims["rnn_approaches_critical"]
     out.text("The tanh RNN. " + c.choose(
         holds="Runs that solve the task move towards the critical line: |lambda_max| falls "

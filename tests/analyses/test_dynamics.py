@@ -11,7 +11,7 @@ KEEP = {"rnn": None, "lstm": "f", "gru": "z"}
 
 
 def fake_run(cell, clip, seed, *, success, rho=(0.6, 1.5), peak=None, lam=(-0.5, -0.05),
-             decay=(0.5, 0.1), tau=(1.4, 1.4), unit_max=(1.7, 30.0)):
+             decay=(0.5, 0.1), tau=(1.4, 1.4), unit_max=(1.7, 30.0), mean_field=-0.47):
     """The rows run() returns for one run, with the tracked quantities going from their
     first to their last value over three recorded steps (``peak``: rho in the middle)."""
     jitter = 0.01 * seed                      # seeds differ a little: finite intervals
@@ -43,7 +43,7 @@ def fake_run(cell, clip, seed, *, success, rho=(0.6, 1.5), peak=None, lam=(-0.5,
                      for u in range(4)]
     rows.append({**config, "kind": "summary", "test_loss": 0.001 if success else 0.17,
                  "baseline": 1 / 6, "success": success, "n_clipped": 10 if clip else 0,
-                 "n_skipped": 0})
+                 "n_skipped": 0, "mean_field_lambda": mean_field if cell == "rnn" else np.nan})
     return rows
 
 
@@ -77,7 +77,7 @@ def contradicting_frame():
             runs.append(fake_run("rnn", clip, seed, success=seed < 4, peak=peak,
                                  rho=(0.6, 0.7) if seed < 4 else (0.6, 1.5),
                                  lam=(-0.05, 0.8) if seed < 4 else (-0.5, -0.1),
-                                 decay=(0.1, 0.5)))
+                                 decay=(0.1, 0.5), mean_field=-0.9))
             runs.append(fake_run("gru", clip, seed, success=True, peak=peak,
                                  decay=(0.1, 0.5)))
             runs.append(fake_run("lstm", clip, seed, success=True, peak=peak,
@@ -85,10 +85,11 @@ def contradicting_frame():
     return frame_of(runs)
 
 
-CLAIMS = ["rnn_approaches_critical", "rnn_most_approach", "rnn_solved_nearer_critical",
-          "rnn_radius_above_one", "rnn_stays_ordered", "lstm_unit_reaches_horizon",
-          "lstm_median_gate_opens", "clip_bounds_rho_rnn", "clip_bounds_rho_gru",
-          "clip_bounds_rho_lstm", "decay_slows_rnn", "decay_slows_gru", "decay_slows_lstm"]
+CLAIMS = ["rnn_init_mean_field", "rnn_approaches_critical", "rnn_most_approach",
+          "rnn_solved_nearer_critical", "rnn_radius_above_one", "rnn_stays_ordered",
+          "lstm_unit_reaches_horizon", "lstm_median_gate_opens",
+          "clip_bounds_rho_rnn", "clip_bounds_rho_gru", "clip_bounds_rho_lstm",
+          "decay_slows_rnn", "decay_slows_gru", "decay_slows_lstm"]
 
 
 @pytest.fixture
@@ -169,6 +170,9 @@ def test_run_gives_the_columns_summarize_reads(dynamics, cell):
     traj = frame[frame.kind == "trajectory"]
     assert sorted(traj.step.unique()) == [0, 2]
     assert {"lambda_max", "decay_rate", "rho_" + BLOCKS[cell][0]} <= set(traj.quantity)
-    assert {"test_loss", "baseline", "success", "n_clipped", "n_skipped"} <= set(frame.columns)
+    assert {"test_loss", "baseline", "success", "n_clipped", "n_skipped",
+            "mean_field_lambda"} <= set(frame.columns)
+    theory = frame[frame.kind == "summary"].mean_field_lambda
+    assert bool(np.isfinite(theory).all()) == (cell == "rnn")
     runs = dynamics.runs_table(frame)
     assert len(runs) == 1 and np.isfinite(runs.lambda_max_final).all()
