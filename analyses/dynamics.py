@@ -197,21 +197,35 @@ def claim_rnn_critical(summary: Summary, runs: pd.DataFrame) -> None:
 
 
 def claim_gates(summary: Summary, runs: pd.DataFrame, length: int) -> None:
-    """The LSTM's forget gate against the horizon T: the longest unit, and the median."""
-    lstm = runs[(runs.cell == "lstm") & runs.success]
-    reach = lstm.unit_timescale_max_final >= length / 2
-    summary.claim(proportion(
-        "lstm_unit_reaches_horizon",
-        f"In most solved LSTM runs, some unit's forget gate keeps its content for at least "
-        f"half the horizon (timescale >= T/2 = {length / 2:g} steps).",
-        int(reach.sum()), len(lstm), 0.5))
-    with np.errstate(invalid="ignore"):
-        change = lstm.timescale_final - lstm.timescale_init
-    summary.claim(exceeds(
-        "lstm_median_gate_opens",
-        "Training opens the forget gate of the median LSTM unit: its timescale grows.",
-        *_interval(change), 0.0,
-        what=f"mean change of the median timescale over {len(lstm)} solved runs (steps)"))
+    """The forget (LSTM) or update (GRU) gate of solved runs against the horizon T: the
+    longest-lived unit, and the median unit."""
+    for cell, gate in (("lstm", "forget"), ("gru", "update")):
+        solved = runs[(runs.cell == cell) & runs.success]
+        reach = solved.unit_timescale_max_final >= length / 2
+        summary.claim(proportion(
+            f"{cell}_unit_reaches_horizon",
+            f"In most solved {LABELS[cell]} runs, some unit's {gate} gate keeps its content "
+            f"for at least half the horizon (timescale >= T/2 = {length / 2:g} steps).",
+            int(reach.sum()), len(solved), 0.5))
+        summary.claim(exceeds(
+            f"{cell}_median_reaches_horizon",
+            f"The {gate} gate of the median {LABELS[cell]} unit opens to half the horizon: "
+            f"its timescale ends above T/2 = {length / 2:g} steps in solved runs.",
+            *_interval(solved.timescale_final), length / 2,
+            what=f"mean final median-unit timescale over {len(solved)} solved runs (steps)"))
+
+
+def claim_near_critical(summary: Summary, runs: pd.DataFrame, length: int) -> None:
+    """Per cell: solved runs end at the critical line on the task's scale, |lambda| <= 1/T
+    (a gradient crossing the whole horizon changes by at most a factor e)."""
+    for cell in CELLS:
+        solved = runs[(runs.cell == cell) & runs.success]
+        summary.claim(matches(
+            f"near_critical_{cell}",
+            f"Solved {LABELS[cell]} runs end at the critical line on the horizon's scale: "
+            f"|lambda_max| <= 1/T = {1 / length:.3g} nats/step.",
+            *_interval(solved.lambda_max_final), 0.0, 1.0 / length,
+            what=f"mean final lambda_max over {len(solved)} solved runs"))
 
 
 def claim_clip_and_decay(summary: Summary, runs: pd.DataFrame) -> None:
@@ -255,6 +269,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
         columns=["cell", "quantity", "step", "mean_field"])
     claim_rnn_critical(summary, runs)
     claim_gates(summary, runs, length)
+    claim_near_critical(summary, runs, length)
     claim_clip_and_decay(summary, runs)
 
     rnn = runs[runs.cell == "rnn"]
@@ -348,7 +363,7 @@ def _trajectory_figure(track: pd.DataFrame, theory: pd.DataFrame, length: int,
 
 
 def _phase_figure(runs: pd.DataFrame, out) -> None:
-    fig, ax = new_figure("column", 2.7)
+    fig, ax = new_figure("column", 3.0)
     markers = {"rnn": "o", "gru": "s", "lstm": "^"}
     for cell in [c for c in CELLS if c in set(runs.cell)]:
         r = runs[runs.cell == cell]
@@ -356,6 +371,8 @@ def _phase_figure(runs: pd.DataFrame, out) -> None:
                    lw=0)
         for solved, face in ((True, CELL_COLORS[cell]), (False, "none")):
             s = r[r.success == solved]
+            if s.empty:
+                continue
             ax.scatter(s.rho_final, s.lambda_max_final, s=16, marker=markers[cell],
                        facecolors=face, edgecolors=CELL_COLORS[cell], lw=0.8,
                        label=f"{LABELS[cell]}, {'solved' if solved else 'not solved'}")
@@ -363,7 +380,7 @@ def _phase_figure(runs: pd.DataFrame, out) -> None:
     ax.axvline(1.0, color="k", lw=0.9, ls=":")
     ax.set_xlabel(r"$\rho(W_{hh})$ (largest over gate blocks)")
     ax.set_ylabel(r"$\lambda_{\max}$ (nats/step)")
-    ax.legend(fontsize=5.5, loc="lower right", ncols=2)
+    fig.legend(fontsize=5.5, loc="outside lower center", ncols=3)
     data = runs[[*RUN_KEYS, "success", "rho_init", "lambda_max_init", "rho_final",
                  "lambda_max_final"]]
     out.figure("phase", fig, data,
@@ -410,6 +427,13 @@ def render(frame: pd.DataFrame, out) -> None:
               columns={"comparison": "comparison", "n_a": "runs (a)", "n_b": "runs (b)",
                        "detectable_shift_sd": "shift (SD)"})
 
+    _prose_rnn(claims, out)
+    _prose_gates(claims, length, out)
+    _prose_clip_decay(claims, out)
+    out.summary(summary)
+
+
+def _prose_rnn(claims: dict, out) -> None:
     k = claims["rnn_init_mean_field"]
     out.text("Where the tanh RNN starts. " + k.choose(
         holds="At initialization its lambda_max agrees with the driven mean-field exponent "
@@ -420,44 +444,62 @@ def render(frame: pd.DataFrame, out) -> None:
                      "mean-field exponent 1/2 ln chi is not settled") + f" ({k.evidence}; "
              f"gain^2 = H mean(W_hh^2), input variance mean((U x + b)^2) on the probe; "
              f"a mean-field value is the N -> infinity limit, here H = {HIDDEN}).")
-    c = claims["rnn_approaches_critical"]
-    out.text("The tanh RNN. " + c.choose(
-        holds="Runs that solve the task move towards the critical line: |lambda_max| falls "
-              "during training",
-        fails="Runs that solve the task move away from the critical line: |lambda_max| grows "
-              "during training",
-        inconclusive="Whether runs that solve the task move towards the critical line is not "
-                     "settled by these runs") + f" ({c.evidence}). " +
-        claims["rnn_solved_nearer_critical"].choose(
-            holds="Solved runs also end nearer it than unsolved ones",
-            fails="Unsolved runs end nearer it than solved ones",
-            inconclusive="Whether solved runs end nearer it than unsolved ones is not settled")
-        + f" ({claims['rnn_solved_nearer_critical'].evidence}; the power table gives the "
-          "shift this comparison could detect). " +
-        claims["rnn_radius_above_one"].choose(
-            holds="Their W_hh ends with a spectral radius above 1, ",
-            fails="Their W_hh ends with a spectral radius at or below 1, ",
-            inconclusive="Whether their W_hh ends with a spectral radius above 1 is unclear, ")
-        + claims["rnn_stays_ordered"].choose(
-            holds="yet lambda_max stays below 0: the linearization at the zero state would be "
-                  "unstable, but the input drives the units into saturation, which keeps the "
-                  "dynamics on the task's inputs ordered.",
+    c, d = claims["rnn_approaches_critical"], claims["rnn_solved_nearer_critical"]
+    r, o = claims["rnn_radius_above_one"], claims["rnn_stays_ordered"]
+    out.text("Where training takes it. " + c.choose(
+        holds="Tanh RNN runs that solve the task move towards the critical line: "
+              "|lambda_max| falls during training",
+        fails="Tanh RNN runs that solve the task move away from the critical line: "
+              "|lambda_max| grows during training",
+        inconclusive="Whether tanh RNN runs that solve the task move towards the critical "
+                     "line is not settled by these runs") + f" ({c.evidence}). " + d.choose(
+        holds="Solved runs also end nearer it than unsolved ones",
+        fails="Unsolved runs end nearer it than solved ones",
+        inconclusive="Whether solved runs end nearer it than unsolved ones is not settled")
+        + f" ({d.evidence}; the power table gives the shift this comparison could detect). "
+        + r.choose(holds="Their W_hh ends with a spectral radius above 1 ",
+                   fails="Their W_hh ends with a spectral radius at or below 1 ",
+                   inconclusive="Whether their W_hh ends with a spectral radius above 1 is "
+                                "not settled ")
+        + f"({r.evidence}), " + o.choose(
+            holds="and lambda_max stays below 0: the linearization of W_hh at the zero state "
+                  "would be unstable, yet on the trajectories that the task's inputs drive, the "
+                  "dynamics stay ordered",
             fails="and lambda_max ends above 0: the trained dynamics are chaotic on the "
-                  "task's inputs.",
-            inconclusive="and lambda_max ends too close to 0 to tell its side."))
-    c, m = claims["lstm_unit_reaches_horizon"], claims["lstm_median_gate_opens"]
-    out.text("The LSTM's forget gate. " + c.choose(
-        holds=f"In most solved runs at least one unit's forget gate opens to half the horizon "
-              f"T = {length} or more ({c.evidence})",
-        fails=f"In most solved runs no unit's forget gate opens to half the horizon "
-              f"T = {length} ({c.evidence})",
-        inconclusive=f"Whether a unit's forget gate opens to the horizon T = {length} is not "
-                     f"settled ({c.evidence})") + "; " + m.choose(
-        holds=f"the median unit's timescale grows as well ({m.evidence}).",
-        fails=f"the median unit's timescale does not grow ({m.evidence}): the memory sits in "
-              f"a few units, not in the gate as a whole.",
-        inconclusive=f"whether the median unit's timescale grows is not settled "
-                     f"({m.evidence}): the memory sits in a few units, if anywhere."))
+                  "task's inputs",
+            inconclusive="and lambda_max ends too close to 0 to tell its side")
+        + f" ({o.evidence}).")
+    parts = []
+    for cell in CELLS:
+        k = claims[f"near_critical_{cell}"]
+        parts.append(f"{LABELS[cell]} " + k.choose(
+            holds="within it", fails="outside it", inconclusive="not settled")
+            + f" ({k.evidence})")
+    out.text("How close is close: solved runs within 1/T of lambda_max = 0 (a gradient "
+             "crossing the whole horizon then changes by at most a factor e): "
+             + "; ".join(parts) + ".")
+
+
+def _prose_gates(claims: dict, length: int, out) -> None:
+    for cell, gate in (("lstm", "forget"), ("gru", "update")):
+        c, m = claims[f"{cell}_unit_reaches_horizon"], claims[f"{cell}_median_reaches_horizon"]
+        out.text(f"The {LABELS[cell]}'s {gate} gate against the horizon T = {length}. "
+                 + c.choose(
+                     holds=f"In most solved runs at least one unit's {gate} gate opens to "
+                           f"half the horizon or more",
+                     fails=f"In most solved runs no unit's {gate} gate opens to half the "
+                           f"horizon",
+                     inconclusive=f"Whether a unit's {gate} gate opens to half the horizon "
+                                  f"is not settled")
+                 + f" ({c.evidence}); " + m.choose(
+                     holds="so does the median unit's",
+                     fails="the median unit's does not: the long memory sits in a few units, "
+                           "not in the gate as a whole",
+                     inconclusive="whether the median unit's does is not settled")
+                 + f" ({m.evidence}).")
+
+
+def _prose_clip_decay(claims: dict, out) -> None:
     parts = []
     for cell in [x for x in CELLS if f"clip_bounds_rho_{x}" in claims]:
         k = claims[f"clip_bounds_rho_{cell}"]
@@ -466,9 +508,9 @@ def render(frame: pd.DataFrame, out) -> None:
             fails=f"clipping does not lower the {LABELS[cell]}'s peak radius",
             inconclusive=f"for the {LABELS[cell]} the effect of clipping on the peak radius "
                          f"is not settled") + f" ({k.evidence})")
-    out.text("Clipping. With Adam, whose steps are normalized per parameter, " +
-             "; ".join(parts) + f". (No difference is concluded only when the peak radii "
-             f"agree within +-{RHO_MARGIN:g} by TOST.)")
+    out.text("Clipping, under Adam (whose steps are normalized per parameter): "
+             + "; ".join(parts) + f". No difference is concluded only when the peak radii "
+             f"agree within +-{RHO_MARGIN:g} by TOST.")
     parts = []
     for cell in [x for x in CELLS if f"decay_slows_{x}" in claims]:
         k = claims[f"decay_slows_{cell}"]
@@ -477,4 +519,3 @@ def render(frame: pd.DataFrame, out) -> None:
             + f" ({k.evidence})")
     out.text("Gradient decay back in time, at the end of solved runs compared with their "
              "start: " + "; ".join(parts) + ".")
-    out.summary(summary)

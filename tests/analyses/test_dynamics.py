@@ -61,9 +61,10 @@ def supporting_frame():
             runs.append(fake_run("rnn", clip, seed, success=seed < 4, peak=peak,
                                  lam=(-0.5, -0.05) if seed < 4 else (-0.5, -0.9),
                                  decay=(0.5, 0.1) if seed < 4 else (0.5, 0.9)))
-            runs.append(fake_run("gru", clip, seed, success=True, peak=peak, tau=(1.4, 6.0)))
+            runs.append(fake_run("gru", clip, seed, success=True, peak=peak,
+                                 tau=(1.4, 12.0)))
             runs.append(fake_run("lstm", clip, seed, success=True, peak=peak,
-                                 tau=(1.4, 3.0), unit_max=(1.7, 30.0)))
+                                 tau=(1.4, 15.0), unit_max=(1.7, 30.0)))
     return frame_of(runs)
 
 
@@ -78,16 +79,18 @@ def contradicting_frame():
                                  rho=(0.6, 0.7) if seed < 4 else (0.6, 1.5),
                                  lam=(-0.05, 0.8) if seed < 4 else (-0.5, -0.1),
                                  decay=(0.1, 0.5), mean_field=-0.9))
-            runs.append(fake_run("gru", clip, seed, success=True, peak=peak,
-                                 decay=(0.1, 0.5)))
-            runs.append(fake_run("lstm", clip, seed, success=True, peak=peak,
+            runs.append(fake_run("gru", clip, seed, success=True, peak=peak, lam=(-0.5, -0.3),
+                                 unit_max=(1.7, 3.0), decay=(0.1, 0.5)))
+            runs.append(fake_run("lstm", clip, seed, success=True, peak=peak, lam=(-0.5, 0.4),
                                  tau=(1.4, 1.0), unit_max=(1.7, 3.0), decay=(0.1, 0.5)))
     return frame_of(runs)
 
 
 CLAIMS = ["rnn_init_mean_field", "rnn_approaches_critical", "rnn_most_approach",
           "rnn_solved_nearer_critical", "rnn_radius_above_one", "rnn_stays_ordered",
-          "lstm_unit_reaches_horizon", "lstm_median_gate_opens",
+          "lstm_unit_reaches_horizon", "lstm_median_reaches_horizon",
+          "gru_unit_reaches_horizon", "gru_median_reaches_horizon",
+          "near_critical_rnn", "near_critical_gru", "near_critical_lstm",
           "clip_bounds_rho_rnn", "clip_bounds_rho_gru", "clip_bounds_rho_lstm",
           "decay_slows_rnn", "decay_slows_gru", "decay_slows_lstm"]
 
@@ -114,7 +117,8 @@ def test_claims_without_runs_are_inconclusive(dynamics):
                      for cell in ("rnn", "lstm") for clip in (0.0, 1.0) for seed in range(2))
     verdicts = dynamics.summarize(frame).verdicts()
     for name in ("rnn_approaches_critical", "rnn_most_approach", "rnn_solved_nearer_critical",
-                 "lstm_unit_reaches_horizon", "lstm_median_gate_opens", "decay_slows_rnn"):
+                 "lstm_unit_reaches_horizon", "lstm_median_reaches_horizon",
+                 "near_critical_lstm", "decay_slows_rnn"):
         assert verdicts[name] == "inconclusive", name
 
 
