@@ -85,3 +85,16 @@ def test_describe_quantity_names_every_pattern():
     assert describe_quantity("timescale_z").startswith("median per-unit timescale")
     assert describe_quantity("lambda_max") == QUANTITIES["lambda_max"]
     assert describe_quantity("unknown") == "unknown"
+
+
+def test_frames_are_built_once_and_unpack_in_order(rng):
+    net = gradflow.Network("lstm", 2, 3)
+    dyn = measure_dynamics(net, net.init(rng), rng.standard_normal((5, 2, 2)))
+    assert dyn.numbers is dyn.numbers                       # built on first access, kept
+    numbers, spectra, profiles, lyapunov, gates = dyn
+    frames = dyn._asdict()
+    assert list(frames) == ["numbers", "spectra", "profiles", "lyapunov", "gates"]
+    assert frames["gates"] is gates and frames["numbers"] is numbers
+    assert list(spectra.columns) == ["layer", "direction", "gate", "index", "singular_value"]
+    assert len(profiles) == 5 and len(lyapunov) == 1
+    assert repr(dyn).startswith("Dynamics(numbers: ")
