@@ -9,8 +9,9 @@ decay rate of ||dL/ds_t||, the largest Lyapunov exponent lambda_max and, for the
 gated cells, the median timescale -1/ln(mean gate) of the forget (LSTM) or update
 (GRU) gate. The per-unit timescales at initialization and at the end come from
 ``measure_dynamics`` on the initial and final parameters (the same function the
-recording calls). A run solves the task when its test loss is below a tenth of the
-1/6 baseline, as in the long-range analysis.
+recording calls), which also adds the final parameters' numbers to the trajectory (the
+recording's last row is before the last update). A run solves the task when its test
+loss is below a tenth of the 1/6 baseline, as in the long-range analysis.
 """
 
 from __future__ import annotations
@@ -68,21 +69,27 @@ def run(config: dict) -> list[dict]:
                           diagnostics=("dynamics",), dynamics_every=EVERY,
                           probe_size=PROBE, nonfinite="skip", progress=False)
     test = gradflow.evaluate(net, hist.params, task, n=N_TEST, seed=10_000 + seed)
-    dyn = hist.diagnostics["dynamics"]
+    # The recording's last row is at step steps - 1, before the last update: measure the
+    # final parameters (those the test loss scores) with the same function and seed, as
+    # step `steps`.
+    measured = {}
+    for when, params in (("init", hist.initial_params), ("final", hist.params)):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            measured[when] = measure_dynamics(net, split_params(params)[0], hist.probe,
+                                              seed=seed)
+    dyn = pd.concat([hist.diagnostics["dynamics"],
+                     measured["final"].numbers.assign(step=steps)], ignore_index=True)
     rows: list[dict] = [{"kind": "trajectory", "step": int(r.step), "quantity": r.quantity,
                          "value": float(r.value), "low": float(r.low), "high": float(r.high)}
                         for r in dyn.itertuples(index=False)]
     gate = KEEP_GATE[cell]
-    if gate is not None:
-        for when, params in (("init", hist.initial_params), ("final", hist.params)):
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                gates = measure_dynamics(net, split_params(params)[0], hist.probe,
-                                         seed=seed).gates
-            means = gates[gates.gate == gate]["mean"].to_numpy(np.float64)
-            with np.errstate(divide="ignore"):
-                tau = -1.0 / np.log(np.clip(means, 0.0, 1.0))
-            rows += [{"kind": "unit", "when": when, "unit": u, "timescale": float(v)}
-                     for u, v in enumerate(tau)]
+    for when in ("init", "final") if gate is not None else ():
+        gates = measured[when].gates
+        means = gates[gates.gate == gate]["mean"].to_numpy(np.float64)
+        with np.errstate(divide="ignore"):
+            tau = -1.0 / np.log(np.clip(means, 0.0, 1.0))
+        rows += [{"kind": "unit", "when": when, "unit": u, "timescale": float(v)}
+                 for u, v in enumerate(tau)]
     rows.append({"kind": "summary", "test_loss": float(test["loss"]),
                  "mean_field_lambda": _mean_field_lambda(net, hist.initial_params, hist.probe),
                  "baseline": float(task.baseline()),
@@ -136,6 +143,9 @@ def runs_table(frame: pd.DataFrame) -> pd.DataFrame:
 def groups_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per cell and clipping: runs, solved (Wilson CI), medians at init and at the end."""
     rows = []
+    order = {c: i for i, c in enumerate(CELLS)}
+    runs = runs.sort_values(["cell", "clip"], key=lambda s: s.map(order) if s.name == "cell"
+                            else s, kind="stable")
     for (cell, clip), g in runs.groupby(["cell", "clip"], sort=False):
         rate, low, high = rate_ci(int(g.success.sum()), len(g))
         row = {"cell": cell, "clip": "none" if clip == 0 else f"{clip:g}", "runs": len(g),
@@ -148,10 +158,7 @@ def groups_table(runs: pd.DataFrame) -> pd.DataFrame:
         row["unit_timescale_max_final"] = float(g.unit_timescale_max_final.median())
         row["steps_clipped"] = float(g.n_clipped.median())
         rows.append(row)
-    order = {c: i for i, c in enumerate(CELLS)}
-    table = pd.DataFrame(rows)
-    return table.sort_values(["cell", "clip"], key=lambda s: s.map(order) if s.name == "cell"
-                             else s, kind="stable").reset_index(drop=True)
+    return pd.DataFrame(rows)
 
 
 def _interval(values) -> tuple[float, float, float]:

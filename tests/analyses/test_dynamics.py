@@ -139,6 +139,7 @@ def test_summary_tables_and_numbers(dynamics):
     assert rnn.lambda_toward_zero == pytest.approx(0.05 - 0.5)
     groups = summary.tables["groups"]
     assert groups.cell.tolist() == ["rnn", "rnn", "gru", "gru", "lstm", "lstm"]
+    assert groups["clip"].tolist() == ["none", "1"] * 3
     assert set(summary.numbers) >= {"SolvedRnn", "SolvedLstm", "RnnDetectableShift",
                                     "LstmLongestTimescale", "LengthT"}
     assert summary.numbers["LstmLongestTimescale"].value == pytest.approx(30.035)
@@ -172,7 +173,7 @@ def test_run_gives_the_columns_summarize_reads(dynamics, cell):
     assert set(frame.kind) == ({"trajectory", "summary"} if cell == "rnn"
                                else {"trajectory", "unit", "summary"})
     traj = frame[frame.kind == "trajectory"]
-    assert sorted(traj.step.unique()) == [0, 2]
+    assert sorted(traj.step.unique()) == [0, 2, 3]      # recorded, and the final parameters
     assert {"lambda_max", "decay_rate", "rho_" + BLOCKS[cell][0]} <= set(traj.quantity)
     assert {"test_loss", "baseline", "success", "n_clipped", "n_skipped",
             "mean_field_lambda"} <= set(frame.columns)
@@ -180,3 +181,7 @@ def test_run_gives_the_columns_summarize_reads(dynamics, cell):
     assert bool(np.isfinite(theory).all()) == (cell == "rnn")
     runs = dynamics.runs_table(frame)
     assert len(runs) == 1 and np.isfinite(runs.lambda_max_final).all()
+    if cell == "lstm":      # the recorded median timescale is the median of the unit ones
+        units = frame[(frame.kind == "unit") & (frame.when == "final")].timescale
+        last = traj[(traj.step == 3) & (traj.quantity == "timescale_f")].value
+        assert float(last.iloc[0]) == pytest.approx(float(np.median(units)), rel=1e-6)
