@@ -21,7 +21,8 @@ a recorded value is the same number as the one computed after the fact.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,8 +52,19 @@ QUANTITIES = {
 }
 
 
-class Dynamics(NamedTuple):
+_COLUMNS = {"numbers": ("layer", "direction", "quantity", "value", "low", "high"),
+            "spectra": ("layer", "direction", "gate", "index", "singular_value"),
+            "profiles": ("layer", "direction", "distance", "log10_ratio"),
+            "lyapunov": ("layer", "direction", "index", "exponent"),
+            "gates": ("layer", "direction", "gate", "unit", "mean")}
+
+
+class Dynamics:
     """Tidy frames, one row per (layer, direction, ...).
+
+    Each frame is built on first access: a DataFrame costs about as much as the
+    rest of a small network's measurement, and ``train`` reads only ``numbers``.
+    ``_asdict()`` and unpacking give all five, in the order below.
 
     Attributes
     ----------
@@ -65,11 +77,46 @@ class Dynamics(NamedTuple):
     gates : layer, direction, gate, unit, mean (LSTM and GRU; empty for the RNN)
     """
 
-    numbers: pd.DataFrame
-    spectra: pd.DataFrame
-    profiles: pd.DataFrame
-    lyapunov: pd.DataFrame
-    gates: pd.DataFrame
+    _fields: tuple[str, ...] = tuple(_COLUMNS)
+
+    def __init__(self, rows: dict[str, list[dict]]) -> None:
+        self._rows = rows
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            self._frames[name] = pd.DataFrame(self._rows[name], columns=list(_COLUMNS[name]))
+        return self._frames[name]
+
+    @property
+    def numbers(self) -> pd.DataFrame:
+        return self._frame("numbers")
+
+    @property
+    def spectra(self) -> pd.DataFrame:
+        return self._frame("spectra")
+
+    @property
+    def profiles(self) -> pd.DataFrame:
+        return self._frame("profiles")
+
+    @property
+    def lyapunov(self) -> pd.DataFrame:
+        return self._frame("lyapunov")
+
+    @property
+    def gates(self) -> pd.DataFrame:
+        return self._frame("gates")
+
+    def _asdict(self) -> dict[str, pd.DataFrame]:
+        return {name: self._frame(name) for name in self._fields}
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return iter(self._asdict().values())
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}: {len(self._rows[name])} rows" for name in self._fields)
+        return f"Dynamics({sizes})"
 
 
 def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 1,
@@ -121,7 +168,8 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
     lyapunov: list[dict] = []
     gates: list[dict] = []
     units = [(layer, d) for layer in range(net.num_layers) for d in range(D)]
-    for layer, d in tqdm(units, desc="dynamics", disable=not progress, leave=False):
+    # A disabled bar still costs a tenth of a millisecond: skip it when not asked for.
+    for layer, d in (tqdm(units, desc="dynamics", leave=False) if progress else units):
         where = {"layer": layer, "direction": "reverse" if d else "forward"}
 
         def number(quantity: str, value: Any, low: Any = np.nan, high: Any = np.nan,
@@ -170,15 +218,8 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
                     with np.errstate(divide="ignore"):
                         tau = -1.0 / np.log(np.clip(mean, 0.0, 1.0))
                     number(f"timescale_{gate}", np.median(tau))
-    columns = {"numbers": ["layer", "direction", "quantity", "value", "low", "high"],
-               "spectra": ["layer", "direction", "gate", "index", "singular_value"],
-               "profiles": ["layer", "direction", "distance", "log10_ratio"],
-               "lyapunov": ["layer", "direction", "index", "exponent"],
-               "gates": ["layer", "direction", "gate", "unit", "mean"]}
-    rows = {"numbers": numbers, "spectra": spectra, "profiles": profiles,
-            "lyapunov": lyapunov, "gates": gates}
-    return Dynamics(**{name: pd.DataFrame(rows[name], columns=cols)
-                       for name, cols in columns.items()})
+    return Dynamics({"numbers": numbers, "spectra": spectra, "profiles": profiles,
+                     "lyapunov": lyapunov, "gates": gates})
 
 
 def describe_quantity(quantity: str) -> str:
