@@ -5,8 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from gradflow.diagnostics.overflow import (FLOAT_MAX, growth_factor, overflow_step,
-                                           readout_curvature, simulate_readout_sgd)
+from gradflow.diagnostics.overflow import (
+    FLOAT_MAX,
+    growth_factor,
+    overflow_step,
+    readout_curvature,
+    simulate_readout_sgd,
+)
 
 
 def test_curvature_of_identical_saturated_rows():
