@@ -48,11 +48,24 @@ Connections, layer ``l >= 1`` with output adjoint total ``E_l``:
 - dense (layer ``l`` reads ``[x; y^0; ...; y^{l-1}]``): every block of the
   input receives ``r_l E_l``, so ``E_j = sum_{l > j} r_l E_l``.
 
+Successive steps are not independent, though. A gated cell's diagonal linear
+path (the LSTM's ``c_{t-1} = f c_t``-style carry of ``dL/dc``, the GRU's
+``z h``) passes each step's adjoint on in the same direction, scaled by the
+gate's mean, so the adjoint a layer sends down is correlated across time, and
+the next layer's carry path sums such a sequence coherently. The module
+therefore tracks each adjoint's power spectrum over frequency ``omega``: a gate
+``x = m + x~`` splits into its mean ``m``, which filters coherently by
+``1 / |1 - m e^{i omega}|^2``, and its fluctuation, which adds a flat (white)
+spectrum; a random weight matrix multiplies a spectrum by ``sigma_w^2`` and
+keeps its shape. ``coherent=False`` drops the means (the white-noise sums
+above). A plain tanh RNN has no diagonal path: both versions agree for it.
+
 The gradient of the first layer's input weights is ``sum_t da_t x_t^T`` with
-``E||da_t||^2`` proportional to the adjoint reaching layer 0 (whose
-statistics do not depend on the depth above it), so the ratio of
-``||dL/dW_ih^0||`` at ``L`` layers to one layer is ``sqrt(E_0)`` with the
-readout's adjoint normalized to ``E_{L-1} = 1``.
+the inputs independent over time, so its squared norm is proportional to the
+total power of layer 0's pre-activation adjoints; the ratio of
+``||dL/dW_ih^0||`` at ``L`` layers to one layer is the square root of that
+power, driven by the spectrum reaching layer 0, over the same with a single
+impulse at the last step (a flat spectrum: the one-layer readout).
 """
 
 from __future__ import annotations
@@ -177,6 +190,92 @@ def layer_moments(cell: str, input_variance: float, hidden_size: int = 32, *,
     return LayerMoments(h2, chi_in, chi_rec, chi_in / (1.0 - chi_rec), q)
 
 
+_OMEGA = 2.0 * np.pi * np.arange(256) / 256
+
+
+def _dtanh(a: np.ndarray) -> np.ndarray:
+    return 1.0 - np.tanh(a) ** 2
+
+
+def _filter(mean: float) -> np.ndarray:
+    """``|1 - m e^{i omega}|^2``: the denominator of a coherent path ``x_t = m x_{t+1} + ...``."""
+    return np.abs(1.0 - mean * np.exp(1j * _OMEGA)) ** 2
+
+
+def _layer_spectrum(cell: str, v: float, hidden_size: int, s_e: np.ndarray,
+                    coherent: bool) -> tuple[np.ndarray, float]:
+    """One layer driven by an output adjoint of power spectrum ``s_e`` (mean = total):
+    the spectrum passed to each input block of width H, and the total power of the
+    pre-activation adjoints (what the layer's input-weight gradient is made of).
+
+    Gate values are split into mean and fluctuation: the mean of a diagonal linear
+    path (the LSTM's f on the cell state, the GRU's z on h) filters the adjoint
+    coherently, ``1 / |1 - m e^{i omega}|^2``; fluctuations and every path through a
+    random weight matrix add incoherently (a flat spectrum, or the same shape times
+    ``sigma_w^2``). ``coherent=False`` drops the means: successive steps' adjoints
+    then add as if independent, the white-noise version of the module docstring.
+    """
+    m = layer_moments(cell, v, hidden_size)
+    H = hidden_size
+    bv, s2 = 1.0 / (3.0 * H), SIGMA_W2
+    q, h2 = m.q, m.h2
+    k = 1.0 if coherent else 0.0
+    sig1, sig2, ds2 = _e(special.expit, q), _e(_sig2, q), _e(_dsig2, q)
+    s_h = s_e.copy()
+    if cell == "rnn":
+        d1, d2 = k * _e(_dtanh, q), _e(_dtanh2, q)
+        for _ in range(2000):
+            p_h = float(s_h.mean())
+            s_da = d1 * d1 * s_h + (d2 - d1 * d1) * p_h
+            new = s_e + s2 * s_da
+            if np.max(np.abs(new - s_h)) < 1e-14 * max(1.0, float(new.max())):
+                break
+            s_h = new
+    elif cell == "lstm":
+        c2 = sig2 * _e(_tanh2, q) / (1.0 - sig2)
+        f1 = k * sig1
+        a1, a2 = k * sig1 * _e(_dtanh, c2), sig2 * _e(_dtanh2, c2)
+        b1, b2 = k * sig1 * _e(_dtanh, q), sig2 * _e(_dtanh2, q)
+        phi = _filter(f1)
+        v_f = sig2 - f1 * f1
+        for _ in range(2000):
+            p_h = float(s_h.mean())
+            x = a1 * a1 * s_h + (a2 - a1 * a1) * p_h
+            p_c = float(np.mean(x / phi)) / (1.0 - v_f * float(np.mean(1.0 / phi)))
+            s_c = (x + v_f * p_c) / phi
+            s_da = (b1 * b1 * s_c + (b2 - b1 * b1) * p_c
+                    + (_e(_tanh2, q) + c2) * ds2 * p_c + _e(_tanh2, c2) * ds2 * p_h)
+            new = s_e + s2 * s_da
+            if np.max(np.abs(new - s_h)) < 1e-14 * max(1.0, float(new.max())):
+                break
+            s_h = new
+    else:
+        M = s2 * h2 + bv
+        qn = s2 * v + bv + sig2 * M
+        z1 = k * sig1
+        one_z1, one_z2 = 1.0 - sig1, 1.0 - 2.0 * sig1 + sig2
+        n1 = k * one_z1 * _e(_dtanh, qn)
+        n2 = one_z2 * _e(_dtanh2, qn)
+        r1 = k * sig1
+        phi = _filter(z1)
+        v_z = sig2 - z1 * z1
+        for _ in range(2000):
+            p_h = float(s_h.mean())
+            s_an = n1 * n1 * s_h + (n2 - n1 * n1) * p_h
+            p_an = float(s_an.mean())
+            s_az = (h2 + _e(_tanh2, qn)) * ds2 * p_h
+            s_ar = M * ds2 * p_an
+            s_rn = r1 * r1 * s_an + (sig2 - r1 * r1) * p_an
+            new = (s_e + s2 * (s_az + s_ar + s_rn) + v_z * p_h) / phi
+            if np.max(np.abs(new - s_h)) < 1e-14 * max(1.0, float(new.max())):
+                break
+            s_h = new
+        p_h = float(s_h.mean())
+        s_an = n1 * n1 * s_h + (n2 - n1 * n1) * p_h
+        s_da = s_an + (h2 + _e(_tanh2, qn)) * ds2 * p_h + M * ds2 * float(s_an.mean())
+    return s2 * s_da, float(s_da.mean())
+
+
 @dataclass(frozen=True)
 class StackPrediction:
     """Mean-field prediction for a stack (:func:`stack_prediction`).
@@ -185,7 +284,7 @@ class StackPrediction:
     ----------
     ratio : ``||dL/dW_ih^0||`` at ``layers`` over that at one layer
     per_layer : ``ratio ** (1 / (layers - 1))`` (1.0 for one layer)
-    adjoint : squared adjoint total reaching each layer's output, top = 1
+    adjoint : total power of the adjoint reaching each layer's output, top = 1
     carry : mean highway carry ``E[1 - T]`` over layers >= 1 (nan otherwise)
     """
 
@@ -196,7 +295,8 @@ class StackPrediction:
 
 
 def stack_prediction(cell: str, connection: str, layers: int, *, hidden_size: int = 32,
-                     input_variance: float = 1.0, carry_bias: float = -2.0) -> StackPrediction:
+                     input_variance: float = 1.0, carry_bias: float = -2.0,
+                     coherent: bool = True) -> StackPrediction:
     """Predicted gradient at the bottom of a ``layers``-deep stack relative to one layer.
 
     Parameters
@@ -207,67 +307,59 @@ def stack_prediction(cell: str, connection: str, layers: int, *, hidden_size: in
     hidden_size : H (input width H too)
     input_variance : per-unit variance of the input x
     carry_bias : the highway gate's bias b_T
+    coherent : keep the gates' mean paths coherent across time (see
+        ``_layer_spectrum``); False: successive steps add as if independent
     """
     check_choice("connection", connection, CONNECTIONS)
     L = check_int("layers", layers, minimum=1)
     b_t = check_real("carry_bias", carry_bias)
     vx = check_real("input_variance", input_variance, minimum=0.0)
-    # Forward: each layer's input variance (summed over blocks) and moments.
-    outputs: list[float] = []            # variance of y^l
-    moments: list[LayerMoments] = []
-    gates: list[tuple[float, float, float, float]] = []   # E[T^2], E[(1-T)^2], E[s'^2], V_u
+    H = check_int("hidden_size", hidden_size, minimum=1)
+    k = 1.0 if coherent else 0.0
+    inputs: list[float] = []              # V_u of each layer
+    outputs: list[float] = []             # variance of y^l
+    gates: list[tuple[float, float, float]] = []   # E[T], E[T^2], E[s'(a_T)^2]
     for layer in range(L):
-        if layer == 0:
-            vu = vx
-        elif connection == "dense":
-            vu = vx + sum(outputs)
-        else:
-            vu = outputs[-1]
-        m = layer_moments(cell, vu, hidden_size)
-        moments.append(m)
-        if layer == 0 or connection in ("none", "dense"):
-            vy = m.h2
-            gates.append((np.nan, np.nan, np.nan, vu))
-        elif connection == "residual":
-            vy = m.h2 + vu
-            gates.append((np.nan, np.nan, np.nan, vu))
-        else:
+        vu = vx if layer == 0 else (vx + sum(outputs) if connection == "dense"
+                                    else outputs[-1])
+        h2 = layer_moments(cell, vu, H).h2
+        inputs.append(vu)
+        if layer > 0 and connection == "highway":
             qt = SIGMA_W2 * vu
-
-            def shifted(f, a):
-                return f(a + b_t)
-
             t1 = _e(lambda a: special.expit(a + b_t), qt)
-            t2 = _e(lambda a: shifted(_sig2, a), qt)
-            one_t2 = 1.0 - 2.0 * t1 + t2
-            gates.append((t2, one_t2, _e(lambda a: shifted(_dsig2, a), qt), vu))
-            vy = t2 * m.h2 + one_t2 * vu
-        outputs.append(vy)
-    # Backward: the adjoint totals, top = 1.
-    adjoint = [0.0] * L
-    adjoint[L - 1] = 1.0
+            t2 = _e(lambda a: special.expit(a + b_t) ** 2, qt)
+            gates.append((t1, t2, _e(lambda a: _dsig2(a + b_t), qt)))
+            outputs.append(t2 * h2 + (1.0 - 2.0 * t1 + t2) * vu)
+        else:
+            gates.append((np.nan, np.nan, np.nan))
+            outputs.append(h2 + vu if layer > 0 and connection == "residual" else h2)
+    flat = np.ones_like(_OMEGA)
+    spectra = [np.zeros_like(_OMEGA) for _ in range(L)]
+    spectra[L - 1] = flat.copy()
     for layer in range(L - 1, 0, -1):
-        e, m = adjoint[layer], moments[layer]
+        s_e, vu = spectra[layer], inputs[layer]
+        if connection == "highway":
+            t1, t2, ds2 = gates[layer]
+            p_e = float(s_e.mean())
+            tm, cm = k * t1, k * (1.0 - t1)
+            s_in = tm * tm * s_e + (t2 - tm * tm) * p_e
+            s_u, _ = _layer_spectrum(cell, vu, H, s_in, coherent)
+            h2 = layer_moments(cell, vu, H).h2
+            carry = cm * cm * s_e + ((1.0 - 2.0 * t1 + t2) - cm * cm) * p_e
+            spectra[layer - 1] += carry + s_u + SIGMA_W2 * (h2 + vu) * ds2 * p_e
+            continue
+        s_u, _ = _layer_spectrum(cell, vu, H, s_e, coherent)
         if connection == "dense":
             for j in range(layer):
-                adjoint[j] += m.through * e
-            continue
-        if connection == "none":
-            passed = m.through * e
+                spectra[j] += s_u
         elif connection == "residual":
-            passed = (1.0 + m.through) * e
+            spectra[layer - 1] += s_e + s_u
         else:
-            t2, one_t2, ds2, vu = gates[layer]
-            passed = e * (one_t2 + m.through * t2 + SIGMA_W2 * (m.h2 + vu) * ds2)
-        adjoint[layer - 1] += passed
-    ratio = float(np.sqrt(adjoint[0]))
-    carry = (float(np.mean([1.0 - _carry_mean(g) for g in gates[1:]]))
-             if connection == "highway" and L > 1 else float("nan"))
+            spectra[layer - 1] += s_u
+    _, bottom = _layer_spectrum(cell, inputs[0], H, spectra[0], coherent)
+    _, single = _layer_spectrum(cell, inputs[0], H, flat, coherent)
+    ratio = float(np.sqrt(bottom / single))
+    carry_mean = (float(np.mean([1.0 - g[0] for g in gates[1:]]))
+                  if connection == "highway" and L > 1 else float("nan"))
     return StackPrediction(ratio, ratio ** (1.0 / (L - 1)) if L > 1 else 1.0,
-                           tuple(adjoint), carry)
-
-
-def _carry_mean(g: tuple[float, float, float, float]) -> float:
-    """``E[T]`` from ``E[T^2]`` and ``E[(1-T)^2]``: ``1 - 2E[T] + E[T^2] = E[(1-T)^2]``."""
-    t2, one_t2 = g[0], g[1]
-    return (1.0 + t2 - one_t2) / 2.0
+                           tuple(float(sp.mean()) for sp in spectra), carry_mean)

@@ -73,3 +73,11 @@ def test_run_tiny(analysis, cell):
     assert set(frame.kind) == {"summary", "depth_jacobian"}
     assert {"input_grad", "first_layer_grad", "carry", "saturation"} <= set(frame.columns)
     assert {"sv_max", "sv_median", "sv_min", "layer"} <= set(frame.columns)
+
+
+def test_independent_steps_holds_for_rnn_fails_for_lstm(analysis):
+    depth = analysis("depth")
+    v = depth.summarize(_frame(depth, cells=("rnn", "lstm"), conns=("none",))).verdicts()
+    assert v["rnn_none_matches_independent_steps"] == "holds"
+    assert v["lstm_none_matches_independent_steps"] == "fails"
+    assert v["lstm_none_matches_mean_field"] == "holds"
