@@ -38,12 +38,12 @@ ORDER = 40
 
 CELLS = ["rnn", "lstm", "gru"]
 CONNECTIONS = ["none", "residual", "dense", "highway"]
-GRID = {"cell": CELLS, "connection": CONNECTIONS, "layers": [1, 2, 4, 8],
-        "seed": [0, 1, 2, 3, 4, 5]}
+GRID = {"cell": CELLS, "connection": CONNECTIONS, "layers": [1, 2, 4, 6, 8],
+        "seed": list(range(12))}
 QUICK_GRID = {"cell": ["rnn", "gru"], "connection": ["none", "residual"], "layers": [1, 4],
               "seed": [0, 1]}
 
-INPUT_SIZE, HIDDEN, LENGTH, BATCH, CARRY_BIAS = 32, 32, 20, 8, -2.0
+INPUT_SIZE, HIDDEN, LENGTH, BATCH, CARRY_BIAS = 32, 32, 20, 16, -2.0
 SV_SEQUENCES = 2          # depth-Jacobian singular values on this many sequences (cost)
 MARGIN = 0.10             # a prediction matches when within 10% of the predicted factor
 LOSES, KEEPS = 0.1, 0.5   # "loses an order of magnitude" / "keeps at least half"
