@@ -66,12 +66,24 @@ def test_sgd_diverges(analysis):
     assert clip.summarize(_frame(clip, diverge=False)).verdicts()["sgd_diverges_g3"] == "fails"
 
 
-def test_normalised_and_rarely_clipped(analysis):
+def test_normalised_sgd(analysis):
     clip = analysis("clipping")
     v = clip.summarize(_frame(clip)).verdicts()
-    assert v["normalised_sgd"] == "holds" and v["rarely_clipped"] == "holds"
-    v = clip.summarize(_frame(clip, fraction_small=0.5, fraction_large=0.1)).verdicts()
-    assert v["normalised_sgd"] == "fails" and v["rarely_clipped"] == "fails"
+    assert v["normalised_sgd_g3_lr0p1_m0p5"] == "holds"
+    assert v["normalised_sgd_g3_lr0p1_m10"] == "fails"
+    v = clip.summarize(_frame(clip, fraction_small=0.5, fraction_large=0.99)).verdicts()
+    assert v["normalised_sgd_g3_lr0p1_m0p5"] == "fails"
+    assert v["normalised_sgd_g3_lr0p1_m10"] == "holds"
+
+
+def test_diverged_runs_rank_last(analysis):
+    """A finite but huge final loss still ranks before a run that went non-finite."""
+    clip = analysis("clipping")
+    frame = _frame(clip, clip_loss=1e40, sgd_loss=1e40)
+    best = clip.summarize(frame).tables["best"]
+    assert best.best_sgd.tolist() == ["sgd 0.01"]
+    arms = clip.summarize(frame).tables["arms"].set_index("arm")
+    assert np.isinf(arms.loc["sgd 0.1", "median_rel_loss"])
 
 
 def test_overflow_prediction(analysis):
