@@ -7,7 +7,7 @@ median gradient norm at initialization (measured per run on fresh batches) at
 the two larger learning rates. The clipped runs are compared per seed with the
 best unclipped learning rate, not with runs that went non-finite. Unclipped
 runs use ``nonfinite="skip"``: a non-finite loss or gradient is recorded (and
-its update skipped) instead of stopping the run. At the first exploding step
+its update skipped) instead of stopping the run. At the exploding step
 of some unclipped runs we record the gradient profile over time and the loss
 along the W_hh gradient's line (Pascanu's "cliff"); for the runs that
 overflow, the step predicted from the readout's curvature
@@ -47,8 +47,9 @@ QUICK_GRID = {"gain": [3.0], "length": [10], "arm": ["sgd 0.01", "sgd 0.1",
 
 HIDDEN, BATCH, STEPS, EVAL_N, CURVE_EVERY = 32, 32, 300, 500, 10
 NORM_BATCHES = 8          # batches for the median gradient norm at init
-EXPLODE = 10.0            # an exploding step: ||g|| above EXPLODE x the median at init
-PROBE_SEEDS = 4           # seeds whose first exploding step is probed (unclipped runs)
+EXPLODE = 10.0            # ||g|| above EXPLODE x its median at init (first_explode)
+EARLY = 50                # the exploding step: W_hh's gradient at its peak in these steps
+PROBE_SEEDS = 4           # seeds whose exploding step is probed (unclipped runs)
 SATURATED_SHARE = 1e-6    # the recurrent share of ||g||^2 below which the state is saturated
 DIVERGED = 1e300          # rank value of a non-finite final loss / baseline (ranks last)
 PLOT_CAP = 1e60           # the final-loss figure stops here; non-finite runs drawn at it
@@ -68,7 +69,7 @@ def parse_arm(arm: str) -> tuple[float, float]:
 
 def run(config: dict) -> list[dict]:
     """One SGD run; summary row, windowed curves, and (unclipped, some seeds) the probe of
-    the first exploding step."""
+    the exploding step."""
     gain, length, seed = float(config["gain"]), int(config["length"]), int(config["seed"])
     lr, multiple = parse_arm(config["arm"])
     task = AddingProblem(length)
@@ -92,7 +93,7 @@ def run(config: dict) -> list[dict]:
     with np.errstate(over="ignore", invalid="ignore"):
         result = gradflow.evaluate(net, hist.params, task, n=EVAL_N, seed=10_000 + seed)
     explode = np.flatnonzero(f.grad_norm.to_numpy() > EXPLODE * norm0)
-    first_explode = int(explode[0]) if explode.size else -1
+    first_explode = int(explode[0]) if explode.size else -1   # vs the init median
     summary = {"kind": "summary", "lr": lr, "multiple": multiple, "clip": bool(threshold),
                "threshold": threshold or 0.0, "init_norm": norm0,
                "final_loss": float(result["loss"]), "baseline": float(task.baseline()),
@@ -100,15 +101,25 @@ def run(config: dict) -> list[dict]:
                "clipped_fraction": hist.n_clipped / STEPS,
                "first_nonfinite": int(np.argmax(f.skipped)) if f.skipped.any() else -1,
                "first_explode": first_explode}
+    peak = -1
     if threshold is None:
-        share = helper.rnn_share(hist.diagnostics["param_norms"], f.step)
+        pn = hist.diagnostics["param_norms"]
+        share = helper.rnn_share(pn, f.step)
         summary.update(helper.overflow_prediction(net, task, hist, lr, seed, share,
                                                   SATURATED_SHARE))
+        # The exploding step: where W_hh's own gradient peaks in the first EARLY steps
+        # (later, once the state saturates, it only follows the readout's growth).
+        finite_until = summary["first_nonfinite"] if summary["first_nonfinite"] >= 0 \
+            else STEPS
+        whh = (pn[pn.param == "weight_hh_l0"].set_index("step").grad_norm
+               .reindex(f.step).to_numpy()[:min(EARLY, finite_until)])
+        whh = np.where(np.isfinite(whh), whh, -1.0)
+        peak = int(np.argmax(whh)) if whh.size else -1
+        summary["peak_step"] = peak
     rows.append(summary)
-    finite_until = summary["first_nonfinite"] if summary["first_nonfinite"] >= 0 else STEPS
-    if threshold is None and seed < PROBE_SEEDS and 0 <= first_explode < finite_until:
-        probe = helper.explode_probe(net, task, params0, first_explode, seed, lr, BATCH,
-                                     gain, CLIFF_POINTS)
+    if threshold is None and seed < PROBE_SEEDS and peak >= 0:
+        probe = helper.explode_probe(net, task, params0, peak, seed, lr, BATCH, gain,
+                                     CLIFF_POINTS)
         rows += [{**r, "init_norm": norm0} for r in probe]
     return rows
 
@@ -130,7 +141,7 @@ def _runs(frame: pd.DataFrame) -> pd.DataFrame:
 def summarize(frame: pd.DataFrame) -> Summary:
     """Outcomes per arm, the best clipped arm vs the best unclipped learning rate per
     (gain, T), divergence, normalised-SGD regime, the overflow prediction, the gradient
-    profile and the cliff at the first exploding step."""
+    profile and the cliff at the exploding step."""
     s = Summary()
     runs = _runs(frame)
     rows = []
@@ -219,7 +230,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
     else:
         s.tables["overflow"] = pd.DataFrame()
 
-    # Profile at the first exploding step: earliest vs last adjoint, per T.
+    # Profile at the exploding step: earliest vs last adjoint, per T.
     prof = frame[frame.kind == "profile"]
     if len(prof):
         key = ["gain", "length", "arm", "seed"]
@@ -232,7 +243,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
             v = g.log10_first_over_last.to_numpy()
             m, lo, hi = mean_ci(v)
             s.claim(exceeds(f"profile_grows_back_t{int(length)}",
-                            f"T = {int(length)}: at the first exploding step the gradient "
+                            f"T = {int(length)}: at the exploding step the gradient "
                             f"reaching the first step exceeds that at the last step",
                             m, lo, hi, 0.0, what=f"log10 ||dL/dh_1|| / ||dL/dh_T|| (n = "
                                                   f"{len(v)} runs)"))
@@ -256,7 +267,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
         v = v[np.isfinite(v)]
         m, lo, hi = mean_ci(v)
         s.claim(exceeds("sgd_step_hits_cliff",
-                        "at the first exploding step, the full SGD step along W_hh's "
+                        "at the exploding step, the full SGD step along W_hh's "
                         "gradient lands where the batch loss is over 10x the loss before "
                         "it", m, lo, hi, 1.0,
                         what=f"log10 loss after / before (n = {len(v)} runs)"))
@@ -374,7 +385,7 @@ def render(frame: pd.DataFrame, out) -> None:
                                "lambda = 2 sigma_max([h_T, 1])^2 / B on the saturated "
                                "state (gradflow.diagnostics.overflow)")
 
-    # Figure 3: gradient profile and cliff at the first exploding step.
+    # Figure 3: gradient profile and cliff at the exploding step.
     prof = frame[frame.kind == "profile"]
     cliff = frame[frame.kind == "cliff"]
     if len(prof) and len(cliff):
@@ -403,12 +414,14 @@ def render(frame: pd.DataFrame, out) -> None:
         ax2.set_ylabel("batch loss")
         out.figure("explosion", fig, pd.concat([prof, cliff])[
             key + ["kind", "t", "adjoint_norm", "s", "cliff_loss"]],
-                   caption="At the first exploding step of unclipped runs: the gradient "
-                           "over time (left) and the batch loss along W_hh's gradient "
-                           "(right, the cliff).",
-                   description=f"First step whose ||g|| exceeds {EXPLODE:g}x the median at "
-                               f"initialization, unclipped runs, seeds < {PROBE_SEEDS}. "
-                               f"Left: ||dL/dh_t|| relative to the last step. Right: the "
+                   caption="At the exploding step (W_hh's gradient at its peak) of unclipped "
+                           "runs: the gradient over time (left) and the batch loss along "
+                           "W_hh's gradient (right, the cliff).",
+                   description=f"The exploding step: where W_hh's gradient norm peaks in "
+                               f"the first {EARLY} steps (before any overflow); unclipped "
+                               f"runs, seeds < {PROBE_SEEDS}. Left: ||dL/dh_t|| relative "
+                               f"to the last "
+                               f"step. Right: the "
                                f"batch loss at W_hh - s lr g_hh on the same batch (s = 1: "
                                f"where plain SGD lands)")
     out.summary(summary)
@@ -458,9 +471,9 @@ def render(frame: pd.DataFrame, out) -> None:
     if "sgd_step_hits_cliff" in claims:
         c = claims["sgd_step_hits_cliff"]
         out.text(c.choose(
-            holds="The full SGD step at the first exploding step lands on Pascanu's "
+            holds="The full SGD step at the exploding step lands on Pascanu's "
                   "cliff: the batch loss after it is over ten times the loss before it",
-            fails="The full SGD step at the first exploding step does not raise the batch "
+            fails="The full SGD step at the exploding step does not raise the batch "
                   "loss tenfold",
-            inconclusive="Whether the first exploding step lands on a cliff is not decided")
+            inconclusive="Whether the exploding step lands on a cliff is not decided")
             + f" ({c.evidence}).")

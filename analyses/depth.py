@@ -257,6 +257,8 @@ def render(frame: pd.DataFrame, out) -> None:
             if r.connection == "none":
                 ax.plot([r.white_per_layer], [r.per_layer], marker=marker, mfc="none",
                         color=CELL_COLORS[r.cell], ls="none", markersize=4)
+        ax.plot([], [], "o", mfc="none", color="grey", ls="none",
+                label="indep. steps (plain)")
         ax.set_xlim(lim)
         ax.set_ylim(lim)
         ax.set_xlabel("mean-field per-layer factor")
@@ -299,10 +301,9 @@ def render(frame: pd.DataFrame, out) -> None:
                   caption=f"Gradient at the bottom of a {deep}-layer stack relative to "
                           f"{shallow} layer(s), per-layer factor and its mean-field value.",
                   columns={"cell": "cell", "connection": "connection",
-                           "ratio": r"ratio, $W_{ih}^{0}$", "ratio_input": "ratio, input",
-                           "per_layer": "per layer", "predicted_per_layer": "mean field",
-                           "white_per_layer": "indep. steps",
-                           "sv_median": r"median $\sigma$"},
+                           "ratio": r"ratio, $W_{ih}^{0}$", "per_layer": "per layer",
+                           "predicted_per_layer": "mean field",
+                           "white_per_layer": "indep. steps"},
                   description="Geometric mean over seeds with a 95% t-interval on the log "
                               "scale, paired by seed; the mean-field per-layer factor; the "
                               "depth Jacobians' median singular value; the highway carry "
