@@ -231,7 +231,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
         s.tables["overflow"] = pd.DataFrame()
 
     # Profile at the exploding step: earliest vs last adjoint, per T.
-    prof = frame[frame.kind == "profile"]
+    prof = frame[(frame.kind == "profile") & (frame.gain > 1)]   # gain 1: nothing explodes
     if len(prof):
         key = ["gain", "length", "arm", "seed"]
         ends = prof.groupby(key).apply(
@@ -243,7 +243,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
             v = g.log10_first_over_last.to_numpy()
             m, lo, hi = mean_ci(v)
             s.claim(exceeds(f"profile_grows_back_t{int(length)}",
-                            f"T = {int(length)}: at the exploding step the gradient "
+                            f"T = {int(length)}, g > 1: at the exploding step the gradient "
                             f"reaching the first step exceeds that at the last step",
                             m, lo, hi, 0.0, what=f"log10 ||dL/dh_1|| / ||dL/dh_T|| (n = "
                                                   f"{len(v)} runs)"))
@@ -251,7 +251,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
         s.tables["profile"] = pd.DataFrame()
 
     # The cliff: loss where the full SGD step lands, relative to the start.
-    cliff = frame[frame.kind == "cliff"]
+    cliff = frame[(frame.kind == "cliff") & (frame.gain > 1)]
     if len(cliff):
         key = ["gain", "length", "arm", "seed"]
         rel = []
@@ -267,7 +267,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
         v = v[np.isfinite(v)]
         m, lo, hi = mean_ci(v)
         s.claim(exceeds("sgd_step_hits_cliff",
-                        "at the exploding step, the full SGD step along W_hh's "
+                        "g > 1: at the exploding step, the full SGD step along W_hh's "
                         "gradient lands where the batch loss is over 10x the loss before "
                         "it", m, lo, hi, 1.0,
                         what=f"log10 loss after / before (n = {len(v)} runs)"))
