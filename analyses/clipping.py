@@ -234,10 +234,11 @@ def summarize(frame: pd.DataFrame) -> Summary:
     prof = frame[(frame.kind == "profile") & (frame.gain > 1)]   # gain 1: nothing explodes
     if len(prof):
         key = ["gain", "length", "arm", "seed"]
-        ends = prof.groupby(key).apply(
-            lambda p: np.log10(p.sort_values("t").adjoint_norm.iloc[0]
-                               / p.sort_values("t").adjoint_norm.iloc[-1]),
-            include_groups=False).rename("log10_first_over_last").reset_index()
+        with np.errstate(divide="ignore"):   # an adjoint of 0 gives -inf: dropped below
+            ends = prof.groupby(key).apply(
+                lambda p: np.log10(p.sort_values("t").adjoint_norm.iloc[0]
+                                   / p.sort_values("t").adjoint_norm.iloc[-1]),
+                include_groups=False).rename("log10_first_over_last").reset_index()
         s.tables["profile"] = ends
         for length, g in ends.groupby("length", sort=True):
             v = g.log10_first_over_last.to_numpy()
