@@ -7,7 +7,8 @@ bias b_T = -2) connections. A random readout of the top layer's last output
 is the loss; we measure the gradient reaching the input x and the first
 layer's input weights W_ih^0, and the singular values of each layer's depth
 Jacobian dy^l/du^l (the path across depth, as the step Jacobian is the path
-across time).
+across time). The mean-field prediction of the per-layer factor
+(gradflow.diagnostics.theory_depth) is drawn beside every measurement.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import pandas as pd
 
 import gradflow
 from gradflow.diagnostics import singular_values
+from gradflow.diagnostics.theory_depth import stack_prediction
 from gradflow.norms import vector_norm
-from gradflow.report import mean_ci, summarize
+from gradflow.report import mean_ci
+from gradflow.report import summarize as group_ci
+from gradflow.report.claims import Summary, below, exceeds, fmt, matches
 from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Across depth: residual, dense and highway connections"
@@ -28,16 +32,21 @@ QUESTION = (
     "information by default, dense (DenseNet) and highway (HighwayNet) connections; and it "
     "notes that multi-layer RNNs are not as deep as CNNs. At initialization, how much "
     "gradient reaches the first layer of a stacked RNN as the stack grows from 1 to 8 "
-    "layers, with and without direct connections between the layers?")
+    "layers, with and without direct connections between the layers, and does mean-field "
+    "theory predict it?")
 ORDER = 40
 
+CELLS = ["rnn", "lstm", "gru"]
 CONNECTIONS = ["none", "residual", "dense", "highway"]
-GRID = {"cell": ["rnn", "lstm", "gru"], "connection": CONNECTIONS, "layers": [1, 2, 4, 8],
-        "seed": [0, 1, 2, 3, 4]}
+GRID = {"cell": CELLS, "connection": CONNECTIONS, "layers": [1, 2, 4, 6, 8],
+        "seed": list(range(12))}
 QUICK_GRID = {"cell": ["rnn", "gru"], "connection": ["none", "residual"], "layers": [1, 4],
               "seed": [0, 1]}
 
 INPUT_SIZE, HIDDEN, LENGTH, BATCH, CARRY_BIAS = 32, 32, 20, 16, -2.0
+SV_SEQUENCES = 2          # depth-Jacobian singular values on this many sequences (cost)
+MARGIN = 0.10             # a prediction matches when within 10% of the predicted factor
+LOSES, KEEPS = 0.1, 0.5   # "loses an order of magnitude" / "keeps at least half"
 CONNECTION_STYLE = {"none": ("o", "-"), "residual": ("s", "--"), "dense": ("^", "-."),
                     "highway": ("D", ":")}
 
@@ -47,8 +56,8 @@ def _norm(a: np.ndarray) -> float:
 
 
 def run(config: dict) -> list[dict]:
-    """One stack at initialization: gradient norms at the bottom, per-layer adjoints and
-    the depth Jacobians' singular values.
+    """One stack at initialization: gradient norms at the bottom and the depth Jacobians'
+    singular values.
 
     A single layer has nothing to connect (the library requires >= 2 layers for a
     connection), so at ``layers == 1`` every connection runs the same plain layer: all
@@ -71,256 +80,282 @@ def run(config: dict) -> list[dict]:
     gates = [lt.carry_gate for lt in trace.layers if lt.carry_gate is not None]
     rows = [{"kind": "summary",
              "input_grad": _norm(grads.inputs),
-             "input_grad_last": _norm(grads.inputs[-1]),
              "first_layer_grad": _norm(grads.params["weight_ih_l0"]),
-             "top_adjoint": _norm(grads.state_adjoints[(L - 1, 0)][-1, :, :HIDDEN]),
              "carry": float(np.mean([np.mean(1 - g) for g in gates])) if gates else np.nan,
              "saturation": float(np.mean(np.abs(hidden) > 0.99))}]
-    # dL/dh^l at the last step: the gradient profile down the stack (h block for the LSTM).
-    for layer in range(L):
-        rows.append({"kind": "layer", "layer": layer,
-                     "adjoint": _norm(grads.state_adjoints[(layer, 0)][-1, :, :HIDDEN])})
-    # Depth Jacobians dy^l/du^l of the layers a connection joins (l >= 1).
     for layer in range(1, L):
-        sv = singular_values(net.depth_jacobians(params, trace, layer))  # (T, B, min(H, K))
+        J = net.depth_jacobians(params, trace, layer)[:, :SV_SEQUENCES]
+        sv = singular_values(J)                                   # (T, b, min(H, K))
         rows.append({"kind": "depth_jacobian", "layer": layer,
                      "sv_max": float(np.mean(sv[..., 0])),
                      "sv_median": float(np.mean(np.median(sv, axis=-1))),
-                     "sv_min": float(np.mean(sv[..., -1])),
-                     "sv_log_mean": float(np.mean(np.log(sv)))})
+                     "sv_min": float(np.mean(sv[..., -1]))})
     return rows
 
 
-def _geo(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
-    """Geometric mean over seeds with its 95% CI (a t-interval on the log10 scale)."""
-    s = summarize(frame.assign(log10=np.log10(frame[value])), by, "log10")
+def _ordered(frame: pd.DataFrame, column: str, order: list[str]) -> list[str]:
+    return [c for c in order if c in set(frame[column])]
+
+
+def summarize(frame: pd.DataFrame) -> Summary:
+    """Tables ``curves``, ``ratios``, ``jacobians``; a ``matches`` claim per cell and
+    connection (measured per-layer factor vs mean field) and the loss/keep claims."""
+    s = Summary()
+    runs = frame[frame.kind == "summary"].copy()
+    cells, conns = _ordered(runs, "cell", CELLS), _ordered(runs, "connection", CONNECTIONS)
+    depths = sorted(int(d) for d in runs.layers.unique())
+    shallow, deep = min(depths), max(depths)
+
+    # Geometric means over seeds vs depth, with the mean-field curve from the 1-layer point.
+    curves = group_ci(runs.assign(log10=np.log10(runs.first_layer_grad)),
+                      ["cell", "connection", "layers"], "log10")
     for col in ("mean", "ci_low", "ci_high"):
-        s[col] = 10.0 ** s[col]
+        curves[col] = 10.0 ** curves[col]
+    base = curves[curves.layers == shallow].set_index(["cell", "connection"])["mean"]
+    curves["predicted"] = [
+        base.get((r.cell, r.connection), np.nan)
+        * stack_prediction(r.cell, r.connection, int(r.layers), hidden_size=HIDDEN,
+                           carry_bias=CARRY_BIAS).ratio
+        / stack_prediction(r.cell, r.connection, shallow, hidden_size=HIDDEN,
+                           carry_bias=CARRY_BIAS).ratio
+        for r in curves.itertuples()]
+    s.tables["curves"] = curves.rename(columns={"mean": "geo_mean"})
+
+    # Paired deep/shallow ratios per seed -> per-layer factor with its t-interval (log).
+    rows = []
+    pivot = runs.pivot_table(index=["cell", "connection", "seed"], columns="layers",
+                             values=["first_layer_grad", "input_grad"])
+    for cell in cells:
+        for conn in conns:
+            if deep == shallow or (cell, conn) not in pivot.index.droplevel("seed"):
+                continue
+            g = pivot.loc[(cell, conn)]
+            log_w = np.log10(g[("first_layer_grad", deep)] / g[("first_layer_grad", shallow)])
+            log_x = np.log10(g[("input_grad", deep)] / g[("input_grad", shallow)])
+            m, lo, hi = mean_ci(log_w.to_numpy())
+            mx, lox, hix = mean_ci(log_x.to_numpy())
+            k = deep - shallow
+            pred, white = (
+                stack_prediction(cell, conn, deep, hidden_size=HIDDEN, carry_bias=CARRY_BIAS,
+                                 coherent=coherent).ratio
+                / stack_prediction(cell, conn, shallow, hidden_size=HIDDEN,
+                                   carry_bias=CARRY_BIAS, coherent=coherent).ratio
+                for coherent in (True, False))
+            rows.append({"cell": cell, "connection": conn, "seeds": int(np.isfinite(log_w).sum()),
+                         "ratio": 10 ** m, "ratio_ci_low": 10 ** lo, "ratio_ci_high": 10 ** hi,
+                         "ratio_input": 10 ** mx, "ratio_input_ci_low": 10 ** lox,
+                         "ratio_input_ci_high": 10 ** hix,
+                         "per_layer": 10 ** (m / k), "per_layer_ci_low": 10 ** (lo / k),
+                         "per_layer_ci_high": 10 ** (hi / k),
+                         "predicted_ratio": pred, "predicted_per_layer": pred ** (1 / k),
+                         "white_per_layer": white ** (1 / k)})
+    ratios = pd.DataFrame(rows, columns=[
+        "cell", "connection", "seeds", "ratio", "ratio_ci_low", "ratio_ci_high", "ratio_input",
+        "ratio_input_ci_low", "ratio_input_ci_high", "per_layer", "per_layer_ci_low",
+        "per_layer_ci_high", "predicted_ratio", "predicted_per_layer", "white_per_layer"])
+    dj = frame[(frame.kind == "depth_jacobian") & (frame.layers == deep)]
+    jac = (dj.groupby(["cell", "connection"], as_index=False)[["sv_max", "sv_median", "sv_min"]]
+           .mean() if len(dj) else pd.DataFrame(columns=["cell", "connection", "sv_max",
+                                                          "sv_median", "sv_min"]))
+    sat = runs[runs.layers == deep].groupby(["cell", "connection"], as_index=False)[
+        ["carry", "saturation"]].mean()
+    ratios = ratios.merge(jac, on=["cell", "connection"], how="left").merge(
+        sat, on=["cell", "connection"], how="left")
+    s.tables["ratios"] = ratios
+    s.tables["jacobians"] = jac
+
+    for r in ratios.itertuples():
+        s.claim(matches(
+            f"{r.cell}_{r.connection}_matches_mean_field",
+            f"{r.cell}, {r.connection}: the per-layer factor of ||dL/dW_ih^0|| ({shallow} to "
+            f"{deep} layers) matches the mean-field prediction within {MARGIN:.0%}",
+            r.per_layer, r.per_layer_ci_low, r.per_layer_ci_high, r.predicted_per_layer,
+            MARGIN * r.predicted_per_layer, what=f"per layer (n = {r.seeds})"))
+    for r in ratios.itertuples():
+        if r.connection == "none":
+            s.claim(matches(
+                f"{r.cell}_none_matches_independent_steps",
+                f"{r.cell}, none: the per-layer factor matches, within {MARGIN:.0%}, the "
+                f"mean field that adds successive steps' adjoints as if independent",
+                r.per_layer, r.per_layer_ci_low, r.per_layer_ci_high, r.white_per_layer,
+                MARGIN * r.white_per_layer, what=f"per layer (n = {r.seeds})"))
+            s.claim(below(
+                f"{r.cell}_plain_loses",
+                f"{r.cell} without connections: the first layer's gradient at {deep} layers "
+                f"is below {LOSES:g} x that of one layer",
+                r.ratio, r.ratio_ci_low, r.ratio_ci_high, LOSES, what="ratio"))
+        if r.connection == "residual":
+            s.claim(exceeds(
+                f"{r.cell}_residual_keeps",
+                f"{r.cell} with residual connections: the first layer's gradient at {deep} "
+                f"layers is above {KEEPS:g} x that of one layer",
+                r.ratio, r.ratio_ci_low, r.ratio_ci_high, KEEPS, what="ratio"))
+        if np.isfinite(r.ratio_ci_low) and np.isfinite(r.ratio_ci_high):
+            s.number(f"Ratio{r.cell.capitalize()}{r.connection.capitalize()}", r.ratio,
+                     f"{r.cell}, {r.connection}: ||dL/dW_ih^0|| at {deep} layers / at "
+                     f"{shallow} (geometric mean over seeds)",
+                     low=r.ratio_ci_low, high=r.ratio_ci_high)
     return s
 
 
 def render(frame: pd.DataFrame, out) -> None:
-    summary = frame[frame.kind == "summary"].copy()
-    cells = [c for c in ("rnn", "lstm", "gru") if c in set(summary.cell)]
-    connections = [c for c in CONNECTIONS if c in set(summary.connection)]
-    depths = sorted(summary.layers.unique())
-    deepest, shallowest = max(depths), min(depths)
+    summary = summarize(frame)
+    curves, ratios, jac = (summary.tables[k] for k in ("curves", "ratios", "jacobians"))
+    runs = frame[frame.kind == "summary"]
+    cells, conns = _ordered(runs, "cell", CELLS), _ordered(runs, "connection", CONNECTIONS)
+    depths = sorted(int(d) for d in runs.layers.unique())
+    deep, shallow = max(depths), min(depths)
 
-    # Figure 1: gradient at the bottom vs depth, per connection, faceted by cell.
-    curves = []
-    for value, label in (("first_layer_grad", "||dL/dW_ih^0||"),
-                         ("input_grad", "||dL/dx||")):
-        g = _geo(summary, ["cell", "connection", "layers"], value)
-        curves.append(g.assign(measure=value, label=label))
-    curves = pd.concat(curves, ignore_index=True)
-    fig, axes = new_figure("page", 3.6, nrows=2, ncols=len(cells), sharex=True,
-                           sharey="row", squeeze=False)
-    for row, (value, label) in enumerate((
-            ("first_layer_grad", r"$\|\partial L/\partial W_{ih}^{0}\|$"),
-            ("input_grad", r"$\|\partial L/\partial x\|$"))):
-        for col, cell in enumerate(cells):
-            ax = axes[row, col]
-            for conn in connections:
-                g = curves[(curves.measure == value) & (curves.cell == cell)
-                           & (curves.connection == conn)]
-                marker, ls = CONNECTION_STYLE[conn]
-                ax.errorbar(g.layers, g["mean"], yerr=[g["mean"] - g.ci_low,
-                                                       g.ci_high - g["mean"]],
-                            marker=marker, ls=ls, capsize=2, color=CELL_COLORS[cell],
-                            label=conn, markersize=4)
-            ax.set_yscale("log")
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(depths, [str(d) for d in depths])
-            if row == 0:
-                ax.set_title(cell)
-            if row == 1:
-                ax.set_xlabel("layers $L$")
-            if col == 0:
-                ax.set_ylabel(label)
-    axes[0, 0].legend(title="connection")
-    out.figure("gradient_vs_depth", fig, curves.rename(columns={"mean": "geo_mean"}),
-               caption="Gradient reaching the bottom of the stack at initialization vs the "
-                       "number of layers, per cell and connection.",
-               description=f"Gradient reaching the bottom of the stack at initialization vs the "
-                       f"number of layers (T = {LENGTH}, H = {HIDDEN}; loss: a random readout "
-                       f"of the top layer's last output). Top: the first layer's input "
-                       f"weights; bottom: the input sequence. Geometric mean over seeds with "
-                       f"95% CI; at one layer all connections are the same plain layer")
-
-    # Figure 2: the profile down the deepest stack, and the carry factor it should follow.
-    layers = frame[(frame.kind == "layer") & (frame.layers == deepest)].copy()
-    top = layers[layers.layer == deepest - 1][["cell", "connection", "seed", "adjoint"]]
-    layers = layers.merge(top.rename(columns={"adjoint": "top"}),
-                          on=["cell", "connection", "seed"])
-    layers["log10_rel"] = np.log10(layers.adjoint / layers.top)
-    # Layer 0 has no gate: its dL/dh is dL/dy, while above it dL/dh = T * dL/dy; drop it
-    # for highway so the profile compares like with like.
-    layers = layers[~((layers.connection == "highway") & (layers.layer == 0))]
-    profile = summarize(layers, ["cell", "connection", "layer"], "log10_rel")
-    carry = summary[(summary.layers == deepest) & (summary.connection == "highway")]
-    carry_by_cell = carry.groupby("cell")["carry"].mean()
+    # Figure 1: the first layer's gradient vs depth with the mean-field curve.
     fig, axes = new_figure("page", 2.4, ncols=len(cells), sharey=True, squeeze=False)
     for col, cell in enumerate(cells):
         ax = axes[0, col]
-        for conn in connections:
-            g = profile[(profile.cell == cell) & (profile.connection == conn)]
+        for conn in conns:
+            g = curves[(curves.cell == cell) & (curves.connection == conn)]
             marker, ls = CONNECTION_STYLE[conn]
-            ax.errorbar(g.layer, g["mean"], yerr=[g["mean"] - g.ci_low, g.ci_high - g["mean"]],
-                        marker=marker, ls=ls, capsize=2, color=CELL_COLORS[cell], label=conn,
-                        markersize=4)
-        if cell in carry_by_cell.index:
-            k = np.arange(deepest)
-            ax.plot(k, (deepest - 1 - k) * np.log10(carry_by_cell[cell]), color="grey",
-                    lw=1, label="carry factor $(1-T)^k$")
-        ax.axhline(0, color="black", lw=0.6)
+            ax.errorbar(g.layers, g.geo_mean, yerr=[g.geo_mean - g.ci_low,
+                                                    g.ci_high - g.geo_mean],
+                        marker=marker, ls="none", capsize=2, color=CELL_COLORS[cell],
+                        label=conn, markersize=4)
+            ax.plot(g.layers, g.predicted, ls=ls, color="grey", lw=1)
+        ax.set_yscale("log")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(depths, [str(d) for d in depths])
         ax.set_title(cell)
-        ax.set_xlabel("layer $l$ (0 = bottom)")
-        if col == 0:
-            ax.set_ylabel(r"$\log_{10} \|\partial L/\partial h^l_T\| \,/\,"
-                          r" \|\partial L/\partial h^{\mathrm{top}}_T\|$")
-    axes[0, 0].legend()
-    out.figure("layer_profile", fig, profile.assign(
-        carry_line=lambda f: (deepest - 1 - f.layer) * np.log10(f.cell.map(carry_by_cell))),
-        caption=f"Gradient down a {deepest}-layer stack at the last step, relative to the top "
-                f"layer, with the highway carry factor (grey).",
-        description=f"Gradient down a {deepest}-layer stack at the last step: log10 of "
-                f"||dL/dh^l_T|| relative to the top layer (mean over seeds, 95% CI). Grey: "
-                f"the highway carry factor (1-T) per layer, T the mean gate at carry bias "
-                f"{CARRY_BIAS:g}. Highway layer 0 is omitted: it has no gate, so its dL/dh is "
-                f"not scaled by T as the layers above are")
+        ax.set_xlabel("layers $L$")
+    axes[0, 0].set_ylabel(r"$\|\partial L/\partial W_{ih}^{0}\|$")
+    axes[0, 0].plot([], [], color="grey", lw=1, label="mean field")
+    axes[0, 0].legend(fontsize="small")
+    out.figure("gradient_vs_depth", fig, curves,
+               caption="Gradient reaching the first layer's input weights vs the number of "
+                       "layers (markers) and the mean-field prediction (grey lines).",
+               description=f"||dL/dW_ih^0|| at initialization vs the number of layers (T = "
+                           f"{LENGTH}, H = {HIDDEN}; loss: a random readout of the top "
+                           f"layer's last output), geometric mean over seeds with 95% CI. "
+                           f"Grey, line style per connection: the mean-field prediction "
+                           f"(gradflow.diagnostics.theory_depth) started from the measured "
+                           f"one-layer point; at one layer all connections are the same "
+                           f"plain layer")
 
-    # Depth Jacobians: singular values per connection (deepest stack, layers >= 1).
-    dj = frame[(frame.kind == "depth_jacobian") & (frame.layers == deepest)]
-    per_run = dj.groupby(["cell", "connection", "seed"], as_index=False)[
-        ["sv_max", "sv_median", "sv_min", "sv_log_mean"]].mean()
-    jac = per_run.groupby(["cell", "connection"], as_index=False)[
-        ["sv_max", "sv_median", "sv_min", "sv_log_mean"]].mean()
-    jac["sv_geo_mean"] = np.exp(jac.pop("sv_log_mean"))
-    fig, ax = new_figure("column", 2.4)
-    width = 0.8 / len(cells)
-    for i, cell in enumerate(cells):
-        g = jac[jac.cell == cell].set_index("connection").reindex(connections)
-        pos = np.arange(len(connections)) + (i - (len(cells) - 1) / 2) * width
-        ax.vlines(pos, g.sv_min, g.sv_max, color=CELL_COLORS[cell], lw=2, label=cell)
-        ax.plot(pos, g.sv_median, "o", color=CELL_COLORS[cell], markersize=5)
-    ax.axhline(1.0, color="black", lw=0.7, ls="--")
-    ax.set_yscale("log")
-    ax.set_xticks(np.arange(len(connections)), connections)
-    ax.set_ylabel(r"singular values of $\partial y^l/\partial u^l$")
-    # outside the axes: inside, it covered the low end of the LSTM "none" bar
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    out.figure("depth_jacobians", fig, jac,
-               caption=rf"Singular values of the depth Jacobians $\partial y^l/\partial u^l$ "
-                       rf"of the {deepest}-layer stacks, per connection.",
-               description=f"Singular values of the per-layer depth Jacobians dy^l/du^l of the "
-                       f"{deepest}-layer stacks (layers 1..{deepest - 1}, every step and "
-                       f"sequence): bar from the mean smallest to the mean largest, dot at "
-                       f"the mean median. The residual identity path puts them around 1; "
-                       f"for dense the Jacobian is of the whole concatenated input")
+    # Figure 2: measured per-layer factor against its prediction, with the margin.
+    if len(ratios):
+        fig, ax = new_figure("column", 2.6)
+        lim = [0.9 * min(ratios.predicted_per_layer.min(), ratios.per_layer_ci_low.min(),
+                         ratios.white_per_layer.min()),
+               1.1 * max(ratios.predicted_per_layer.max(), ratios.per_layer_ci_high.max())]
+        xs = np.linspace(*lim, 50)
+        ax.fill_between(xs, xs * (1 - MARGIN), xs * (1 + MARGIN), color="0.9",
+                        label=rf"$\pm{MARGIN:.0%}$".replace("%", r"\%"))
+        ax.plot(xs, xs, color="black", lw=0.7)
+        for r in ratios.itertuples():
+            marker, _ = CONNECTION_STYLE[r.connection]
+            ax.errorbar([r.predicted_per_layer], [r.per_layer],
+                        yerr=[[r.per_layer - r.per_layer_ci_low],
+                              [r.per_layer_ci_high - r.per_layer]],
+                        marker=marker, color=CELL_COLORS[r.cell], capsize=2, markersize=4,
+                        ls="none", label=f"{r.cell} {r.connection}")
+            if r.connection == "none":
+                ax.plot([r.white_per_layer], [r.per_layer], marker=marker, mfc="none",
+                        color=CELL_COLORS[r.cell], ls="none", markersize=4)
+        ax.plot([], [], "o", mfc="none", color="grey", ls="none",
+                label="indep. steps (plain)")
+        ax.set_xlim(lim)
+        ax.set_ylim(lim)
+        ax.set_xlabel("mean-field per-layer factor")
+        ax.set_ylabel("measured per-layer factor")
+        ax.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        out.figure("theory_vs_measured", fig, ratios,
+                   caption="Per-layer factor of the first layer's gradient: measured (95% CI "
+                           "over seeds) against the mean-field prediction, with the margin.",
+                   description=f"Per-layer factor (ratio {deep}/{shallow} layers)^(1/"
+                               f"{deep - shallow}) of ||dL/dW_ih^0||, measured (geometric "
+                               f"mean over seeds, 95% t-interval on the log scale) vs the "
+                               f"mean-field prediction (filled); open markers, plain "
+                               f"stacks: the mean field that adds successive steps as if "
+                               f"independent; grey band: the stated margin of {MARGIN:.0%}")
 
-    # Table and numbers: the 8-vs-1-layer ratio, paired by seed.
-    pivot = summary.pivot_table(index=["cell", "connection", "seed"], columns="layers",
-                                values=["first_layer_grad", "input_grad"]).reset_index()
-    pivot.columns = [a if not b else f"{a}_{b}" for a, b in pivot.columns]
-    ratios = pivot[["cell", "connection", "seed"]].copy()
-    for value in ("first_layer_grad", "input_grad"):
-        ratios[value] = (pivot[f"{value}_{deepest}"] / pivot[f"{value}_{shallowest}"])
-    table = []
-    for (cell, conn), g in ratios.groupby(["cell", "connection"], sort=False):
-        row = {"cell": cell, "connection": conn}
-        for value, short in (("first_layer_grad", "w_ih0"), ("input_grad", "input")):
-            m, lo, hi = mean_ci(np.log10(g[value]))
-            row.update({f"ratio_{short}": 10 ** m, f"ratio_{short}_ci_low": 10 ** lo,
-                        f"ratio_{short}_ci_high": 10 ** hi})
-        row["per_layer_factor_w_ih0"] = row["ratio_w_ih0"] ** (1 / (deepest - shallowest))
-        table.append(row)
-    table = pd.DataFrame(table)
-    table["cell"] = pd.Categorical(table.cell, cells)
-    table["connection"] = pd.Categorical(table.connection, connections)
-    table = table.sort_values(["cell", "connection"]).merge(
-        jac, on=["cell", "connection"], how="left")
-    sat = summary[summary.layers == deepest].groupby(["cell", "connection"], observed=True,
-                                                     as_index=False)[["carry", "saturation"]]
-    table = table.merge(sat.mean(), on=["cell", "connection"], how="left")
-    table["cell"] = table.cell.astype(str)
-    table["connection"] = table.connection.astype(str)
-    out.table("depth_ratios", table,
-              caption=f"Gradient at the bottom of a {deepest}-layer stack relative to one "
-                      f"layer, geometric mean over seeds, 95% CI.",
-              columns={"cell": "cell", "connection": "connection",
-                       "ratio_w_ih0": r"ratio, $W_{ih}^{0}$", "ratio_input": "ratio, input",
-                       "per_layer_factor_w_ih0": "per layer",
-                       "sv_median": r"median $\sigma$"},
-              description=f"Gradient at the bottom of a {deepest}-layer stack relative to one "
+    # Figure 3: depth Jacobians' singular values.
+    if len(jac):
+        fig, ax = new_figure("column", 2.4)
+        width = 0.8 / len(cells)
+        for i, cell in enumerate(cells):
+            g = jac[jac.cell == cell].set_index("connection").reindex(conns)
+            pos = np.arange(len(conns)) + (i - (len(cells) - 1) / 2) * width
+            ax.vlines(pos, g.sv_min, g.sv_max, color=CELL_COLORS[cell], lw=2, label=cell)
+            ax.plot(pos, g.sv_median, "o", color=CELL_COLORS[cell], markersize=5)
+        ax.axhline(1.0, color="black", lw=0.7, ls="--")
+        ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(conns)), conns)
+        ax.set_ylabel(r"singular values of $\partial y^l/\partial u^l$")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        out.figure("depth_jacobians", fig, jac,
+                   caption=rf"Singular values of the depth Jacobians $\partial y^l/\partial "
+                           rf"u^l$ of the {deep}-layer stacks, per connection.",
+                   description=f"Singular values of the per-layer depth Jacobians dy^l/du^l "
+                               f"of the {deep}-layer stacks (layers 1..{deep - 1}, every "
+                               f"step, {SV_SEQUENCES} sequences per seed): bar from the mean "
+                               f"smallest to the mean largest, dot at the mean median")
 
-                      f"layer (geometric mean over seeds, 95% CI, paired by seed), its "
-                      f"per-layer factor, the depth Jacobians' singular values (mean "
-                      f"largest, median, smallest, geometric mean), the highway carry "
-                      f"1-T and the fraction of saturated units |h| > 0.99")
+    if len(ratios):
+        out.table("depth_ratios", ratios,
+                  caption=f"Gradient at the bottom of a {deep}-layer stack relative to "
+                          f"{shallow} layer(s), per-layer factor and its mean-field value.",
+                  columns={"cell": "cell", "connection": "connection",
+                           "ratio": r"ratio, $W_{ih}^{0}$", "per_layer": "per layer",
+                           "predicted_per_layer": "mean field",
+                           "white_per_layer": "indep. steps"},
+                  description="Geometric mean over seeds with a 95% t-interval on the log "
+                              "scale, paired by seed; the mean-field per-layer factor; the "
+                              "depth Jacobians' median singular value; the highway carry "
+                              "1-T; the fraction of saturated units |h| > 0.99")
+    out.summary(summary)
 
-    def ratio_of(cell: str, conn: str) -> pd.Series:
-        return table[(table.cell == cell) & (table.connection == conn)].iloc[0]
-
+    # Prose, chosen by the verdicts.
+    claims = summary.claims
+    lines = []
+    for r in ratios.itertuples():
+        c = claims[f"{r.cell}_{r.connection}_matches_mean_field"]
+        lines.append(f"- {r.cell}, {r.connection}: " + c.choose(
+            holds="the mean-field factor predicts the measured one within the margin",
+            fails="the mean-field factor misses the measured one by more than the margin",
+            inconclusive="too wide an interval, or too close to the margin, to decide")
+            + f" ({c.evidence}).")
+    if lines:
+        out.text("Mean field against measurement, per cell and connection (the prediction "
+                 "tracks each adjoint's spectrum over time: a gate's mean carries it "
+                 "coherently, fluctuations and random weights add it incoherently):\n\n"
+                 + "\n".join(lines))
+    white = []
     for cell in cells:
-        for conn in connections:
-            if not ((table.cell == cell) & (table.connection == conn)).any():
-                continue
-            r = ratio_of(cell, conn)
-            out.number(f"Ratio{cell.capitalize()}{conn.capitalize()}", r.ratio_w_ih0,
-                       f"{cell}, {conn}: ||dL/dW_ih^0|| at {deepest} layers / at "
-                       f"{shallowest} (geometric mean over seeds)",
-                       low=r.ratio_w_ih0_ci_low, high=r.ratio_w_ih0_ci_high)
-    hw = table[table.connection == "highway"]
-    if len(hw):
-        out.number("HighwayCarry", float(hw.carry.mean()),
-                   "mean highway carry 1-T at carry bias -2 (over cells)")
-        out.number("HighwayPerLayer", float(hw.per_layer_factor_w_ih0.mean()),
-                   "highway: per-layer factor of ||dL/dW_ih^0||, (ratio)^(1/(L-1)), mean "
-                   "over cells")
-    res = jac[jac.connection == "residual"]
-    if len(res):
-        out.number("ResidualSvMedian", float(res.sv_median.mean()),
-                   "residual: median singular value of the depth Jacobian (mean over cells)")
-
-    # Text: what the numbers say (computed from the table, never hard-coded).
-    def fmt(cell: str, conn: str) -> str:
-        if not ((table.cell == cell) & (table.connection == conn)).any():
-            return "n/a"
-        r = ratio_of(cell, conn)
-        return (f"{r.ratio_w_ih0:.3g} [{r.ratio_w_ih0_ci_low:.3g}, "
-                f"{r.ratio_w_ih0_ci_high:.3g}]")
-
-    lines = [f"- **{cell}**: none {fmt(cell, 'none')}; residual {fmt(cell, 'residual')}; "
-             f"dense {fmt(cell, 'dense')}; highway {fmt(cell, 'highway')}" for cell in cells]
-    out.text(
-        f"Ratio of the first layer's gradient ||dL/dW_ih^0|| at {deepest} layers to that at "
-        f"{shallowest} (geometric mean over {summary.seed.nunique()} seeds, 95% CI; PyTorch "
-        f"default initialization, random inputs, T = {LENGTH}):\n\n" + "\n".join(lines))
-    none = table[table.connection == "none"]
-    falls = bool((none.ratio_w_ih0 < 0.1).all()) if len(none) else False
-    verdict = ("falls by more than an order of magnitude for every cell" if falls else
-               "does NOT fall by an order of magnitude for every cell")
-
-    def span(conn: str, column: str) -> str:
-        v = table[table.connection == conn][column]
-        return f"{v.min():.3g} to {v.max():.3g}" if len(v) else "n/a"
-
-    out.text(
-        f"Without connections the gradient reaching the bottom layer {verdict} (ratios "
-        f"{span('none', 'ratio_w_ih0')}): each plain layer multiplies it by its input "
-        f"Jacobian, whose singular values at PyTorch's U(-1/sqrt(H), 1/sqrt(H)) "
-        f"initialization are mostly well below 1 (median {span('none', 'sv_median')}; the "
-        f"LSTM loses most, its half-open gates scaling the input path by about i*o). A "
-        f"residual connection adds the identity to every depth Jacobian: median singular "
-        f"value {span('residual', 'sv_median')}, and the first layer's gradient is kept or "
-        f"grows (ratios {span('residual', 'ratio_w_ih0')}), the identity and the layer's "
-        f"own path adding up. Dense connections wire the input and every lower layer "
-        f"straight to every higher one: the gradient reaching the input x is kept (ratios "
-        f"{span('dense', 'ratio_input')}, x feeding every layer), and the first layer "
-        f"keeps far more than without connections ({span('dense', 'ratio_w_ih0')}), though "
-        f"it still loses some (each hop passes through a cell's input Jacobian). Highway "
-        f"layers at carry bias {CARRY_BIAS:g} start close to carrying their input through "
-        f"(carry 1-T = {span('highway', 'carry')}): the gradient shrinks by a factor "
-        f"{span('highway', 'per_layer_factor_w_ih0')} per layer, the carry factor itself. "
-        f"These are statements about initialization only; whether the kept gradient helps "
-        f"training is not tested here.")
+        c = claims.get(f"{cell}_none_matches_independent_steps")
+        if c is not None:
+            white.append(f"- {cell}: " + c.choose(
+                holds="adding successive steps as if independent predicts it too",
+                fails="adding successive steps as if independent misses it: the "
+                      "correlation across time that a gate's mean path carries matters",
+                inconclusive="undecided whether adding steps as if independent predicts it")
+                + f" ({c.evidence}).")
+    if white:
+        out.text("Without connections, against the simpler mean field that treats "
+                 "successive steps' adjoints as independent:\n\n" + "\n".join(white))
+    for cell in cells:
+        for name, text in ((f"{cell}_plain_loses", {
+                "holds": f"Without connections, the {cell}'s first layer keeps less than "
+                         f"{LOSES:g} of its one-layer gradient at {deep} layers",
+                "fails": f"Without connections, the {cell}'s first layer keeps more than "
+                         f"{LOSES:g} of its one-layer gradient at {deep} layers",
+                "inconclusive": f"Whether the {cell} without connections loses an order "
+                                f"of magnitude over {deep} layers is not decided"}),
+                (f"{cell}_residual_keeps", {
+                "holds": f"With residual connections the {cell}'s first layer keeps more "
+                         f"than {KEEPS:g} of its one-layer gradient",
+                "fails": f"Even with residual connections the {cell}'s first layer keeps "
+                         f"less than {KEEPS:g} of its one-layer gradient",
+                "inconclusive": f"Whether residual connections keep half of the {cell}'s "
+                                f"gradient is not decided"})):
+            if name in claims:
+                c = claims[name]
+                out.text(c.choose(**text) + f" ({c.evidence}).")
+    out.text(f"These are statements about initialization only; whether the kept gradient "
+             f"helps training is not tested here. (Margin: {fmt(MARGIN)} of the predicted "
+             f"factor, fixed before the comparison.)")
