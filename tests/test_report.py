@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gradflow.report import build_report
@@ -132,6 +133,14 @@ def test_every_shipped_analysis_runs_on_its_quick_grid(tmp_path, name):
     written = build_report(tmp_path / "out", analyses=folder, quick=True, cache=None,
                            stream=None, jobs=1)
     assert any(p.suffix == ".png" for p in written)
+    # Its results are computed claims: a pure summarize, and claims.csv lists them.
+    from gradflow.report.analyses import load_module
+    module = load_module(folder / f"{name}.py")
+    assert callable(getattr(module, "summarize", None)), f"{name} has no summarize(frame)"
+    claims = pd.read_csv(tmp_path / "out" / "tables" / "claims.csv")
+    mine = claims[claims.analysis == name]
+    assert len(mine) > 0 and set(mine.verdict) <= {"holds", "fails", "inconclusive"}
+    assert mine.evidence.str.len().min() > 0
 
 
 def test_editing_a_helper_changes_the_cache_key(tmp_path, analyses):
