@@ -230,3 +230,11 @@ def test_summary_tables(lr):
     km = s.tables["km"]
     assert km.groupby(["length", "model"]).solved.max().eq(1.0).all()
     assert "MedianStepsGru" in s.numbers
+
+
+def test_bench_times_gru_against_lstm_and_counts_parameters():
+    from gradflow.bench import gru_vs_lstm
+
+    (row,) = gru_vs_lstm(length=5, hidden_sizes=(4,), batch=2, steps=2, repeat=1)
+    assert row["gru_params"] == 3 * (16 + 8 + 8) and row["lstm_params"] == 4 * (16 + 8 + 8)
+    assert row["gru_ms"] > 0 and row["lstm_ms"] > 0 and row["ratio"] > 0
