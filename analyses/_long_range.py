@@ -41,7 +41,7 @@ LABELS = {"rnn": "tanh RNN (Gaussian)", "rnn_orth": "tanh RNN (orthogonal)",
           "lstm_fb3": "LSTM, forget bias +3"}
 GATED = ("gru", "lstm", "lstm_fb1", "lstm_fb3")
 RNNS = ("rnn", "rnn_orth", "irnn")
-TASKS = {"adding": "adding problem", "copy": "copy task", "order": "temporal order"}
+TASKS = {"adding": "adding problem", "order": "temporal-order task", "copy": "copy task"}
 
 
 def make_task(name: str, length: int):
@@ -228,7 +228,9 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
     s = Summary()
     keys = frame[["task", "length", "model"]].drop_duplicates()
     order = {m: i for i, m in enumerate(MODELS)}
-    keys = keys.assign(o=keys.model.map(order)).sort_values(["task", "length", "o"])
+    task_order = {t: i for i, t in enumerate(("adding", "order", "copy"))}
+    keys = keys.assign(o=keys.model.map(order), to=keys.task.map(task_order)) \
+        .sort_values(["to", "length", "o"])
     km_rows, cell_rows = [], []
     for task, T, model in keys[["task", "length", "model"]].itertuples(index=False):
         g = _group(frame, task, T, model)
