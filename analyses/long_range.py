@@ -255,6 +255,26 @@ def render(frame: pd.DataFrame, out) -> None:
             fails="At T >= 100 some RNN variant solves sooner than a gated model.",
             inconclusive="At T >= 100 not every gated-vs-RNN comparison is decided.")
             + " (" + c["gated_beat_rnn"].evidence + ")")
+    if "reset_gate_helps" in c:
+        helps, same = c["reset_gate_helps"], c["reset_gate_no_effect"]
+        out.text(helps.choose(
+            holds="The GRU's reset gate matters: with it held open the GRU solves later.",
+            fails="Holding the GRU's reset gate open makes it solve sooner.",
+            inconclusive=same.choose(
+                holds="The reset gate makes no difference within the stated margin.",
+                fails="The reset gate changes the steps to solve beyond the stated margin.",
+                inconclusive="These runs cannot tell whether the reset gate matters: neither "
+                             "a difference nor an equivalence is shown."))
+            + f" ({helps.evidence}; {same.evidence})")
+    if "half_length_gru_longer" in c:
+        h = c["half_length_gru_longer"]
+        out.text(h.choose(
+            holds="Half the GRU seeds solve the adding problem at lengths where fewer than "
+                  "half the seeds of every tanh-RNN variant do.",
+            fails="Some tanh-RNN variant keeps half its seeds solving the adding problem to a "
+                  "length the GRU does not reach.",
+            inconclusive="The lengths tested do not separate the GRU's half-success length "
+                         "from the tanh RNN's.") + f" ({h.evidence})")
     if "grad_predicts_within_cells" in c:
         out.text(c["grad_predicts_within_cells"].choose(
             holds="Within cells of one task, length and model, runs with a larger gradient "
