@@ -238,3 +238,15 @@ def test_bench_times_gru_against_lstm_and_counts_parameters():
     (row,) = gru_vs_lstm(length=5, hidden_sizes=(4,), batch=2, steps=2, repeat=1)
     assert row["gru_params"] == 3 * (16 + 8 + 8) and row["lstm_params"] == 4 * (16 + 8 + 8)
     assert row["gru_ms"] > 0 and row["lstm_ms"] > 0 and row["ratio"] > 0
+
+
+def test_gru_sooner_than_lstm_at_other_lengths(lr):
+    spec = {("adding", 200, "gru"): SLOW, ("adding", 200, "lstm"): NEVER,
+            ("adding", 100, "gru"): FAST, ("adding", 100, "lstm"): FAST}
+    v = verdicts(lr, spec)
+    assert v["gru_sooner_than_lstm_adding_t200"] == "holds"
+    assert v["gru_sooner_than_lstm"] == "inconclusive"
+    assert "gru_sooner_than_lstm_adding_t100" not in v
+    spec[("adding", 200, "gru")] = NEVER
+    spec[("adding", 200, "lstm")] = SLOW
+    assert verdicts(lr, spec)["gru_sooner_than_lstm_adding_t200"] == "fails"
