@@ -63,9 +63,9 @@ CUT = ("T = 400 everywhere (a gated step there costs ~8 ms, so one 16-seed cell 
        "2-core budget of the whole grid); T = 200 beyond the GRU and the default LSTM on the "
        "adding problem; temporal order beyond the orthogonal tanh RNN, the GRU and the LSTM "
        "with forget bias +1 at T = 50 and the first two at T = 100 (a pilot LSTM +1 run at "
-       "T = 100 stayed at chance for 1500 steps); the copy task (3 symbols of 4) only at delay 20 with the GRU "
-       "and that LSTM (pilot GRU runs at delay 50 stayed at the memoryless baseline for 2000 "
-       "steps, with 5 of 8 symbols or 3 of 4)")
+       "T = 100 stayed at chance for 1500 steps); the copy task (3 symbols of 4) only at "
+       "delay 20 with the GRU and that LSTM (pilot GRU runs at delay 50 stayed at the "
+       "memoryless baseline for 2000 steps, with 5 of 8 symbols or 3 of 4)")
 
 GRID = {"cell": CELLS, "steps": [STEPS], "seed": list(range(SEEDS))}
 QUICK_GRID = {"cell": ["adding/10/rnn", "adding/10/gru", "adding/20/gru", "adding/10/gru_open"],
