@@ -243,12 +243,13 @@ def render(frame: pd.DataFrame, out) -> None:
         f"trained, to stay within the compute budget: {CUT}.")
     if "gru_sooner_than_lstm" in c:
         out.text(c["gru_sooner_than_lstm"].choose(
-            holds="On the adding problem the GRU solves sooner than the LSTM with the default "
-                  "forget bias (log-rank): " + c["gru_sooner_than_lstm"].evidence + ".",
-            fails="On the adding problem the LSTM solves sooner than the GRU (log-rank): "
+            holds=f"On the adding problem at T = {GRU_VS_LSTM_T} the GRU solves sooner than "
+                  "the LSTM with the default forget bias (log-rank): " + c["gru_sooner_than_lstm"].evidence + ".",
+            fails=f"On the adding problem at T = {GRU_VS_LSTM_T} the LSTM solves sooner than "
+                  "the GRU (log-rank): "
                   + c["gru_sooner_than_lstm"].evidence + ".",
             inconclusive="The runs do not separate the GRU from the default LSTM on the "
-                         "adding problem (log-rank): " + c["gru_sooner_than_lstm"].evidence
+                         f"adding problem at T = {GRU_VS_LSTM_T} (log-rank): " + c["gru_sooner_than_lstm"].evidence
                          + "."))
     if "gated_beat_rnn" in c:
         out.text(c["gated_beat_rnn"].choose(
@@ -277,6 +278,17 @@ def render(frame: pd.DataFrame, out) -> None:
                   "length the GRU does not reach.",
             inconclusive="The lengths tested do not separate the GRU's half-success length "
                          "from the tanh RNN's.") + f" ({h.evidence})")
+    if "grad_predicts_pooled" in c:
+        out.text(c["grad_predicts_pooled"].choose(
+            holds="Pooled over every trained run, the runs that solve started with the larger "
+                  "gradient at the first cue.",
+            fails="Pooled over every trained run, the runs that solve started with the smaller "
+                  "gradient at the first cue: the models that learn (the GRU, the default "
+                  "LSTM) start with the least gradient there.",
+            inconclusive="Pooled over every trained run, the gradient at the first cue at "
+                         "initialisation does not separate the runs that solve.")
+            + " (" + c["grad_predicts_pooled"].evidence + "; the pooled test mixes models and "
+            "lengths, so the within-cell test below is the one about seeds.)")
     if "grad_predicts_within_cells" in c:
         out.text(c["grad_predicts_within_cells"].choose(
             holds="Within cells of one task, length and model, runs with a larger gradient "
