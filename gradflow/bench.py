@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["SHAPES", "Shape", "benchmark", "register", "vanishing"]
+__all__ = ["SHAPES", "Shape", "benchmark", "gru_vs_lstm", "register", "vanishing"]
 
 CELLS = (("rnn", "tanh"), ("lstm", "tanh"), ("gru", "tanh"))
 DTYPES = ("float32", "float64")
@@ -303,6 +303,41 @@ def _overhead_case(net: Any, task: Any, batch: int, steps: int, repeat: int
     return float(np.median(times["train"])) / steps, float(np.median(times["engine"]))
 
 
+def gru_vs_lstm(length: int = 100, hidden_sizes: tuple[int, ...] = (32, 128), batch: int = 32,
+                steps: int = 40, repeat: int = 5) -> list[dict]:
+    """The lecture's "GRU is quicker to compute": one ``train`` step of each, alternately.
+
+    Adding problem of length ``length``, float32, one thread, Adam; for each hidden
+    size the median time of a training step (batch, forward, backward, head, norm,
+    update) of the GRU and of the LSTM, their ratio (median of per-round ratios) and
+    their exact parameter counts. The long-range analysis reports the steps to solve;
+    the time per step, being machine-dependent, is measured here.
+    """
+    from threadpoolctl import threadpool_limits
+
+    import gradflow
+
+    task = gradflow.tasks.AddingProblem(length=length)
+    rows = []
+    with threadpool_limits(limits=1):
+        for H in hidden_sizes:
+            nets = {cell: gradflow.Network(cell, task.input_size, H, dtype="float32")
+                    for cell in ("gru", "lstm")}
+
+            def one_run(net: Any) -> Callable[[], object]:
+                return lambda: gradflow.train(net, task, steps=steps, batch_size=batch,
+                                              seed=0, progress=False)
+            times = _alternate({cell: one_run(net) for cell, net in nets.items()}, repeat)
+            count = {cell: sum(int(np.prod(shape)) for shape in net.param_shapes().values())
+                     for cell, net in nets.items()}
+            rows.append({"hidden": H, "T": length, "batch": batch,
+                         "gru_ms": 1e3 * float(np.median(times["gru"])) / steps,
+                         "lstm_ms": 1e3 * float(np.median(times["lstm"])) / steps,
+                         "ratio": float(np.median(times["gru"] / times["lstm"])),
+                         "gru_params": count["gru"], "lstm_params": count["lstm"]})
+    return rows
+
+
 def real_size_lyapunov(hidden_size: int = 1024, steps: int = 1000, exponents: int = 10,
                        threads: int = 1, repeat: int = 3) -> dict[str, float]:
     """Issue 16's goal: the top Lyapunov exponents of a real-size LSTM, matrix-free.
@@ -404,6 +439,7 @@ def _run(args: argparse.Namespace) -> int:
     vrows = [] if custom else vanishing(repeat=max(args.repeat, 9))
     real = None if custom else real_size_lyapunov()
     overhead = [] if custom else training_overhead()
+    cells = [] if custom else gru_vs_lstm()
     load_after = os.getloadavg()
     blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version')}"
                              for i in threadpool_info()}))
@@ -427,6 +463,15 @@ def _run(args: argparse.Namespace) -> int:
         lines += [f"| {r['cell']} | {r['dtype']} | {r['train_ms']:.2f} | {r['engine_ms']:.2f} | "
                   f"{100 * r['overhead']:.0f}% | {'met' if r['overhead'] <= 0.10 else 'not met'} |"
                   for r in overhead]
+    if cells:
+        lines += ["", "**GRU vs LSTM, time per training step** (the lecture: \"GRU is quicker "
+                  "to compute with fewer parameters\"): one `train` step (Adam) on the adding "
+                  f"problem, T = {cells[0]['T']}, batch {cells[0]['batch']}, float32, 1 thread, "
+                  "the two cells timed alternately", "",
+                  "| H | GRU ms | LSTM ms | GRU / LSTM | GRU parameters | LSTM parameters |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['hidden']} | {r['gru_ms']:.2f} | {r['lstm_ms']:.2f} | "
+                  f"{r['ratio']:.2f} | {r['gru_params']} | {r['lstm_params']} |" for r in cells]
     if real is not None:
         total = real["forward_s"] + real["spectrum_s"]
         lines += ["", f"**Matrix-free Lyapunov spectrum of a real-size model** (issue 16: "

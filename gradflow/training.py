@@ -38,6 +38,25 @@ and updates. What it records goes into :class:`History`:
   products on the probe per recorded step (measured: recording every 50
   steps adds a few percent to a run; see the README).
 
+Early stopping and frozen parameters
+------------------------------------
+``stop_when`` (a callable ``(predictions, y) -> bool``) is evaluated every
+``stop_every`` updates, and after the last, on one fixed held-out batch of
+``stop_size`` sequences (``task.sample(..., "test")`` from the seed's fifth
+stream, :attr:`SeedStreams.held_out`), on the parameters after that many
+updates. Training ends at the first check it passes: ``History.stopped_at`` is
+that number of updates (``None``: it never passed, the run is censored at
+``steps``), and ``History.checks`` has one row per check: ``step`` (updates
+so far), ``loss`` (the task's loss on the held-out batch) and ``passed``.
+A stopped run's ``frame`` holds the recorded steps before ``stopped_at`` (its
+last row is the last multiple of ``record_every`` below it, not step
+``stopped_at - 1`` unless that is one).
+
+``freeze`` maps parameter names to boolean masks (or ``True`` for the whole
+array): masked entries keep their starting values. Their gradient is set to
+zero before the norm is measured and clipping applied (so ``grad_norm`` is
+the trainable parameters'), and the update writes them back unchanged.
+
 Non-finite gradients
 --------------------
 A NaN or infinite loss or gradient norm is never applied, and neither is an
@@ -51,7 +70,7 @@ were), records the row with ``skipped=True`` and counts it in
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -113,6 +132,12 @@ class History:
         network and head streams), named as ``params``.
     probe : ndarray (T, B, I) or None
         The fixed probe batch the ``"dynamics"`` diagnostic was measured on.
+    stopped_at : int or None
+        Updates applied when ``stop_when`` first passed (training stopped
+        there); None when it never passed (or was not given).
+    checks : pandas.DataFrame
+        The ``stop_when`` checks: columns ``step, loss, passed`` (empty
+        without ``stop_when``).
     """
 
     frame: pd.DataFrame
@@ -122,6 +147,10 @@ class History:
     n_clipped: int = 0
     initial_params: dict[str, np.ndarray] = field(default_factory=dict)
     probe: np.ndarray | None = None
+    stopped_at: int | None = None
+    checks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"step": pd.Series(dtype="int64"), "loss": pd.Series(dtype="float64"),
+         "passed": pd.Series(dtype="bool")}))
 
 
 class SeedStreams(NamedTuple):
@@ -131,18 +160,45 @@ class SeedStreams(NamedTuple):
     head: np.random.SeedSequence
     data: np.random.SeedSequence
     probe: np.random.SeedSequence
+    held_out: np.random.SeedSequence
 
 
 def seed_streams(seed: int) -> SeedStreams:
-    """``train``'s split of ``seed``: network init, head init, data and probe streams.
+    """``train``'s split of ``seed``: network init, head init, data, probe and held-out streams.
 
     ``np.random.default_rng(seed_streams(s).data)`` gives the batches of
     ``train(..., seed=s)`` in order. (The probe stream came fourth: spawning a
-    child more leaves the first three, and so every earlier run, unchanged.)
+    child more leaves the first three, and so every earlier run, unchanged; the
+    held-out batch of ``stop_when`` came fifth, for the same reason.)
     """
     seed = check_int("seed", seed, minimum=0)
-    network, head, data, probe = np.random.SeedSequence(seed).spawn(4)
-    return SeedStreams(network, head, data, probe)
+    network, head, data, probe, held_out = np.random.SeedSequence(seed).spawn(5)
+    return SeedStreams(network, head, data, probe, held_out)
+
+
+def _check_freeze(freeze: Any, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``freeze`` as name -> boolean mask of the parameter's shape (only non-empty masks)."""
+    if freeze is None:
+        return {}
+    if not isinstance(freeze, Mapping):
+        raise TypeError(f"freeze must be a dict of parameter name -> boolean mask (or True); "
+                        f"got {describe(freeze)}")
+    masks = {}
+    for name, mask in freeze.items():
+        if name not in params:
+            raise ValueError(f"freeze names {name!r}, which is not a parameter (parameters: "
+                             f"{', '.join(sorted(params))})")
+        m = np.asarray(mask)
+        if m.dtype != np.bool_:
+            raise TypeError(f"freeze[{name!r}] must be a boolean mask or True/False; got "
+                            f"{describe(mask)}")
+        m = np.broadcast_to(m, params[name].shape) if m.ndim == 0 else m
+        if m.shape != params[name].shape:
+            raise ValueError(f"freeze[{name!r}] must have shape {params[name].shape}; got "
+                             f"{m.shape}")
+        if m.any():
+            masks[name] = np.array(m)
+    return masks
 
 
 def _check_net_and_task(net: Any, task: Any) -> None:
@@ -268,7 +324,10 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
           init: Mapping[str, Any] | None = None,
           optimizer_options: Mapping[str, Any] | None = None,
           progress: bool | None = None, dynamics_every: int = 50,
-          probe_size: int = 16) -> History:
+          probe_size: int = 16,
+          stop_when: Callable[[np.ndarray, Any], bool] | None = None, stop_every: int = 50,
+          stop_size: int = 256,
+          freeze: Mapping[str, Any] | None = None) -> History:
     """Train ``net`` with the head ``task`` asks for on batches from ``task``.
 
     Parameters
@@ -309,6 +368,17 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         Steps between ``"dynamics"`` records (and the last step).
     probe_size : int
         Sequences in the fixed probe batch of ``"dynamics"``.
+    stop_when : callable, optional
+        ``stop_when(predictions, y) -> bool`` on the held-out batch (head
+        predictions as :func:`predict` gives them, and the batch's targets):
+        stop at the first check that passes (see the module docstring).
+    stop_every : int
+        Updates between ``stop_when`` checks (also checked after the last).
+    stop_size : int
+        Sequences in the fixed held-out batch of ``stop_when``.
+    freeze : dict, optional
+        Parameter name -> boolean mask (or ``True``): entries held at their
+        starting values.
 
     Returns
     -------
@@ -321,6 +391,11 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     record_every = check_int("record_every", record_every, minimum=1)
     dynamics_every = check_int("dynamics_every", dynamics_every, minimum=1)
     probe_size = check_int("probe_size", probe_size, minimum=1)
+    stop_every = check_int("stop_every", stop_every, minimum=1)
+    stop_size = check_int("stop_size", stop_size, minimum=1)
+    if stop_when is not None and not callable(stop_when):
+        raise TypeError(f"stop_when must be a callable (predictions, y) -> bool or None; got "
+                        f"{describe(stop_when)}")
     check_choice("clip_mode", clip_mode, CLIP_MODES)
     check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
     if clip is not None:
@@ -344,8 +419,24 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
 
     streams = seed_streams(seed)
     current = _initial_params(net, head, params, init, streams.network, streams.head)
+    masks = _check_freeze(freeze, current)
     initial = dict(current)
     rng = as_generator(streams.data)
+    held = (task.sample(as_generator(streams.held_out), stop_size, "test")
+            if stop_when is not None else None)
+    checks: list[tuple] = []
+    stopped_at: int | None = None
+
+    def check(done: int) -> bool:
+        """Evaluate ``stop_when`` after ``done`` updates; record it; True to stop."""
+        assert held is not None and stop_when is not None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            pred = predict(net, current, task, held[0], check_finite=False)
+            held_loss = float(loss_forward(task.loss, pred, held[1]))
+            passed = bool(np.isfinite(pred).all()) and bool(stop_when(pred, held[1]))
+        checks.append((done, held_loss, passed))
+        return passed
+
     state: Any = opt.init(current)  # the state type of the optimizer chosen
 
     rows: list[tuple] = []
@@ -357,10 +448,15 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     bar = tqdm(range(steps), disable=not show, desc=f"train {type(task).__name__}",
                leave=False, dynamic_ncols=True)
     for step in bar:
+        if held is not None and step > 0 and step % stop_every == 0 and check(step):
+            stopped_at = step
+            break
         x, y = task.sample(rng, batch_size, "train")
         # Overflow is detected below, by value; let NumPy compute inf/NaN silently.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             loss, grads, g = loss_gradients(net, current, task, x, y, check_finite=False)
+            for name, mask in masks.items():
+                grads[name] = np.where(mask, 0, grads[name]).astype(grads[name].dtype)
             norm = global_norm(grads)
         finite = bool(np.isfinite(loss) and np.isfinite(norm))
         if not finite and nonfinite == "raise":
@@ -386,6 +482,8 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
                 after = global_norm(grads)
             with np.errstate(over="ignore", invalid="ignore"):
                 new_params, new_state = opt.update(grads, state, current)
+                for name, mask in masks.items():
+                    new_params[name] = np.where(mask, current[name], new_params[name])
             if all(np.isfinite(v).all() for v in new_params.values()):
                 current, state = new_params, new_state
             elif nonfinite == "raise":
@@ -402,13 +500,19 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         if record:
             rows.append((step, loss, norm, after, clipped, not finite))
             bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+    else:
+        if held is not None and check(steps):
+            stopped_at = steps
     bar.close()
 
     frame = pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
     frame = frame.astype({"step": "int64", "loss": "float64", "grad_norm": "float64",
                           "grad_norm_clipped": "float64", "clipped": "bool", "skipped": "bool"})
     diag = {d: pd.DataFrame(diag_rows[d], columns=list(_DIAG_COLUMNS[d])) for d in diagnostics}
-    return History(frame, current, diag, n_skipped, int(n_clipped), initial, probe)
+    checks_frame = pd.DataFrame(checks, columns=["step", "loss", "passed"]).astype(
+        {"step": "int64", "loss": "float64", "passed": "bool"})
+    return History(frame, current, diag, n_skipped, int(n_clipped), initial, probe,
+                   stopped_at, checks_frame)
 
 
 def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 1000,
@@ -470,7 +574,8 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
     return result
 
 
-def predict(net: Network, params: Mapping[str, np.ndarray], task: Task, x: Any) -> np.ndarray:
+def predict(net: Network, params: Mapping[str, np.ndarray], task: Task, x: Any, *,
+            check_finite: bool = True) -> np.ndarray:
     """The head's predictions on inputs ``x``, as ``evaluate`` scores them.
 
     Parameters
@@ -480,6 +585,7 @@ def predict(net: Network, params: Mapping[str, np.ndarray], task: Task, x: Any) 
         Network and head parameters, as ``History.params``.
     task : a task from ``gradflow.tasks`` (it says which head)
     x : (T, B, I) array, inputs from ``task.sample``
+    check_finite : raise NonFiniteError on overflow (False: let inf/NaN through)
 
     Returns
     -------
@@ -491,5 +597,5 @@ def predict(net: Network, params: Mapping[str, np.ndarray], task: Task, x: Any) 
         raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
     head = Readout.for_task(net, task)
     net_params, head_params = split_params(params)
-    trace = net.forward(net_params, x)
+    trace = net.forward(net_params, x, check_finite=check_finite)
     return head.forward(head_params, trace.outputs).predictions

@@ -411,3 +411,93 @@ def test_dynamics_options_are_checked():
     with pytest.raises(ValueError, match="dynamics_every must be an integer >= 1; got 0"):
         gradflow.train(net, task, steps=2, batch_size=2, diagnostics=("dynamics",),
                        dynamics_every=0)
+
+
+# ---- early stopping on a held-out criterion, frozen parameters -------------------------
+
+def test_stop_when_stops_at_the_first_passing_check(adding_runs):
+    """The first check whose held-out MSE is under the line ends training there."""
+    net, task = gradflow.Network("lstm", 2, 16), AddingProblem(10)
+    line = 0.5 * task.baseline()
+    run = train(net, task, steps=500, batch_size=32, lr=1e-2, seed=0, record_every=10,
+                stop_every=20, stop_size=64,
+                stop_when=lambda p, y: float(np.mean((p - y) ** 2)) < line)
+    checks = run.checks
+    assert list(checks.columns) == ["step", "loss", "passed"]
+    assert run.stopped_at is not None and 0 < run.stopped_at < 500
+    assert checks.step.tolist() == list(range(20, run.stopped_at + 1, 20))
+    assert checks.passed.tolist() == [False] * (len(checks) - 1) + [True]
+    assert (checks.loss.iloc[:-1] >= line).all() and checks.loss.iloc[-1] < line
+    # The held-out batch is the seed's fifth stream; the loss is the parameters' after
+    # stopped_at updates, which are the run's final parameters.
+    x, y = task.sample(np.random.default_rng(gradflow.training.seed_streams(0).held_out),
+                       64, "test")
+    pred = gradflow.training.predict(net, run.params, task, x)
+    assert np.isclose(np.mean((pred - y) ** 2), checks.loss.iloc[-1], rtol=1e-12)
+    assert run.frame.step.tolist() == list(range(0, run.stopped_at, 10))
+    # Up to the stop, the run is the same as one without a criterion (same data stream).
+    full = adding_runs[2][0].frame
+    assert np.array_equal(full.loss[full.step < run.stopped_at].to_numpy(),
+                          run.frame.loss[run.frame.step % 10 == 0].to_numpy()[
+                              : int((full.step < run.stopped_at).sum())])
+
+
+def test_stop_when_that_never_passes_changes_nothing():
+    net, task = gradflow.Network("gru", 2, 4), AddingProblem(6)
+    seen = []
+
+    def never(pred, y):
+        seen.append((pred.shape, y.shape))
+        return False
+    plain = train(net, task, steps=25, batch_size=4, seed=2)
+    run = train(net, task, steps=25, batch_size=4, seed=2, stop_when=never, stop_every=10,
+                stop_size=8)
+    assert run.stopped_at is None and plain.stopped_at is None
+    assert run.checks.step.tolist() == [10, 20, 25] and not run.checks.passed.any()
+    assert seen == [((8, 1), (8, 1))] * 3
+    assert all(run.params[k].tobytes() == plain.params[k].tobytes() for k in plain.params)
+    assert plain.checks.empty and list(plain.checks.columns) == ["step", "loss", "passed"]
+
+
+def test_stop_when_on_a_classification_task_sees_logits_and_classes():
+    net, task = gradflow.Network("gru", 8, 4), TemporalOrder(10)
+    run = train(net, task, steps=3, batch_size=4, seed=0, stop_every=1, stop_size=5,
+                stop_when=lambda p, y: p.shape == (5, 4) and y.dtype == np.int64)
+    assert run.stopped_at == 1 and run.checks.passed.tolist() == [True]
+    assert np.isclose(run.checks.loss.iloc[0], evaluate(net, run.params, task, n=5, seed=0)[
+        "loss"], rtol=0.5)  # another batch, the same scale of loss (ln 4 untrained)
+
+
+def test_frozen_entries_keep_their_values_and_carry_no_gradient():
+    net, task = gradflow.Network("gru", 2, 3), AddingProblem(6)
+    mask = np.zeros((9, 3), dtype=bool)
+    mask[:3] = True                                       # the reset gate's rows of W_hh
+    run = train(net, task, steps=20, batch_size=4, seed=1, diagnostics=["param_norms"],
+                freeze={"weight_hh_l0": mask, "bias_hh_l0": True})
+    start, end = run.initial_params, run.params
+    assert np.array_equal(end["weight_hh_l0"][mask], start["weight_hh_l0"][mask])
+    assert not np.array_equal(end["weight_hh_l0"][~mask], start["weight_hh_l0"][~mask])
+    assert np.array_equal(end["bias_hh_l0"], start["bias_hh_l0"])
+    assert not np.array_equal(end["bias_ih_l0"], start["bias_ih_l0"])
+    norms = run.diagnostics["param_norms"]
+    assert (norms[norms.param == "bias_hh_l0"].grad_norm == 0).all()
+    # Nothing frozen: the same run as without the option.
+    plain = train(net, task, steps=20, batch_size=4, seed=1)
+    same = train(net, task, steps=20, batch_size=4, seed=1,
+                 freeze={"weight_hh_l0": np.zeros((9, 3), dtype=bool)})
+    assert all(plain.params[k].tobytes() == same.params[k].tobytes() for k in plain.params)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"stop_when": 3}, TypeError, "stop_when must be a callable"),
+    ({"stop_every": 0}, ValueError, "stop_every must be an integer >= 1"),
+    ({"stop_size": 0}, ValueError, "stop_size must be an integer >= 1"),
+    ({"freeze": ["weight_hh_l0"]}, TypeError, "freeze must be a dict"),
+    ({"freeze": {"weight_hh": True}}, ValueError, "freeze names 'weight_hh', which is not"),
+    ({"freeze": {"weight_hh_l0": 1}}, TypeError, r"freeze\['weight_hh_l0'\] must be a boolean"),
+    ({"freeze": {"weight_hh_l0": np.ones((2, 2), bool)}}, ValueError,
+     r"freeze\['weight_hh_l0'\] must have shape \(3, 3\)"),
+])
+def test_bad_stopping_and_freezing_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        train(gradflow.Network("rnn", 2, 3), AddingProblem(4), steps=2, batch_size=2, **kwargs)

@@ -1,0 +1,252 @@
+"""The long-range learning analysis: its runs, its statistics and every claim's verdict."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gradflow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "analyses"))
+import _long_range as L  # noqa: E402
+
+BUDGET = 2000
+
+
+def frame_of(spec: dict, grads: dict | None = None) -> pd.DataFrame:
+    """A frame like run()'s: spec maps (task, T, model) -> solve steps (None: censored)."""
+    rows = []
+    for (task, T, model), steps in spec.items():
+        g = (grads or {}).get((task, T, model), [-5.0] * len(steps))
+        for seed, (step, lg) in enumerate(zip(steps, g, strict=True)):
+            rows.append({"cell": f"{task}/{T}/{model}", "steps": BUDGET, "seed": seed,
+                         "task": task, "length": T, "model": model,
+                         "solved": step is not None,
+                         "solve_step": BUDGET if step is None else step,
+                         "log10_grad_init": lg, "held_out_loss": 0.01, "baseline": 1 / 6,
+                         "n_params": 100, "n_skipped": 0})
+    return pd.DataFrame(rows)
+
+
+FAST = [200 + 50 * (i % 4) for i in range(16)]          # solves at 200-350
+SLOW = [1000 + 50 * (i % 8) for i in range(16)]         # solves at 1000-1350
+NEVER = [None] * 16
+
+
+@pytest.fixture
+def lr(analysis):
+    return analysis("long_range")
+
+
+def verdicts(lr, spec, grads=None):
+    return lr.summarize(frame_of(spec, grads)).verdicts()
+
+
+def test_run_gives_one_row_with_the_expected_columns(lr):
+    rows = lr.run({"cell": "adding/10/gru_open", "steps": 3, "seed": 0})
+    assert len(rows) == 1
+    assert set(rows[0]) == {"task", "length", "model", "solved", "solve_step",
+                            "log10_grad_init", "held_out_loss", "baseline", "n_params",
+                            "n_skipped"}
+    assert rows[0]["solve_step"] in (3,) or rows[0]["solved"]
+    assert rows[0]["n_params"] == 3 * (32 * 32 + 32 * 2 + 2 * 32)
+    assert np.isfinite(rows[0]["log10_grad_init"])
+    for cell in ("order/10/irnn", "copy/3/lstm_fb3"):
+        assert lr.run({"cell": cell, "steps": 2, "seed": 1})[0]["task"] == cell.split("/")[0]
+
+
+def test_every_grid_cell_parses_and_has_16_seeds(lr):
+    for cell in lr.GRID["cell"]:
+        lr.parse(cell)
+    assert len(lr.GRID["seed"]) >= 16
+    with pytest.raises(ValueError, match="unknown cell"):
+        lr.parse("adding/10/vanilla")
+
+
+def test_reset_gate_held_open_stays_open_through_training():
+    task = gradflow.tasks.AddingProblem(8)
+    net = gradflow.Network("gru", 2, 4)
+    params, freeze = L.reset_open(net.init(gradflow.training.seed_streams(0).network), 4)
+    run = gradflow.train(net, task, 10, 4, lr=0.1, seed=0, params=params, freeze=freeze)
+    rows = slice(0, 4)                                      # r is the first gate block
+    for name in ("weight_ih_l0", "weight_hh_l0", "bias_hh_l0"):
+        assert (run.params[name][rows] == 0).all()
+    assert (run.params["bias_ih_l0"][rows] == L.RESET_BIAS).all()
+    assert not np.array_equal(run.params["weight_hh_l0"][4:], params["weight_hh_l0"][4:])
+    # r = sigma(20) on every input: the cell is the GRU with the reset term r * (W_hn h + b_hn)
+    # multiplied by 1 - 2e-9.
+    assert 1 - 1 / (1 + np.exp(-L.RESET_BIAS)) < 3e-9
+
+
+def test_parameter_counts_are_exact(lr):
+    counts = lr.parameter_counts(sizes=(8, 32), input_size=2)
+    for _, r in counts.iterrows():
+        H, inp = r.hidden, r.input
+        assert r.gru == 3 * (H * H + H * inp + 2 * H)
+        assert r.lstm == 4 * (H * H + H * inp + 2 * H)
+        assert r.ratio == 0.75
+
+
+def test_success_criteria():
+    add = gradflow.tasks.AddingProblem(10)
+    y = np.ones((4, 1))
+    assert L.solved("adding", add, y + 0.1, y) and not L.solved("adding", add, y + 0.2, y)
+    order = gradflow.tasks.TemporalOrder(10)
+    logits = np.eye(4)[[0, 1, 2, 3] * 5]
+    labels = np.array([0, 1, 2, 3] * 5)
+    assert L.solved("order", order, logits, labels)
+    labels[0] = 1                                        # 19/20 = 95% right
+    assert L.solved("order", order, logits, labels)
+    labels[1] = 0
+    assert not L.solved("order", order, logits, labels)
+    copy = L.make_task("copy", 3)
+    x, y = copy.sample(0, 4)
+    eye = np.eye(copy.output_size)
+    assert L.solved("copy", copy, eye[y], y)
+    assert not L.solved("copy", copy, eye[np.zeros_like(y)], y)
+
+
+def test_first_cue_positions():
+    add = gradflow.tasks.AddingProblem(20)
+    x, _ = add.sample(0, 8)
+    t1 = L.first_cue("adding", add, x)
+    assert (x[t1, np.arange(8), 1] == 1).all() and (t1 < 10).all()
+    order = gradflow.tasks.TemporalOrder(30)
+    x, _ = order.sample(0, 8)
+    t1 = L.first_cue("order", order, x)
+    assert (x[t1, np.arange(8), 6:].sum(axis=1) == 1).all() and (t1 < 6).all()
+
+
+def test_half_length_brackets():
+    rates = pd.DataFrame({"length": [50, 100, 200], "solved": [16, 8, 0], "n": [16, 16, 16]})
+    h = L.half_length(rates)
+    assert h["t50"] == pytest.approx(100.0) and h["t50_low"] == 50 and h["t50_high"] == 200
+    h = L.half_length(rates.assign(solved=[16, 16, 16]))
+    assert np.isnan(h["t50"]) and h["t50_low"] == 200 and np.isnan(h["t50_high"])
+
+
+# ---- every claim: a frame where it holds and one where it does not -----------------------
+
+def test_gru_sooner_than_lstm(lr):
+    v = verdicts(lr, {("adding", 100, "gru"): FAST, ("adding", 100, "lstm"): SLOW})
+    assert v["gru_sooner_than_lstm"] == "holds"
+    v = verdicts(lr, {("adding", 100, "gru"): SLOW, ("adding", 100, "lstm"): FAST})
+    assert v["gru_sooner_than_lstm"] == "fails"
+    v = verdicts(lr, {("adding", 100, "gru"): FAST, ("adding", 100, "lstm"): FAST})
+    assert v["gru_sooner_than_lstm"] == "inconclusive"
+
+
+def test_gru_sooner_than_lstm_fb1_per_cell(lr):
+    v = verdicts(lr, {("order", 50, "gru"): FAST, ("order", 50, "lstm_fb1"): NEVER})
+    assert v["gru_sooner_than_lstm_fb1_order_t50"] == "holds"
+    v = verdicts(lr, {("order", 50, "gru"): NEVER, ("order", 50, "lstm_fb1"): NEVER})
+    assert v["gru_sooner_than_lstm_fb1_order_t50"] == "inconclusive"
+
+
+def test_gated_beat_rnn(lr):
+    spec = {("adding", 100, m): FAST for m in L.GATED}
+    spec.update({("adding", 100, m): NEVER for m in L.RNNS})
+    spec[("adding", 50, "rnn")] = FAST                  # T < 100 is not part of the claim
+    assert verdicts(lr, spec)["gated_beat_rnn"] == "holds"
+    spec[("adding", 100, "irnn")] = FAST
+    assert verdicts(lr, spec)["gated_beat_rnn"] == "inconclusive"
+    spec[("adding", 100, "lstm")] = NEVER
+    assert verdicts(lr, spec)["gated_beat_rnn"] == "fails"
+
+
+def test_irnn_vs_orthogonal(lr):
+    v = verdicts(lr, {("adding", 50, "irnn"): SLOW, ("adding", 50, "rnn_orth"): NEVER})
+    assert v["irnn_sooner_than_orthogonal_adding_t50"] == "holds"
+    v = verdicts(lr, {("adding", 50, "irnn"): NEVER, ("adding", 50, "rnn_orth"): NEVER})
+    assert v["irnn_sooner_than_orthogonal_adding_t50"] == "inconclusive"
+
+
+def test_forget_bias(lr):
+    spec = {("adding", 100, "lstm"): SLOW, ("adding", 100, "lstm_fb1"): SLOW,
+            ("adding", 100, "lstm_fb3"): FAST}
+    v = verdicts(lr, spec)
+    assert v["lstm_fb3_sooner_than_lstm_adding_t100"] == "holds"
+    assert v["lstm_fb1_sooner_than_lstm_adding_t100"] == "inconclusive"
+    spec[("adding", 100, "lstm")] = [100] * 16
+    assert verdicts(lr, spec)["lstm_fb3_sooner_than_lstm_adding_t100"] == "fails"
+
+
+def test_reset_gate(lr):
+    v = verdicts(lr, {("adding", 100, "gru"): FAST, ("adding", 100, "gru_open"): FAST})
+    assert v["reset_gate_no_effect"] == "holds" and v["reset_gate_helps"] == "inconclusive"
+    v = verdicts(lr, {("adding", 100, "gru"): FAST, ("adding", 100, "gru_open"): SLOW})
+    assert v["reset_gate_no_effect"] == "fails" and v["reset_gate_helps"] == "holds"
+    v = verdicts(lr, {("adding", 100, "gru"): FAST, ("adding", 100, "gru_open"): NEVER[:15]
+                      + [300]})
+    assert v["reset_gate_no_effect"] == "inconclusive"
+
+
+def test_half_length_gru_longer(lr):
+    spec = {("adding", T, "gru"): FAST for T in (50, 100, 200)}
+    spec.update({("adding", 50, m): SLOW for m in L.RNNS})
+    spec.update({("adding", 100, m): NEVER for m in L.RNNS})
+    v = verdicts(lr, spec)
+    assert v["half_length_gru_longer"] == "holds"
+    numbers = lr.summarize(frame_of(spec)).numbers
+    assert (numbers["HalfLengthRnn"].low, numbers["HalfLengthRnn"].high) == (50, 100)
+    assert "HalfLengthGru" not in numbers             # never below one half: open interval
+    spec.update({("adding", T, "gru"): NEVER for T in (50, 100, 200)})
+    assert verdicts(lr, spec)["half_length_gru_longer"] == "fails"
+    spec.update({("adding", T, "gru"): FAST[:8] + NEVER[:8] for T in (50, 100, 200)})
+    assert verdicts(lr, spec)["half_length_gru_longer"] == "inconclusive"
+
+
+def test_gradient_at_init_predicts_outcome(lr):
+    mixed = FAST[:8] + NEVER[:8]
+    spec = {("adding", 100, m): mixed for m in ("gru", "lstm")}
+    high_first = {k: [-2.0 - 0.1 * i for i in range(16)] for k in spec}
+    v = verdicts(lr, spec, high_first)
+    assert v["grad_predicts_pooled"] == "holds" and v["grad_predicts_within_cells"] == "holds"
+    low_first = {k: [-4.0 + 0.1 * i for i in range(16)] for k in spec}
+    v = verdicts(lr, spec, low_first)
+    assert v["grad_predicts_pooled"] == "fails" and v["grad_predicts_within_cells"] == "fails"
+    noise = {k: list(np.random.default_rng(1).permutation(16) * 0.1) for k in spec}
+    v = verdicts(lr, spec, noise)
+    assert v["grad_predicts_within_cells"] == "inconclusive"
+
+
+def test_zero_gradient_at_init_counts_as_smallest(lr):
+    spec = {("adding", 100, "rnn"): NEVER[:8] + FAST[:8]}
+    grads = {("adding", 100, "rnn"): [-np.inf] * 8 + [-30.0] * 8}
+    v = verdicts(lr, spec, grads)
+    assert v["grad_predicts_pooled"] == "holds"
+
+
+def test_summary_tables(lr):
+    s = lr.summarize(frame_of({("adding", 100, "gru"): FAST, ("adding", 100, "lstm"): SLOW,
+                               ("adding", 50, "gru"): FAST}))
+    cells = s.tables["cells"]
+    assert cells[["length", "model"]].values.tolist() == [[50, "gru"], [100, "gru"],
+                                                          [100, "lstm"]]
+    assert (cells.solved == 16).all() and (cells.n == 16).all()
+    assert cells.median_step.iloc[1] == 250.0
+    km = s.tables["km"]
+    assert km.groupby(["length", "model"]).solved.max().eq(1.0).all()
+    assert "MedianStepsGru" in s.numbers
+
+
+def test_bench_times_gru_against_lstm_and_counts_parameters():
+    from gradflow.bench import gru_vs_lstm
+
+    (row,) = gru_vs_lstm(length=5, hidden_sizes=(4,), batch=2, steps=2, repeat=1)
+    assert row["gru_params"] == 3 * (16 + 8 + 8) and row["lstm_params"] == 4 * (16 + 8 + 8)
+    assert row["gru_ms"] > 0 and row["lstm_ms"] > 0 and row["ratio"] > 0
+
+
+def test_gru_sooner_than_lstm_at_other_lengths(lr):
+    spec = {("adding", 200, "gru"): SLOW, ("adding", 200, "lstm"): NEVER,
+            ("adding", 100, "gru"): FAST, ("adding", 100, "lstm"): FAST}
+    v = verdicts(lr, spec)
+    assert v["gru_sooner_than_lstm_adding_t200"] == "holds"
+    assert v["gru_sooner_than_lstm"] == "inconclusive"
+    assert "gru_sooner_than_lstm_adding_t100" not in v
+    spec[("adding", 200, "gru")] = NEVER
+    spec[("adding", 200, "lstm")] = SLOW
+    assert verdicts(lr, spec)["gru_sooner_than_lstm_adding_t200"] == "fails"
