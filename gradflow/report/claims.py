@@ -309,7 +309,7 @@ def survival_differ(name: str, statement: str, times_a: Sequence[float],
     u = _stats.mannwhitneyu(key_a, key_b, alternative="two-sided").statistic
     sooner_a = float(u) / (ta.size * tb.size) < 0.5
     evidence = (f"{la} solved {int(sa.sum())}/{ta.size}, {lb} {int(sb.sum())}/{tb.size}; "
-                f"log-rank chi2 = {fmt(statistic)}, p = {fmt(p, 2)}")
+                f"log-rank z = {fmt(statistic)}, p = {fmt(p, 2)}")
     if p < alpha:
         return Claim(name, statement, "holds" if sooner_a else "fails",
                      evidence + ("" if sooner_a else f"; {lb} solved sooner"))
