@@ -397,3 +397,12 @@ def test_the_shipped_analyses_compile_on_their_quick_grid(tmp_path):
     for line in (out / "results.tex").read_text().splitlines():
         assert "nan" not in line.lower() or line.startswith("%"), line
         assert not re.search(r"\de[+-]?\d", line), line
+
+
+def test_long_macro_names_can_break_in_the_paper_list():
+    from gradflow.report.paper import _breakable
+
+    name = "gfLyapunovLambdaMaxGainTwoInputZeroPointTwoFive"
+    broken = _breakable(name)
+    assert broken.replace(r"\allowbreak{}", "") == name
+    assert broken.count(r"\allowbreak{}") == 10

@@ -66,6 +66,12 @@ class CompileResult:
         return max((pt for pt, _ in self.overfull), default=0.0)
 
 
+def _breakable(macro: str) -> str:
+    """A macro's name with a line-break opportunity before each capital (long names
+    such as ``gfLyapunovLambdaMaxGainTwoInputZeroPointTwoFive`` overflow a column)."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", r"\\allowbreak{}", macro)
+
+
 def _section_latex(name: str, title: str, question: str, section: Section) -> list[str]:
     lines = [rf"\section{{{escape(title)}}}\label{{sec:{name}}}", "",
              rf"\paragraph{{Question.}} {markdown_to_latex(question)}", ""]
@@ -87,7 +93,7 @@ def _section_latex(name: str, title: str, question: str, section: Section) -> li
             if n.low is not None:
                 cite += rf" [\{n.macro}Low, \{n.macro}High]"
             lines.append(rf"\item {escape(' '.join(n.description.split()))}: {cite} "
-                         rf"(\texttt{{\textbackslash {n.macro}}})")
+                         rf"(\texttt{{\textbackslash {_breakable(n.macro)}}})")
         lines += [r"\end{itemize}", ""]
     return lines
 
