@@ -89,6 +89,14 @@ def test_clip_must_beat_every_unclipped_rate(analysis):
     assert best.plain.tolist() == ["sgd 0.05"]
 
 
+def test_clip_rescues_a_diverging_rate(analysis):
+    """At lr 0.2, unclipped diverges; clipped solves (holds) or not (inconclusive)."""
+    clip = analysis("clipping")
+    assert _verdicts(clip)["clip_rescues_g1p5_t10_lr0p2"] == "holds"
+    v = _verdicts(clip, clip_solve=(1, 0.0), diverge=False, sgd_solve=(600, 1.0))
+    assert v["clip_rescues_g1p5_t10_lr0p2"] == "fails"
+
+
 def test_no_run_solved_is_inconclusive(analysis):
     clip = analysis("clipping")
     v = _verdicts(clip, clip_solve=(1, 0.0), sgd_solve=(1, 0.0))
