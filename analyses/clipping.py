@@ -164,6 +164,10 @@ def _runs(frame: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
+def _gains(rows: pd.DataFrame) -> str:
+    return ", ".join(fmt(g) for g in sorted(rows.gain.unique()))
+
+
 def _km_median(curve: pd.DataFrame) -> float:
     hit = curve.step[curve.solved >= 0.5]
     return float(hit.iloc[0]) if len(hit) else float("nan")
@@ -299,7 +303,8 @@ def summarize(frame: pd.DataFrame) -> Summary:
             v = g.log10_first_over_last.to_numpy()
             c = proportion(
                 f"profile_grows_back_t{int(length)}",
-                f"T = {int(length)}, g > 1: at the exploding step, in most runs the gradient "
+                f"T = {int(length)}, g = {_gains(g)}: at the exploding step, in most runs "
+                f"the gradient "
                 f"reaching the first step exceeds that at the last step",
                 int((v > 0).sum()), len(v), 0.5)
             s.claim(Claim(c.name, c.statement, c.verdict,
@@ -325,7 +330,8 @@ def summarize(frame: pd.DataFrame) -> Summary:
         v = v[np.isfinite(v)]
         m, lo, hi = mean_ci(v)
         s.claim(exceeds("sgd_step_hits_cliff",
-                        "g > 1: at the exploding step, the full SGD step along W_hh's "
+                        f"g = {_gains(rel)}: at the exploding step, the full SGD step along "
+                        "W_hh's "
                         "gradient lands where the batch loss is over 10x the loss before "
                         "it", m, lo, hi, 1.0,
                         what=f"log10 loss after / before (n = {len(v)} runs)"))
