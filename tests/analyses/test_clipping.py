@@ -158,6 +158,14 @@ def test_parse_cell(analysis):
     assert clip.parse_arm("clip 2x lr 0.2") == (0.2, 2.0)
 
 
+def test_grid_cells_parse(analysis):
+    clip = analysis("clipping")
+    for cell in clip.GRID["cell"] + clip.QUICK_GRID["cell"]:
+        part, gain, length, arm = clip.parse_cell(cell)
+        clip.parse_arm(arm)
+    assert len(clip.GRID["seed"]) >= 16
+
+
 def test_run_tiny(analysis, monkeypatch):
     clip = analysis("clipping")
     monkeypatch.setattr(clip, "STEPS", 60)
