@@ -9,6 +9,8 @@ import gradflow
 from gradflow.diagnostics.overflow import overflow_step, readout_curvature
 from gradflow.engine.heads import HEAD_PREFIX, Readout, split_params
 from gradflow.optim import global_norm
+from gradflow.report.claims import Claim, fmt, survival_differ
+from gradflow.report.stats import logrank
 from gradflow.training import seed_streams
 
 
@@ -97,3 +99,93 @@ def explode_probe(net, task, params0: dict, step: int, seed: int, lr: float, bat
             loss = gradflow.loss_gradients(net, p, task, x, y, check_finite=False).loss
             rows.append({"kind": "cliff", "s": float(s), "cliff_loss": float(loss)})
     return rows
+
+
+# ---- the learning comparison ----------------------------------------------------------------
+
+def adding_check(baseline: float, solved_below: float):
+    """``stop_when`` of a learning run: held-out MSE below ``solved_below x baseline``
+    (solved), or not finite (the run has overflowed: given up, see :func:`outcome`)."""
+    def stop(pred: np.ndarray, y: np.ndarray) -> bool:
+        with np.errstate(over="ignore", invalid="ignore"):
+            mse = float(np.mean((pred - y) ** 2))
+        return (not np.isfinite(mse)) or mse < solved_below * baseline
+    return stop
+
+
+def outcome(hist, steps: int, baseline: float, solved_below: float) -> dict:
+    """Solved or censored: a run solved at ``stopped_at`` only if its last held-out loss is
+    below the criterion; a run stopped because that loss overflowed is censored at the
+    budget (it cannot solve any more: its readout diverges geometrically)."""
+    last = float(hist.checks.loss.iloc[-1]) if len(hist.checks) else float("nan")
+    solved = hist.stopped_at is not None and bool(np.isfinite(last)) \
+        and last < solved_below * baseline
+    return {"solved": bool(solved),
+            "solve_step": int(hist.stopped_at) if solved else int(steps),
+            "steps_run": int(len(hist.frame)),
+            "gave_up": bool(hist.stopped_at is not None and not solved),
+            "final_rel_loss": last / baseline}
+
+
+def _versus(name: str, a_label: str, a, b_label: str, b, alpha: float) -> Claim:
+    return survival_differ(name, f"{a_label} solves sooner than {b_label}",
+                           a.solve_step, a.solved, b.solve_step, b.solved, alpha=alpha,
+                           labels=(a_label, b_label))
+
+
+def beats_every(name: str, statement: str, runs: pd.DataFrame, clipped: list[str],
+                plain: list[str], alpha: float = 0.05) -> tuple[Claim, dict]:
+    """Some clipped arm solves sooner than EVERY unclipped learning rate (so than the best,
+    whichever it is), by log-rank.
+
+    No arm is chosen on the data before testing. Holds when one clipped arm beats each
+    unclipped arm at ``alpha / K`` (Bonferroni over the K clipped arms; requiring every
+    unclipped comparison, an intersection-union test, needs no correction over them).
+    Fails when one unclipped learning rate beats every clipped arm at ``alpha / L``
+    (L unclipped arms). Inconclusive otherwise. ``runs``: one row per run with ``arm``,
+    ``solve_step``, ``solved``. Returns the claim and the deciding pair.
+    """
+    by = {a: g for a, g in runs.groupby("arm")}
+    clipped = [a for a in clipped if a in by]
+    plain = [a for a in plain if a in by]
+    if not clipped or not plain:
+        return Claim(name, statement, "inconclusive", "no clipped or no unclipped arm"), {}
+
+    def sweep(winners: list[str], losers: list[str], level: float):
+        """For each candidate winner, its comparisons against every loser; the candidate
+        whose weakest comparison is strongest (smallest largest p)."""
+        best = None
+        for w in winners:
+            tests = [_versus(f"{name}_{i}", w, by[w], lo, by[lo], level)
+                     for i, lo in enumerate(losers)]
+            ps = [_pvalue(by[w], by[lo]) for lo in losers]
+            won = all(t.verdict == "holds" for t in tests)
+            weakest = int(np.argmax(ps))
+            key = (not won, ps[weakest])
+            if best is None or key < best[0]:
+                best = (key, w, losers[weakest], tests[weakest], won)
+        return best
+
+    c_best = sweep(clipped, plain, alpha / len(clipped))
+    p_best = sweep(plain, clipped, alpha / len(plain))
+    rule = (f"Bonferroni over {len(clipped)} clipped arms, each against all {len(plain)} "
+            f"unclipped: alpha {fmt(alpha / len(clipped), 2)}")
+    if c_best[4]:
+        _, w, lo, test, _ = c_best
+        return (Claim(name, statement, "holds", f"{test.evidence}; weakest of {w}'s "
+                      f"{len(plain)} comparisons; {rule}"), {"clipped": w, "plain": lo})
+    if p_best[4]:
+        _, w, lo, test, _ = p_best
+        return (Claim(name, statement, "fails", f"{test.evidence}; {w} beats every clipped "
+                      f"arm at alpha {fmt(alpha / len(plain), 2)}"), {"clipped": lo, "plain": w})
+    _, w, lo, test, _ = c_best
+    return (Claim(name, statement, "inconclusive", f"closest: {test.evidence}; {rule}"),
+            {"clipped": w, "plain": lo})
+
+
+def _pvalue(a: pd.DataFrame, b: pd.DataFrame) -> float:
+    """The log-rank p-value of two arms (1 when it cannot be tested: too few runs, or no
+    run solved in either)."""
+    if len(a) < 2 or len(b) < 2 or not (a.solved.any() or b.solved.any()):
+        return 1.0
+    return logrank(a.solve_step, a.solved, b.solve_step, b.solved)[1]

@@ -94,7 +94,8 @@ def overflow_step(loss: float, lr: float, curvature: float, *, start: float = 0.
     rho = growth_factor(lr, curvature)
     if rho <= 1.0:
         return math.inf
-    return start + max(0.0, math.log(max_loss / loss)) / (2.0 * math.log(rho))
+    # log(max_loss) - log(loss), not log(max_loss / loss): the ratio overflows for loss < 1.
+    return start + max(0.0, math.log(max_loss) - math.log(loss)) / (2.0 * math.log(rho))
 
 
 def simulate_readout_sgd(features: Any, targets: Any, lr: float, weights: Any,

@@ -3,37 +3,59 @@
 import numpy as np
 import pandas as pd
 
-ARMS = ["sgd 0.01", "sgd 0.1", "clip 0.5x lr 0.1", "clip 10x lr 0.1"]
+ARMS = ["sgd 0.05", "sgd 0.2", "clip 0.5x lr 0.2", "clip 10x lr 0.2"]
+BUDGET = 3000
 
 
-def _frame(clip, *, clip_loss=0.2, sgd_loss=0.8, diverge=True, fraction_small=0.99,
-           fraction_large=0.9, overflow_factor=1.0, profile_slope=-0.3, cliff_jump=100.0,
-           seeds=16):
+def _times(rng, solve_at, share, seeds):
+    """Per seed: solved (a ``share`` of the seeds) around ``solve_at``, else censored."""
+    solved = np.arange(seeds) < round(share * seeds)
+    steps = np.where(solved, np.minimum(BUDGET - 50, 50 * np.round(
+        solve_at * np.exp(0.1 * rng.standard_normal(seeds)) / 50)), BUDGET)
+    return solved, steps.astype(int)
+
+
+def _frame(clip, *, clip_solve=(800, 1.0), sgd_solve=(2500, 0.3), best_sgd_solve=None,
+           diverge=True, fraction_small=0.99, fraction_large=0.9, overflow_factor=1.0,
+           stable_misses=0, profile_slope=-0.3, cliff_jump=100.0, seeds=16):
+    """Unclipped "sgd 0.05" solves as ``sgd_solve`` (or ``best_sgd_solve``), "sgd 0.2"
+    diverges; both clipped arms solve as ``clip_solve`` (at, share of seeds)."""
     rng = np.random.default_rng(0)
+    best_sgd_solve = best_sgd_solve or sgd_solve
+    outcomes = {"sgd 0.05": _times(rng, *best_sgd_solve, seeds),
+                "sgd 0.2": _times(rng, 1, 0.0, seeds) if diverge else
+                _times(rng, *sgd_solve, seeds),
+                "clip 0.5x lr 0.2": _times(rng, *clip_solve, seeds),
+                "clip 10x lr 0.2": _times(rng, *clip_solve, seeds)}
     rows = []
     for seed in range(seeds):
         for arm in ARMS:
             lr, multiple = clip.parse_arm(arm)
             clipped = multiple > 0
-            loss = (clip_loss if clipped else sgd_loss) * np.exp(0.1 * rng.standard_normal())
-            div = diverge and arm == "sgd 0.1"
-            row = {"kind": "summary", "gain": 3.0, "length": 10, "arm": arm, "seed": seed,
-                   "lr": lr, "multiple": multiple, "clip": clipped,
-                   "threshold": multiple * 10.0, "init_norm": 10.0,
-                   "final_loss": np.inf if div else loss / 6, "baseline": 1 / 6,
-                   "n_skipped": 50 if div else 0,
-                   "clipped_fraction": (fraction_small if multiple == 0.5 else fraction_large)
-                   if clipped else 0.0,
-                   "first_nonfinite": 250 if div else -1, "first_explode": 0}
-            row["n_clipped"] = int(row["clipped_fraction"] * 300)
+            div = diverge and arm == "sgd 0.2"
+            solved, step = outcomes[arm][0][seed], outcomes[arm][1][seed]
+            fraction = (fraction_small if multiple == 0.5 else fraction_large) \
+                if clipped else 0.0
+            row = {"kind": "summary", "part": "learn", "gain": 1.5, "length": 10,
+                   "arm": arm, "seed": seed, "lr": lr, "multiple": multiple, "clip": clipped,
+                   "threshold": multiple * 10.0, "init_norm": 10.0, "baseline": 1 / 6,
+                   "budget": BUDGET, "solved": bool(solved), "solve_step": int(step),
+                   "steps_run": 250 if div else int(step), "gave_up": div,
+                   "final_rel_loss": np.inf if div else 0.09 if solved else 0.5,
+                   "n_skipped": 50 if div else 0, "n_clipped": int(fraction * step),
+                   "clipped_fraction": fraction, "first_nonfinite": 200 if div else -1,
+                   "first_explode": 0}
             if div:
+                miss = seed < stable_misses
                 row.update({"overflow_start": 50.0, "overflow_loss0": 1e10,
-                            "overflow_curvature": 66.0, "overflow_predicted": 250.0,
+                            "overflow_curvature": 66.0,
+                            "overflow_predicted": np.inf if miss else 250.0,
                             "overflow_measured": 50 + 200 * overflow_factor
                             * np.exp(0.01 * rng.standard_normal())})
             rows.append(row)
         if seed < 4:
-            key = {"gain": 3.0, "length": 10, "arm": "sgd 0.1", "seed": seed}
+            key = {"part": "anatomy", "gain": 3.0, "length": 30, "arm": "sgd 0.1",
+                   "seed": seed}
             for t in range(10):
                 rows.append({**key, "kind": "profile", "t": t,
                              "adjoint_norm": 10 ** (profile_slope * t
@@ -45,84 +67,149 @@ def _frame(clip, *, clip_loss=0.2, sgd_loss=0.8, diverge=True, fraction_small=0.
     return pd.DataFrame(rows)
 
 
+def _verdicts(clip, **kw):
+    return clip.summarize(_frame(clip, **kw)).verdicts()
+
+
 def test_clip_beats_sgd(analysis):
     clip = analysis("clipping")
-    assert clip.summarize(_frame(clip)).verdicts()["clip_beats_sgd_g3_t10"] == "holds"
-    worse = clip.summarize(_frame(clip, clip_loss=2.0)).verdicts()
-    assert worse["clip_beats_sgd_g3_t10"] == "fails"
-    same = clip.summarize(_frame(clip, clip_loss=0.8)).verdicts()
-    assert same["clip_beats_sgd_g3_t10"] in ("fails", "inconclusive")
+    assert _verdicts(clip)["clip_beats_sgd_g1p5_t10"] == "holds"
+    v = _verdicts(clip, clip_solve=(2500, 0.2), sgd_solve=(600, 1.0))
+    assert v["clip_beats_sgd_g1p5_t10"] == "fails"
+    v = _verdicts(clip, clip_solve=(1500, 0.5), sgd_solve=(1500, 0.5))
+    assert v["clip_beats_sgd_g1p5_t10"] == "inconclusive"
 
 
-def test_best_sgd_is_not_a_diverged_run(analysis):
+def test_clip_must_beat_every_unclipped_rate(analysis):
+    """Beating a diverging learning rate is not enough: the best one decides."""
     clip = analysis("clipping")
-    best = clip.summarize(_frame(clip)).tables["best"]
-    assert best.best_sgd.tolist() == ["sgd 0.01"]
+    v = _verdicts(clip, clip_solve=(800, 1.0), best_sgd_solve=(800, 1.0))
+    assert v["clip_beats_sgd_g1p5_t10"] == "inconclusive"
+    best = clip.summarize(_frame(clip, best_sgd_solve=(800, 1.0))).tables["best"]
+    assert best.plain.tolist() == ["sgd 0.05"]
+
+
+def test_clip_rescues_a_diverging_rate(analysis):
+    """At lr 0.2, unclipped diverges; clipped solves (holds) or not (inconclusive)."""
+    clip = analysis("clipping")
+    assert _verdicts(clip)["clip_rescues_g1p5_t10_lr0p2"] == "holds"
+    v = _verdicts(clip, clip_solve=(1, 0.0), diverge=False, sgd_solve=(600, 1.0))
+    assert v["clip_rescues_g1p5_t10_lr0p2"] == "fails"
+
+
+def test_no_run_solved_is_inconclusive(analysis):
+    clip = analysis("clipping")
+    v = _verdicts(clip, clip_solve=(1, 0.0), sgd_solve=(1, 0.0))
+    assert v["clip_beats_sgd_g1p5_t10"] == "inconclusive"
+
+
+def test_outcome_table(analysis):
+    clip = analysis("clipping")
+    arms = clip.summarize(_frame(clip)).tables["arms"].set_index("arm")
+    assert arms.loc["clip 0.5x lr 0.2", "solved"] == 16
+    assert arms.loc["sgd 0.2", "solved"] == 0 and arms.loc["sgd 0.2", "diverged"] == 16
+    assert np.isnan(arms.loc["sgd 0.2", "km_median_step"])
+    assert 600 <= arms.loc["clip 0.5x lr 0.2", "km_median_step"] <= 1000
 
 
 def test_sgd_diverges(analysis):
     clip = analysis("clipping")
-    assert clip.summarize(_frame(clip)).verdicts()["sgd_diverges_g3"] == "holds"
-    assert clip.summarize(_frame(clip, diverge=False)).verdicts()["sgd_diverges_g3"] == "fails"
+    assert _verdicts(clip)["sgd_diverges_g1p5"] == "holds"
+    assert _verdicts(clip, diverge=False)["sgd_diverges_g1p5"] == "fails"
 
 
 def test_normalised_sgd(analysis):
     clip = analysis("clipping")
-    v = clip.summarize(_frame(clip)).verdicts()
-    assert v["normalised_sgd_g3_lr0p1_m0p5"] == "holds"
-    assert v["normalised_sgd_g3_lr0p1_m10"] == "fails"
-    v = clip.summarize(_frame(clip, fraction_small=0.5, fraction_large=0.99)).verdicts()
-    assert v["normalised_sgd_g3_lr0p1_m0p5"] == "fails"
-    assert v["normalised_sgd_g3_lr0p1_m10"] == "holds"
-
-
-def test_diverged_runs_rank_last(analysis):
-    """A finite but huge final loss still ranks before a run that went non-finite."""
-    clip = analysis("clipping")
-    frame = _frame(clip, clip_loss=1e40, sgd_loss=1e40)
-    best = clip.summarize(frame).tables["best"]
-    assert best.best_sgd.tolist() == ["sgd 0.01"]
-    arms = clip.summarize(frame).tables["arms"].set_index("arm")
-    assert np.isinf(arms.loc["sgd 0.1", "median_rel_loss"])
+    v = _verdicts(clip)
+    assert v["normalised_sgd_g1p5_lr0p2_m0p5"] == "holds"
+    assert v["normalised_sgd_g1p5_lr0p2_m10"] == "fails"
+    v = _verdicts(clip, fraction_small=0.5, fraction_large=0.99)
+    assert v["normalised_sgd_g1p5_lr0p2_m0p5"] == "fails"
+    assert v["normalised_sgd_g1p5_lr0p2_m10"] == "holds"
 
 
 def test_overflow_prediction(analysis):
     clip = analysis("clipping")
-    assert clip.summarize(_frame(clip)).verdicts()["overflow_predicted"] == "holds"
-    bad = clip.summarize(_frame(clip, overflow_factor=1.5)).verdicts()
-    assert bad["overflow_predicted"] == "fails"
+    assert _verdicts(clip)["overflow_predicted"] == "holds"
+    assert _verdicts(clip, overflow_factor=1.5)["overflow_predicted"] == "fails"
+
+
+def test_overflow_predicted_stable_is_a_miss(analysis):
+    """A run predicted stable (step inf) that overflowed counts, with ratio 0."""
+    clip = analysis("clipping")
+    s = clip.summarize(_frame(clip, stable_misses=3))
+    assert s.verdicts()["overflow_predicted"] != "holds"
+    assert (s.tables["overflow"].overflow_ratio == 0).sum() == 3
 
 
 def test_profile_and_cliff(analysis):
     clip = analysis("clipping")
-    v = clip.summarize(_frame(clip)).verdicts()
-    assert v["profile_grows_back_t10"] == "holds" and v["sgd_step_hits_cliff"] == "holds"
-    v = clip.summarize(_frame(clip, profile_slope=0.3, cliff_jump=0.5)).verdicts()
-    assert v["profile_grows_back_t10"] == "fails" and v["sgd_step_hits_cliff"] == "fails"
+    v = _verdicts(clip)
+    assert v["profile_grows_back_t30"] == "holds" and v["sgd_step_hits_cliff"] == "holds"
+    v = _verdicts(clip, profile_slope=0.3, cliff_jump=0.5)
+    assert v["profile_grows_back_t30"] == "fails" and v["sgd_step_hits_cliff"] == "fails"
+
+
+def test_parse_cell(analysis):
+    clip = analysis("clipping")
+    assert clip.parse_cell("learn/1.5/10/clip 2x lr 0.2") == ("learn", 1.5, 10,
+                                                              "clip 2x lr 0.2")
+    assert clip.parse_cell("anatomy/3/30") == ("anatomy", 3.0, 30, "sgd 0.1")
+    assert clip.parse_arm("clip 2x lr 0.2") == (0.2, 2.0)
+
+
+def test_grid_cells_parse(analysis):
+    clip = analysis("clipping")
+    for cell in clip.GRID["cell"] + clip.QUICK_GRID["cell"]:
+        part, gain, length, arm = clip.parse_cell(cell)
+        clip.parse_arm(arm)
+    assert len(clip.GRID["seed"]) >= 16
 
 
 def test_run_tiny(analysis, monkeypatch):
     clip = analysis("clipping")
-    monkeypatch.setattr(clip, "STEPS", 30)
-    monkeypatch.setattr(clip, "EVAL_N", 50)
-    rows = clip.run({"gain": 5.0, "length": 10, "arm": "sgd 0.1", "seed": 0})
-    frame = pd.DataFrame(rows)
-    assert {"summary", "curve"} <= set(frame.kind)
-    s = frame[frame.kind == "summary"].iloc[0]
-    assert {"final_loss", "clipped_fraction", "init_norm", "first_explode"} <= set(s.index)
-    rows = clip.run({"gain": 5.0, "length": 10, "arm": "clip 0.5x lr 0.1", "seed": 0})
+    monkeypatch.setattr(clip, "STEPS", 60)
+    monkeypatch.setattr(clip, "ANATOMY_STEPS", 40)
+    rows = clip.run({"cell": "learn/1/10/sgd 0.05", "seed": 0})
+    s = pd.DataFrame(rows).query("kind == 'summary'").iloc[0]
+    assert {"solved", "solve_step", "steps_run", "gave_up", "final_rel_loss",
+            "clipped_fraction", "init_norm", "first_explode", "peak_step"} <= set(s.index)
+    assert not s.solved and s.solve_step == 60 and s.steps_run == 60
+    rows = clip.run({"cell": "learn/5/10/clip 0.5x lr 0.1", "seed": 0})
     s = pd.DataFrame(rows).query("kind == 'summary'").iloc[0]
     assert s.clipped_fraction > 0.5 and s.threshold == 0.5 * s.init_norm
+    frame = pd.DataFrame(clip.run({"cell": "anatomy/5/10", "seed": 0}))
+    assert {"summary", "profile", "cliff", "probe"} <= set(frame.kind)
 
 
-def test_probe_reproduces_the_training_step(analysis):
-    """The probe's params and batch at step k are those of the training run's step k."""
+def test_outcome_of_an_overflowed_run(analysis):
+    """A run stopped because its held-out loss overflowed is censored, not solved."""
+    analysis("clipping")
     import _clipping as helper
 
     import gradflow
     from gradflow.tasks import AddingProblem
 
+    task = AddingProblem(10)
+    net = gradflow.Network("rnn", task.input_size, 32, nonlinearity="tanh")
+    base = task.baseline()
+    hist = gradflow.train(net, task, 400, 32, optimizer="sgd", lr=0.3, seed=0,
+                          nonfinite="skip", init={"scheme": "gaussian", "gain": 3.0},
+                          progress=False, stop_every=50, stop_size=64,
+                          stop_when=helper.adding_check(base, 0.1))
+    out = helper.outcome(hist, 400, base, 0.1)
+    assert hist.stopped_at is not None and hist.stopped_at < 400
+    assert not out["solved"] and out["gave_up"] and out["solve_step"] == 400
+
+
+def test_probe_reproduces_the_training_step(analysis):
+    """The probe's params and batch at step k are those of the training run's step k."""
     analysis("clipping")  # puts analyses/ on sys.path
+    import _clipping as helper
+
+    import gradflow
+    from gradflow.tasks import AddingProblem
+
     task = AddingProblem(10)
     net = gradflow.Network("rnn", task.input_size, 32, nonlinearity="tanh")
     p0 = helper.initial_params(net, task, 0, 5.0)

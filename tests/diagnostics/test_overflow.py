@@ -46,3 +46,10 @@ def test_start_and_level():
     assert overflow_step(FLOAT_MAX, 0.1, 66.0, start=7) == 7
     s = overflow_step(1.0, 0.1, 66.0, max_loss=math.e ** 2)
     assert s == pytest.approx(1.0 / math.log(5.6))
+
+
+def test_loss_below_one_near_float_max():
+    """FLOAT_MAX / loss overflows for loss < 1; the step must stay finite."""
+    s = overflow_step(0.5, 0.1, 66.0, start=1.0)
+    assert math.isfinite(s)
+    assert s == pytest.approx(1.0 + (math.log(FLOAT_MAX) - math.log(0.5)) / (2 * math.log(5.6)))
