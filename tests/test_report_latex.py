@@ -406,3 +406,11 @@ def test_long_macro_names_can_break_in_the_paper_list():
     broken = _breakable(name)
     assert broken.replace(r"\allowbreak{}", "") == name
     assert broken.count(r"\allowbreak{}") == 10
+
+
+def test_prose_identifiers_may_break_but_numbers_do_not():
+    from gradflow.report.latex import markdown_to_latex
+
+    tex = markdown_to_latex("see gradflow.report.stats.solved_fraction at g = 0.5")
+    assert r"gradflow.\allowbreak{}report" in tex and r"solved\_\allowbreak{}fraction" in tex
+    assert "0.5" in tex

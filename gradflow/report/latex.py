@@ -158,10 +158,21 @@ _INLINE = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$|`[^`\n]+`|\*\*[^*\n]+?\*\*|(?<
                      r"|\[[^\]\n]+\]\([^)\n]+\)")
 
 
-def _inline(text: str) -> str:
+def _plain(text: str, breakable: bool) -> str:
+    """Escaped prose in which a dotted or underscored identifier may break after its
+    dots and underscores (``gradflow.report.stats.solved_fraction`` overflows a column);
+    numbers (``0.5``) never break."""
+    body = _escape_plain(text)
+    if not breakable:
+        return body
+    body = re.sub(r"(?<=[A-Za-z])\.(?=[A-Za-z])", r".\\allowbreak{}", body)
+    return re.sub(r"(?<=\w)\\_(?=\w)", r"\\_\\allowbreak{}", body)
+
+
+def _inline(text: str, breakable: bool = False) -> str:
     out, last = [], 0
     for match in _INLINE.finditer(text):
-        out.append(_escape_plain(text[last:match.start()]))
+        out.append(_plain(text[last:match.start()], breakable))
         token = match.group(0)
         if token.startswith("$"):
             out.append(token)
@@ -171,13 +182,13 @@ def _inline(text: str) -> str:
             body = re.sub(r"(/|\\_|\.|-)", r"\1\\allowbreak{}", body)
             out.append(rf"\texttt{{{body}}}")
         elif token.startswith("**"):
-            out.append(rf"\textbf{{{_inline(token[2:-2])}}}")
+            out.append(rf"\textbf{{{_inline(token[2:-2], breakable)}}}")
         elif token.startswith("*"):
-            out.append(rf"\emph{{{_inline(token[1:-1])}}}")
+            out.append(rf"\emph{{{_inline(token[1:-1], breakable)}}}")
         else:  # a link: its text
-            out.append(_inline(token[1:token.index("]")]))
+            out.append(_inline(token[1:token.index("]")], breakable))
         last = match.end()
-    out.append(_escape_plain(text[last:]))
+    out.append(_plain(text[last:], breakable))
     return "".join(out)
 
 
@@ -201,9 +212,9 @@ def markdown_to_latex(markdown: str) -> str:
                     current.append(line.strip())
             items.append(" ".join(current))
             blocks.append("\\begin{itemize}\n" + "\n".join(
-                rf"\item {_inline(item)}" for item in items) + "\n\\end{itemize}")
+                rf"\item {_inline(item, True)}" for item in items) + "\n\\end{itemize}")
         else:
-            blocks.append(_inline(" ".join(line.strip() for line in lines)))
+            blocks.append(_inline(" ".join(line.strip() for line in lines), True))
     return "\n\n".join(blocks)
 
 
