@@ -178,13 +178,16 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
                             "low": float(low), "high": float(high)})
 
         w_hh = params["weight_hh" + f"_l{layer}" + ("_reverse" if d else "")]
-        for g, gate in enumerate(_BLOCKS[net.cell]):
-            block = w_hh[g * H:(g + 1) * H]                           # (H, H)
-            sv = singular_values(block)
+        gate_names = _BLOCKS[net.cell]
+        # All gate blocks in one call each: one LAPACK call per block as before, one
+        # validation; the same numbers to the bit.
+        blocks = np.reshape(w_hh, (len(gate_names), H, H))            # (G, H, H)
+        svs, rhos = singular_values(blocks), spectral_radius(blocks)  # (G, H), (G,)
+        for gate, sv, rho in zip(gate_names, svs, rhos, strict=True):
             spectra += [{**where, "gate": gate, "index": i + 1, "singular_value": float(v)}
                         for i, v in enumerate(sv)]
             number(f"sigma_max_{gate}", sv[0])
-            number(f"rho_{gate}", spectral_radius(block))
+            number(f"rho_{gate}", rho)
         norms = adjoint_norms(grads[d].state_adjoints[(layer, d)])    # (T, B)
         distance, profile = adjoint_profile(norms if d == 0 else norms[::-1])
         fit = fit_decay(profile, distance, pool=True)
