@@ -74,15 +74,18 @@ def _finite_rows(a: np.ndarray) -> np.ndarray | None:
 
 def _steps(J: Any) -> Iterator[tuple[int, int, Push]]:
     """``(B, S, push)`` per step: ``push(Q)`` is ``(J[t] @ Q, finite)`` in float64, with
-    ``finite`` (B,) False for a sample whose step (or pushed frame) is not finite, or
-    None when every sample's is. Call it with overflow and invalid warnings off."""
+    ``finite`` (B,) False for a sample whose step is not finite, or None when every
+    sample's is (or, for an operator, when it is not checked here). Call it with overflow
+    and invalid warnings off."""
     if is_operator(J):
+        # An operator's step is only seen through the pushed frame, whose non-finite
+        # entries stay non-finite through the linear steps after it (0 * inf is NaN): the
+        # check at the next renormalization flags the sample, as a check here would.
         T, B, S, _ = J.shape
         dtype = J.dtype
         for t in range(T):
-            def push_operator(Q: np.ndarray, t: int = t) -> tuple[np.ndarray, np.ndarray | None]:
-                out = as_float64(J.matvec(t, Q.astype(dtype, copy=False)))
-                return out, _finite_rows(out)
+            def push_operator(Q: np.ndarray, t: int = t) -> tuple[np.ndarray, None]:
+                return as_float64(J.matvec(t, Q.astype(dtype, copy=False))), None
             yield B, S, push_operator
         return
     shape = None

@@ -204,3 +204,31 @@ def test_one_exponent_reports_like_several(rng):
     np.testing.assert_allclose(lam[[0, 3]], lyapunov_spectrum(J, k=3, warmup=50)[[0, 3], :1],
                                atol=1e-12)
     assert np.isneginf(lyapunov_spectrum(np.zeros((4, 1, 2, 2)), k=1)).all()
+
+
+class _DenseOperator:
+    """A dense J seen only through products, as a matrix-free operator is."""
+
+    def __init__(self, J):
+        self.J, self.shape, self.dtype = J, J.shape, J.dtype
+
+    def matvec(self, t, V):
+        return self.J[t] @ V
+
+    def rmatvec(self, t, U):
+        return np.swapaxes(self.J[t], -1, -2) @ U
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_operator_nan_and_overflow_rows_are_those_of_the_dense_steps(rng, k):
+    # An operator's frame is checked at renormalizations only: a NaN or an overflow in
+    # between still makes that sample's row NaN, and only that sample's.
+    J = rng.standard_normal((30, 4, 3, 3))
+    J[5, 1] = np.nan                                         # the whole step: the frame sees it
+    J[:, 2] *= 1e120                                         # overflows within 3 steps
+    J[:, 3] *= 0.0                                           # annihilated: -inf, not NaN
+    op = lyapunov_spectrum(_DenseOperator(J), k=k, warmup=3, reorth_every=7)
+    dense = lyapunov_spectrum(J, k=k, warmup=3, reorth_every=7)
+    assert np.isnan(op[1]).all() and np.isnan(op[2]).all() and np.isneginf(op[3]).all()
+    np.testing.assert_array_equal(np.isnan(op), np.isnan(dense))
+    np.testing.assert_allclose(op[0], dense[0], rtol=1e-12)
