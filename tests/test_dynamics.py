@@ -98,3 +98,18 @@ def test_frames_are_built_once_and_unpack_in_order(rng):
     assert list(spectra.columns) == ["layer", "direction", "gate", "index", "singular_value"]
     assert len(profiles) == 5 and len(lyapunov) == 1
     assert repr(dyn).startswith("Dynamics(numbers: ")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_records_are_the_frames_rows(rng, cell):
+    """records(name) builds the same frame, dtypes included (an RNN's empty gates too)."""
+    import pandas as pd
+
+    net = gradflow.Network(cell, 2, 3, bidirectional=True, num_layers=2)
+    dyn = measure_dynamics(net, net.init(rng), rng.standard_normal((6, 2, 2)), exponents=2)
+    for name, frame in dyn._asdict().items():
+        rebuilt = pd.DataFrame(dyn.records(name), columns=list(frame.columns))
+        pd.testing.assert_frame_equal(rebuilt, frame, check_exact=True)
+    assert dyn.records() == dyn.records("numbers")
+    with pytest.raises(ValueError, match="name must be one of 'numbers', 'spectra'"):
+        dyn.records("number")

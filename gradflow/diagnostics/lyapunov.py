@@ -24,6 +24,11 @@ lost to rounding and its ``|R_jj|`` is noise, and so is every direction after
 it; those exponents are reported as NaN rather than as wrong numbers (the
 module's "non-finite: report, don't crash" convention). A smaller
 ``reorth_every`` avoids it.
+
+For one exponent (``k = 1``) the QR of the one-column frame is its norm: the
+frame is a normalized power iteration, divided by its norm at each
+renormalization, which gives the QR's numbers to round-off at a fraction of
+its cost (no LAPACK call, nothing can collapse).
 """
 
 from __future__ import annotations
@@ -55,19 +60,32 @@ def _chunks(J: Any) -> Iterable[np.ndarray]:
         yield check_jacobians(f"J chunk {i}", chunk)
 
 
-Push = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Push = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+
+
+def _finite_rows(a: np.ndarray) -> np.ndarray | None:
+    """None if every entry of ``a`` (B, ...) is finite, else which rows are (B,): one
+    pass over the whole array in the common case, the per-row reduction only if it fails."""
+    ok = np.isfinite(a)
+    if ok.all():
+        return None
+    return ok.reshape(len(a), -1).all(axis=-1)
 
 
 def _steps(J: Any) -> Iterator[tuple[int, int, Push]]:
     """``(B, S, push)`` per step: ``push(Q)`` is ``(J[t] @ Q, finite)`` in float64, with
-    ``finite`` (B,) False for a sample whose step (or pushed frame) is not finite."""
+    ``finite`` (B,) False for a sample whose step is not finite, or None when every
+    sample's is (or, for an operator, when it is not checked here). Call it with overflow
+    and invalid warnings off."""
     if is_operator(J):
-        _, B, S, _ = J.shape
-        for t in range(J.shape[0]):
-            def push_operator(Q: np.ndarray, t: int = t) -> tuple[np.ndarray, np.ndarray]:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    out = as_float64(J.matvec(t, Q.astype(J.dtype, copy=False)))
-                return out, np.isfinite(out).all(axis=(-2, -1))
+        # An operator's step is only seen through the pushed frame, whose non-finite
+        # entries stay non-finite through the linear steps after it (0 * inf is NaN): the
+        # check at the next renormalization flags the sample, as a check here would.
+        T, B, S, _ = J.shape
+        dtype = J.dtype
+        for t in range(T):
+            def push_operator(Q: np.ndarray, t: int = t) -> tuple[np.ndarray, None]:
+                return as_float64(J.matvec(t, Q.astype(dtype, copy=False))), None
             yield B, S, push_operator
         return
     shape = None
@@ -80,10 +98,10 @@ def _steps(J: Any) -> Iterator[tuple[int, int, Push]]:
                 f"{shape[2]}) like the first; got shape {chunk.shape}"
             )
         for step in chunk:
-            def push(Q: np.ndarray, step: np.ndarray = step) -> tuple[np.ndarray, np.ndarray]:
+            def push(Q: np.ndarray, step: np.ndarray = step
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
                 step = as_float64(step)                           # (B, S, S)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    return step @ Q, np.isfinite(step).all(axis=(-2, -1))
+                return step @ Q, _finite_rows(step)
             yield shape[0], shape[1], push
 
 
@@ -132,6 +150,8 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     -----
     Time O(T B S^2 k) for the frame updates plus O((T / reorth_every) B S k^2)
     for the QRs; memory O(B S k) beyond the chunk being read (O(t_i B S^2)).
+    For ``k = 1`` no QR is computed: the column is divided by its norm (the
+    same numbers to round-off).
     """
     warmup = check_int("warmup", warmup, minimum=0)
     reorth_every = check_int("reorth_every", reorth_every, minimum=1)
@@ -139,28 +159,34 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     # Set with the first chunk (when Q is set); empty placeholders until then.
     frame = acc = np.empty(0)
     bad = lost = np.empty(0, dtype=bool)
+    renormalize = _reorthonormalize
     t = pending = 0
-    for B, S, push in _steps(J):
+    # Overflow in a push is detected by value (the sample's row becomes NaN): once for the
+    # whole loop, a context costs as much as a small step.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for B, S, push in _steps(J):
+            if Q is None:
+                k = S if k is None else check_int("k", k, minimum=1, maximum=S)
+                frame, _ = np.linalg.qr(as_generator(seed).standard_normal((S, k)))  # (S, k)
+                Q = np.broadcast_to(frame, (B, S, k)).copy()                          # (B, S, k)
+                acc = np.zeros((B, k))
+                bad = np.zeros(B, dtype=bool)             # non-finite J or frame: NaN row
+                lost = np.zeros((B, k), dtype=bool)       # collapsed directions: NaN entries
+                renormalize = _normalize if k == 1 else _reorthonormalize
+            Q, finite = push(Q)                           # (B, S, k)
+            if finite is not None:
+                bad |= ~finite
+            t += 1
+            pending += 1
+            if pending == reorth_every or t == warmup:
+                Q = renormalize(Q, acc, bad, lost, frame, count=t > warmup)
+                pending = 0
         if Q is None:
-            k = S if k is None else check_int("k", k, minimum=1, maximum=S)
-            frame, _ = np.linalg.qr(as_generator(seed).standard_normal((S, k)))  # (S, k)
-            Q = np.broadcast_to(frame, (B, S, k)).copy()                          # (B, S, k)
-            acc = np.zeros((B, k))
-            bad = np.zeros(B, dtype=bool)                 # non-finite J or frame: NaN row
-            lost = np.zeros((B, k), dtype=bool)           # collapsed directions: NaN entries
-        Q, finite = push(Q)                               # (B, S, k)
-        bad |= ~finite
-        t += 1
-        pending += 1
-        if pending == reorth_every or t == warmup:
-            Q = _reorthonormalize(Q, acc, bad, lost, frame, count=t > warmup)
-            pending = 0
-    if Q is None:
-        raise ValueError("J must contain at least one step; got an empty iterable")
-    if t <= warmup:
-        raise ValueError(f"warmup must be < T = {t} (steps left to average); got {warmup}")
-    if pending:
-        Q = _reorthonormalize(Q, acc, bad, lost, frame, count=True)
+            raise ValueError("J must contain at least one step; got an empty iterable")
+        if t <= warmup:
+            raise ValueError(f"warmup must be < T = {t} (steps left to average); got {warmup}")
+        if pending:
+            Q = renormalize(Q, acc, bad, lost, frame, count=True)
     exponents = acc / (t - warmup)
     exponents[lost] = np.nan
     exponents[bad] = np.nan                                 # sorted below: NaN entries last
@@ -188,7 +214,7 @@ def _reorthonormalize(Q: np.ndarray, acc: np.ndarray, bad: np.ndarray, lost: np.
     if bad.any():
         Q[bad] = frame
     if count:
-        lengths = stable_norm(Q, axis=-2)                      # (B, k), column norms
+        lengths = _column_norms(Q)                             # (B, k)
     # One BLAS thread: a tall-skinny QR gains nothing from threads, and a threaded
     # LAPACK QR on a busy machine was measured 800x slower (0.19 ms -> 154 ms at S = 2048).
     with _blas().limit(limits=1, user_api="blas"):
@@ -200,4 +226,48 @@ def _reorthonormalize(Q: np.ndarray, acc: np.ndarray, bad: np.ndarray, lost: np.
         lost |= np.logical_or.accumulate(collapsed, axis=-1)
         with np.errstate(divide="ignore"):
             acc += np.log(diag)
+    return Q
+
+
+#: Bounds on a column's squared norm inside which no square over- or underflows
+#: enough to matter: the plain sum of squares is then as good as the scaled one.
+_SQUARES_SAFE = (1e-280, 1e300)
+
+
+def _column_norms(Q: np.ndarray) -> np.ndarray:
+    """``stable_norm(Q, axis=-2)`` (B, k) of a finite frame (B, S, k), to round-off: the
+    plain square root of the sum of squares when it is safe (a tenth of the cost), the
+    scaled norm otherwise."""
+    squares = np.einsum("bsk,bsk->bk", Q, Q)
+    low, high = _SQUARES_SAFE
+    if ((squares > low) & (squares < high)).all():
+        return np.sqrt(squares)
+    return stable_norm(Q, axis=-2)
+
+
+def _normalize(Q: np.ndarray, acc: np.ndarray, bad: np.ndarray, lost: np.ndarray,
+               frame: np.ndarray, *, count: bool) -> np.ndarray:
+    """:func:`_reorthonormalize` of a one-column frame (``k = 1``): its QR is its norm.
+
+    ``Q / ||Q||`` in place of ``Q``, and ``log ||Q||`` added to ``acc`` if ``count``:
+    ``|R_11|`` and ``Q``'s column up to its sign, which no later step or norm sees
+    (``J (-q) = -(J q)`` exactly). A zero column adds ``-inf`` (annihilation) and restarts
+    along the first axis, as Householder QR leaves it; one column cannot collapse, so
+    ``lost`` stays False. Non-finite samples are flagged in ``bad`` and restarted from
+    ``frame``, as there.
+    """
+    finite = _finite_rows(Q)
+    if finite is not None:
+        bad |= ~finite
+    if bad.any():
+        Q[bad] = frame
+    norm = _column_norms(Q)                                    # (B, 1)
+    if count:
+        with np.errstate(divide="ignore"):
+            acc += np.log(norm)
+    zero = norm[:, 0] == 0                                     # (B,)
+    Q = Q / np.where(zero[:, None], 1.0, norm)[:, None, :]     # (B, S, 1) / (B, 1, 1)
+    if zero.any():
+        Q[zero] = 0.0
+        Q[zero, 0] = 1.0
     return Q

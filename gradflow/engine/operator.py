@@ -74,19 +74,22 @@ class JacobianOperator:
     def __len__(self) -> int:
         return self.steps
 
+    # The two checks below run once per product, T times per Lyapunov spectrum: they
+    # test the common case (a Python int, a float ndarray) first.
     def _step(self, t: Any) -> int:
-        if isinstance(t, bool) or not isinstance(t, int | np.integer) or \
-                not 0 <= t < self.steps:
-            raise ValueError(f"t must be an integer step in 0..{self.steps - 1}; "
-                             f"got {describe(t)}")
-        return self.steps - 1 - int(t) if self.reverse else int(t)
+        T = self.trace.h.shape[0] - 1
+        if type(t) is not int and (isinstance(t, bool) or not isinstance(t, np.integer)):
+            raise ValueError(f"t must be an integer step in 0..{T - 1}; got {describe(t)}")
+        if not 0 <= t < T:
+            raise ValueError(f"t must be an integer step in 0..{T - 1}; got {describe(t)}")
+        return T - 1 - int(t) if self.reverse else int(t)
 
     def _check(self, name: str, V: Any) -> np.ndarray:
         V = np.asarray(V)
-        B, S = self.batch, self.state_size
-        if V.ndim != 3 or V.shape[:2] != (B, S) or not np.issubdtype(V.dtype, np.floating):
-            raise ValueError(f"{name} must be a float array of shape (B, S, K) = ({B}, {S}, K); "
-                             f"got {describe(V)}")
+        if V.ndim != 3 or V.shape[:2] != (self.trace.h.shape[1], self.cell.state_size) or \
+                V.dtype.kind != "f":
+            raise ValueError(f"{name} must be a float array of shape (B, S, K) = ({self.batch}, "
+                             f"{self.state_size}, K); got {describe(V)}")
         return V
 
     def matvec(self, t: int, V: Any) -> np.ndarray:

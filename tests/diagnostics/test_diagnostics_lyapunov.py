@@ -167,3 +167,68 @@ def test_float32_jacobians_are_cast_per_step(rng):
         tracemalloc.stop()
     assert peak < J32.nbytes / 4                  # a float64 copy would be 2 * J32.nbytes
     np.testing.assert_array_equal(got, expect)
+
+
+def test_one_exponent_is_the_qr_path_to_round_off(rng):
+    """k = 1 divides the column by its norm instead of a QR: the same |R_11| (and the same
+    column up to its sign) at every renormalization, warm-up or not."""
+    from gradflow.diagnostics.lyapunov import _normalize, _reorthonormalize
+
+    frame = np.linalg.qr(rng.standard_normal((6, 1)))[0]
+    for scale in (1.0, 1e200, 1e-200):                      # the scaled-norm fallback too
+        Q = rng.standard_normal((4, 6, 1)) * scale
+        Q[2] = 0.0                                           # annihilated: -inf, restarts
+        Q[3, 1] = np.nan                                     # non-finite: flagged, restarts
+        for count in (True, False):
+            state = [(np.zeros((4, 1)), np.zeros(4, bool), np.zeros((4, 1), bool))
+                     for _ in range(2)]
+            with np.errstate(divide="ignore"):
+                got = _normalize(Q.copy(), *state[0], frame, count=count)
+                want = _reorthonormalize(Q.copy(), *state[1], frame, count=count)
+            np.testing.assert_allclose(np.abs(got), np.abs(want), rtol=1e-14, atol=1e-15)
+            for a, b in zip(state[0], state[1], strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+def test_one_exponent_reports_like_several(rng):
+    # Exponents [1.2, 0.3, -0.5]: k = 1 gives the top one; NaN, overflow and zero as for k = 3.
+    Q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    c = np.array([1.2, 0.3, -0.5])
+    J = np.broadcast_to(Q @ np.diag(np.exp(c)) @ Q.T, (200, 4, 3, 3)).copy()
+    J[7, 1, 2, 0] = np.nan
+    J[:, 2] *= 1e120                                         # overflows between norms
+    lam = lyapunov_spectrum(J, k=1, warmup=50, reorth_every=4)
+    assert lam.shape == (4, 1)
+    np.testing.assert_allclose(lam[[0, 3], 0], c[0], atol=1e-12)
+    assert np.isnan(lam[1, 0]) and np.isnan(lam[2, 0])
+    np.testing.assert_allclose(lam[[0, 3]], lyapunov_spectrum(J, k=3, warmup=50)[[0, 3], :1],
+                               atol=1e-12)
+    assert np.isneginf(lyapunov_spectrum(np.zeros((4, 1, 2, 2)), k=1)).all()
+
+
+class _DenseOperator:
+    """A dense J seen only through products, as a matrix-free operator is."""
+
+    def __init__(self, J):
+        self.J, self.shape, self.dtype = J, J.shape, J.dtype
+
+    def matvec(self, t, V):
+        return self.J[t] @ V
+
+    def rmatvec(self, t, U):
+        return np.swapaxes(self.J[t], -1, -2) @ U
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_operator_nan_and_overflow_rows_are_those_of_the_dense_steps(rng, k):
+    # An operator's frame is checked at renormalizations only: a NaN or an overflow in
+    # between still makes that sample's row NaN, and only that sample's.
+    J = rng.standard_normal((30, 4, 3, 3))
+    J[5, 1] = np.nan                                         # the whole step: the frame sees it
+    J[:, 2] *= 1e120                                         # overflows within 3 steps
+    J[:, 3] *= 0.0                                           # annihilated: -inf, not NaN
+    op = lyapunov_spectrum(_DenseOperator(J), k=k, warmup=3, reorth_every=7)
+    dense = lyapunov_spectrum(J, k=k, warmup=3, reorth_every=7)
+    assert np.isnan(op[1]).all() and np.isnan(op[2]).all() and np.isneginf(op[3]).all()
+    np.testing.assert_array_equal(np.isnan(op), np.isnan(dense))
+    np.testing.assert_allclose(op[0], dense[0], rtol=1e-12)
