@@ -34,15 +34,15 @@ and updates. What it records goes into :class:`History`:
   Lyapunov exponent ``lambda_max``, and for gated cells ``gate_mean_{g}`` and
   the forget / update gate's ``timescale_{g}``. A row at step ``k`` describes
   the parameters after ``k`` updates (before update ``k``), like ``loss``.
-  Cost per record: one forward, a backward per direction, ``T`` matrix-free
-  Jacobian products on the probe, and a DataFrame of the numbers. Measured
-  (CPU time of the records against the rest of the run; adding problem,
-  batch 32, one BLAS thread, a record every 50 steps, on a shared 2-core
-  machine): with H = 16, T = 25 and a probe of 32, 1.9 / 3.0 / 3.2 ms a
-  record, adding 12% / 11% / 11% for the RNN / GRU / LSTM, of which about
-  0.7 ms a record is pandas (building the numbers' frame and iterating it);
-  with H = 32, T = 100 and a probe of 16, 3.2 / 6.8 / 8.2 ms, adding 6% /
-  5% / 5%.
+  Cost per record: one forward, a backward per direction and ``T``
+  matrix-free Jacobian products on the probe (rows are plain tuples, no
+  DataFrame). Measured (CPU time of the records against the rest of the
+  run; adding problem, batch 32, one BLAS thread, a record every 50 steps,
+  on a shared 2-core machine): with H = 16, T = 25 and a probe of 32,
+  1.2 / 2.3 / 2.5 ms a record, adding 7.7% / 8.2% / 8.7% for the RNN / GRU /
+  LSTM (total run CPU with against without recording: +9.4% / +9.7% /
+  +9.9%); with H = 32, T = 100 and a probe of 16, 2.5 / 5.9 / 7.1 ms, adding
+  5.0% / 4.1% / 4.5%. Every 100 steps halves it.
 
 Early stopping and frozen parameters
 ------------------------------------
@@ -319,8 +319,10 @@ def _record_dynamics(rows: list[tuple], step: int, net: Any, params: dict,
 
     network_params, _ = split_params(params)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        numbers = measure_dynamics(net, network_params, probe, seed=seed).numbers
-    rows.extend((step, *row) for row in numbers.itertuples(index=False))
+        dynamics = measure_dynamics(net, network_params, probe, seed=seed)
+    # Plain tuples, not the numbers frame: a 4-row DataFrame and its itertuples cost
+    # ~0.7 ms, a third of a small network's record.
+    rows.extend((step, *row) for row in dynamics.records("numbers"))
 
 
 def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "adam",
