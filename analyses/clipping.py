@@ -35,7 +35,7 @@ import gradflow
 from gradflow.report import mean_ci, rate_ci
 from gradflow.report.claims import Claim, Summary, exceeds, fmt, matches, proportion
 from gradflow.report.stats import solved_fraction
-from gradflow.report.style import new_figure
+from gradflow.report.style import new_figure, shared_legend
 from gradflow.tasks import AddingProblem
 
 TITLE = "Exploding gradients and norm clipping"
@@ -371,12 +371,7 @@ def render(frame: pd.DataFrame, out) -> None:
             ax.set_ylim(-0.03, 1.03)
             ax.set_xlabel("SGD step")
         axes[0][0].set_ylabel("fraction solved")
-        handles = {}
-        for ax in axes.flat:
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                handles.setdefault(lab, h)
-        fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=5,
-                   frameon=False, fontsize="x-small")
+        shared_legend(fig, axes.flat, ncol=5, fontsize="x-small")
         out.figure("solved_fraction", fig, km,
                    caption=f"Kaplan-Meier fraction of {n_seeds} seeds that solved the adding "
                            f"problem by each SGD step, per arm (red: unclipped; blue: "

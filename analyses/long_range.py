@@ -35,7 +35,7 @@ from _long_range import claims as lr_claims
 
 import gradflow
 from gradflow.report.claims import Summary
-from gradflow.report.style import CELL_COLORS, new_figure
+from gradflow.report.style import CELL_COLORS, new_figure, shared_legend
 
 TITLE = "Learning long-range dependencies: time to solve"
 QUESTION = (
@@ -153,12 +153,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xlabel("training step")
     for row in axes:
         row[0].set_ylabel("fraction solved")
-    handles = {}
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(lab, h)
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3,
-               frameon=False, fontsize="small")
+    shared_legend(fig, axes.flat, ncol=3, fontsize="small")
     out.figure("solved_fraction", fig, km,
                caption=f"Kaplan-Meier fraction of {n_seeds} seeds that solved each task by "
                        f"each step (censored at the {budget}-step budget).",
@@ -191,12 +186,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_title(_SHORT[task])
         ax.set_xlabel(r"$\log_{10}\|\partial L/\partial x_{t_1}\|$ at init")
     axes[0][0].set_ylabel("step solved")
-    handles = {}
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(lab, h)
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3,
-               frameon=False, markerscale=1.5, fontsize="small")
+    shared_legend(fig, axes.flat, ncol=3, markerscale=1.5, fontsize="small")
     out.figure("gradient_vs_outcome", fig,
                runs[["task", "length", "model", "seed", "log10_grad_init", "solved",
                      "solve_step"]],

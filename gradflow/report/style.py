@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 __all__ = ["CELL_COLORS", "COLUMN", "PAGE", "WIDTHS", "figure_style", "new_figure", "save_figure",
-           "width_name"]
+           "shared_legend", "width_name"]
 
 #: Printed widths in inches: one column of a two-column paper, and the full page.
 COLUMN, PAGE = 3.4, 7.0
@@ -112,3 +112,17 @@ def save_figure(fig: matplotlib.figure.Figure, stem: Path,
             paths.append(path)
     plt.close(fig)
     return paths
+
+
+def shared_legend(fig: Any, axes: Any, **kwargs: Any) -> Any:
+    """One legend below a figure of panels: every label once, its first handle.
+
+    ``axes`` is any iterable of axes (``axes.flat``); ``kwargs`` go to
+    ``fig.legend`` (``ncol=3``, ``fontsize="small"``, ...).
+    """
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    return fig.legend(list(handles.values()), list(handles.keys()),
+                      loc="outside lower center", frameon=False, **kwargs)

@@ -34,14 +34,13 @@ import numpy as np
 from gradflow._validate import as_generator, check_int, check_real
 from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split, one_hot
+from gradflow.tasks._words import DET, NOUN0, PAD, WordClasses, int_or_range
 
 __all__ = ["Agreement"]
 
-_PAD, _DET, _NOUN0 = 0, 1, 2
-
 
 @dataclass(frozen=True)
-class Agreement:
+class Agreement(WordClasses):
     """Synthetic agreement with attractors (see the module docstring).
 
     Parameters
@@ -74,16 +73,9 @@ class Agreement:
     loss = "xent"
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_attractors, tuple | list):
-            if len(self.n_attractors) != 2:
-                raise ValueError("n_attractors must be an int or a (lo, hi) pair; "
-                                 f"got {self.n_attractors!r}")
-            lo = check_int("n_attractors[0]", self.n_attractors[0], minimum=0)
-            check_int("n_attractors[1]", self.n_attractors[1], minimum=lo)
-            object.__setattr__(self, "n_attractors", tuple(int(k) for k in self.n_attractors))
-        else:
-            object.__setattr__(self, "n_attractors",
-                               check_int("n_attractors", self.n_attractors, minimum=0))
+        lo, hi = int_or_range("n_attractors", self.n_attractors, 0)
+        object.__setattr__(self, "n_attractors",
+                           (lo, hi) if isinstance(self.n_attractors, tuple | list) else lo)
         check_real("mismatch_rate", self.mismatch_rate, minimum=0.0, maximum=1.0)
         check_real("test_mismatch_rate", self.test_mismatch_rate, minimum=0.0, maximum=1.0,
                    allow_none=True)
@@ -92,30 +84,16 @@ class Agreement:
         check_int("n_preps", self.n_preps, minimum=1)
         check_int("n_fillers", self.n_fillers, minimum=1)
 
-    # -- vocabulary -----------------------------------------------------------------
-    @property
-    def _prep0(self) -> int:
-        return _NOUN0 + 2 * self.n_nouns
-
-    @property
-    def _filler0(self) -> int:
-        return self._prep0 + self.n_preps
-
-    @property
-    def _verb(self) -> int:
-        return self._filler0 + self.n_fillers
-
+    # -- vocabulary (layout: gradflow.tasks._words) ---------------------------------
     @property
     def vocabulary(self) -> tuple[str, ...]:
         """Token names in one-hot order."""
-        nouns = [w for s in range(self.n_nouns) for w in (f"noun{s}", f"noun{s}s")]
-        return ("<pad>", "the", *nouns, *(f"prep{i}" for i in range(self.n_preps)),
-                *(f"filler{i}" for i in range(self.n_fillers)), "V")
+        return (*self._word_names(), "V")
 
     @property
     def input_size(self) -> int:
         """Vocabulary size: ``2 + 2 n_nouns + n_preps + n_fillers + 1``."""
-        return self._verb + 1
+        return self._verb0 + 1
 
     @property
     def attractor_range(self) -> tuple[int, int]:
@@ -175,20 +153,20 @@ class Agreement:
         preps = rng.integers(0, self.n_preps, size=(hi, B))
         fillers = rng.integers(0, self.n_fillers, size=(self.filler_length, B))
 
-        tokens = np.full((T, B), _PAD, dtype=np.int64)
+        tokens = np.full((T, B), PAD, dtype=np.int64)
         start = 3 * (hi - k)  # left padding: shorter sentences end at the verb too
-        tokens[start, cols] = _DET
-        tokens[start + 1, cols] = _NOUN0 + 2 * stems[0] + number
+        tokens[start, cols] = DET
+        tokens[start + 1, cols] = NOUN0 + 2 * stems[0] + number
         active = np.arange(hi)[:, None] < k[None, :]  # (hi, B): attractor j exists
         attr_number = number[None, :] ^ flip  # (hi, B)
         for j in range(hi):  # over attractor slots (a handful), batch vectorized
             rows = start + 2 + 3 * j
             m = active[j]
             tokens[rows[m], cols[m]] = self._prep0 + preps[j, m]
-            tokens[rows[m] + 1, cols[m]] = _DET
-            tokens[rows[m] + 2, cols[m]] = _NOUN0 + 2 * stems[j + 1, m] + attr_number[j, m]
+            tokens[rows[m] + 1, cols[m]] = DET
+            tokens[rows[m] + 2, cols[m]] = NOUN0 + 2 * stems[j + 1, m] + attr_number[j, m]
         tokens[T - 1 - self.filler_length:T - 1] = self._filler0 + fillers
-        tokens[T - 1] = self._verb
+        tokens[T - 1] = self._verb0
 
         mismatch = flip & active
         last = np.clip(k - 1, 0, None)
@@ -212,11 +190,7 @@ class Agreement:
         -------
         ndarray of int64, shape (B,)
         """
-        tokens = np.asarray(x).argmax(axis=-1)  # (T, B)
-        is_noun = (tokens >= _NOUN0) & (tokens < self._prep0)
-        T = tokens.shape[0]
-        last = T - 1 - is_noun[::-1].argmax(axis=0)  # every sentence has a subject noun
-        return ((tokens[last, np.arange(tokens.shape[1])] - _NOUN0) % 2).astype(np.int64)
+        return self._recent_number(np.asarray(x).argmax(axis=-1))
 
     def recency_error_rate(self, split: Split = "train") -> float:
         """Expected error of :meth:`recency_predict`: P(k >= 1) times the mismatch rate."""
@@ -226,10 +200,7 @@ class Agreement:
 
     def decode(self, x: np.ndarray) -> list[str]:
         """The sentences of a batch ``x`` ``(T, B, I)`` as text, padding dropped."""
-        vocab = self.vocabulary
-        tokens = np.asarray(x).argmax(axis=-1)
-        return [" ".join(vocab[t] for t in tokens[:, b] if t != _PAD)
-                for b in range(tokens.shape[1])]
+        return self._decode(np.asarray(x).argmax(axis=-1), self.vocabulary)
 
     def baseline(self) -> float:
         """``ln 2``: subject numbers are balanced."""

@@ -44,6 +44,7 @@ import numpy as np
 from gradflow._validate import as_generator, check_choice, check_int, check_real
 from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split, one_hot
+from gradflow.tasks._words import DET, NOUN0, PAD, WordClasses, int_or_range
 
 __all__ = ["AGREEMENT_OBJECTIVES", "AgreementLM", "AgreementObjective"]
 
@@ -51,23 +52,8 @@ __all__ = ["AGREEMENT_OBJECTIVES", "AgreementLM", "AgreementObjective"]
 AgreementObjective = Literal["lm", "number"]
 AGREEMENT_OBJECTIVES: tuple[str, ...] = get_args(AgreementObjective)
 
-_PAD, _DET, _NOUN0 = 0, 1, 2
-
-
-def _pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
-    """An int ``k`` as ``(k, k)``, or an inclusive ``(lo, hi)`` range, checked."""
-    if isinstance(value, tuple | list):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a (lo, hi) pair; got {value!r}")
-        lo = check_int(f"{name}[0]", value[0], minimum=minimum)
-        hi = check_int(f"{name}[1]", value[1], minimum=lo)
-        return lo, hi
-    k = check_int(name, value, minimum=minimum)
-    return k, k
-
-
 @dataclass(frozen=True)
-class AgreementLM:
+class AgreementLM(WordClasses):
     """Agreement as a language model, or as a number classifier (module docstring).
 
     Parameters
@@ -102,8 +88,8 @@ class AgreementLM:
 
     def __post_init__(self) -> None:
         check_choice("objective", self.objective, AGREEMENT_OBJECTIVES)
-        _, d_hi = _pair("distance", self.distance, 1)
-        _, k_hi = _pair("n_attractors", self.n_attractors, 0)
+        _, d_hi = int_or_range("distance", self.distance, 1)
+        _, k_hi = int_or_range("n_attractors", self.n_attractors, 0)
         if 3 * k_hi + 1 > d_hi:
             raise ValueError(f"n_attractors up to {k_hi} needs a distance of at least "
                              f"{3 * k_hi + 1} (3 tokens per attractor); got distance "
@@ -138,24 +124,10 @@ class AgreementLM:
 
     # -- vocabulary -----------------------------------------------------------------
     @property
-    def _prep0(self) -> int:
-        return _NOUN0 + 2 * self.n_nouns
-
-    @property
-    def _filler0(self) -> int:
-        return self._prep0 + self.n_preps
-
-    @property
-    def _verb0(self) -> int:
-        return self._filler0 + self.n_fillers
-
-    @property
     def vocabulary(self) -> tuple[str, ...]:
         """Token names in one-hot order."""
-        nouns = [w for s in range(self.n_nouns) for w in (f"noun{s}", f"noun{s}s")]
         verbs = [w for s in range(self.n_verbs) for w in (f"verb{s}s", f"verb{s}")]
-        return ("<pad>", "the", *nouns, *(f"prep{i}" for i in range(self.n_preps)),
-                *(f"filler{i}" for i in range(self.n_fillers)), *verbs)
+        return (*self._word_names(), *verbs)
 
     def verb_token(self, stem: np.ndarray, number: np.ndarray) -> np.ndarray:
         """Token ids of verb ``stem`` in ``number`` (0 singular, 1 plural), elementwise."""
@@ -164,12 +136,12 @@ class AgreementLM:
     @property
     def distance_range(self) -> tuple[int, int]:
         """``(d_lo, d_hi)``, inclusive."""
-        return _pair("distance", self.distance, 1)
+        return int_or_range("distance", self.distance, 1)
 
     @property
     def attractor_range(self) -> tuple[int, int]:
         """``(k_lo, k_hi)``, inclusive."""
-        return _pair("n_attractors", self.n_attractors, 0)
+        return int_or_range("n_attractors", self.n_attractors, 0)
 
     def rate(self, split: Split = "train") -> float:
         """The mismatch rate used for ``split``."""
@@ -230,12 +202,12 @@ class AgreementLM:
         fillers = rng.integers(0, self.n_fillers, size=(T + 1, B))
         verb = rng.integers(0, self.n_verbs, size=B)
 
-        tokens = np.full((T + 1, B), _PAD, dtype=np.int64)
+        tokens = np.full((T + 1, B), PAD, dtype=np.int64)
         steps = np.arange(T + 1)[:, None]                      # (T+1, 1)
         start = T - 1 - d                                       # (B,): "the" of the subject
         m = d - 1 - 3 * k                                       # fillers
-        tokens[start, cols] = _DET
-        tokens[start + 1, cols] = _NOUN0 + 2 * subject + number
+        tokens[start, cols] = DET
+        tokens[start + 1, cols] = NOUN0 + 2 * subject + number
         in_fill = (steps >= start + 2) & (steps < start + 2 + m)
         tokens[in_fill] = (self._filler0 + fillers)[in_fill]
         # Attractor j (0 = nearest the subject) fills steps a_j, a_j + 1, a_j + 2 with
@@ -246,8 +218,8 @@ class AgreementLM:
             on = active[j]
             a = T - 3 * (k - j)                                 # (B,)
             tokens[a[on], cols[on]] = self._prep0 + preps[j, on]
-            tokens[a[on] + 1, cols[on]] = _DET
-            tokens[a[on] + 2, cols[on]] = _NOUN0 + 2 * stems[j, on] + attr_number[j, on]
+            tokens[a[on] + 1, cols[on]] = DET
+            tokens[a[on] + 2, cols[on]] = NOUN0 + 2 * stems[j, on] + attr_number[j, on]
         tokens[T] = self.verb_token(verb, number)
 
         mismatch = flip & active
@@ -299,18 +271,11 @@ class AgreementLM:
 
     def recency_predict(self, x: np.ndarray) -> np.ndarray:
         """The sequential-recency heuristic: the number of the most recent noun, ``(B,)``."""
-        tokens = np.asarray(x).argmax(axis=-1)                  # (T, B)
-        is_noun = (tokens >= _NOUN0) & (tokens < self._prep0)
-        T = tokens.shape[0]
-        last = T - 1 - is_noun[::-1].argmax(axis=0)             # every sentence has a subject
-        return ((tokens[last, np.arange(tokens.shape[1])] - _NOUN0) % 2).astype(np.int64)
+        return self._recent_number(np.asarray(x).argmax(axis=-1))
 
     def decode(self, tokens: np.ndarray) -> list[str]:
         """Sentences of a token array ``(T', B)`` (e.g. ``info["tokens"]``), padding dropped."""
-        vocab = self.vocabulary
-        tokens = np.asarray(tokens)
-        return [" ".join(vocab[t] for t in tokens[:, b] if t != _PAD)
-                for b in range(tokens.shape[1])]
+        return self._decode(np.asarray(tokens), self.vocabulary)
 
     def baseline(self) -> float:
         """The best memoryless predictor's loss.
