@@ -94,10 +94,6 @@ class Claim:
         """The text for this claim's verdict (prose chosen by the data)."""
         return {"holds": holds, "fails": fails, "inconclusive": inconclusive}[self.verdict]
 
-    def sentence(self) -> str:
-        """``statement`` with its verdict and evidence, for prose."""
-        return f"{self.statement} **{self.verdict.upper()}** ({self.evidence})."
-
 
 @dataclass(frozen=True)
 class Cite:
