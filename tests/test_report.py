@@ -143,8 +143,23 @@ def test_every_shipped_analysis_runs_on_its_quick_grid(tmp_path, name):
     assert mine.evidence.str.len().min() > 0
 
 
-def test_editing_a_helper_changes_the_cache_key(tmp_path, analyses):
+def test_editing_a_helper_changes_the_cache_key_of_the_analyses_that_import_it(tmp_path,
+                                                                            analyses):
     (tiny,) = discover(analyses)
     before = tiny.source_hash()
-    (analyses / "_helper.py").write_text("X = 2\n", encoding="utf-8")
+    (analyses / "_helper.py").write_text("X = 2\n", encoding="utf-8")   # tiny does not use it
+    assert tiny.source_hash() == before
+    source = (analyses / "tiny.py").read_text(encoding="utf-8")
+    (analyses / "tiny.py").write_text("from _helper import X  # noqa\n" + source,
+                                      encoding="utf-8")
+    (analyses / "_other.py").write_text("import _deep\n", encoding="utf-8")
+    (analyses / "_deep.py").write_text("Y = 1\n", encoding="utf-8")
+    before = tiny.source_hash()
+    (analyses / "_helper.py").write_text("import _other\nX = 3\n", encoding="utf-8")
+    assert tiny.source_hash() != before
+    from gradflow.report.analyses import imported_helpers
+    assert [p.name for p in imported_helpers(tiny.path)] == ["_deep.py", "_helper.py",
+                                                             "_other.py"]
+    before = tiny.source_hash()
+    (analyses / "_deep.py").write_text("Y = 2\n", encoding="utf-8")   # reached through two
     assert tiny.source_hash() != before

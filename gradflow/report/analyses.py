@@ -18,6 +18,7 @@ the shipped ones do.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -95,13 +96,41 @@ class Analysis:
         return expand_grid(grid if grid is not None else self.module.GRID)
 
     def source_hash(self) -> str:
-        """sha256 of the file and of its folder's ``_*.py`` helpers (which it may import):
-        part of every cached run's key, so editing a helper recomputes too."""
+        """sha256 of the file and of the folder's ``_*.py`` helpers it imports (directly
+        or through another helper): part of every cached run's key, so editing a helper
+        it uses recomputes it, and editing one it does not use leaves its cache valid."""
         digest = hashlib.sha256(self.path.read_bytes())
-        for helper in sorted(self.path.parent.glob("_*.py")):
+        for helper in imported_helpers(self.path):
             digest.update(helper.name.encode())
             digest.update(helper.read_bytes())
         return digest.hexdigest()
+
+
+def imported_helpers(path: Path) -> list[Path]:
+    """The ``_*.py`` files beside ``path`` that it imports by name (``import _x``, ``from _x
+    import ...``), followed through the helpers themselves; sorted. A file that does not
+    parse counts as importing every helper (it will fail to load anyway)."""
+    folder = path.parent
+    found: set[Path] = set()
+    todo = [path]
+    while todo:
+        try:
+            tree = ast.parse(todo.pop().read_bytes())
+        except SyntaxError:
+            return sorted(folder.glob("_*.py"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                helper = folder / f"{name.split('.')[0]}.py"
+                if helper.name.startswith("_") and helper.is_file() and helper not in found:
+                    found.add(helper)
+                    todo.append(helper)
+    return sorted(found)
 
 
 class RunConfig:

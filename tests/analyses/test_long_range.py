@@ -21,7 +21,7 @@ def frame_of(spec: dict, grads: dict | None = None) -> pd.DataFrame:
     for (task, T, model), steps in spec.items():
         g = (grads or {}).get((task, T, model), [-5.0] * len(steps))
         for seed, (step, lg) in enumerate(zip(steps, g, strict=True)):
-            rows.append({"cell": f"{task}/{T}/{model}", "steps": BUDGET, "seed": seed,
+            rows.append({"chain": f"{task}/{model}", "steps": BUDGET, "seed": seed,
                          "task": task, "length": T, "model": model,
                          "solved": step is not None,
                          "solve_step": BUDGET if step is None else step,
@@ -44,25 +44,46 @@ def verdicts(lr, spec, grads=None):
     return lr.summarize(frame_of(spec, grads)).verdicts()
 
 
-def test_run_gives_one_row_with_the_expected_columns(lr):
-    rows = lr.run({"cell": "adding/10/gru_open", "steps": 3, "seed": 0})
-    assert len(rows) == 1
-    assert set(rows[0]) == {"task", "length", "model", "solved", "solve_step",
+def test_run_trains_a_chain_with_the_expected_columns(lr):
+    rows = lr.run({"chain": "adding/gru_open", "lengths": [10, 20], "steps": 3, "seeds": 2})
+    # 3 steps solve nothing: 0/2 is not significantly below one half (Wilson upper 0.66),
+    # so the chain goes on to T = 20.
+    assert [(r["length"], r["seed"]) for r in rows] == [(10, 0), (10, 1), (20, 0), (20, 1)]
+    assert set(rows[0]) == {"task", "length", "model", "seed", "solved", "solve_step",
                             "log10_grad_init", "held_out_loss", "baseline", "n_params",
                             "n_skipped"}
-    assert rows[0]["solve_step"] in (3,) or rows[0]["solved"]
+    assert all(r["solve_step"] == 3 or r["solved"] for r in rows)
     assert rows[0]["n_params"] == 3 * (32 * 32 + 32 * 2 + 2 * 32)
     assert np.isfinite(rows[0]["log10_grad_init"])
-    for cell in ("order/10/irnn", "copy/3/lstm_fb3"):
-        assert lr.run({"cell": cell, "steps": 2, "seed": 1})[0]["task"] == cell.split("/")[0]
+    for chain, T in (("order/irnn", 10), ("copy/lstm_fb3", 3)):
+        rows = lr.run({"chain": chain, "lengths": [T], "steps": 2, "seeds": 1})
+        assert rows[0]["task"] == chain.split("/")[0] and rows[0]["length"] == T
 
 
-def test_every_grid_cell_parses_and_has_16_seeds(lr):
-    for cell in lr.GRID["cell"]:
-        lr.parse(cell)
-    assert len(lr.GRID["seed"]) >= 16
-    with pytest.raises(ValueError, match="unknown cell"):
-        lr.parse("adding/10/vanilla")
+def test_run_stops_a_chain_once_the_rate_is_significantly_below_half(lr, monkeypatch):
+    outcome = {10: [True] * 16, 20: [True] * 5 + [False] * 11, 40: [True] * 4 + [False] * 12}
+    calls = []
+
+    def fake(task, length, model, seed, steps):
+        calls.append(length)
+        return {"solved": outcome[length][seed], "solve_step": steps}
+
+    monkeypatch.setattr(lr, "train_one", fake)
+    rows = lr.run({"chain": "adding/gru", "lengths": [10, 20, 40, 80], "steps": 5, "seeds": 16})
+    assert sorted(set(calls)) == [10, 20, 40]             # 4/16 at T = 40: no T = 80
+    assert len(rows) == 48
+    assert lr.go_on(5, 16) and not lr.go_on(4, 16) and lr.go_on(0, 2)
+
+
+def test_every_grid_chain_parses_and_has_16_seeds(lr):
+    for chain in lr.GRID["chain"]:
+        lr.parse(chain)
+    assert len(set(lr.GRID["chain"])) == len(lr.GRID["chain"])
+    assert lr.GRID["seeds"] == [16] and lr.GRID["lengths"] == [[50, 100, 200, 400]]
+    tasks_models = {lr.parse(c) for c in lr.GRID["chain"]}
+    assert {(t, m) for t in L.TASKS for m in L.MODELS if m != "gru_open"} <= tasks_models
+    with pytest.raises(ValueError, match="unknown chain"):
+        lr.parse("adding/vanilla")
 
 
 def test_reset_gate_held_open_stays_open_through_training():
@@ -148,12 +169,25 @@ def test_gru_sooner_than_lstm_fb1_per_cell(lr):
 def test_gated_beat_rnn(lr):
     spec = {("adding", 100, m): FAST for m in L.GATED}
     spec.update({("adding", 100, m): NEVER for m in L.RNNS})
-    spec[("adding", 50, "rnn")] = FAST                  # T < 100 is not part of the claim
+    spec[("adding", 200, "gru")] = FAST                 # no RNN at T = 200: no comparison
     assert verdicts(lr, spec)["gated_beat_rnn"] == "holds"
+    assert "12 log-rank comparisons" in lr.summarize(frame_of(spec)).claims[
+        "gated_beat_rnn"].evidence
     spec[("adding", 100, "irnn")] = FAST
     assert verdicts(lr, spec)["gated_beat_rnn"] == "inconclusive"
     spec[("adding", 100, "lstm")] = NEVER
     assert verdicts(lr, spec)["gated_beat_rnn"] == "fails"
+
+
+def test_not_trained_lists_the_lengths_a_chain_did_not_reach(lr):
+    spec = {("adding", 50, "rnn"): NEVER, ("adding", 50, "gru"): FAST,
+            ("adding", 100, "gru"): FAST}
+    table = lr.summarize(frame_of(spec)).tables["not_trained"]
+    assert table.to_dict("records") == [
+        {"task": "adding", "model": "rnn", "last": 50, "rates": "0/16 solved at T = 50",
+         "not_trained": "100 200 400"},
+        {"task": "adding", "model": "gru", "last": 100, "rates": "16/16 solved at T = 100",
+         "not_trained": "200 400"}]
 
 
 def test_irnn_vs_orthogonal(lr):
