@@ -156,7 +156,10 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
             analysis.module.render(frame, section)
     except Exception as exc:
         raise AnalysisError(analysis.path, "render", exc) from exc
-    seeds = sorted({c["seed"] for c in configs if "seed" in c})
+    # The seeds the rows carry (an analysis may run several seeds per configuration).
+    seeds = (sorted({getattr(v, "item", lambda v=v: v)() for v in frame["seed"].dropna()})
+             if "seed" in frame
+             else sorted({c["seed"] for c in configs if "seed" in c}))
     info = {"title": analysis.title, "file": analysis.path.name, "configs": len(configs),
             "rows": len(frame), "seeds": seeds, "quick": quick,
             "wall_time_s": round(time.perf_counter() - start, 3)}
