@@ -379,6 +379,34 @@ def gru_vs_lstm(length: int = 100, hidden_sizes: tuple[int, ...] = (32, 128), ba
     return rows
 
 
+def time_to_solve(cells: list[dict], table: Path) -> list[dict]:
+    """Steps to solve (the report's long-range table) times the measured time per step.
+
+    ``cells``: rows of :func:`gru_vs_lstm`; ``table``: the report's
+    ``long_range-cells.csv``. One row per cell whose Kaplan-Meier median steps to
+    solve the adding problem at the same T and hidden size 32 is finite there;
+    empty when the table is missing.
+    """
+    if not table.is_file():
+        return []
+    import pandas as pd
+
+    report = pd.read_csv(table)
+    rows = []
+    for r in cells:
+        if r["hidden"] != 32:          # the long-range analysis trains H = 32
+            continue
+        for cell in ("gru", "lstm"):
+            hit = report[(report.task == "adding") & (report.length == r["T"])
+                         & (report.model == cell)]
+            if len(hit) and np.isfinite(hit.median_step.iloc[0]):
+                steps = float(hit.median_step.iloc[0])
+                ms = r[f"{cell}_ms"]
+                rows.append({"cell": cell, "T": r["T"], "hidden": r["hidden"], "steps": steps,
+                             "ms": ms, "seconds": steps * ms / 1e3})
+    return rows
+
+
 def real_size_lyapunov(hidden_size: int = 1024, steps: int = 1000, exponents: int = 10,
                        threads: int = 1, repeat: int = 3) -> dict[str, float]:
     """Issue 16's goal: the top Lyapunov exponents of a real-size LSTM, matrix-free.
@@ -515,6 +543,14 @@ def _run(args: argparse.Namespace) -> int:
                   "| ---: | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {r['hidden']} | {r['gru_ms']:.2f} | {r['lstm_ms']:.2f} | "
                   f"{r['ratio']:.2f} | {r['gru_params']} | {r['lstm_params']} |" for r in cells]
+        solve = time_to_solve(cells, Path("reports/tables/long_range-cells.csv"))
+        if solve:
+            lines += ["", "Time to solve, this machine: " + "; ".join(
+                f"the {r['cell'].upper()} solves the adding problem at T = {r['T']} (H = "
+                f"{r['hidden']}) in a Kaplan-Meier median of {r['steps']:.0f} steps "
+                f"(`reports/tables/long_range-cells.csv`) x {r['ms']:.2f} ms = "
+                f"{r['seconds']:.1f} s" for r in solve) + " (training steps only, the "
+                "held-out checks every 50 steps not counted)."]
     if real is not None:
         total = real["forward_s"] + real["spectrum_s"]
         lines += ["", f"**Matrix-free Lyapunov spectrum of a real-size model** (issue 16: "

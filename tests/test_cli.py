@@ -77,3 +77,16 @@ def test_bench_writes_its_table(tmp_path):
         assert paths <= {"oneDNN", "ATen"} and "ATen" in paths
     except ImportError:
         assert paths == {"-"}
+
+
+def test_bench_time_to_solve_multiplies_the_reports_steps_by_the_measured_step(tmp_path):
+    from gradflow.bench import time_to_solve
+    table = tmp_path / "long_range-cells.csv"
+    assert time_to_solve([{"hidden": 32, "T": 100, "gru_ms": 2.0, "lstm_ms": 3.0}], table) == []
+    table.write_text("task,length,model,median_step\nadding,100,gru,300\nadding,100,lstm,\n"
+                     "adding,50,lstm,700\n", encoding="utf-8")
+    rows = time_to_solve([{"hidden": 32, "T": 100, "gru_ms": 2.0, "lstm_ms": 3.0},
+                          {"hidden": 128, "T": 100, "gru_ms": 9.0, "lstm_ms": 9.0}], table)
+    # The LSTM never reached its median at T = 100 (empty), H = 128 is not the report's size.
+    assert rows == [{"cell": "gru", "T": 100, "hidden": 32, "steps": 300.0, "ms": 2.0,
+                     "seconds": 0.6}]
