@@ -387,7 +387,8 @@ def render(frame: pd.DataFrame, out) -> None:
     n_seeds = int(arms.runs.max()) if len(arms) else 0
 
     # Figure 1: Kaplan-Meier fraction solved per arm, a panel per (gain, T).
-    panels = list(arms[["gain", "length"]].drop_duplicates().itertuples(index=False))
+    panels = list(arms[["gain", "length"]].drop_duplicates()
+                  .sort_values(["length", "gain"]).itertuples(index=False))
     if panels:
         ncols = min(len(panels), 3)
         nrows = -(-len(panels) // ncols)
@@ -468,18 +469,24 @@ def render(frame: pd.DataFrame, out) -> None:
                               "worst, Bonferroni over the clipped arms), fails if one "
                               "unclipped rate ends lower than every clipped arm; the pair "
                               "is chosen as in the time-to-solve table")
-        fig, axes = new_figure("page", 2.6, ncols=len(best_loss), sharey=True,
+        ncols = min(len(best_loss), 3)
+        nrows = -(-len(best_loss) // ncols)
+        fig, axes = new_figure("page", 2.4 * nrows, ncols=ncols, nrows=nrows, sharey=True,
                                squeeze=False)
+        for ax in axes.flat[len(best_loss):]:
+            ax.set_visible(False)
         learn = runs[runs.part == "learn"]
         top = 1e4                                  # overflowed and larger: drawn here
-        for ax, r in zip(axes[0], best_loss.itertuples(), strict=True):
+        red, blue = sns.color_palette("Reds", 5)[3], sns.color_palette("Blues", 5)[3]
+        for ax, r in zip(axes.flat, best_loss.sort_values(["length", "gain"]).itertuples(),
+                         strict=False):
             g = learn[(learn.gain == r.gain) & (learn.length == r.length)]
             for k, arm in enumerate(ARMS):
                 v = g[g.arm == arm].final_rel_loss.to_numpy(dtype=np.float64)
                 v = np.where(np.isfinite(v), np.minimum(v, top), top)
                 lr, m = parse_arm(arm)
                 x = k + 0.25 * np.linspace(-1, 1, len(v)) if len(v) > 1 else [k] * len(v)
-                ax.plot(x, v, "o", ms=1.6, color=colors[3] if m == 0 else colors[0])
+                ax.plot(x, v, "o", ms=1.6, color=red if m == 0 else blue)
             ax.axhline(1.0, color="black", lw=0.7)
             ax.axhline(SOLVED_BELOW, color="grey", lw=0.7, ls=":")
             ax.set_yscale("log")
@@ -487,7 +494,8 @@ def render(frame: pd.DataFrame, out) -> None:
             ax.set_xticklabels([a.replace("clip ", "").replace(" lr ", "@")
                                 for a in ARMS], rotation=90, fontsize="xx-small")
             ax.set_title(f"$g = {r.gain:g}$, $T = {int(r.length)}$", fontsize="small")
-        axes[0][0].set_ylabel("final held-out loss / baseline")
+        for row in axes:
+            row[0].set_ylabel("final loss / baseline")
         out.figure("final_loss", fig, learn[["gain", "length", "arm", "seed",
                                              "final_rel_loss"]],
                    caption="Final held-out loss over the baseline, per run and arm "
@@ -624,7 +632,7 @@ def render(frame: pd.DataFrame, out) -> None:
             inconclusive="no clipped arm is shown to end lower than every unclipped "
                          "learning rate, nor the reverse") + f" ({c.evidence}).")
     if lines:
-        out.text("A secondary outcome, fixed before these runs and the same for every "
+        out.text("A secondary outcome, fixed before the full runs and the same for every "
                  "gain and length, decides something where no run solves: the held-out "
                  "loss at a run's last check over the baseline 1/6 (an overflowed run "
                  "ranked worst), some clipped arm against every unclipped learning rate "
@@ -632,7 +640,7 @@ def render(frame: pd.DataFrame, out) -> None:
                  "lower than the best unclipped learning rate?\n\n" + "\n".join(lines))
     out.text(f"Limit (of compute, not a result): the learning runs cover (g, T) = "
              f"{', '.join(f'({g:g}, {T})' for g, T in LEARN)}; none at T = 100 or at g = "
-             f"3, since {len(ARMS)} arms x {n_seeds} seeds of up to {STEPS} steps, most "
+             f"3, since {len(ARMS)} arms x {len(GRID['seed'])} seeds of up to {STEPS} steps, most "
              f"not solving, per (g, T) exceed this section's compute budget. The anatomy "
              f"runs below reach g = {', '.join(f'{g:g}' for g in ANATOMY_GAINS)} at T = "
              f"{', '.join(str(T) for T in ANATOMY_LENGTHS)}.")
