@@ -443,7 +443,7 @@ def render(frame: pd.DataFrame, out) -> None:
                           f"the steps run that were clipped")
     if len(best):
         out.table("best", best,
-                  caption="Per gain: the clipped and the unclipped arm that decide the "
+                  caption="Per gain and T: the clipped and the unclipped arm that decide the "
                           "comparison, their runs solved, and its verdict.",
                   description="No arm is picked before testing: the claim holds if one "
                               "clipped arm solves sooner than every unclipped learning rate "
