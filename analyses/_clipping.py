@@ -214,7 +214,10 @@ def beats_every(name: str, statement: str, runs: pd.DataFrame, clipped: list[str
         for w in winners:
             tests = [versus(f"{name}_{i}", w, by[w], lo, by[lo], level)
                      for i, lo in enumerate(losers)]
-            ps = [pvalue(by[w], by[lo]) for lo in losers]
+            # A comparison significant the wrong way is the weakest there is (p = 1), so
+            # the candidate shown as closest to winning is not one that loses.
+            ps = [1.0 if t.verdict == "fails" else pvalue(by[w], by[lo])
+                  for t, lo in zip(tests, losers, strict=True)]
             won = all(t.verdict == "holds" for t in tests)
             weakest = int(np.argmax(ps))
             key = (not won, ps[weakest])

@@ -18,7 +18,7 @@ def _times(rng, solve_at, share, seeds):
 def _frame(clip, *, clip_solve=(800, 1.0), sgd_solve=(2500, 0.3), best_sgd_solve=None,
            diverge=True, fraction_small=0.99, fraction_large=0.9, overflow_factor=1.0,
            stable_misses=0, profile_slope=-0.3, cliff_jump=100.0, seeds=16,
-           clip_loss=0.5, sgd_loss=0.5, length=10):
+           clip_loss=0.5, sgd_loss=0.5, length=10, arm_loss=None):
     """Unclipped "sgd 0.05" solves as ``sgd_solve`` (or ``best_sgd_solve``), "sgd 0.2"
     diverges; both clipped arms solve as ``clip_solve`` (at, share of seeds). Runs that
     do not solve end at a final loss / baseline around ``clip_loss`` or ``sgd_loss``."""
@@ -38,7 +38,8 @@ def _frame(clip, *, clip_solve=(800, 1.0), sgd_solve=(2500, 0.3), best_sgd_solve
             solved, step = outcomes[arm][0][seed], outcomes[arm][1][seed]
             fraction = (fraction_small if multiple == 0.5 else fraction_large) \
                 if clipped else 0.0
-            end = (clip_loss if clipped else sgd_loss) * np.exp(0.1 * rng.standard_normal())
+            end = (arm_loss or {}).get(arm, clip_loss if clipped else sgd_loss) \
+                * np.exp(0.1 * rng.standard_normal())
             row = {"kind": "summary", "part": "learn", "gain": 1.5, "length": length,
                    "arm": arm, "seed": seed, "lr": lr, "multiple": multiple, "clip": clipped,
                    "threshold": multiple * 10.0, "init_norm": 10.0, "baseline": 1 / 6,
@@ -120,6 +121,16 @@ def test_clip_lower_loss(analysis):
     best = clip.summarize(_frame(clip, clip_loss=0.5, sgd_loss=1.2, **none)
                           ).tables["best_loss"]
     assert best.plain.tolist() == ["sgd 0.05"] and best.clipped_below.tolist() == [16]
+
+
+def test_closest_arm_is_not_one_that_loses(analysis):
+    """Inconclusive: the clipped arm shown is the one closest to winning, not one whose
+    comparison is significant the wrong way (small p, but it loses)."""
+    clip = analysis("clipping")
+    s = clip.summarize(_frame(clip, clip_solve=(1, 0.0), sgd_solve=(1, 0.0), sgd_loss=1.0,
+                              arm_loss={"clip 0.5x lr 0.2": 3.0, "clip 10x lr 0.2": 1.0}))
+    assert s.verdicts()["clip_lower_loss_g1p5_t10"] == "inconclusive"
+    assert s.tables["best_loss"].clipped.tolist() == ["clip 10x lr 0.2"]
 
 
 def test_clip_lower_loss_overflow_ranks_worst(analysis):
