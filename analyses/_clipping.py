@@ -199,6 +199,12 @@ def beats_every(name: str, statement: str, runs: pd.DataFrame, clipped: list[str
     plain = [a for a in plain if a in by]
     if not clipped or not plain:
         return Claim(name, statement, "inconclusive", "no clipped or no unclipped arm"), {}
+    if outcome == "solve" and not any(by[a].solved.any() for a in clipped + plain):
+        sizes = sorted({len(by[a]) for a in clipped + plain})
+        n = "/".join(str(k) for k in sizes)
+        return (Claim(name, statement, "inconclusive",
+                      f"no arm solved: 0/{n} in every arm ({len(clipped)} clipped, "
+                      f"{len(plain)} unclipped), so no time to solve to compare"), {})
     versus = _versus if outcome == "solve" else _loss_versus
 
     def pvalue(a: pd.DataFrame, b: pd.DataFrame) -> float:

@@ -114,6 +114,9 @@ def test_clip_lower_loss(analysis):
     v = _verdicts(clip, clip_loss=0.5, sgd_loss=1.2, **none)
     assert v["clip_lower_loss_g1p5_t30"] == "holds"
     assert v["clip_beats_sgd_g1p5_t30"] == "inconclusive"      # no run solved
+    c = clip.summarize(_frame(clip, clip_loss=0.5, sgd_loss=1.2, **none)).claims[
+        "clip_beats_sgd_g1p5_t30"]
+    assert c.evidence.startswith("no arm solved: 0/16 in every arm")
     v = _verdicts(clip, clip_loss=1.5, sgd_loss=0.5, **none)
     assert v["clip_lower_loss_g1p5_t30"] == "fails"
     v = _verdicts(clip, clip_loss=1.0, sgd_loss=1.0, **none)
