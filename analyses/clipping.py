@@ -483,10 +483,12 @@ def render(frame: pd.DataFrame, out) -> None:
             g = learn[(learn.gain == r.gain) & (learn.length == r.length)]
             for k, arm in enumerate(ARMS):
                 v = g[g.arm == arm].final_rel_loss.to_numpy(dtype=np.float64)
-                v = np.where(np.isfinite(v), np.minimum(v, top), top)
+                ok = np.isfinite(v)
                 lr, m = parse_arm(arm)
-                x = k + 0.25 * np.linspace(-1, 1, len(v)) if len(v) > 1 else [k] * len(v)
-                ax.plot(x, v, "o", ms=1.6, color=red if m == 0 else blue)
+                x = k + 0.25 * np.linspace(-1, 1, len(v)) if len(v) > 1 else np.full(len(v), k)
+                col = red if m == 0 else blue
+                ax.plot(x[ok], np.minimum(v[ok], top), "o", ms=1.6, color=col)
+                ax.plot(x[~ok], np.full((~ok).sum(), top), "x", ms=2.5, color=col)
             ax.axhline(1.0, color="black", lw=0.7)
             ax.axhline(SOLVED_BELOW, color="grey", lw=0.7, ls=":")
             ax.set_yscale("log")
@@ -503,8 +505,8 @@ def render(frame: pd.DataFrame, out) -> None:
                            "at the solved criterion.",
                    description=f"Each dot a seed: the held-out MSE at the run's last check "
                                f"(it solved, overflowed, or reached the budget of {STEPS} "
-                               f"steps) over the baseline 1/6; overflowed runs and losses "
-                               f"above {top:g} are drawn at {top:g}. Clipped arms labelled "
+                               f"steps) over the baseline 1/6; losses above {top:g} are drawn at "
+                               f"{top:g}, overflowed runs as x there. Clipped arms labelled "
                                f"threshold multiple @ lr")
 
     # Figure 2: the overflow of unclipped SGD, predicted and measured.
@@ -628,7 +630,9 @@ def render(frame: pd.DataFrame, out) -> None:
         lines.append(f"- g = {r.gain:g}, T = {int(r.length)}: " + c.choose(
             holds=f"clipping ends lower: {r.clipped} ends with a lower held-out loss than "
                   f"every unclipped learning rate",
-            fails=f"clipping does not help: {r.plain} ends lower than every clipped arm",
+            fails=f"clipping does not help at the learning rates clipped here "
+                  f"({', '.join(f'{lr:g}' for lr in CLIP_LRS)}): {r.plain} ends lower than "
+                  f"every clipped arm",
             inconclusive="no clipped arm is shown to end lower than every unclipped "
                          "learning rate, nor the reverse") + f" ({c.evidence}).")
     if lines:
