@@ -133,32 +133,97 @@ def _versus(name: str, a_label: str, a, b_label: str, b, alpha: float) -> Claim:
                            labels=(a_label, b_label))
 
 
+def _loss_versus(name: str, a_label: str, a, b_label: str, b, alpha: float) -> Claim:
+    """``a`` ends with a lower held-out loss than ``b``: two-sided Mann-Whitney on the final
+    loss / baseline per run, an overflowed run (loss inf) ranked worst, read in the stated
+    direction (the probability of superiority) as in ``claims.differ``."""
+    x, y = _ranked_loss(a), _ranked_loss(b)
+    statement = f"{a_label} ends with a lower held-out loss than {b_label}"
+    evidence = (f"median final loss / baseline {a_label} {_fmt_loss(a)}, {b_label} "
+                f"{_fmt_loss(b)} (n = {x.size}, {y.size}; below the baseline: "
+                f"{int((a.final_rel_loss < 1).sum())}/{x.size}, "
+                f"{int((b.final_rel_loss < 1).sum())}/{y.size})")
+    p, lower = _loss_test(a, b)
+    if p is None:
+        return Claim(name, statement, "inconclusive", evidence + ": too few runs to test")
+    evidence += f"; Mann-Whitney p = {fmt(p, 2)}"
+    if p < alpha:
+        return Claim(name, statement, "holds" if lower else "fails", evidence)
+    return Claim(name, statement, "inconclusive", evidence)
+
+
+def _ranked_loss(runs: pd.DataFrame) -> np.ndarray:
+    """Final loss / baseline, overflow (inf or NaN) ranked above every finite value."""
+    v = runs.final_rel_loss.to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(v), v, np.inf)       # a rank test orders inf last
+
+
+def _fmt_loss(runs: pd.DataFrame) -> str:
+    m = float(np.median(_ranked_loss(runs)))
+    return "overflow" if np.isinf(m) else fmt(m)
+
+
+def _loss_test(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float | None, bool]:
+    """Two-sided Mann-Whitney p of the final losses and whether ``a`` ranks lower."""
+    from scipy import stats
+
+    x, y = _ranked_loss(a), _ranked_loss(b)
+    if x.size < 2 or y.size < 2:
+        return None, False
+    if np.all(x == x[0]) and np.all(y == x[0]):   # every value tied: no evidence
+        return 1.0, False
+    test = stats.mannwhitneyu(x, y, alternative="two-sided")
+    lower = float(test.statistic) / (x.size * y.size) < 0.5
+    return float(test.pvalue), lower
+
+
 def beats_every(name: str, statement: str, runs: pd.DataFrame, clipped: list[str],
-                plain: list[str], alpha: float = 0.05) -> tuple[Claim, dict]:
-    """Some clipped arm solves sooner than EVERY unclipped learning rate (so than the best,
-    whichever it is), by log-rank.
+                plain: list[str], alpha: float = 0.05,
+                outcome: str = "solve") -> tuple[Claim, dict]:
+    """Some clipped arm does better than EVERY unclipped learning rate (so than the best,
+    whichever it is): solves sooner by log-rank (``outcome="solve"``), or ends with a
+    lower held-out loss by Mann-Whitney (``outcome="loss"``; overflow ranked worst).
 
     No arm is chosen on the data before testing. Holds when one clipped arm beats each
     unclipped arm at ``alpha / K`` (Bonferroni over the K clipped arms; requiring every
     unclipped comparison, an intersection-union test, needs no correction over them).
     Fails when one unclipped learning rate beats every clipped arm at ``alpha / L``
     (L unclipped arms). Inconclusive otherwise. ``runs``: one row per run with ``arm``,
-    ``solve_step``, ``solved``. Returns the claim and the deciding pair.
+    ``solve_step``, ``solved``, ``final_rel_loss``. Returns the claim and the deciding
+    pair.
     """
+    if outcome not in ("solve", "loss"):
+        raise ValueError(f"outcome must be 'solve' or 'loss'; got {outcome!r}")
     by = {a: g for a, g in runs.groupby("arm")}
     clipped = [a for a in clipped if a in by]
     plain = [a for a in plain if a in by]
     if not clipped or not plain:
         return Claim(name, statement, "inconclusive", "no clipped or no unclipped arm"), {}
+    if outcome == "solve" and not any(by[a].solved.any() for a in clipped + plain):
+        sizes = sorted({len(by[a]) for a in clipped + plain})
+        n = "/".join(str(k) for k in sizes)
+        return (Claim(name, statement, "inconclusive",
+                      f"no arm solved: 0/{n} in every arm ({len(clipped)} clipped, "
+                      f"{len(plain)} unclipped), so no time to solve to compare"), {})
+    versus = _versus if outcome == "solve" else _loss_versus
+
+    def pvalue(a: pd.DataFrame, b: pd.DataFrame) -> float:
+        if outcome == "solve":
+            return _pvalue(a, b)
+        p, _ = _loss_test(a, b)
+        return 1.0 if p is None else p
 
     def sweep(winners: list[str], losers: list[str], level: float):
         """For each candidate winner, its comparisons against every loser; the candidate
         whose weakest comparison is strongest (smallest largest p)."""
         best = None
         for w in winners:
-            tests = [_versus(f"{name}_{i}", w, by[w], lo, by[lo], level)
+            tests = [versus(f"{name}_{i}", w, by[w], lo, by[lo], level)
                      for i, lo in enumerate(losers)]
-            ps = [_pvalue(by[w], by[lo]) for lo in losers]
+            # A comparison significant the wrong way is the weakest there is (p = 1), so
+            # the candidate shown as closest to winning is not one that loses.
+            ps = [1.0 if t.verdict == "fails" else pvalue(by[w], by[lo])
+                  for t, lo in zip(tests, losers, strict=True)]
             won = all(t.verdict == "holds" for t in tests)
             weakest = int(np.argmax(ps))
             key = (not won, ps[weakest])

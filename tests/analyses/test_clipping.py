@@ -17,9 +17,11 @@ def _times(rng, solve_at, share, seeds):
 
 def _frame(clip, *, clip_solve=(800, 1.0), sgd_solve=(2500, 0.3), best_sgd_solve=None,
            diverge=True, fraction_small=0.99, fraction_large=0.9, overflow_factor=1.0,
-           stable_misses=0, profile_slope=-0.3, cliff_jump=100.0, seeds=16):
+           stable_misses=0, profile_slope=-0.3, cliff_jump=100.0, seeds=16,
+           clip_loss=0.5, sgd_loss=0.5, length=10, arm_loss=None):
     """Unclipped "sgd 0.05" solves as ``sgd_solve`` (or ``best_sgd_solve``), "sgd 0.2"
-    diverges; both clipped arms solve as ``clip_solve`` (at, share of seeds)."""
+    diverges; both clipped arms solve as ``clip_solve`` (at, share of seeds). Runs that
+    do not solve end at a final loss / baseline around ``clip_loss`` or ``sgd_loss``."""
     rng = np.random.default_rng(0)
     best_sgd_solve = best_sgd_solve or sgd_solve
     outcomes = {"sgd 0.05": _times(rng, *best_sgd_solve, seeds),
@@ -36,12 +38,14 @@ def _frame(clip, *, clip_solve=(800, 1.0), sgd_solve=(2500, 0.3), best_sgd_solve
             solved, step = outcomes[arm][0][seed], outcomes[arm][1][seed]
             fraction = (fraction_small if multiple == 0.5 else fraction_large) \
                 if clipped else 0.0
-            row = {"kind": "summary", "part": "learn", "gain": 1.5, "length": 10,
+            end = (arm_loss or {}).get(arm, clip_loss if clipped else sgd_loss) \
+                * np.exp(0.1 * rng.standard_normal())
+            row = {"kind": "summary", "part": "learn", "gain": 1.5, "length": length,
                    "arm": arm, "seed": seed, "lr": lr, "multiple": multiple, "clip": clipped,
                    "threshold": multiple * 10.0, "init_norm": 10.0, "baseline": 1 / 6,
                    "budget": BUDGET, "solved": bool(solved), "solve_step": int(step),
                    "steps_run": 250 if div else int(step), "gave_up": div,
-                   "final_rel_loss": np.inf if div else 0.09 if solved else 0.5,
+                   "final_rel_loss": np.inf if div else 0.09 if solved else end,
                    "n_skipped": 50 if div else 0, "n_clipped": int(fraction * step),
                    "clipped_fraction": fraction, "first_nonfinite": 200 if div else -1,
                    "first_explode": 0}
@@ -103,6 +107,46 @@ def test_no_run_solved_is_inconclusive(analysis):
     assert v["clip_beats_sgd_g1p5_t10"] == "inconclusive"
 
 
+def test_clip_lower_loss(analysis):
+    """The secondary outcome decides where no run solves: final loss / baseline."""
+    clip = analysis("clipping")
+    none = {"clip_solve": (1, 0.0), "sgd_solve": (1, 0.0), "length": 30}
+    v = _verdicts(clip, clip_loss=0.5, sgd_loss=1.2, **none)
+    assert v["clip_lower_loss_g1p5_t30"] == "holds"
+    assert v["clip_beats_sgd_g1p5_t30"] == "inconclusive"      # no run solved
+    c = clip.summarize(_frame(clip, clip_loss=0.5, sgd_loss=1.2, **none)).claims[
+        "clip_beats_sgd_g1p5_t30"]
+    assert c.evidence.startswith("no arm solved: 0/16 in every arm")
+    v = _verdicts(clip, clip_loss=1.5, sgd_loss=0.5, **none)
+    assert v["clip_lower_loss_g1p5_t30"] == "fails"
+    v = _verdicts(clip, clip_loss=1.0, sgd_loss=1.0, **none)
+    assert v["clip_lower_loss_g1p5_t30"] == "inconclusive"
+    best = clip.summarize(_frame(clip, clip_loss=0.5, sgd_loss=1.2, **none)
+                          ).tables["best_loss"]
+    assert best.plain.tolist() == ["sgd 0.05"] and best.clipped_below.tolist() == [16]
+
+
+def test_closest_arm_is_not_one_that_loses(analysis):
+    """Inconclusive: the clipped arm shown is the one closest to winning, not one whose
+    comparison is significant the wrong way (small p, but it loses)."""
+    clip = analysis("clipping")
+    s = clip.summarize(_frame(clip, clip_solve=(1, 0.0), sgd_solve=(1, 0.0), sgd_loss=1.0,
+                              arm_loss={"clip 0.5x lr 0.2": 3.0, "clip 10x lr 0.2": 1.0}))
+    assert s.verdicts()["clip_lower_loss_g1p5_t10"] == "inconclusive"
+    assert s.tables["best_loss"].clipped.tolist() == ["clip 10x lr 0.2"]
+
+
+def test_clip_lower_loss_overflow_ranks_worst(analysis):
+    """An overflowed run (inf) counts as the worst loss, not as a dropped value: a
+    clipped arm that ends lower than the one non-diverging rate beats every rate."""
+    clip = analysis("clipping")
+    v = _verdicts(clip, clip_solve=(1, 0.0), sgd_solve=(1, 0.0), clip_loss=0.5,
+                  sgd_loss=1.2)
+    assert v["clip_lower_loss_g1p5_t10"] == "holds"
+    arms = clip.summarize(_frame(clip)).tables["arms"].set_index("arm")
+    assert arms.loc["sgd 0.2", "below_baseline"] == 0
+
+
 def test_outcome_table(analysis):
     clip = analysis("clipping")
     arms = clip.summarize(_frame(clip)).tables["arms"].set_index("arm")
@@ -114,18 +158,19 @@ def test_outcome_table(analysis):
 
 def test_sgd_diverges(analysis):
     clip = analysis("clipping")
-    assert _verdicts(clip)["sgd_diverges_g1p5"] == "holds"
-    assert _verdicts(clip, diverge=False)["sgd_diverges_g1p5"] == "fails"
+    assert _verdicts(clip)["sgd_diverges_g1p5_t10"] == "holds"
+    assert _verdicts(clip, diverge=False)["sgd_diverges_g1p5_t10"] == "fails"
+    assert _verdicts(clip, length=30)["sgd_diverges_g1p5_t30"] == "holds"
 
 
 def test_normalised_sgd(analysis):
     clip = analysis("clipping")
     v = _verdicts(clip)
-    assert v["normalised_sgd_g1p5_lr0p2_m0p5"] == "holds"
-    assert v["normalised_sgd_g1p5_lr0p2_m10"] == "fails"
+    assert v["normalised_sgd_g1p5_t10_lr0p2_m0p5"] == "holds"
+    assert v["normalised_sgd_g1p5_t10_lr0p2_m10"] == "fails"
     v = _verdicts(clip, fraction_small=0.5, fraction_large=0.99)
-    assert v["normalised_sgd_g1p5_lr0p2_m0p5"] == "fails"
-    assert v["normalised_sgd_g1p5_lr0p2_m10"] == "holds"
+    assert v["normalised_sgd_g1p5_t10_lr0p2_m0p5"] == "fails"
+    assert v["normalised_sgd_g1p5_t10_lr0p2_m10"] == "holds"
 
 
 def test_overflow_prediction(analysis):
@@ -178,6 +223,9 @@ def test_run_tiny(analysis, monkeypatch):
     rows = clip.run({"cell": "learn/5/10/clip 0.5x lr 0.1", "seed": 0})
     s = pd.DataFrame(rows).query("kind == 'summary'").iloc[0]
     assert s.clipped_fraction > 0.5 and s.threshold == 0.5 * s.init_norm
+    rows = clip.run({"cell": "learn/2/30/clip 0.5x lr 0.2", "seed": 0})
+    s = pd.DataFrame(rows).query("kind == 'summary'").iloc[0]
+    assert s.length == 30 and s.steps_run == 60 and np.isfinite(s.final_rel_loss)
     frame = pd.DataFrame(clip.run({"cell": "anatomy/5/10", "seed": 0}))
     assert {"summary", "profile", "cliff", "probe"} <= set(frame.kind)
 
