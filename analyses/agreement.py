@@ -66,6 +66,21 @@ def _task(objective: str) -> AgreementLM:
                        n_attractors=(0, MAX_ATTRACTORS), mismatch_rate=TRAIN_MISMATCH)
 
 
+def narrowed(task: AgreementLM, distance: int, n_attractors: int,
+              mismatch: float | None = None) -> AgreementLM:
+    """The training task narrowed to one distance and attractor count, same layout.
+
+    Sentences keep the training length ``T`` (left-padded as in training), so a
+    test sentence of distance ``d`` is preceded by the pad steps that preceded
+    every such sentence in training; narrowing ``distance`` alone would shorten
+    ``T`` to ``d + 1`` and start short sentences from the initial state instead.
+    """
+    return dataclasses.replace(task, distance=distance, n_attractors=n_attractors,
+                               length=task.seq_len,
+                               test_mismatch_rate=(task.test_mismatch_rate if mismatch is None
+                                                   else mismatch))
+
+
 def _errors(net, params, task: AgreementLM, rng, n: int) -> dict:
     x, _, info = task.sample_with_info(rng, n, "test")
     wrong = task.number_margin(gradflow.predict(net, params, task, x), info) <= 0
@@ -86,7 +101,7 @@ def run(config: dict) -> list[dict]:
     rows: list[dict] = [{"kind": "train", "step": int(r.step), "loss": float(r.loss)}
                         for r in hist.frame.itertuples()]
     for i, d in enumerate(DISTANCES):
-        t = dataclasses.replace(task, distance=d, n_attractors=0)
+        t = narrowed(task, d, 0)
         rows.append({"kind": "test", "test": "distance", "distance": d, "n_attractors": 0,
                      **_errors(net, hist.params, t, np.random.default_rng([seed, 1, i]),
                                n_test)})
@@ -103,8 +118,7 @@ def run(config: dict) -> list[dict]:
         for test, rate in (("attractors", 1.0), ("match", 0.0)):
             if test == "match" and k == 0:
                 continue
-            t = dataclasses.replace(task, distance=ATTRACTOR_DISTANCE, n_attractors=k,
-                                    test_mismatch_rate=rate)
+            t = narrowed(task, ATTRACTOR_DISTANCE, k, rate)
             rows.append({"kind": "test", "test": test, "distance": ATTRACTOR_DISTANCE,
                          "n_attractors": k,
                          **_errors(net, hist.params, t,
