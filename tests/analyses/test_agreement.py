@@ -120,6 +120,16 @@ def test_test_sets_keep_the_training_length(analysis, monkeypatch):
     assert x.shape[0] == T and (info["tokens"][:T - 6] == 0).all()
 
 
+def test_every_training_sentence_starts_after_the_lead_pads(analysis):
+    """No distance alone starts from the initial state: even d = 50 follows LEAD pads."""
+    mod = analysis("agreement")
+    task = mod._task("lm")
+    _, _, info = task.sample_with_info(0, 2000)
+    assert mod.LEAD >= 1 and task.seq_len == max(mod.DISTANCES) + 1 + mod.LEAD
+    assert (info["tokens"][:mod.LEAD] == 0).all()
+    assert info["distance"].max() == max(mod.DISTANCES)
+
+
 def _verb_loss(net, params, task, info, b, x):
     """Sentence b's loss at the verb alone."""
     import gradflow
