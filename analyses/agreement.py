@@ -13,7 +13,12 @@ probable than the wrong form of the same stem), or the subject's number read fro
 state before the verb (``"number"``, the classifier contrast). Test sets: k = 0 at
 d = 5..50; all-mismatching attractors k = 0..4 at d = 15, with all-matching attractors
 as the control; and, at initialization and after training, the norm of the gradient
-of the verb's own loss with respect to the subject's input vector, vs d.
+of the verb's own loss with respect to the subject's input vector, vs d. Every test
+sentence is left-padded to the training length (56 steps), as its distance is in
+training (:func:`narrowed`): sentences of different d differ in the pad steps before
+"the", which the network reads, so a test set without them is out of distribution.
+Every sentence has at least 5 pad steps before it, so that no distance (d = 50 with
+51 steps) alone starts from the network's initial state.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ HIDDEN, BATCH, LR, CLIP = 32, 32, 1e-2, 5.0
 TRAIN_MISMATCH = 0.1
 DISTANCES = [5, 10, 20, 30, 40, 50]
 ATTRACTOR_DISTANCE, MAX_ATTRACTORS = 15, 4
+#: Pad steps before even the longest sentence: without them the d = 50 sentences alone
+#: would start from the initial state, every other distance after a run of pads.
+LEAD = 5
 N_TEST, N_GRAD = 300, 64
 CHANCE = 0.5
 MAJORITY = 0.5       # proportion claims: most seeds
@@ -63,7 +71,23 @@ MARGIN_NOTE = "mean over seeds, 95% t-interval"
 
 def _task(objective: str) -> AgreementLM:
     return AgreementLM(objective=objective, distance=(min(DISTANCES), max(DISTANCES)),
-                       n_attractors=(0, MAX_ATTRACTORS), mismatch_rate=TRAIN_MISMATCH)
+                       n_attractors=(0, MAX_ATTRACTORS), mismatch_rate=TRAIN_MISMATCH,
+                       length=max(DISTANCES) + 1 + LEAD)
+
+
+def narrowed(task: AgreementLM, distance: int, n_attractors: int,
+              mismatch: float | None = None) -> AgreementLM:
+    """The training task narrowed to one distance and attractor count, same layout.
+
+    Sentences keep the training length ``T`` (left-padded as in training), so a
+    test sentence of distance ``d`` is preceded by the pad steps that preceded
+    every such sentence in training; narrowing ``distance`` alone would shorten
+    ``T`` to ``d + 1`` and start short sentences from the initial state instead.
+    """
+    return dataclasses.replace(task, distance=distance, n_attractors=n_attractors,
+                               length=task.seq_len,
+                               test_mismatch_rate=(task.test_mismatch_rate if mismatch is None
+                                                   else mismatch))
 
 
 def _errors(net, params, task: AgreementLM, rng, n: int) -> dict:
@@ -86,7 +110,7 @@ def run(config: dict) -> list[dict]:
     rows: list[dict] = [{"kind": "train", "step": int(r.step), "loss": float(r.loss)}
                         for r in hist.frame.itertuples()]
     for i, d in enumerate(DISTANCES):
-        t = dataclasses.replace(task, distance=d, n_attractors=0)
+        t = narrowed(task, d, 0)
         rows.append({"kind": "test", "test": "distance", "distance": d, "n_attractors": 0,
                      **_errors(net, hist.params, t, np.random.default_rng([seed, 1, i]),
                                n_test)})
@@ -103,8 +127,7 @@ def run(config: dict) -> list[dict]:
         for test, rate in (("attractors", 1.0), ("match", 0.0)):
             if test == "match" and k == 0:
                 continue
-            t = dataclasses.replace(task, distance=ATTRACTOR_DISTANCE, n_attractors=k,
-                                    test_mismatch_rate=rate)
+            t = narrowed(task, ATTRACTOR_DISTANCE, k, rate)
             rows.append({"kind": "test", "test": test, "distance": ATTRACTOR_DISTANCE,
                          "n_attractors": k,
                          **_errors(net, hist.params, t,
@@ -289,7 +312,8 @@ def render(frame: pd.DataFrame, out) -> None:
                        "attractors: language model against number classifier.",
                description=f"Agreement error on test sentences (mean over {n_seeds} seeds, "
                        f"bands: 95% t-intervals; {N_TEST} sentences per point and seed) after "
-                       f"{steps} Adam steps. Left: no attractor, distance d. Right: d = "
+                       f"{steps} Adam steps; each test sentence left-padded to the training "
+                       f"length, as in training. Left: no attractor, distance d. Right: d = "
                        f"{ATTRACTOR_DISTANCE} with k attractors all of the other number; "
                        f"dotted, the same with matching attractors (the control); dashed "
                        f"black, the most-recent-noun heuristic. Grey: chance.")
@@ -387,9 +411,11 @@ def render(frame: pd.DataFrame, out) -> None:
                   "Without attractors the language model does not err more than the "
                   "classifier", "Without attractors the difference is not decided")
             + " " + say("lm_worse_than_number_attractors",
-                        "With the most attractors, too, the language model errs more",
+                        "With the most attractors the language model errs more",
                         "With the most attractors the language model does not err more",
                         "With the most attractors the difference is not decided")
-            + " The two share inputs, network and budget; only what is predicted differs: "
-            "the language model's agreement signal is one target (the verb) among every "
-            "next word of the sentence.")
+            + " The two share inputs, network and budget; only what is predicted differs"
+            + c["lm_worse_than_number_plain"].choose(
+                holds=": the language model's agreement signal is one target (the verb) "
+                      "among every next word of the sentence.",
+                fails=".", inconclusive="."))

@@ -16,8 +16,8 @@ subject's number, or the other one with probability ``mismatch_rate``
 prepositions and verbs are drawn uniformly.
 
 Two objectives on the same inputs ``x`` (the sentence up to the word before
-the verb, left-padded with ``<pad>`` to ``T = d_hi + 1`` steps, so the verb
-is always predicted at the last step ``T - 1``):
+the verb, left-padded with ``<pad>`` to ``T = length`` steps, by default
+``d_hi + 1``, so the verb is always predicted at the last step ``T - 1``):
 
 - ``objective="lm"``: the next word at every step over the whole vocabulary
   (head ``"every_step"``, output size = vocabulary size, targets ``(T, B)``:
@@ -28,6 +28,13 @@ is always predicted at the last step ``T - 1``):
 - ``objective="number"``: the number classifier, the subject's number
   (0 singular, 1 plural) read from the final state (head ``"final"``,
   output size 2): the contrast.
+
+A sentence of distance ``d`` is preceded by ``T - 1 - d`` pad steps, which the
+network reads. A test set at one distance must therefore keep the training
+task's ``length`` (``dataclasses.replace(task, distance=d,
+length=task.seq_len)``): narrowing ``distance`` alone shortens ``T`` to
+``d + 1`` and drops the pad prefix the network saw before every such sentence
+in training.
 
 Vocabulary (one-hot, in this order): ``<pad>``, ``the``, nouns (``n_nouns``
 stems, singular then plural form), ``n_preps`` prepositions, ``n_fillers``
@@ -72,6 +79,9 @@ class AgreementLM(WordClasses):
         The same for ``split="test"``; ``None`` means ``mismatch_rate``.
     n_nouns, n_verbs, n_preps, n_fillers : int
         Stems per word class (each >= 1).
+    length : int, optional
+        Input steps ``T`` (sentences are left-padded to it); ``None`` means
+        ``d_hi + 1``, the longest sentence. At least ``d_hi + 1``.
     """
 
     objective: str = "lm"
@@ -83,6 +93,7 @@ class AgreementLM(WordClasses):
     n_verbs: int = 20
     n_preps: int = 5
     n_fillers: int = 50
+    length: int | None = None
 
     loss = "xent"
 
@@ -100,6 +111,8 @@ class AgreementLM(WordClasses):
                        maximum=1.0)
         for name in ("n_nouns", "n_verbs", "n_preps", "n_fillers"):
             check_int(name, getattr(self, name), minimum=1)
+        if self.length is not None:
+            check_int("length", self.length, minimum=d_hi + 1)
 
     # -- what the engine reads ------------------------------------------------------
     @property
@@ -119,8 +132,9 @@ class AgreementLM(WordClasses):
 
     @property
     def seq_len(self) -> int:
-        """``T = d_hi + 1``: the longest sentence up to the word before the verb."""
-        return self.distance_range[1] + 1
+        """``T``: ``length``, by default ``d_hi + 1`` (the longest sentence up to the
+        word before the verb)."""
+        return self.distance_range[1] + 1 if self.length is None else int(self.length)
 
     # -- vocabulary -----------------------------------------------------------------
     @property

@@ -92,6 +92,44 @@ def test_run_gives_the_expected_rows(analysis):
     assert set(grad.when) == {"init", "trained"} and np.isfinite(grad.log10_norm).all()
 
 
+def test_test_sets_keep_the_training_length(analysis, monkeypatch):
+    """Every test sentence is padded to the training length T, so a sentence of
+    distance d follows the same T - 1 - d pad steps as in training (the shipped report
+    had T = d + 1 at test: no pad prefix, a layout training shows only at d = 50)."""
+    mod = analysis("agreement")
+    T = mod._task("lm").seq_len
+    seen = []
+    errors, grads = mod._errors, mod.verb_gradient_norms
+
+    def spy_errors(net, params, task, rng, n):
+        seen.append(("errors", task.seq_len))
+        return errors(net, params, task, rng, n)
+
+    def spy_grads(net, params, task, x, info):
+        seen.append(("gradient", x.shape[0]))
+        assert (info["subject_pos"] == T - info["distance"]).all()
+        return grads(net, params, task, x, info)
+
+    monkeypatch.setattr(mod, "_errors", spy_errors)
+    monkeypatch.setattr(mod, "verb_gradient_norms", spy_grads)
+    mod.run({"objective": "lm", "steps": 2, "seed": 0})
+    assert {kind for kind, _ in seen} == {"errors", "gradient"}
+    assert all(length == T for _, length in seen)
+    narrow = mod.narrowed(mod._task("number"), 5, 0)
+    x, _, info = narrow.sample_with_info(0, 4)
+    assert x.shape[0] == T and (info["tokens"][:T - 6] == 0).all()
+
+
+def test_every_training_sentence_starts_after_the_lead_pads(analysis):
+    """No distance alone starts from the initial state: even d = 50 follows LEAD pads."""
+    mod = analysis("agreement")
+    task = mod._task("lm")
+    _, _, info = task.sample_with_info(0, 2000)
+    assert mod.LEAD >= 1 and task.seq_len == max(mod.DISTANCES) + 1 + mod.LEAD
+    assert (info["tokens"][:mod.LEAD] == 0).all()
+    assert info["distance"].max() == max(mod.DISTANCES)
+
+
 def _verb_loss(net, params, task, info, b, x):
     """Sentence b's loss at the verb alone."""
     import gradflow

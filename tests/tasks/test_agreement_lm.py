@@ -100,6 +100,44 @@ def test_recency_heuristic_fails_exactly_on_a_mismatching_last_attractor():
     assert np.array_equal(wrong, info["last_mismatch"])
 
 
+def _classes(task, tokens):
+    """Word class per step (``(T', B)`` of 'p', 't', 'n', 'r', 'f', 'v'), from the names."""
+    first = {"<": "p", "t": "t", "n": "n", "p": "r", "f": "f", "v": "v"}
+    names = np.array([first[w[0]] for w in task.vocabulary])
+    return names[tokens]
+
+
+def test_length_left_pads_and_keeps_the_training_layout():
+    """A test set narrowed to one (d, k) with ``length=seq_len`` lays each sentence out
+    as training does (same pad prefix, verb at step T); narrowing ``distance`` alone
+    shortens T to d + 1 and drops the prefix."""
+    train_x, _, train = SMALL.sample_with_info(4, 4000)
+    for d, k in ((5, 0), (9, 1), (14, 0), (10, 3)):
+        narrow = dataclasses.replace(SMALL, distance=d, n_attractors=k, length=SMALL.seq_len)
+        assert narrow.seq_len == SMALL.seq_len
+        x, _, info = narrow.sample_with_info(5, 50)
+        T = narrow.seq_len
+        assert x.shape[0] == T and (info["subject_pos"] == T - d).all()
+        assert (info["tokens"][:T - 1 - d] == 0).all()              # the pad prefix
+        pick = (train["distance"] == d) & (train["n_attractors"] == k)
+        seen = {tuple(c) for c in _classes(SMALL, train["tokens"][:, pick]).T}
+        got = {tuple(c) for c in _classes(narrow, info["tokens"]).T}
+        assert got == seen and len(seen) == 1
+        bare = dataclasses.replace(SMALL, distance=d, n_attractors=k)
+        assert bare.seq_len == d + 1
+    task = dataclasses.replace(SMALL, length=40)
+    x, y = task.sample(0, 3)
+    assert x.shape[0] == 40 and y.shape == (40, 3)
+
+
+@pytest.mark.parametrize("objective", ["lm", "number"])
+def test_baseline_with_a_longer_length(objective):
+    task = dataclasses.replace(SMALL, objective=objective, length=25)
+    _, y = task.sample(np.random.default_rng(1), 20_000)
+    estimate = memoryless_loss(y, "xent", task.head, task.output_size)
+    assert estimate == pytest.approx(task.baseline(), rel=0.02)
+
+
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="objective"):
         AgreementLM(objective="mlm")
@@ -109,6 +147,8 @@ def test_bad_parameters_are_refused():
         AgreementLM(mismatch_rate=1.5)
     with pytest.raises(ValueError, match="n_nouns"):
         AgreementLM(n_nouns=0)
+    with pytest.raises(ValueError, match="length"):
+        AgreementLM(distance=(5, 20), length=20)
     with pytest.raises(ValueError, match="distance of at least 7"):
         dataclasses.replace(AgreementLM(distance=8, n_attractors=2), distance=5)
 
