@@ -358,22 +358,24 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
                           f"open {int(o.solved.sum())}/{len(o)}): equivalence of censored "
                           f"times is not tested"))
 
-    # Half-success length on the adding problem.
+    # Half-success length per task and model (numbers cite the bracketed ones).
     half_rows = []
-    adding = cells[cells.task == "adding"]
-    for model in MODELS:
-        r = adding[adding.model == model].sort_values("length")
-        if r.empty:
-            continue
-        h = half_length(r)
-        half_rows.append({"model": model, **h})
-        if np.isfinite([h["t50"], h["t50_low"], h["t50_high"]]).all():
-            s.number(f"HalfLength{_camel(model)}", h["t50"],
-                     f"adding-problem length at which half the {LABELS[model]} seeds solve",
-                     low=h["t50_low"], high=h["t50_high"])
-    half = pd.DataFrame(half_rows, columns=["model", "t50", "t50_low", "t50_high", "rates"])
+    for task in TASKS:
+        for model in MODELS:
+            r = cells[(cells.task == task) & (cells.model == model)].sort_values("length")
+            if r.empty:
+                continue
+            h = half_length(r)
+            half_rows.append({"task": task, "model": model, **h})
+            if np.isfinite([h["t50"], h["t50_low"], h["t50_high"]]).all():
+                prefix = "" if task == "adding" else _camel(task)
+                s.number(f"HalfLength{prefix}{_camel(model)}", h["t50"],
+                         f"{TASKS[task]} length at which half the {LABELS[model]} seeds solve",
+                         low=h["t50_low"], high=h["t50_high"])
+    half = pd.DataFrame(half_rows, columns=["task", "model", "t50", "t50_low", "t50_high",
+                                            "rates"])
     s.tables["half_length"] = half
-    s.claim(_half_claim(half))
+    s.claim(_half_claim(half[half.task == "adding"]))
 
     # Gradient at the first cue at initialisation vs outcome.
     runs = frame.assign(g=np.maximum(frame.log10_grad_init.to_numpy(float), LOG_FLOOR))
@@ -413,8 +415,13 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
     return s
 
 
+_DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
+
+
 def _camel(model: str) -> str:
-    return "".join(p.capitalize() for p in model.replace("fb", "bias").split("_"))
+    """A model's name in letters only (a LaTeX macro): ``lstm_fb1`` -> ``LstmBiasOne``."""
+    name = "".join(p.capitalize() for p in model.replace("fb", "bias").split("_"))
+    return "".join(_DIGITS[int(c)] if c.isdigit() else c for c in name)
 
 
 def _with_auc(c: Claim, a, b) -> Claim:

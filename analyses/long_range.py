@@ -171,6 +171,7 @@ def render(frame: pd.DataFrame, out) -> None:
             ax.set_title(f"{_SHORT[task]}, T = {T}")
             ax.set_ylim(-0.03, 1.03)
             ax.set_xlim(0, budget)
+            ax.set_xticks([0, budget // 2, budget])
             ax.set_xlabel("training step")
             if cells[(cells.task == task) & (cells.length == T)].empty:
                 ax.text(0.5, 0.5, "no model\ntrained", transform=ax.transAxes,
@@ -241,9 +242,9 @@ def render(frame: pd.DataFrame, out) -> None:
                           f"where the estimate never reaches one half or the interval is "
                           f"open)")
     out.table("half_length", summary.tables["half_length"],
-              caption="The length T at which half the seeds solve the adding problem, "
-                      "bracketed by the lengths tested.",
-              description="Per model (adding problem): success rate per T tested; t50 "
+              caption="The length T at which half the seeds solve each task, bracketed by "
+                      "the lengths tested.",
+              description="Per task and model: success rate per T tested; t50 "
                           "interpolates log T linearly in the success rate where it crosses "
                           "one half; the interval runs from the longest T whose Wilson "
                           "interval lies above one half to the shortest T whose interval lies "

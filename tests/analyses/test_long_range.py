@@ -284,3 +284,32 @@ def test_gru_sooner_than_lstm_at_other_lengths(lr):
     spec[("adding", 200, "gru")] = NEVER
     spec[("adding", 200, "lstm")] = SLOW
     assert verdicts(lr, spec)["gru_sooner_than_lstm_adding_t200"] == "fails"
+
+
+def test_every_models_number_name_is_letters_only():
+    # A citable number's name becomes a LaTeX macro: letters only (lstm_fb1 once broke this).
+    names = {m: L._camel(m) for m in L.MODELS}
+    assert names["lstm_fb1"] == "LstmBiasOne" and names["gru_open"] == "GruOpen"
+    assert all(n.isalpha() for n in names.values())
+
+
+def test_summarize_cites_half_lengths_of_every_model_with_a_bracket(lr, tmp_path):
+    from gradflow.report.output import Section
+    spec = {("adding", T, m): FAST for T in (50, 100) for m in L.MODELS}
+    spec.update({("adding", 200, m): NEVER for m in L.MODELS})
+    summary = lr.summarize(frame_of(spec))
+    assert {f"HalfLength{L._camel(m)}" for m in L.MODELS} <= set(summary.numbers)
+    Section("long_range", tmp_path).summary(summary)     # the names are valid macros
+
+
+def test_half_length_is_tabled_per_task_and_cited_where_bracketed(lr):
+    spec = {("order", 50, "gru"): FAST, ("order", 100, "gru"): FAST[:8] + NEVER[:8],
+            ("order", 200, "gru"): NEVER, ("copy", 50, "gru"): NEVER}
+    summary = lr.summarize(frame_of(spec))
+    half = summary.tables["half_length"].set_index(["task", "model"])
+    assert half.loc[("order", "gru"), "t50_low"] == 50
+    assert half.loc[("order", "gru"), "t50_high"] == 200
+    assert half.loc[("copy", "gru"), "t50_high"] == 50
+    assert "HalfLengthOrderGru" in summary.numbers and "HalfLengthCopyGru" not in summary.numbers
+    # The GRU-vs-RNN half-length claim is about the adding problem only.
+    assert summary.claims["half_length_gru_longer"].verdict == "inconclusive"
