@@ -154,7 +154,9 @@ def all_of(name: str, statement: str, parts: list[Claim]) -> Claim:
     verdict = ("fails" if "fails" in verdicts else "holds" if all(v == "holds" for v in verdicts)
                else "inconclusive")
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
-    failed = [p.evidence for p in parts if p.verdict != "holds"][:2]
+    # The examples shown: the comparisons that fail first (they decide), then undecided ones.
+    failed = ([p.evidence for p in parts if p.verdict == "fails"]
+              + [p.evidence for p in parts if p.verdict == "inconclusive"])[:2]
     detail = "; ".join(failed)
     return Claim(name, statement, verdict,
                  f"{len(parts)} log-rank comparisons: {counts}" + (f" (e.g. {detail})"
