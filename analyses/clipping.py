@@ -209,21 +209,25 @@ def summarize(frame: pd.DataFrame) -> Summary:
     s.tables["arms"] = arms
     s.tables["km"] = pd.concat(km, ignore_index=True) if km else pd.DataFrame()
 
-    # Some clipped arm vs every unclipped learning rate, per (gain, T): log-rank.
-    best = []
+    # Per (gain, T) with both kinds of arm: its clipped and unclipped arms, its arm table.
+    cells = []
     for (gain, length), g in learn.groupby(["gain", "length"], sort=True):
         present = sorted(g.arm.unique())
         clipped = [a for a in present if a.startswith("clip")]
         plain = [a for a in present if a.startswith("sgd")]
-        if not clipped or not plain:
-            continue
+        if clipped and plain:
+            a = arms[(arms.gain == gain) & (arms.length == length)].set_index("arm")
+            cells.append((gain, length, g, clipped, plain, a))
+
+    # Some clipped arm vs every unclipped learning rate, per (gain, T): log-rank.
+    best = []
+    for gain, length, g, clipped, plain, a in cells:
         c, pair = helper.beats_every(
             f"clip_beats_sgd_{_tag(gain, length)}",
             f"g = {fmt(gain)}, T = {int(length)}: some clipped arm solves the adding "
             f"problem sooner than every unclipped learning rate (so than the best)",
             g, clipped, plain)
         s.claim(c)
-        a = arms[(arms.gain == gain) & (arms.length == length)].set_index("arm")
         best.append({"gain": gain, "length": length, "clipped": pair.get("clipped", ""),
                      "clipped_solved": a.solved.get(pair.get("clipped"), np.nan),
                      "plain": pair.get("plain", ""),
@@ -235,18 +239,13 @@ def summarize(frame: pd.DataFrame) -> Summary:
     # the final held-out loss / baseline (overflow ranked worst), some clipped arm lower
     # than every unclipped learning rate (Mann-Whitney, the same Bonferroni rule).
     best_loss = []
-    for (gain, length), g in learn.groupby(["gain", "length"], sort=True):
-        clipped = sorted(a for a in g.arm.unique() if a.startswith("clip"))
-        plain = sorted(a for a in g.arm.unique() if a.startswith("sgd"))
-        if not clipped or not plain:
-            continue
+    for gain, length, g, clipped, plain, a in cells:
         c, pair = helper.beats_every(
             f"clip_lower_loss_{_tag(gain, length)}",
             f"g = {fmt(gain)}, T = {int(length)}: some clipped arm ends with a lower "
             f"held-out loss than every unclipped learning rate (so than the best)",
             g, clipped, plain, outcome="loss")
         s.claim(c)
-        a = arms[(arms.gain == gain) & (arms.length == length)].set_index("arm")
         best_loss.append({
             "gain": gain, "length": length, "clipped": pair.get("clipped", ""),
             "clipped_loss": a.median_final_rel_loss.get(pair.get("clipped"), np.nan),
