@@ -90,3 +90,41 @@ def test_bench_time_to_solve_multiplies_the_reports_steps_by_the_measured_step(t
     # The LSTM never reached its median at T = 100 (empty), H = 128 is not the report's size.
     assert rows == [{"cell": "gru", "T": 100, "hidden": 32, "steps": 300.0, "ms": 2.0,
                      "seconds": 0.6}]
+
+
+def test_bench_says_why_a_goal_is_not_met():
+    from gradflow.bench import _goal_cell
+    row = {"goal": 1.1, "vs_torch": 2.0, "torch_ms": 6.0, "goal_ms": 6.6, "gemm_floor_ms": 9.0}
+    assert _goal_cell(row) == ("1.10 not met (6.60 ms, below the GEMM floor: out of reach on "
+                               "this BLAS)")
+    assert _goal_cell({**row, "gemm_floor_ms": 5.0}) == ("1.10 not met (6.60 ms, above the "
+                                                         "GEMM floor)")
+    assert _goal_cell({**row, "vs_torch": 1.0}) == "1.10 met"
+    assert _goal_cell({**row, "goal": float("nan")}) == "-"
+
+
+def test_bench_settles_each_contender_before_timing_it():
+    from gradflow.bench import _alternate
+    calls = {"a": 0, "b": 0}
+
+    def count(name):
+        def run():
+            calls[name] += 1
+        return run
+    times = _alternate({"a": count("a"), "b": count("b")}, repeat=2, settle=0.02)
+    assert {k: v.shape for k, v in times.items()} == {"a": (2,), "b": (2,)}
+    # One warm-up, then per round: untimed runs for 0.02 s (many, as a run is instant) + one.
+    assert calls["a"] > 2 * 2 + 1 and calls["b"] > 2 * 2 + 1
+    calls = {"a": 0, "b": 0}
+    _alternate({"a": count("a"), "b": count("b")}, repeat=2)
+    assert calls == {"a": 3, "b": 3}
+
+
+def test_bench_bounds_what_replicas_could_save():
+    from gradflow.bench import per_call_cost
+    rows = per_call_cost(length=5, hidden_size=4, batch=2, repeat=1)
+    assert [(r["cell"], r["dtype"]) for r in rows] == [
+        (c, d) for c in ("rnn", "lstm", "gru") for d in ("float32", "float64")]
+    for r in rows:
+        assert r["T"] == 5 and r["one_step_us"] > 0 and r["full_ms"] > 0
+        assert r["share"] == pytest.approx(r["one_step_us"] / 1e3 / r["full_ms"])
