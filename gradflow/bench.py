@@ -116,7 +116,8 @@ def _alternate(fns: dict[str, Callable[[], object]], repeat: int,
     return {k: np.array(v) for k, v in times.items()}
 
 
-def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int) -> float:
+def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int,
+                settle: float = 0.0) -> float:
     """Median time of the GEMMs a forward+backward needs, without anything else."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((T * B, I)).astype(dtype)
@@ -135,7 +136,7 @@ def _gemm_floor(G: int, T: int, B: int, I: int, H: int, dtype, repeat: int) -> f
         dz_all.T @ x                    # dW_ih
         dz_all.T @ dz_all[:, :H]        # dW_hh
         dz_all @ w_ih                   # dx
-    return float(np.median(_alternate({"floor": run}, repeat)["floor"]))
+    return float(np.median(_alternate({"floor": run}, repeat, settle)["floor"]))
 
 
 def _problem(cell: str, nonlinearity: str, shape: Shape, dtype: str):
@@ -213,7 +214,7 @@ def benchmark(shapes: tuple[Shape, ...] = SHAPES, dtypes: tuple[str, ...] = DTYP
     """
     from threadpoolctl import threadpool_limits
 
-    import gradflow
+    import gradflow.engine._fused._blas  # binds gradflow.engine (not imported by gradflow)
 
     engine = gradflow.engine.backend()
     if engine == "numba":  # load numba (and any BLAS it needs) before the thread limits
@@ -253,9 +254,10 @@ def _measure(shape: Shape, cell: str, nonlinearity: str, dtype: str, engine: str
         if path != "ATen":   # also time torch's generic path, the same algorithm as ours
             fns["torch_generic"], _ = _torch_step(torch, cell, params, x, d_out,
                                                   onednn=False)
-    t = _alternate(fns, repeat, settle=SETTLE if shape.threads > 1 else 0.0)
+    settle = SETTLE if shape.threads > 1 else 0.0
+    t = _alternate(fns, repeat, settle)
     G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    floor = _gemm_floor(G, shape.T, shape.B, shape.I, shape.H, dtype, repeat)
+    floor = _gemm_floor(G, shape.T, shape.B, shape.I, shape.H, dtype, repeat, settle)
     nan = float("nan")
     ours, ref, theirs = t["gradflow"], t.get("numpy", t["gradflow"]), t.get("torch")
     generic = t.get("torch_generic", theirs)
@@ -287,7 +289,7 @@ def vanishing(shape: Shape = SHAPES[2], dtypes: tuple[str, ...] = DTYPES,
     """
     from threadpoolctl import threadpool_limits
 
-    import gradflow
+    import gradflow.engine._fused._blas  # binds gradflow.engine (not imported by gradflow)
 
     engine = gradflow.engine.backend()
     if engine == "numba":
@@ -301,7 +303,7 @@ def vanishing(shape: Shape = SHAPES[2], dtypes: tuple[str, ...] = DTYPES,
                 net, params, x, last = _problem(cell, nonlinearity, shape._replace(loss="last"),
                                                 dtype)
                 every = np.full_like(last, 1.0 / shape.T)
-                row = {"cell": cell, "dtype": dtype, "engine": engine}
+                row: dict[str, Any] = {"cell": cell, "dtype": dtype, "engine": engine}
                 for path in paths:
                     with _engine(path):
                         trace = net.forward(params, x)
@@ -325,7 +327,7 @@ def vanishing(shape: Shape = SHAPES[2], dtypes: tuple[str, ...] = DTYPES,
 
 
 def training_overhead(length: int = 400, hidden_size: int = 32, batch: int = 32,
-                      steps: int = 60, repeat: int = 3) -> list[dict]:
+                      steps: int = 60, repeat: int = 5) -> list[dict]:
     """Issue 15: what the training step around the engine costs.
 
     For each cell and dtype on the report's shape (adding problem, one thread):
@@ -343,15 +345,17 @@ def training_overhead(length: int = 400, hidden_size: int = 32, batch: int = 32,
         for cell in ("rnn", "lstm", "gru"):
             for dtype in DTYPES:
                 net = gradflow.Network(cell, task.input_size, hidden_size, dtype=dtype)
-                step, core = _overhead_case(net, task, batch, steps, repeat)
+                step, core, overhead = _overhead_case(net, task, batch, steps, repeat)
                 rows.append({"cell": cell, "dtype": dtype, "train_ms": step * 1e3,
-                             "engine_ms": core * 1e3, "overhead": step / core - 1})
+                             "engine_ms": core * 1e3, "overhead": overhead})
     return rows
 
 
 def _overhead_case(net: Any, task: Any, batch: int, steps: int, repeat: int
-                   ) -> tuple[float, float]:
-    """Median seconds of one ``train`` step and of one forward + backward of ``net``."""
+                   ) -> tuple[float, float, float]:
+    """Median seconds of one ``train`` step and of one forward + backward of ``net``, and
+    the median of their per-round ratios minus one (the overhead). Each round times
+    ``steps`` of each, so both are averages over as many calls."""
     import gradflow
     from gradflow.engine.heads import split_params
 
@@ -360,16 +364,18 @@ def _overhead_case(net: Any, task: Any, batch: int, steps: int, repeat: int
     x = task.sample(np.random.default_rng(0), batch, "train")[0].astype(net.dtype)
 
     def engine() -> None:
-        trace = net.forward(params, x)
-        d_out = np.zeros_like(trace.outputs)
-        d_out[-1] = 1.0
-        net.backward(params, trace, d_out)
+        for _ in range(steps):
+            trace = net.forward(params, x)
+            d_out = np.zeros_like(trace.outputs)
+            d_out[-1] = 1.0
+            net.backward(params, trace, d_out)
 
     def one_run() -> None:
         gradflow.train(net, task, steps=steps, batch_size=batch, seed=0)
 
     times = _alternate({"engine": engine, "train": one_run}, repeat)
-    return float(np.median(times["train"])) / steps, float(np.median(times["engine"]))
+    return (float(np.median(times["train"])) / steps, float(np.median(times["engine"])) / steps,
+            float(np.median(times["train"] / times["engine"])) - 1)
 
 
 def per_call_cost(length: int = 400, hidden_size: int = 32, batch: int = 32,
@@ -388,20 +394,18 @@ def per_call_cost(length: int = 400, hidden_size: int = 32, batch: int = 32,
     """
     from threadpoolctl import threadpool_limits
 
+    def call(cell: str, nonlinearity: str, dtype: str, T: int) -> Callable[[], object]:
+        net, params, x, d_out = _problem(cell, nonlinearity, Shape(
+            "calls", 2, hidden_size, batch, T, 1, "last", np.nan, np.nan), dtype)
+        return lambda: net.backward(params, net.forward(params, x), d_out)
 
     rows = []
     with threadpool_limits(limits=1):
         for cell, nonlinearity in CELLS:
             for dtype in DTYPES:
-                fns = {}
-                for T in (1, length):
-                    net, params, x, d_out = _problem(
-                        cell, nonlinearity, Shape("calls", 2, hidden_size, batch, T, 1, "last",
-                                                  np.nan, np.nan), dtype)
-                    fns[T] = (lambda net=net, params=params, x=x, d_out=d_out:
-                              net.backward(params, net.forward(params, x), d_out))
-                t = _alternate(fns, repeat)
-                one, full = float(np.median(t[1])), float(np.median(t[length]))
+                t = _alternate({"one": call(cell, nonlinearity, dtype, 1),
+                                "full": call(cell, nonlinearity, dtype, length)}, repeat)
+                one, full = float(np.median(t["one"])), float(np.median(t["full"]))
                 rows.append({"cell": cell, "dtype": dtype, "T": length, "one_step_us": 1e6 * one,
                              "full_ms": 1e3 * full, "share": one / full})
     return rows

@@ -262,6 +262,13 @@ def loss_gradients(net: Network, params: Mapping[str, np.ndarray], task: Any,
     LossGradients
     """
     _check_net_and_task(net, task)
+    return _loss_gradients(net, params, task, x, y, check_finite)
+
+
+def _loss_gradients(net: Network, params: Mapping[str, np.ndarray], task: Any, x: np.ndarray,
+                    y: np.ndarray, check_finite: bool) -> LossGradients:
+    """``loss_gradients`` for a net and task checked once by the caller (``train``: the
+    check of a task against its protocol costs tens of microseconds a step)."""
     head = Readout.for_task(net, task)
     net_params, head_params = split_params(params)
     trace = net.forward(net_params, x, check_finite=check_finite)
@@ -462,7 +469,7 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
         x, y = task.sample(rng, batch_size, "train")
         # Overflow is detected below, by value; let NumPy compute inf/NaN silently.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            loss, grads, g = loss_gradients(net, current, task, x, y, check_finite=False)
+            loss, grads, g = _loss_gradients(net, current, task, x, y, check_finite=False)
             for name, mask in masks.items():
                 grads[name] = np.where(mask, 0, grads[name]).astype(grads[name].dtype)
             norm = global_norm(grads)

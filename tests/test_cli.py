@@ -128,3 +128,16 @@ def test_bench_bounds_what_replicas_could_save():
     for r in rows:
         assert r["T"] == 5 and r["one_step_us"] > 0 and r["full_ms"] > 0
         assert r["share"] == pytest.approx(r["one_step_us"] / 1e3 / r["full_ms"])
+
+
+def test_bench_functions_run_from_a_fresh_interpreter():
+    # benchmark() and vanishing() once read gradflow.engine, which `import gradflow`
+    # does not bind: called from Python rather than the CLI they raised AttributeError.
+    code = ("from gradflow.bench import Shape, benchmark, vanishing\n"
+            "shape = Shape('tiny', 2, 4, 2, 3, 1, 'every', float('nan'), float('nan'))\n"
+            "rows = benchmark((shape,), dtypes=('float64',), repeat=1)\n"
+            "assert len(rows) == 3 and all(r['gradflow_ms'] > 0 for r in rows), rows\n"
+            "assert len(vanishing(shape, dtypes=('float64',), repeat=1)) == 3\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr

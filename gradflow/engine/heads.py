@@ -69,14 +69,17 @@ class HeadTrace(NamedTuple):
 
     Attributes
     ----------
-    features : ndarray, ``(B, D*H)`` (final) or ``(T, B, D*H)`` (every step)
-    predictions : ndarray, ``(B, O)`` or ``(T, B, O)``
+    features : ndarray, ``(B, D*H)`` (final) or ``(T, B, D*H)`` (every step), float64
+    predictions : ndarray, ``(B, O)`` or ``(T, B, O)``, float64
     n_steps : int, ``T`` of the outputs read
+    outputs_dtype : the dtype of the outputs read (float64 for non-float input): the
+        ``d_outputs`` of a final head's ``backward`` has it
     """
 
     features: np.ndarray
     predictions: np.ndarray
     n_steps: int
+    outputs_dtype: np.dtype = np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -144,12 +147,17 @@ class Readout:
                 raise ValueError(f"params is missing {name!r}; a head needs "
                                  f"{', '.join(self.param_shapes())}")
         shapes = self.param_shapes()
+        # The head computes in float64 whatever the network's dtype.
         W = check_array("params['head.weight']", params["head.weight"],
-                        shape=shapes["head.weight"], dtype=None)
+                        shape=shapes["head.weight"], dtype=np.float64)
         b = check_array("params['head.bias']", params["head.bias"],
-                        shape=shapes["head.bias"], dtype=None)
-        outputs = check_array("outputs", outputs, shape=(None, None, self.input_size),
-                              dtype=None, finite=False)
+                        shape=shapes["head.bias"], dtype=np.float64)
+        # Checked in their own dtype: only the features read are cast (forward), not
+        # every step of a (T, B, D*H) array.
+        raw = np.asarray(outputs)
+        outputs = check_array("outputs", raw, shape=(None, None, self.input_size),
+                              dtype=raw.dtype if raw.dtype.kind == "f" else np.float64,
+                              finite=False)
         return W, b, outputs
 
     def features(self, outputs: np.ndarray) -> np.ndarray:
@@ -180,8 +188,8 @@ class Readout:
         HeadTrace, with ``predictions`` ``(B, O)`` (final) or ``(T, B, O)``.
         """
         W, b, outputs = self._check(params, outputs)
-        feats = self.features(outputs)
-        return HeadTrace(feats, feats @ W.T + b, outputs.shape[0])
+        feats = np.asarray(self.features(outputs), dtype=np.float64)
+        return HeadTrace(feats, feats @ W.T + b, outputs.shape[0], outputs.dtype)
 
     def backward(self, params: Mapping[str, np.ndarray], trace: HeadTrace, d_predictions: np.ndarray
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -199,13 +207,15 @@ class Readout:
         -------
         d_outputs : ndarray, shape (T, B, D*H)
             dL/d outputs, zero except at the steps read; feed it to the
-            network's ``backward``.
+            network's ``backward``. In the outputs' dtype for a final head (the
+            float64 gradient rounded once, as the network's ``backward`` would),
+            float64 for an every-step head.
         grads : dict
             ``head.weight`` ``(O, D*H)`` and ``head.bias`` ``(O,)``.
         """
         W = np.asarray(params["head.weight"])
         dp = check_array("d_predictions", d_predictions, shape=trace.predictions.shape,
-                         dtype=None, finite=False)
+                         dtype=np.float64, finite=False)
         feats = trace.features
         O, F = W.shape
         # Sum over every leading axis (batch, and time for every_step): one GEMM.
@@ -215,7 +225,7 @@ class Readout:
         if self.kind == "every_step":
             return d_feats, grads
         T, H = trace.n_steps, self.hidden_size
-        d_outputs = np.zeros((T,) + d_feats.shape, dtype=d_feats.dtype)
+        d_outputs = np.zeros((T,) + d_feats.shape, dtype=trace.outputs_dtype)
         d_outputs[-1, :, :H] = d_feats[:, :H]
         if self.num_directions == 2:
             d_outputs[0, :, H:] = d_feats[:, H:]

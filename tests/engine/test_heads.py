@@ -192,3 +192,27 @@ def test_split_params_separates_head_from_network():
     from gradflow.engine.heads import split_params
     net, head = split_params({"weight_ih_l0": 1, "head.weight": 2, "head.bias": 3})
     assert net == {"weight_ih_l0": 1} and head == {"head.weight": 2, "head.bias": 3}
+
+
+@pytest.mark.parametrize("kind", ["final", "every_step"])
+def test_the_head_computes_in_float64_and_a_final_heads_d_outputs_is_the_outputs_dtype(rng,
+                                                                                       kind):
+    # A float32 network's head once cast all T steps of the outputs to float64 (and built
+    # d_outputs in float64, cast back by the network) every training step; only the
+    # features read are cast now, with the same values.
+    head = Readout(kind, hidden_size=3, output_size=2)
+    params = {k: v.astype(np.float32) for k, v in head.init(0).items()}
+    outputs = rng.standard_normal((5, 4, 3)).astype(np.float32)
+    trace = head.forward(params, outputs)
+    assert trace.features.dtype == trace.predictions.dtype == np.float64
+    assert trace.outputs_dtype == np.float32
+    ref = head.forward({k: v.astype(np.float64) for k, v in params.items()},
+                       outputs.astype(np.float64))
+    np.testing.assert_array_equal(trace.predictions, ref.predictions)
+    d_pred = rng.standard_normal(trace.predictions.shape)
+    d_out, grads = head.backward(params, trace, d_pred)
+    d_ref, grads_ref = head.backward(params, ref, d_pred)
+    assert d_out.dtype == (np.float32 if kind == "final" else np.float64)
+    np.testing.assert_array_equal(d_out, d_ref.astype(d_out.dtype))
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], grads_ref[k])
