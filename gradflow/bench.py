@@ -209,8 +209,9 @@ def benchmark(shapes: tuple[Shape, ...] = SHAPES, dtypes: tuple[str, ...] = DTYP
     numpy_ms (the NumPy reference path), torch_ms (NaN without torch),
     gemm_floor_ms (medians), vs_torch, vs_torch_generic (against torch with oneDNN
     off; equal to vs_torch where torch took its generic path anyway) and
-    numpy_vs_torch (medians of per-round ratios), vs_gemm_floor, goal, goal_ms (the goal
-    as a time: goal x torch_ms, which no implementation meets if it is below the floor).
+    numpy_vs_torch (medians of per-round ratios), vs_torch_low and vs_torch_high (the
+    smallest and largest per-round ratio), vs_gemm_floor, goal, goal_ms (the goal as a
+    time: goal x torch_ms, which no implementation meets if it is below the floor).
     """
     from threadpoolctl import threadpool_limits
 
@@ -272,6 +273,10 @@ def _measure(shape: Shape, cell: str, nonlinearity: str, dtype: str, engine: str
         # The goal as a time: below the floor, no implementation on this BLAS meets it.
         "goal_ms": goal * torch_ms,
         "vs_torch": nan if theirs is None else float(np.median(ours / theirs)),
+        # The extremes of the per-round ratios: with 7 rounds they hold the median ratio
+        # with probability 1 - 2 / 2^7 = 98% whatever the noise's distribution.
+        "vs_torch_low": nan if theirs is None else float(np.min(ours / theirs)),
+        "vs_torch_high": nan if theirs is None else float(np.max(ours / theirs)),
         "vs_torch_generic": nan if generic is None else float(np.median(ours / generic)),
         "numpy_vs_torch": nan if theirs is None else float(np.median(ref / theirs)),
         "vs_gemm_floor": float(np.median(ours)) / floor,
@@ -327,7 +332,7 @@ def vanishing(shape: Shape = SHAPES[2], dtypes: tuple[str, ...] = DTYPES,
 
 
 def training_overhead(length: int = 400, hidden_size: int = 32, batch: int = 32,
-                      steps: int = 60, repeat: int = 5) -> list[dict]:
+                      steps: int = 60, repeat: int = 7) -> list[dict]:
     """Issue 15: what the training step around the engine costs.
 
     For each cell and dtype on the report's shape (adding problem, one thread):
@@ -345,17 +350,19 @@ def training_overhead(length: int = 400, hidden_size: int = 32, batch: int = 32,
         for cell in ("rnn", "lstm", "gru"):
             for dtype in DTYPES:
                 net = gradflow.Network(cell, task.input_size, hidden_size, dtype=dtype)
-                step, core, overhead = _overhead_case(net, task, batch, steps, repeat)
+                step, core, ratios = _overhead_case(net, task, batch, steps, repeat)
                 rows.append({"cell": cell, "dtype": dtype, "train_ms": step * 1e3,
-                             "engine_ms": core * 1e3, "overhead": overhead})
+                             "engine_ms": core * 1e3, "overhead": float(np.median(ratios)) - 1,
+                             "overhead_low": float(ratios.min()) - 1,
+                             "overhead_high": float(ratios.max()) - 1})
     return rows
 
 
 def _overhead_case(net: Any, task: Any, batch: int, steps: int, repeat: int
-                   ) -> tuple[float, float, float]:
+                   ) -> tuple[float, float, np.ndarray]:
     """Median seconds of one ``train`` step and of one forward + backward of ``net``, and
-    the median of their per-round ratios minus one (the overhead). Each round times
-    ``steps`` of each, so both are averages over as many calls."""
+    their per-round ratios (train step / forward + backward). Each round times ``steps``
+    of each, so both are averages over as many calls."""
     import gradflow
     from gradflow.engine.heads import split_params
 
@@ -375,7 +382,7 @@ def _overhead_case(net: Any, task: Any, batch: int, steps: int, repeat: int
 
     times = _alternate({"engine": engine, "train": one_run}, repeat)
     return (float(np.median(times["train"])) / steps, float(np.median(times["engine"])) / steps,
-            float(np.median(times["train"] / times["engine"])) - 1)
+            times["train"] / times["engine"])
 
 
 def per_call_cost(length: int = 400, hidden_size: int = 32, batch: int = 32,
@@ -519,23 +526,47 @@ def real_size_lyapunov(hidden_size: int = 1024, steps: int = 1000, exponents: in
 
 
 def _goal_cell(r: dict) -> str:
-    """``1.10 met``, or why not: the goal's time below this BLAS's GEMM floor, or above it."""
+    """The goal and its verdict, judged on every round, not the median alone.
+
+    ``met``: every round's ratio is within the goal; ``not met``: none is, with
+    why (the goal as a time, below this BLAS's GEMM floor or above it); ``within
+    the noise``: the rounds straddle it (their extremes hold the median ratio with
+    98% probability over 7 rounds, see ``_measure``).
+    """
     if not np.isfinite(r["goal"]):
         return "-"
     if not np.isfinite(r["vs_torch"]):
         return f"{r['goal']:.2f}"
-    if r["vs_torch"] <= r["goal"]:
+    low, high = r.get("vs_torch_low", r["vs_torch"]), r.get("vs_torch_high", r["vs_torch"])
+    if high <= r["goal"]:
         return f"{r['goal']:.2f} met"
+    if low <= r["goal"]:
+        return f"{r['goal']:.2f} within the noise"
     where = ("below the GEMM floor: out of reach on this BLAS"
              if r["goal_ms"] < r["gemm_floor_ms"] else "above the GEMM floor")
     return f"{r['goal']:.2f} not met ({r['goal_ms']:.2f} ms, {where})"
+
+
+def _verdict(r: dict, goal: float) -> str:
+    """A training-overhead goal judged on every round, as ``_goal_cell`` judges ratios."""
+    if r["overhead_high"] <= goal:
+        return "met"
+    return "within the noise" if r["overhead_low"] <= goal else "not met"
+
+
+def _ratio_cell(r: dict) -> str:
+    """``0.71 (0.66-0.75)``: the median per-round ratio and the rounds' extremes."""
+    if "vs_torch_low" not in r or not np.isfinite(r["vs_torch"]):
+        return f"{r['vs_torch']:.2f}"
+    return f"{r['vs_torch']:.2f} ({r['vs_torch_low']:.2f}-{r['vs_torch_high']:.2f})"
 
 
 def _markdown(rows: list[dict], vrows: list[dict]) -> list[str]:
     lines = []
     for shape in dict.fromkeys(r["label"] for r in rows):
         lines += [f"**{shape}**", "",
-                  "| cell | dtype | gradflow ms | torch ms | torch path | gradflow / torch "
+                  "| cell | dtype | gradflow ms | torch ms | torch path "
+                  "| gradflow / torch (rounds' range) "
                   "| goal | gradflow / torch's generic path | NumPy path / torch "
                   "| GEMM floor ms | gradflow / floor |",
                   "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -545,7 +576,7 @@ def _markdown(rows: list[dict], vrows: list[dict]) -> list[str]:
             goal = _goal_cell(r)
             lines.append(
                 f"| {r['cell']} | {r['dtype']} | {r['gradflow_ms']:.2f} | {r['torch_ms']:.2f} "
-                f"| {r['torch_path']} | {r['vs_torch']:.2f} | {goal} "
+                f"| {r['torch_path']} | {_ratio_cell(r)} | {goal} "
                 f"| {r['vs_torch_generic']:.2f} | {r['numpy_vs_torch']:.2f} "
                 f"| {r['gemm_floor_ms']:.2f} | {r['vs_gemm_floor']:.2f} |")
         lines.append("")
@@ -607,12 +638,14 @@ def _run(args: argparse.Namespace) -> int:
         lines += ["", "**The training step around the engine** (issue 15: at most 10% of "
                   "forward + backward): one `train` step (batch, forward, backward, head and "
                   "loss, global norm, Adam) against one forward + backward, adding problem "
-                  "T = 400, H = 32, B = 32, 1 thread", "",
-                  "| cell | dtype | train step ms | forward + backward ms | overhead | goal |",
+                  "T = 400, H = 32, B = 32, 1 thread; 7 rounds of 60 of each, judged on "
+                  "every round as the goals above", "",
+                  "| cell | dtype | train step ms | forward + backward ms "
+                  "| overhead (rounds' range) | goal |",
                   "| --- | --- | ---: | ---: | ---: | ---: |"]
         lines += [f"| {r['cell']} | {r['dtype']} | {r['train_ms']:.2f} | {r['engine_ms']:.2f} | "
-                  f"{100 * r['overhead']:.0f}% | {'met' if r['overhead'] <= 0.10 else 'not met'} |"
-                  for r in overhead]
+                  f"{100 * r['overhead']:.0f}% ({100 * r['overhead_low']:.0f}% to "
+                  f"{100 * r['overhead_high']:.0f}%) | {_verdict(r, 0.10)} |" for r in overhead]
     if calls:
         lines += ["", "**What batched replicas could save** (issue 15): R parameter sets in one "
                   "call would share a call's fixed cost, not its per-step work (each replica has "
@@ -676,9 +709,13 @@ def _run(args: argparse.Namespace) -> int:
                 "the sequential recurrent products forward and backward, weight gradients): "
                 "no implementation of the recurrence can go below it on this BLAS. Goals "
                 "(issue 15): gradflow / torch at most 0.3 on the report's shape, 1.1 "
-                "(float32) and 0.7 (float64) on the larger ones. A goal not met is also given "
-                "as a time (goal x torch's time): where that is below the GEMM floor, no "
-                "implementation that calls this BLAS for its matrix products can meet it.", "",
+                "(float32) and 0.7 (float64) on the larger ones. A goal is met when every "
+                "round's ratio is within it, not met when none is, and within the noise when "
+                "the rounds straddle it (the smallest and largest of 7 per-round ratios hold "
+                "the median ratio with 98% probability, whatever the noise). A goal not met "
+                "is also given as a time (goal x torch's time): where that is below the GEMM "
+                "floor, no implementation that calls this BLAS for its matrix products can "
+                "meet it.", "",
                 "The torch path is read from torch's autograd graph: on CPU torch runs the "
                 "LSTM in float32 through oneDNN's fused RNN kernel (\"oneDNN\") and every "
                 "other cell and dtype through its generic per-step path (\"ATen\"), the "

@@ -141,3 +141,21 @@ def test_bench_functions_run_from_a_fresh_interpreter():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+def test_bench_judges_a_goal_on_every_round():
+    from gradflow.bench import _goal_cell, _ratio_cell
+    row = {"goal": 0.7, "vs_torch": 0.69, "vs_torch_low": 0.64, "vs_torch_high": 0.74,
+           "torch_ms": 100.0, "goal_ms": 70.0, "gemm_floor_ms": 60.0}
+    assert _goal_cell(row) == "0.70 within the noise"
+    assert _ratio_cell(row) == "0.69 (0.64-0.74)"
+    assert _goal_cell({**row, "vs_torch_high": 0.70}) == "0.70 met"
+    assert _goal_cell({**row, "vs_torch": 0.8, "vs_torch_low": 0.71, "vs_torch_high": 0.9}) \
+        == "0.70 not met (70.00 ms, above the GEMM floor)"
+
+
+def test_bench_judges_the_training_overhead_on_every_round():
+    from gradflow.bench import _verdict
+    assert _verdict({"overhead_low": 0.02, "overhead_high": 0.09}, 0.10) == "met"
+    assert _verdict({"overhead_low": 0.08, "overhead_high": 0.13}, 0.10) == "within the noise"
+    assert _verdict({"overhead_low": 0.11, "overhead_high": 0.13}, 0.10) == "not met"
