@@ -69,3 +69,13 @@ def test_equivalence_needs_a_margin():
     assert equivalence(a[:3], b[:3], margin=0.01) > 0.05  # too few to show anything
     with pytest.raises(ValueError, match="margin must be"):
         equivalence(a, b, margin=0)
+
+
+def test_equivalence_of_two_constant_groups_is_exact():
+    # Every seed's error 0 in both groups: Welch's standard error is 0, and SciPy warned
+    # of precision loss (an error under this suite's warning filter) instead of deciding.
+    from gradflow.report.stats import equivalence
+
+    assert equivalence(np.zeros(20), np.zeros(20), margin=0.05) == 0.0
+    assert equivalence(np.zeros(5), np.full(5, 0.03), margin=0.05) == 0.0
+    assert equivalence(np.zeros(5), np.full(5, 0.3), margin=0.05) == 1.0

@@ -115,7 +115,8 @@ def equivalence(a: ArrayLike, b: ArrayLike, margin: float) -> float:
     Two one-sided Welch t-tests (``mean_a - mean_b > -margin`` and ``< margin``);
     the p-value is the larger of the two. A small p-value supports "equivalent
     within the margin"; a large one means equivalence is not shown (which is not
-    evidence of a difference).
+    evidence of a difference). Two constant groups give 0 or 1: their difference
+    is known exactly.
     """
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
@@ -124,6 +125,10 @@ def equivalence(a: ArrayLike, b: ArrayLike, margin: float) -> float:
     if x.size < 2 or y.size < 2:
         raise ValueError(f"equivalence needs at least 2 values per group; got {x.size} and "
                          f"{y.size}")
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        # Both groups constant (e.g. every seed's error 0): the difference is known
+        # exactly, and Welch's t would divide by a zero standard error.
+        return 0.0 if abs(float(x[0]) - float(y[0])) < margin else 1.0
     lower = stats.ttest_ind(x + margin, y, equal_var=False, alternative="greater").pvalue
     upper = stats.ttest_ind(x - margin, y, equal_var=False, alternative="less").pvalue
     return float(max(lower, upper))
