@@ -150,14 +150,25 @@ def test_a_signal_stops_the_workers_and_leaves_the_report(project, signum, code)
         [sys.executable, "-m", "gradflow", "report", "--jobs", "2"], cwd=project,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), "GRADFLOW_TEST_MARKERS": str(markers),
-             "GRADFLOW_TEST_SLEEP": "120"})
+             "GRADFLOW_TEST_SLEEP": "120", "PYTHONFAULTHANDLER": "1"})
     deadline = time.monotonic() + 60
     while len(list(markers.glob("*.pid"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     workers = [int(p.read_text()) for p in markers.glob("*.pid")]
     assert len(workers) == 2, "the workers did not start"
     process.send_signal(signum)
-    _, stderr = process.communicate(timeout=30)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        # Seen once in a clean-clone CI run (SIGINT, 2026-12-02), never reproduced: have
+        # faulthandler print where every thread of the report process stands, then fail.
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate(timeout=30)
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"gradflow report did not stop within 30 s of "
+                    f"{signal.Signals(signum).name}; its threads:\n{stderr}")
     assert process.returncode == code, stderr
     assert f"interrupted ({signal.Signals(signum).name})" in stderr
     assert "Traceback" not in stderr
