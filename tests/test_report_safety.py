@@ -150,7 +150,10 @@ def test_a_signal_stops_the_workers_and_leaves_the_report(project, signum, code)
         [sys.executable, "-m", "gradflow", "report", "--jobs", "2"], cwd=project,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), "GRADFLOW_TEST_MARKERS": str(markers),
-             "GRADFLOW_TEST_SLEEP": "120", "PYTHONFAULTHANDLER": "1"})
+             "GRADFLOW_TEST_SLEEP": "120", "PYTHONFAULTHANDLER": "1"},
+        # As from a terminal: a test run started in the background by a shell without job
+        # control inherits SIGINT ignored, and so would the report (it then hung here).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while len(list(markers.glob("*.pid"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -160,8 +163,8 @@ def test_a_signal_stops_the_workers_and_leaves_the_report(project, signum, code)
     try:
         _, stderr = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        # Seen once in a clean-clone CI run (SIGINT, 2026-12-02), never reproduced: have
-        # faulthandler print where every thread of the report process stands, then fail.
+        # Have faulthandler print where every thread of the report process stands, then
+        # fail (how the inherited SIG_IGN above was found).
         process.send_signal(signal.SIGABRT)
         _, stderr = process.communicate(timeout=30)
         for pid in workers:
