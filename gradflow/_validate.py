@@ -125,7 +125,8 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
     without it such values become ``inf``, for callers that study divergence.
     ``shape`` entries of ``None`` match any size; ``layout`` (e.g.
     ``"(T, B, I)"``) names the axes in messages. Without ``copy`` the input
-    is returned as is when its dtype already matches.
+    is returned as is when its dtype already matches. ``dtype=None`` keeps a float
+    input's dtype (integers become float64).
     """
     try:
         raw = np.asarray(value)
@@ -136,7 +137,8 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
                         f"got {describe(value)}")
     if finite and raw.dtype.kind == "f":
         check_finite(name, raw)
-    target = np.dtype(dtype)
+    target = (raw.dtype if raw.dtype.kind == "f" else np.dtype(np.float64)) if dtype is None \
+        else np.dtype(dtype)
     if (finite and raw.dtype.kind == "f" and target.kind == "f"
             and raw.dtype.itemsize > target.itemsize
             and raw.size and np.nanmax(np.abs(np.where(np.isfinite(raw), raw, 0)))

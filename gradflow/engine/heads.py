@@ -154,10 +154,8 @@ class Readout:
                         shape=shapes["head.bias"], dtype=np.float64)
         # Checked in their own dtype: only the features read are cast (forward), not
         # every step of a (T, B, D*H) array.
-        raw = np.asarray(outputs)
-        outputs = check_array("outputs", raw, shape=(None, None, self.input_size),
-                              dtype=raw.dtype if raw.dtype.kind == "f" else np.float64,
-                              finite=False)
+        outputs = check_array("outputs", outputs, shape=(None, None, self.input_size),
+                              dtype=None, finite=False)
         return W, b, outputs
 
     def features(self, outputs: np.ndarray) -> np.ndarray:
