@@ -143,14 +143,15 @@ def flat_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
 
 
-def project(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+def project(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     """Input projections for all steps as one GEMM: ``x @ weight.T + bias``.
 
     Parameters
     ----------
     x : (T, B, I) array
     weight : (G*H, I) array (the transpose is a BLAS flag, not a copy)
-    bias : (G*H,) array
+    bias : (G*H,) array, or None for none (the fused kernels add it in their
+        elementwise pass, as ``(x @ weight.T + bias) + recurrent``: the same rounding)
 
     Returns
     -------
@@ -158,5 +159,6 @@ def project(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """
     T, B, I = x.shape
     out = x.reshape(T * B, I) @ weight.T  # (T*B, G*H)
-    out += bias
+    if bias is not None:
+        out += bias
     return out.reshape(T, B, -1)

@@ -39,17 +39,25 @@ _noticed = False
 
 
 def _avoid_avx512() -> None:
-    """Have numba compile for AVX2 + FMA (``haswell``) on AVX-512 hosts, unless told otherwise.
+    """Have numba tune its code for ``haswell`` on AVX-512 hosts, unless told otherwise.
 
-    Measured on this machine (AMD EPYC, AVX-512): kernels built with 512-bit
-    vectors ran their float64 elementwise work fine alone, but a step that
-    alternates it with a BLAS GEMM (every step of every cell) took 2-3x longer
-    than the two parts alone; built for AVX2 the step costs the sum of its parts
-    (float64 LSTM at the report's shape: 10-13 ms -> 4.7 ms forward). numba
-    reads its target from the environment when it is first imported, so this
-    applies only if numba is not imported yet and neither ``NUMBA_CPU_NAME`` nor
-    ``NUMBA_CPU_FEATURES`` is set; it then holds for every numba function of the
-    process (AVX2 is also what LLVM picks on most AVX-512 Intel CPUs).
+    Measured on an earlier machine of this project (AMD EPYC, AVX-512): kernels
+    compiled for the host CPU's name ran their float64 elementwise work fine
+    alone, but a step that alternates it with a BLAS GEMM (every step of every
+    cell) took 2-3x longer than the two parts alone; with the CPU name
+    ``haswell`` the step cost the sum of its parts (float64 LSTM at the
+    report's shape: 10-13 ms -> 4.7 ms forward). This sets the name only: numba
+    still passes the host's features to LLVM, so the kernels keep their 512-bit
+    vectors (checked in the assembly); what changes is LLVM's tuning. Measured
+    on 2026-12-02 on an AMD EPYC of the Zen 5 generation (LLVM's ``znver5``),
+    the host's name was between 10% faster and 4% slower than ``haswell`` (no
+    2-3x effect there; report's shape, every cell and dtype) and a true AVX2
+    build (the avx512 features switched off) mostly 3-13% slower; all three
+    gave the same bits. ``haswell`` is kept: its worst case measured is
+    a few percent, the host name's was 2-3x. numba reads its target from the
+    environment when it is first imported, so this applies only if numba is
+    not imported yet and neither ``NUMBA_CPU_NAME`` nor ``NUMBA_CPU_FEATURES``
+    is set; it then holds for every numba function of the process.
     """
     if "numba" in sys.modules or "NUMBA_CPU_NAME" in os.environ or \
             "NUMBA_CPU_FEATURES" in os.environ:

@@ -22,8 +22,9 @@ __all__ = ["backward", "forward"]
 
 
 @njit(**JIT)
-def _forward_after(a, w_hh, b_hn, h, m, rec, blas):  # pragma: no cover - compiled
-    """PyTorch's form. a (T, B, 3H) projections, activated in place; m (T, B, H); rec (B, 3H).
+def _forward_after(a, bias, w_hh, b_hn, h, m, rec, blas):  # pragma: no cover - compiled
+    """PyTorch's form. a (T, B, 3H) projections without the input-side bias (3H,),
+    activated in place; m (T, B, H); rec (B, 3H).
 
     Short loops over one row each (few pointers for LLVM to check for
     aliasing), so that every one is vectorized.
@@ -37,19 +38,19 @@ def _forward_after(a, w_hh, b_hn, h, m, rec, blas):  # pragma: no cover - compil
         for b in range(B):
             ab, rb, mb, pb, nb = at[b], rec[b], mt[b], hp[b], hn[b]
             for j in range(2 * H):      # r, z: sigmoid(v) = tanh(v/2)/2 + 1/2, as gates.sigmoid
-                ab[j] = half * tanh_f(half * (ab[j] + rb[j])) + half
+                ab[j] = half * tanh_f(half * ((ab[j] + bias[j]) + rb[j])) + half
             for j in range(H):
                 mb[j] = rb[2 * H + j] + b_hn[j]
             for j in range(H):
-                ab[2 * H + j] = tanh_f(ab[2 * H + j] + ab[j] * mb[j])
+                ab[2 * H + j] = tanh_f((ab[2 * H + j] + bias[2 * H + j]) + ab[j] * mb[j])
             for j in range(H):
                 n = ab[2 * H + j]
                 nb[j] = (pb[j] - n) * ab[H + j] + n
 
 
 @njit(**JIT)
-def _forward_before(a, w_hh, h, rec, rh, rec_n, blas):  # pragma: no cover - compiled
-    """Cho's form (b_hn folded into a). rec (B, 2H), rh and rec_n (B, H)."""
+def _forward_before(a, bias, w_hh, h, rec, rh, rec_n, blas):  # pragma: no cover - compiled
+    """Cho's form (b_hn folded into the bias). rec (B, 2H), rh and rec_n (B, H)."""
     T, B, G = a.shape
     H = G // 3
     half = a.dtype.type(0.5)
@@ -61,14 +62,14 @@ def _forward_before(a, w_hh, h, rec, rh, rec_n, blas):  # pragma: no cover - com
         for b in range(B):
             ab, rb, pb, qb = at[b], rec[b], hp[b], rh[b]
             for j in range(2 * H):
-                ab[j] = half * tanh_f(half * (ab[j] + rb[j])) + half
+                ab[j] = half * tanh_f(half * ((ab[j] + bias[j]) + rb[j])) + half
             for j in range(H):
                 qb[j] = ab[j] * pb[j]
         gemm(blas, rh, w_n, rec_n, True)
         for b in range(B):
             ab, pb, nb, sb = at[b], hp[b], hn[b], rec_n[b]
             for j in range(H):
-                ab[2 * H + j] = tanh_f(ab[2 * H + j] + sb[j])
+                ab[2 * H + j] = tanh_f((ab[2 * H + j] + bias[2 * H + j]) + sb[j])
             for j in range(H):
                 n = ab[2 * H + j]
                 nb[j] = (pb[j] - n) * ab[H + j] + n
@@ -146,14 +147,14 @@ def forward(cell: GRUCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> GRUT
         bias[2 * H:] += p.bias_hh[2 * H:]   # b_hn adds outside the reset: fold it in
     w_hh = np.ascontiguousarray(p.weight_hh)
     with flush_subnormals():
-        a = project(x, p.weight_ih, bias)      # (T, B, 3H), becomes the gates
+        a = project(x, p.weight_ih, None)      # (T, B, 3H), becomes the gates; + bias inside
         if cell.reset_after:
             m = np.empty((T, B, H), dtype=x.dtype)
-            _forward_after(a, w_hh, np.ascontiguousarray(p.bias_hh[2 * H:]), h, m,
+            _forward_after(a, bias, w_hh, np.ascontiguousarray(p.bias_hh[2 * H:]), h, m,
                            np.empty((B, 3 * H), dtype=x.dtype), blas_address(x.dtype))
         else:
             m = np.empty((0, B, H), dtype=x.dtype)
-            _forward_before(a, w_hh, h, np.empty((B, 2 * H), dtype=x.dtype),
+            _forward_before(a, bias, w_hh, h, np.empty((B, 2 * H), dtype=x.dtype),
                             np.empty((B, H), dtype=x.dtype), np.empty((B, H), dtype=x.dtype),
                             blas_address(x.dtype))
     return GRUTrace(x, h, a, m, cell.reset_after)

@@ -22,8 +22,9 @@ __all__ = ["backward", "forward"]
 
 
 @njit(**JIT)
-def _forward(z, w_hh, h, c, tanh_c, rec, scale, blas):  # pragma: no cover - compiled
-    """z (T, B, 4H) input projections, activated in place; h, c (T+1, B, H); rec (B, 4H).
+def _forward(z, bias, w_hh, h, c, tanh_c, rec, scale, blas):  # pragma: no cover - compiled
+    """z (T, B, 4H) input projections without the bias (4H,), activated in place;
+    h, c (T+1, B, H); rec (B, 4H).
 
     ``scale`` (4H,) is 1/2 on the sigmoid gates (i, f, o) and 1 on g: with
     ``sigmoid(v) = tanh(v/2)/2 + 1/2`` (as ``gates.sigmoid``) every gate is
@@ -40,7 +41,7 @@ def _forward(z, w_hh, h, c, tanh_c, rec, scale, blas):  # pragma: no cover - com
             zb, rb = zt[b], rec[b]
             for j in range(G):
                 s = scale[j]
-                zb[j] = s * tanh_f(s * (zb[j] + rb[j])) + (one - s)
+                zb[j] = s * tanh_f(s * ((zb[j] + bias[j]) + rb[j])) + (one - s)
             cb, tb, hb, pb = cn[b], tc[b], hn[b], cp[b]
             for j in range(H):
                 cb[j] = zb[H + j] * pb[j] + zb[j] * zb[2 * H + j]
@@ -87,10 +88,10 @@ def forward(cell: LSTMCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> LST
     tanh_c = np.empty((T, B, H), dtype=x.dtype)
     h[0], c[0] = s0[:, :H], s0[:, H:]
     with flush_subnormals():
-        z = project(x, p.weight_ih, p.bias_ih + p.bias_hh)  # (T, B, 4H), becomes the gates
+        z = project(x, p.weight_ih, None)  # (T, B, 4H), becomes the gates; the kernel adds b
         scale = np.full(4 * H, 0.5, dtype=x.dtype)
         scale[2 * H:3 * H] = 1.0                          # g is a tanh, the others sigmoids
-        _forward(z, np.ascontiguousarray(p.weight_hh), h, c, tanh_c,
+        _forward(z, p.bias_ih + p.bias_hh, np.ascontiguousarray(p.weight_hh), h, c, tanh_c,
                  np.empty((B, 4 * H), dtype=x.dtype), scale, blas_address(x.dtype))
     return LSTMTrace(x, h, c, z, tanh_c)
 

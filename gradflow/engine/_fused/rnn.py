@@ -23,8 +23,9 @@ _KINDS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 
 
 @njit(**JIT)
-def _forward(u, w_hh, h, kind, blas):  # pragma: no cover - compiled
-    """h[t+1] = phi(h[t] @ w_hh.T + u[t]); u (T, B, H), w_hh (H, H), h (T+1, B, H)."""
+def _forward(u, bias, w_hh, h, kind, blas):  # pragma: no cover - compiled
+    """h[t+1] = phi(h[t] @ w_hh.T + (u[t] + bias)); u (T, B, H), bias (H,), w_hh (H, H),
+    h (T+1, B, H)."""
     T, B, H = u.shape
     half, zero = u.dtype.type(0.5), u.dtype.type(0.0)
     for t in range(T):
@@ -34,17 +35,17 @@ def _forward(u, w_hh, h, kind, blas):  # pragma: no cover - compiled
         for b in range(B):
             if kind == 0:
                 for j in range(H):
-                    a[b, j] = tanh_f(a[b, j] + ut[b, j])
+                    a[b, j] = tanh_f(a[b, j] + (ut[b, j] + bias[j]))
             elif kind == 1:
                 for j in range(H):
-                    v = a[b, j] + ut[b, j]
+                    v = a[b, j] + (ut[b, j] + bias[j])
                     a[b, j] = zero if v < zero else v       # NaN stays NaN, as np.maximum
             elif kind == 2:
                 for j in range(H):
-                    a[b, j] = half * tanh_f(half * (a[b, j] + ut[b, j])) + half
+                    a[b, j] = half * tanh_f(half * (a[b, j] + (ut[b, j] + bias[j]))) + half
             else:
                 for j in range(H):
-                    a[b, j] = a[b, j] + ut[b, j]
+                    a[b, j] = a[b, j] + (ut[b, j] + bias[j])
 
 
 @njit(**JIT)
@@ -77,9 +78,9 @@ def forward(cell: RNNCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> RNNT
     h = np.empty((T + 1, B, cell.hidden_size), dtype=x.dtype)
     h[0] = s0
     with flush_subnormals():
-        u = project(x, p.weight_ih, p.bias_ih + p.bias_hh)  # (T, B, H)
-        _forward(u, np.ascontiguousarray(p.weight_hh), h, _KINDS[cell.nonlinearity],
-                 blas_address(x.dtype))
+        u = project(x, p.weight_ih, None)  # (T, B, H); the kernel adds the bias
+        _forward(u, p.bias_ih + p.bias_hh, np.ascontiguousarray(p.weight_hh), h,
+                 _KINDS[cell.nonlinearity], blas_address(x.dtype))
     return RNNTrace(x, h)
 
 
