@@ -32,6 +32,7 @@ def _forward_after(a, bias, w_hh, b_hn, h, m, rec, blas):  # pragma: no cover - 
     T, B, G = a.shape
     H = G // 3
     half = a.dtype.type(0.5)
+    b_n = bias[2 * H:]
     for t in range(T):
         gemm(blas, h[t], w_hh, rec, True)
         at, hp, hn, mt = a[t], h[t], h[t + 1], m[t]
@@ -39,13 +40,19 @@ def _forward_after(a, bias, w_hh, b_hn, h, m, rec, blas):  # pragma: no cover - 
             ab, rb, mb, pb, nb = at[b], rec[b], mt[b], hp[b], hn[b]
             for j in range(2 * H):      # r, z: sigmoid(v) = tanh(v/2)/2 + 1/2, as gates.sigmoid
                 ab[j] = half * tanh_f(half * ((ab[j] + bias[j]) + rb[j])) + half
+            # m and n in one loop, the row's blocks through views: the elementwise
+            # pass alone measured 3x (float64) and 4x (float32) faster at the report's
+            # shape than separate loops indexing the row at offsets (ab[2H + j] written
+            # beside ab[j] read). Loop shapes in these kernels are chosen by such
+            # measurements, not by rule: views slowed the LSTM's backward.
+            ar, az, an, rn = ab[:H], ab[H:2 * H], ab[2 * H:], rb[2 * H:]
             for j in range(H):
-                mb[j] = rb[2 * H + j] + b_hn[j]
+                mj = rn[j] + b_hn[j]
+                mb[j] = mj
+                an[j] = tanh_f((an[j] + b_n[j]) + ar[j] * mj)
             for j in range(H):
-                ab[2 * H + j] = tanh_f((ab[2 * H + j] + bias[2 * H + j]) + ab[j] * mb[j])
-            for j in range(H):
-                n = ab[2 * H + j]
-                nb[j] = (pb[j] - n) * ab[H + j] + n
+                n = an[j]
+                nb[j] = (pb[j] - n) * az[j] + n
 
 
 @njit(**JIT)
@@ -92,10 +99,11 @@ def _backward_after(gates, h, m, d_out, w_hh, dhp, dan, adjoints, carry, tmp,
                 nb[j] = ab[j] * ((one - z) * (one - n * n))
                 eb[H + j] = ab[j] * ((pb[j] - n) * z * (one - z))
                 cb[j] = ab[j] * z
+            er, en = eb[:H], eb[2 * H:]    # views: measured faster (see the forward)
             for j in range(H):
                 r = gb[j]
-                eb[j] = nb[j] * (mb[j] * r * (one - r))
-                eb[2 * H + j] = nb[j] * r
+                er[j] = nb[j] * (mb[j] * r * (one - r))
+                en[j] = nb[j] * r
         gemm(blas, dht, w_hh, tmp, False)
         for b in range(B):
             cb, sb = carry[b], tmp[b]
@@ -115,19 +123,21 @@ def _backward_before(gates, h, d_out, w_hh, dhp, dan, adjoints, carry, drh, tmp,
         gt, hp, dt, at, dht, dat = gates[t], h[t], d_out[t], adjoints[t], dhp[t], dan[t]
         for b in range(B):
             gb, pb, ab, eb, nb, cb = gt[b], hp[b], at[b], dht[b], dat[b], carry[b]
+            gz, gn, ez, db = gb[H:2 * H], gb[2 * H:], eb[H:], dt[b]   # views: measured faster
             for j in range(H):
-                ab[j] = cb[j] + dt[b, j]
+                ab[j] = cb[j] + db[j]
             for j in range(H):
-                z, n = gb[H + j], gb[2 * H + j]
+                z, n = gz[j], gn[j]
                 nb[j] = ab[j] * ((one - z) * (one - n * n))
-                eb[H + j] = ab[j] * ((pb[j] - n) * z * (one - z))
+                ez[j] = ab[j] * ((pb[j] - n) * z * (one - z))
         gemm(blas, dat, w_n, drh, False)             # dL/d(r * h_{t-1})
         for b in range(B):
             gb, pb, ab, eb, cb, qb = gt[b], hp[b], at[b], dht[b], carry[b], drh[b]
+            gr, gz, er = gb[:H], gb[H:2 * H], eb[:H]
             for j in range(H):
-                r = gb[j]
-                eb[j] = qb[j] * (pb[j] * r * (one - r))
-                cb[j] = ab[j] * gb[H + j] + qb[j] * r
+                r = gr[j]
+                er[j] = qb[j] * (pb[j] * r * (one - r))
+                cb[j] = ab[j] * gz[j] + qb[j] * r
         gemm(blas, dht, w_rz, tmp, False)
         for b in range(B):
             cb, sb = carry[b], tmp[b]
