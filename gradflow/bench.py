@@ -237,6 +237,36 @@ def benchmark(shapes: tuple[Shape, ...] = SHAPES, dtypes: tuple[str, ...] = DTYP
     return rows
 
 
+def native_kernels(shapes: tuple[Shape, ...] = SHAPES, repeat: int = 7) -> dict | None:
+    """``benchmark(shapes)`` again in a child process whose environment lacks
+    ``OPENBLAS_CORETYPE``, so that OpenBLAS picks its kernels for the CPU itself; None
+    when this process's environment does not name them (the rows above are that already).
+
+    Returns ``{"blas": describe(), "coretype": the child's OPENBLAS_CORETYPE (None),
+    "rows": benchmark's rows}``.
+    """
+    if "OPENBLAS_CORETYPE" not in os.environ:
+        return None
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rows.json"
+        code = ("import json, os, sys\n"
+                "from math import inf, nan\n"
+                "from gradflow.bench import Shape, benchmark\n"
+                "from gradflow._blas_info import describe\n"
+                f"shapes = tuple(Shape(*s) for s in {[tuple(s) for s in shapes]!r})\n"
+                f"rows = benchmark(shapes, repeat={repeat})\n"
+                "json.dump({'blas': describe(), 'coretype': os.environ.get('OPENBLAS_CORETYPE'),"
+                " 'rows': rows}, open(sys.argv[1], 'w'))\n")
+        subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True)
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
 def _measure(shape: Shape, cell: str, nonlinearity: str, dtype: str, engine: str, torch,
              repeat: int) -> dict:
     net, params, x, d_out = _problem(cell, nonlinearity, shape, dtype)
@@ -635,6 +665,7 @@ def _run(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_info
 
     import gradflow
+    from gradflow._blas_info import describe as describe_blas
 
     load_before = os.getloadavg()
     rows = benchmark(shapes, repeat=args.repeat)
@@ -642,10 +673,12 @@ def _run(args: argparse.Namespace) -> int:
     real = None if custom else real_size_lyapunov()
     overhead = [] if custom else training_overhead()
     calls = [] if custom else per_call_cost()
+    native = None if custom else native_kernels(repeat=args.repeat)
     cells = [] if custom else gru_vs_lstm()
     load_after = os.getloadavg()
-    blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version')}"
-                             for i in threadpool_info()}))
+    blas = ", ".join(describe_blas() + sorted(  # the BLAS with its kernels, then the rest
+        {f"{i['internal_api']} {i.get('version')}" for i in threadpool_info()
+         if i.get("user_api") != "blas"}))
     try:
         import torch
         torch_version = str(torch.__version__)
@@ -699,6 +732,14 @@ def _run(args: argparse.Namespace) -> int:
                 f"(`reports/tables/long_range-cells.csv`) x {r['ms']:.2f} ms = "
                 f"{r['seconds']:.1f} s" for r in solve) + " (training steps only, the "
                 "held-out checks every 50 steps not counted)."]
+    if native is not None:
+        lines += ["", f"**With OpenBLAS's own choice of kernels**: this machine's environment "
+                  f"sets OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} (the rows above); "
+                  "the same comparison in a child process without it, where OpenBLAS took "
+                  f"{', '.join(native['blas'])}. gradflow's GEMMs (and the floor) run on these "
+                  "kernels; torch's are its own and do not change. The report is computed "
+                  "with the environment's kernels, as above.", ""]
+        lines += _markdown(native["rows"], [])
     if real is not None:
         total = real["forward_s"] + real["spectrum_s"]
         lines += ["", f"**Matrix-free Lyapunov spectrum of a real-size model** (issue 16: "

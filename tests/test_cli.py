@@ -1,5 +1,6 @@
 """The command line as a user meets it: help, mistakes, exit codes."""
 
+import os
 import subprocess
 import sys
 
@@ -173,3 +174,28 @@ def test_bench_names_the_cpu_and_the_kernels_target():
     from gradflow.bench import _cpu
     target = numba.config.CPU_NAME or binding.get_host_cpu_name()
     assert _cpu() == f" (CPU {binding.get_host_cpu_name()}, kernels tuned for {target})"
+
+
+def test_bench_repeats_itself_with_openblas_own_kernels(monkeypatch):
+    from gradflow.bench import Shape, native_kernels
+    shape = Shape("tiny", 2, 4, 2, 3, 1, "every", float("nan"), float("nan"))
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert native_kernels((shape,), repeat=1) is None   # the rows are OpenBLAS's own already
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    native = native_kernels((shape,), repeat=1)
+    assert native["coretype"] is None                    # the child ran without the variable
+    assert all(b.startswith(("openblas", "mkl", "blis", "flexiblas")) for b in native["blas"])
+    assert [(r["cell"], r["dtype"]) for r in native["rows"]] == [
+        (c, d) for d in ("float32", "float64") for c in ("rnn", "lstm", "gru")]
+    assert all(r["gradflow_ms"] > 0 for r in native["rows"])
+
+
+def test_manifest_and_bench_name_the_blas_kernels():
+    import numpy  # noqa: F401  (loads the BLAS)
+
+    from gradflow._blas_info import describe
+    names = describe()
+    assert names and all(" " in n for n in names)
+    if "OPENBLAS_CORETYPE" in os.environ:   # OpenBLAS obeys the variable: it is in the name
+        assert any(f"({os.environ['OPENBLAS_CORETYPE']})".lower() in n.lower() for n in names
+                   if n.startswith("openblas"))

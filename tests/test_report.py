@@ -81,6 +81,8 @@ def test_report_writes_figures_with_data_tables_numbers_and_manifest(tmp_path, a
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["analyses"]["tiny"]["configs"] == 6
     assert manifest["analyses"]["tiny"]["seeds"] == [0, 1]
+    from gradflow._blas_info import describe
+    assert manifest["blas"] == describe() != []     # which kernels computed the numbers
     for rel, digest in manifest["outputs"].items():
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
 

@@ -278,10 +278,11 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
     written += write_paper(out, [(a.name, a.title, a.question, s) for a, s in sections],
                            derivation_files, preview=quick)  # preamble.tex, paper.tex
 
+    from gradflow._blas_info import describe as describe_blas
     from gradflow.engine import backend
 
     manifest = {"generated_by": "gradflow report", **_git(analyses), "engine": backend(),
-                "versions": _versions(), "quick": quick,
+                "blas": describe_blas(), "versions": _versions(), "quick": quick,
                 "analyses": runs, "wall_time_s": round(time.perf_counter() - start, 3),
                 "outputs": {p.relative_to(out).as_posix():
                             hashlib.sha256(p.read_bytes()).hexdigest()
