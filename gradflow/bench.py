@@ -261,8 +261,9 @@ def native_kernels(shapes: tuple[Shape, ...] = SHAPES, repeat: int = 7) -> dict 
                 "from gradflow._blas_info import describe\n"
                 f"shapes = tuple(Shape(*s) for s in {[tuple(s) for s in shapes]!r})\n"
                 f"rows = benchmark(shapes, repeat={repeat})\n"
-                "json.dump({'blas': describe(), 'coretype': os.environ.get('OPENBLAS_CORETYPE'),"
-                " 'rows': rows}, open(sys.argv[1], 'w'))\n")
+                "with open(sys.argv[1], 'w') as f:\n"
+                "    json.dump({'blas': describe(), 'rows': rows,"
+                " 'coretype': os.environ.get('OPENBLAS_CORETYPE')}, f)\n")
         subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True)
         return json.loads(out.read_text(encoding="utf-8"))
 
@@ -556,15 +557,16 @@ def real_size_lyapunov(hidden_size: int = 1024, steps: int = 1000, exponents: in
 
 
 def _cpu() -> str:
-    """`` (CPU znver5, kernels tuned for haswell)``: the host CPU as LLVM names it, and
-    the target numba compiles the kernels for; empty without numba."""
+    """`` (CPU znver5, numba tuned for haswell)``: the host CPU as LLVM names it, and
+    the target numba compiles gradflow's kernels for (not the BLAS's kernels, which
+    ``_blas_info.describe`` names); empty without numba."""
     try:
         import numba
         from llvmlite import binding
     except ImportError:
         return ""
     host = binding.get_host_cpu_name()
-    return f" (CPU {host}, kernels tuned for {numba.config.CPU_NAME or host})"
+    return f" (CPU {host}, numba tuned for {numba.config.CPU_NAME or host})"
 
 
 def _goal_cell(r: dict) -> str:

@@ -165,7 +165,7 @@ def test_bench_judges_the_training_overhead_on_every_round():
     assert _verdict({"overhead_low": 0.11, "overhead_high": 0.13}, 0.10) == "not met"
 
 
-def test_bench_names_the_cpu_and_the_kernels_target():
+def test_bench_names_the_cpu_and_numbas_target():
     pytest.importorskip("numba")
     import numba
     from llvmlite import binding
@@ -173,7 +173,7 @@ def test_bench_names_the_cpu_and_the_kernels_target():
     import gradflow.engine._fused  # noqa: F401  (sets the kernels' target on AVX-512 hosts)
     from gradflow.bench import _cpu
     target = numba.config.CPU_NAME or binding.get_host_cpu_name()
-    assert _cpu() == f" (CPU {binding.get_host_cpu_name()}, kernels tuned for {target})"
+    assert _cpu() == f" (CPU {binding.get_host_cpu_name()}, numba tuned for {target})"
 
 
 def test_bench_repeats_itself_with_openblas_own_kernels(monkeypatch):
@@ -190,7 +190,7 @@ def test_bench_repeats_itself_with_openblas_own_kernels(monkeypatch):
     assert all(r["gradflow_ms"] > 0 for r in native["rows"])
 
 
-def test_manifest_and_bench_name_the_blas_kernels():
+def test_blas_description_names_the_kernels():
     import numpy  # noqa: F401  (loads the BLAS)
 
     from gradflow._blas_info import describe
