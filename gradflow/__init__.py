@@ -15,12 +15,12 @@ Conventions used everywhere in the package:
 from importlib import import_module
 from typing import Any
 
-from gradflow._validate import NonFiniteError
+from gradflow._validate import NonFiniteError, UsageError
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "Network", "NonFiniteError", "__version__", "conventions", "diagnostics",
-           "evaluate", "loss_gradients", "optim", "predict", "tasks", "train"]
+__all__ = ["History", "Network", "NonFiniteError", "UsageError", "__version__", "conventions",
+           "diagnostics", "evaluate", "loss_gradients", "optim", "predict", "tasks", "train"]
 
 # Loaded on first use, so `import gradflow` (and the symbolic half, and the CLI)
 # does not pay for pandas and scipy until training or diagnostics are asked for,

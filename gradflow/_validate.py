@@ -2,8 +2,10 @@
 
 Every bad parameter is reported the same way: which parameter, what arrived,
 what is allowed (as in scikit-learn's ``_param_validation``). These helpers
-raise ``ValueError`` / ``TypeError``; the CLI turns them into one line on
-stderr and exit code 2.
+raise :class:`UsageError` (a ``ValueError``) or :class:`UsageTypeError` (a
+``UsageError`` that is also a ``TypeError``); the CLI turns exactly these into
+one line on stderr and exit code 2, and shows a traceback for anything else
+(a bug keeps its traceback).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import numpy as np
 
 __all__ = [
     "NonFiniteError",
+    "NonFiniteInputError",
+    "UsageError",
+    "UsageTypeError",
     "as_generator",
     "check_array",
     "check_choice",
@@ -27,12 +32,29 @@ __all__ = [
 ]
 
 
+class UsageError(ValueError):
+    """A caller's mistake: a parameter, file or folder that is not allowed.
+
+    The message names the parameter, what arrived and what is allowed. The
+    command line prints it as one line (exit code 2); every other exception is
+    a bug and keeps its traceback.
+    """
+
+
+class UsageTypeError(UsageError, TypeError):
+    """A usage mistake of the wrong type (also a ``TypeError`` for callers that expect one)."""
+
+
 class NonFiniteError(FloatingPointError, ValueError):
     """A value that must be finite is NaN or infinite.
 
     Subclasses both ``FloatingPointError`` (it is a numerical event) and
-    ``ValueError`` (when it comes from the user's input, it is bad input).
+    ``ValueError``. Raised on a caller's input it is a :class:`NonFiniteInputError`.
     """
+
+
+class NonFiniteInputError(NonFiniteError, UsageError):
+    """A caller's input holds NaN or infinite values (a usage mistake)."""
 
 
 def describe(value: Any) -> str:
@@ -44,11 +66,11 @@ def describe(value: Any) -> str:
 
 
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
-    """Return ``value`` if it is one of ``allowed``, else raise ValueError."""
+    """Return ``value`` if it is one of ``allowed``, else raise UsageError."""
     allowed = tuple(allowed)
     if value not in allowed:
         options = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{name} must be one of {options}; got {describe(value)}")
+        raise UsageError(f"{name} must be one of {options}; got {describe(value)}")
     return value
 
 
@@ -56,12 +78,12 @@ def check_int(name: str, value: Any, *, minimum: int | None = None,
               maximum: int | None = None) -> int:
     """Return ``value`` as an int if it is an integer within the bounds."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an integer; got {describe(value)}")
+        raise UsageTypeError(f"{name} must be an integer; got {describe(value)}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+        raise UsageError(f"{name} must be an integer >= {minimum}; got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be an integer <= {maximum}; got {value}")
+        raise UsageError(f"{name} must be an integer <= {maximum}; got {value}")
     return value
 
 
@@ -87,25 +109,25 @@ def check_real(name: str, value: Any, *, minimum: float | None = None,
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a real number; got {describe(value)}")
+        raise UsageTypeError(f"{name} must be a real number; got {describe(value)}")
     value = float(value)
     if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value}")
+        raise UsageError(f"{name} must be finite; got {value}")
     if minimum is not None:
         if strict_min and not value > minimum:
-            raise ValueError(f"{name} must be > {minimum}; got {value}")
+            raise UsageError(f"{name} must be > {minimum}; got {value}")
         if not strict_min and value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}; got {value}")
+            raise UsageError(f"{name} must be >= {minimum}; got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}; got {value}")
+        raise UsageError(f"{name} must be <= {maximum}; got {value}")
     return value
 
 
 def check_finite(name: str, array: np.ndarray) -> np.ndarray:
-    """Raise :class:`NonFiniteError` naming ``name`` if ``array`` has NaN/inf."""
+    """Raise :class:`NonFiniteInputError` naming ``name`` if ``array`` has NaN/inf."""
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
-        raise NonFiniteError(
+        raise NonFiniteInputError(
             f"{name} must be finite; got {np.count_nonzero(~np.isfinite(array))} "
             f"non-finite value(s), the first at index {tuple(int(i) for i in bad)}"
         )
@@ -131,10 +153,10 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array; got {describe(value)}") from exc
+        raise UsageTypeError(f"{name} must be a numeric array; got {describe(value)}") from exc
     if raw.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a numeric array of real numbers (float or int); "
-                        f"got {describe(value)}")
+        raise UsageTypeError(f"{name} must be a numeric array of real numbers (float or int); "
+                             f"got {describe(value)}")
     if finite and raw.dtype.kind == "f":
         check_finite(name, raw)
     target = (raw.dtype if raw.dtype.kind == "f" else np.dtype(np.float64)) if dtype is None \
@@ -143,7 +165,7 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
             and raw.dtype.itemsize > target.itemsize
             and raw.size and np.nanmax(np.abs(np.where(np.isfinite(raw), raw, 0)))
             > np.finfo(target).max):
-        raise ValueError(f"{name} has values beyond the range of {target.name} "
+        raise UsageError(f"{name} has values beyond the range of {target.name} "
                          f"(|value| <= {np.finfo(target).max:.3g}); got max |value| = "
                          f"{np.max(np.abs(raw[np.isfinite(raw)])):.3g}")
     array = raw.astype(target, copy=copy)
@@ -151,18 +173,18 @@ def check_array(name: str, value: Any, *, ndim: int | None = None,
         ndim = len(shape)
     if ndim is not None and array.ndim != ndim:
         axes = f" {layout}" if layout else ""
-        raise ValueError(f"{name} must have {ndim} dimensions{axes}; got shape {array.shape}")
+        raise UsageError(f"{name} must have {ndim} dimensions{axes}; got shape {array.shape}")
     if shape is not None:
         for got, want in zip(array.shape, shape, strict=True):
             if want is not None and got != want:
-                raise ValueError(
+                raise UsageError(
                     f"{name} must have shape {_fmt_shape(shape)}; got shape {array.shape}"
                 )
     return array
 
 
 def check_memory(name: str, value: Any, n_bytes: int, what: str) -> None:
-    """Raise ValueError naming ``name=value`` if ``n_bytes`` exceed this machine's memory.
+    """Raise UsageError naming ``name=value`` if ``n_bytes`` exceed this machine's memory.
 
     For sizes that would otherwise reach NumPy's MemoryError (or swap) only after
     a long allocation; ``what`` (read after ``name=value``, before the bytes) says
@@ -170,7 +192,7 @@ def check_memory(name: str, value: Any, n_bytes: int, what: str) -> None:
     """
     have = _physical_memory()
     if n_bytes > have:
-        raise ValueError(
+        raise UsageError(
             f"{name}={value} {what} {_fmt_bytes(n_bytes)}, more than this machine's "
             f"memory ({_fmt_bytes(have)}); choose a smaller {name}")
 
@@ -208,10 +230,10 @@ def as_generator(seed: Any) -> np.random.Generator:
     if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(seed)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(
+        raise UsageTypeError(
             f"seed must be a non-negative integer, a numpy SeedSequence or Generator; "
             f"got {describe(seed)}"
         )
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed}")
+        raise UsageError(f"seed must be a non-negative integer; got {seed}")
     return np.random.default_rng(int(seed))

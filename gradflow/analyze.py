@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gradflow._validate import UsageError
 from gradflow.conventions import DType
 
 __all__ = ["analyze", "register"]
@@ -45,13 +46,13 @@ def _inputs(path: Path | None, net: Any, steps: int, batch: int, seed: int) -> t
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"--inputs {str(path)!r} is not a readable .npy array ({exc})") \
+        raise UsageError(f"--inputs {str(path)!r} is not a readable .npy array ({exc})") \
             from None
     if x.ndim != 3 or x.shape[2] != net.input_size or min(x.shape) < 1:
-        raise ValueError(f"--inputs must hold an array of shape (T, B, I) with I = "
+        raise UsageError(f"--inputs must hold an array of shape (T, B, I) with I = "
                          f"{net.input_size} (the model's input size); got shape {x.shape}")
     if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-        raise ValueError(f"--inputs must hold finite numbers; got dtype {x.dtype}"
+        raise UsageError(f"--inputs must hold finite numbers; got dtype {x.dtype}"
                          + ("" if not np.issubdtype(x.dtype, np.number) else
                             " with non-finite entries"))
     return x.astype(net.dtype), f"{path.name}: T = {x.shape[0]}, B = {x.shape[1]}"
@@ -90,7 +91,7 @@ def analyze(model: Path | str, out: Path | str, *, inputs: Path | str | None = N
     net, params = ckpt.network, ckpt.params
     x, input_note = _inputs(None if inputs is None else Path(inputs), net, steps, batch, seed)
     if x.shape[0] < 2:
-        raise ValueError(f"--inputs must have at least 2 steps; got T = {x.shape[0]}")
+        raise UsageError(f"--inputs must have at least 2 steps; got T = {x.shape[0]}")
     show = sys.stderr.isatty() if progress is None else progress
     dynamics = measure_dynamics(net, params, x, exponents=exponents, seed=seed, progress=show)
     frames = dynamics._asdict()

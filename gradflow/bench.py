@@ -42,6 +42,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from gradflow._validate import UsageError
+
 __all__ = ["SHAPES", "Shape", "benchmark", "gru_vs_lstm", "register", "vanishing"]
 
 CELLS = (("rnn", "tanh"), ("lstm", "tanh"), ("gru", "tanh"))
@@ -654,7 +656,7 @@ def _run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             flag = "-" + name if len(name) == 1 else "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} must be >= 1; got {value}")
+            raise UsageError(f"{flag} must be >= 1; got {value}")
     custom = any(getattr(args, n) is not None for n in ("T", "B", "hidden_size", "input_size",
                                                         "threads"))
     shapes: tuple[Shape, ...] = SHAPES

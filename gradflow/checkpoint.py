@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradflow._validate import describe
+from gradflow._validate import UsageError, describe
 from gradflow.conventions import CellKind, DType
 from gradflow.engine import Network
 
@@ -68,31 +68,31 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"MODEL {str(path)!r} is not a file")
+        raise UsageError(f"MODEL {str(path)!r} is not a file")
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {name: np.asarray(data[name]) for name in data.files}
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"MODEL {str(path)!r} is not a readable .npz of arrays "
+            raise UsageError(f"MODEL {str(path)!r} is not a readable .npz of arrays "
                              f"({exc})") from None
     if not zipfile.is_zipfile(path):   # torch.save writes a zip archive since torch 1.6
-        raise ValueError(f"MODEL {str(path)!r} is neither an .npz of arrays nor a PyTorch "
+        raise UsageError(f"MODEL {str(path)!r} is neither an .npz of arrays nor a PyTorch "
                          f"state_dict saved with torch.save")
     try:
         import torch
     except ImportError:
-        raise ValueError(f"MODEL {str(path)!r} looks like a PyTorch file, and reading it needs "
+        raise UsageError(f"MODEL {str(path)!r} looks like a PyTorch file, and reading it needs "
                          f"torch: pip install 'gradflow[torch]' (or save the arrays with "
                          f"np.savez)") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a foreign or unsafe file
-        raise ValueError(f"MODEL {str(path)!r} could not be read by torch.load as a "
+        raise UsageError(f"MODEL {str(path)!r} could not be read by torch.load as a "
                          f"state_dict ({type(exc).__name__}); save module.state_dict(), "
                          f"not the module") from None
     if not isinstance(state, dict) or not all(hasattr(v, "detach") for v in state.values()):
-        raise ValueError(f"MODEL {str(path)!r} holds {describe(state)}, not a state_dict of "
+        raise UsageError(f"MODEL {str(path)!r} holds {describe(state)}, not a state_dict of "
                          f"tensors; save module.state_dict()")
     return {name: value.detach().cpu().numpy() for name, value in state.items()}
 
@@ -124,16 +124,16 @@ def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
             found.setdefault(match["prefix"], []).append(name)
     if not found:
         sample = ", ".join(sorted(state)[:6]) or "no arrays at all"
-        raise ValueError(f"no recurrent weights (weight_ih_l0, weight_hh_l0, ...) in the "
+        raise UsageError(f"no recurrent weights (weight_ih_l0, weight_hh_l0, ...) in the "
                          f"model: it holds {sample}")
     if prefix is None:
         if len(found) > 1:
-            raise ValueError(f"the model holds several recurrent modules "
+            raise UsageError(f"the model holds several recurrent modules "
                              f"({', '.join(repr(p) for p in sorted(found))}); choose one "
                              f"with --prefix")
         (prefix,) = found
     elif prefix not in found:
-        raise ValueError(f"no recurrent weights under prefix {prefix!r}; the model has them "
+        raise UsageError(f"no recurrent weights under prefix {prefix!r}; the model has them "
                          f"under {', '.join(repr(p) for p in sorted(found))}")
     module = {name[len(prefix):]: np.asarray(state[name]) for name in found[prefix]}
     leftover_in_module = [name for name in state if name.startswith(prefix)
@@ -141,23 +141,23 @@ def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
     w_hh = module.get("weight_hh_l0")
     w_ih = module.get("weight_ih_l0")
     if w_hh is None or w_ih is None or w_hh.ndim != 2 or w_ih.ndim != 2:
-        raise ValueError(f"the recurrent module {prefix or '(top level)'!r} lacks 2-d "
+        raise UsageError(f"the recurrent module {prefix or '(top level)'!r} lacks 2-d "
                          f"weight_ih_l0 and weight_hh_l0")
     hidden = int(w_hh.shape[1])
     gates, rest = divmod(int(w_hh.shape[0]), hidden)
     if rest or gates not in _GATES:
-        raise ValueError(f"weight_hh_l0 has shape {w_hh.shape}: {w_hh.shape[0]} rows for "
+        raise UsageError(f"weight_hh_l0 has shape {w_hh.shape}: {w_hh.shape[0]} rows for "
                          f"hidden size {hidden} is no known cell (RNN: H rows, GRU: 3H, "
                          f"LSTM: 4H; LSTMs with proj_size are not supported)")
     cell: CellKind = _GATES[gates]
     if cell != "rnn" and nonlinearity not in (None, "tanh"):
-        raise ValueError(f"--nonlinearity applies to an RNN; this model is a {cell.upper()}")
+        raise UsageError(f"--nonlinearity applies to an RNN; this model is a {cell.upper()}")
     if cell != "gru" and not reset_after:
-        raise ValueError(f"--reset-before applies to a GRU; this model is a {cell.upper()}")
+        raise UsageError(f"--reset-before applies to a GRU; this model is a {cell.upper()}")
     layers = 1 + max(int(m["layer"]) for n in module if (m := _RECURRENT.match(n)))
     bidirectional = any(n.endswith("_reverse") for n in module)
     if not any(n.startswith("bias_") for n in module):
-        raise ValueError("the model has no recurrent biases (bias=False): gradflow's cells "
+        raise UsageError("the model has no recurrent biases (bias=False): gradflow's cells "
                          "always have biases; save zeros as bias_ih_l*/bias_hh_l* to analyse it")
     options = {"nonlinearity": nonlinearity or "tanh"} if cell == "rnn" else \
         {"reset_after": bool(reset_after)} if cell == "gru" else {}
@@ -167,14 +167,14 @@ def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
     missing = [n for n in expected if n not in module]
     leftover = sorted(set(module) - set(expected)) + leftover_in_module
     if missing or leftover:
-        raise ValueError(f"the {cell.upper()} inferred from weight_hh_l0 ({layers} layer(s), "
+        raise UsageError(f"the {cell.upper()} inferred from weight_hh_l0 ({layers} layer(s), "
                          f"{'bi' if bidirectional else 'uni'}directional) does not match the "
                          f"names: missing {', '.join(missing) or 'none'}; left over "
                          f"{', '.join(leftover) or 'none'}")
     wrong = [f"{n} {module[n].shape} (expected {shape})" for n, shape in expected.items()
              if module[n].shape != shape]
     if wrong:
-        raise ValueError(f"shapes do not fit a {cell.upper()} with input size "
+        raise UsageError(f"shapes do not fit a {cell.upper()} with input size "
                          f"{net.input_size} and hidden size {hidden}: {'; '.join(wrong)}")
     params = net.check_params(module)
     other = sorted(n for n in state if not n.startswith(prefix)) if prefix else []

@@ -1,8 +1,9 @@
 """The ``gradflow`` command (also ``python -m gradflow``).
 
 Subcommands register themselves from their own sub-packages; this module
-only parses, dispatches, and turns a user's mistake (ValueError, TypeError)
-into one line on stderr and exit code 2, never a traceback. SIGTERM (from
+only parses, dispatches, and turns a user's mistake (``gradflow.UsageError``,
+raised by the validation layer) into one line on stderr and exit code 2; any
+other exception is a bug and keeps its traceback. SIGTERM (from
 ``timeout``, Slurm, ``kill``) is turned into an exception like Ctrl-C, so a
 command cleans up (stops its workers, leaves no half-written output) and
 exits with 143.
@@ -76,10 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    from gradflow._validate import UsageError
+
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as exc:
+    except UsageError as exc:
         print(f"gradflow {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:

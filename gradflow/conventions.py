@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from gradflow._validate import check_choice, describe
+from gradflow._validate import UsageError, UsageTypeError, check_choice, describe
 
 __all__ = [
     "CELLS", "CONNECTIONS", "DTYPES", "GRU_GATES", "HEADS", "LOSSES", "LSTM_GATES",
@@ -81,7 +81,7 @@ VARIANTS: tuple[tuple[CellKind, dict[str, Any]], ...] = (
 def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` as a bool if it is ``True`` or ``False``, else raise TypeError."""
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False; got {describe(value)}")
+        raise UsageTypeError(f"{name} must be True or False; got {describe(value)}")
     return bool(value)
 
 
@@ -104,9 +104,9 @@ def check_cell_options(cell: Any, nonlinearity: Any = "tanh", reset_after: Any =
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     reset_after = check_bool("reset_after", reset_after)
     if cell != "rnn" and nonlinearity != "tanh":
-        raise ValueError(f"nonlinearity applies only to cell='rnn'; got "
+        raise UsageError(f"nonlinearity applies only to cell='rnn'; got "
                          f"nonlinearity={nonlinearity!r} with cell={cell!r}")
     if strict_reset_after and cell != "gru" and not reset_after:
-        raise ValueError(f"reset_after applies only to cell='gru' (reset_after=False is "
+        raise UsageError(f"reset_after applies only to cell='gru' (reset_after=False is "
                          f"its Cho et al. 2014 form); got reset_after=False with cell={cell!r}")
     return cell, nonlinearity, reset_after

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradflow._validate import as_generator, check_choice, check_int
+from gradflow._validate import UsageError, as_generator, check_choice, check_int
 from gradflow.diagnostics import (
     adjoint_norms,
     adjoint_profile,
@@ -241,7 +241,7 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
     params = trace.params                              # checked, and known to the trace
     T, B, _ = np.shape(x)
     if T < 2:
-        raise ValueError(f"x must have at least 2 steps to measure decay; got T = {T}")
+        raise UsageError(f"x must have at least 2 steps to measure decay; got T = {T}")
     H, D = net.hidden_size, net.num_directions
     seed = check_int("seed", seed, minimum=0)
     rng = as_generator(np.random.SeedSequence([seed, 1]))       # the losses' readouts

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import check_array, check_int
+from gradflow._validate import UsageError, check_array, check_int
 
 __all__ = ["vector_norm"]
 
@@ -39,10 +39,10 @@ def vector_norm(x: Any, axis: int | None = -1) -> np.ndarray:
     if axis is None:
         x, axis = x.reshape(-1), 0
     if x.ndim == 0:
-        raise ValueError(f"x must have at least one dimension to take a norm along; got {x!r}")
+        raise UsageError(f"x must have at least one dimension to take a norm along; got {x!r}")
     axis = check_int("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
     if x.shape[axis] == 0:
-        raise ValueError(
+        raise UsageError(
             f"x must have n >= 1 entries along axis {axis} (the norm's axis); "
             f"got shape {x.shape}"
         )

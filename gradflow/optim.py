@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradflow._validate import check_choice, check_real, describe
+from gradflow._validate import UsageError, UsageTypeError, check_choice, check_real, describe
 from gradflow.norms import vector_norm
 
 __all__ = [
@@ -55,11 +55,11 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "rmsprop", "adam")
 
 def _check_grads(grads: Any, params: Mapping[str, np.ndarray] | None = None) -> None:
     if not isinstance(grads, Mapping):
-        raise TypeError(f"grads must be a dict of arrays; got {describe(grads)}")
+        raise UsageTypeError(f"grads must be a dict of arrays; got {describe(grads)}")
     if params is not None and set(grads) != set(params):
         missing = sorted(set(params) - set(grads))
         extra = sorted(set(grads) - set(params))
-        raise ValueError(f"grads must have the same names as params; missing {missing}, "
+        raise UsageError(f"grads must have the same names as params; missing {missing}, "
                          f"extra {extra}")
 
 
@@ -171,7 +171,7 @@ class SGD:
         check_real("lr", self.lr, minimum=0.0, strict_min=True)
         check_real("momentum", self.momentum, minimum=0.0)
         if not self.momentum < 1.0:
-            raise ValueError(f"momentum must be < 1; got {self.momentum}")
+            raise UsageError(f"momentum must be < 1; got {self.momentum}")
 
     def init(self, params: Mapping[str, np.ndarray]) -> SGDState:
         """Zero state for ``params``."""
@@ -215,7 +215,7 @@ class RMSprop:
         check_real("lr", self.lr, minimum=0.0, strict_min=True)
         check_real("alpha", self.alpha, minimum=0.0)
         if not self.alpha < 1.0:
-            raise ValueError(f"alpha must be < 1; got {self.alpha}")
+            raise UsageError(f"alpha must be < 1; got {self.alpha}")
         check_real("eps", self.eps, minimum=0.0, strict_min=True)
 
     def init(self, params: Mapping[str, np.ndarray]) -> RMSpropState:
@@ -261,7 +261,7 @@ class Adam:
         for name in ("beta1", "beta2"):
             value = check_real(name, getattr(self, name), minimum=0.0)
             if not value < 1.0:
-                raise ValueError(f"{name} must be < 1; got {value}")
+                raise UsageError(f"{name} must be < 1; got {value}")
         check_real("eps", self.eps, minimum=0.0, strict_min=True)
 
     def init(self, params: Mapping[str, np.ndarray]) -> AdamState:
@@ -298,18 +298,18 @@ def make_optimizer(optimizer: Any = "adam", lr: float | None = None,
     """
     if isinstance(optimizer, SGD | RMSprop | Adam):
         if lr is not None or options:
-            raise ValueError(f"lr and optimizer options go into the optimizer instance; got "
+            raise UsageError(f"lr and optimizer options go into the optimizer instance; got "
                              f"{type(optimizer).__name__} together with lr={lr!r} and "
                              f"options {sorted(options)}")
         return optimizer
     if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))} or an "
-                        f"optimizer instance; got {describe(optimizer)}")
+        raise UsageTypeError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))} or an "
+                             f"optimizer instance; got {describe(optimizer)}")
     check_choice("optimizer", optimizer, OPTIMIZERS)
     cls = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}[optimizer]
     allowed = sorted(f.name for f in fields(cls) if f.name != "lr")
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"optimizer options for {optimizer!r} must be among "
+        raise UsageError(f"optimizer options for {optimizer!r} must be among "
                          f"{', '.join(allowed)}; got {', '.join(unknown)}")
     return cls(lr=1e-3 if lr is None else lr, **options)

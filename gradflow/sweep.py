@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gradflow._validate import check_int, describe
+from gradflow._validate import UsageError, UsageTypeError, check_int, describe
 
 __all__ = ["RunError", "config_key", "environment", "expand_grid", "package_fingerprint",
            "run_grid"]
@@ -58,14 +58,15 @@ def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[Config]:
     list of dicts, ``prod(len(values))`` of them
     """
     if not isinstance(grid, Mapping):
-        raise TypeError(f"grid must be a mapping of name -> list of values; got {describe(grid)}")
+        raise UsageTypeError(f"grid must be a mapping of name -> list of values; "
+                             f"got {describe(grid)}")
     configs: list[Config] = [{}]
     for name, values in grid.items():
         if isinstance(values, str) or not isinstance(values, Iterable):
-            raise TypeError(f"grid[{name!r}] must be a list of values; got {describe(values)}")
+            raise UsageTypeError(f"grid[{name!r}] must be a list of values; got {describe(values)}")
         values = list(values)
         if not values:
-            raise ValueError(f"grid[{name!r}] must not be empty")
+            raise UsageError(f"grid[{name!r}] must not be empty")
         configs = [{**c, name: v} for c in configs for v in values]
     return configs
 
@@ -79,8 +80,8 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    raise TypeError(f"configuration values must be JSON-like (numbers, strings, lists); "
-                    f"got {describe(value)}")
+    raise UsageTypeError(f"configuration values must be JSON-like (numbers, strings, lists); "
+                         f"got {describe(value)}")
 
 
 def config_key(config: Mapping[str, Any], salt: str = "") -> str:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from gradflow._validate import UsageError, UsageTypeError
+
 __all__ = ["numerical_gradient", "numerical_jacobian"]
 
 
@@ -27,12 +29,12 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6)
     array shaped like ``x``
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        raise TypeError(f"x must be a float64 array (float32 cannot resolve a step of "
-                        f"{eps}); got {getattr(x, 'dtype', type(x).__name__)}")
+        raise UsageTypeError(f"x must be a float64 array (float32 cannot resolve a step of "
+                             f"{eps}); got {getattr(x, 'dtype', type(x).__name__)}")
     grad = np.empty_like(x, dtype=np.float64)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
-        raise ValueError("x must be contiguous: it is perturbed in place")
+        raise UsageError("x must be contiguous: it is perturbed in place")
     for k in range(flat.size):
         old = flat[k]
         flat[k] = old + eps

@@ -86,6 +86,8 @@ from tqdm import tqdm
 
 from gradflow._validate import (
     NonFiniteError,
+    UsageError,
+    UsageTypeError,
     as_generator,
     check_choice,
     check_int,
@@ -187,20 +189,20 @@ def _check_freeze(freeze: Any, params: Mapping[str, np.ndarray]) -> dict[str, np
     if freeze is None:
         return {}
     if not isinstance(freeze, Mapping):
-        raise TypeError(f"freeze must be a dict of parameter name -> boolean mask (or True); "
-                        f"got {describe(freeze)}")
+        raise UsageTypeError(f"freeze must be a dict of parameter name -> boolean mask (or True); "
+                             f"got {describe(freeze)}")
     masks = {}
     for name, mask in freeze.items():
         if name not in params:
-            raise ValueError(f"freeze names {name!r}, which is not a parameter (parameters: "
+            raise UsageError(f"freeze names {name!r}, which is not a parameter (parameters: "
                              f"{', '.join(sorted(params))})")
         m = np.asarray(mask)
         if m.dtype != np.bool_:
-            raise TypeError(f"freeze[{name!r}] must be a boolean mask or True/False; got "
-                            f"{describe(mask)}")
+            raise UsageTypeError(f"freeze[{name!r}] must be a boolean mask or True/False; got "
+                                 f"{describe(mask)}")
         m = np.broadcast_to(m, params[name].shape) if m.ndim == 0 else m
         if m.shape != params[name].shape:
-            raise ValueError(f"freeze[{name!r}] must have shape {params[name].shape}; got "
+            raise UsageError(f"freeze[{name!r}] must have shape {params[name].shape}; got "
                              f"{m.shape}")
         if m.any():
             masks[name] = np.array(m)
@@ -209,18 +211,18 @@ def _check_freeze(freeze: Any, params: Mapping[str, np.ndarray]) -> dict[str, np
 
 def _check_net_and_task(net: Any, task: Any) -> None:
     if not isinstance(net, Network):
-        raise TypeError(f"net must be a gradflow.Network; got {describe(net)}")
+        raise UsageTypeError(f"net must be a gradflow.Network; got {describe(net)}")
     if isinstance(task, type) or not isinstance(task, Task):
-        raise TypeError(f"task must be a task instance from gradflow.tasks (e.g. "
-                        f"AddingProblem(length=50)); got {describe(task)}")
+        raise UsageTypeError(f"task must be a task instance from gradflow.tasks (e.g. "
+                             f"AddingProblem(length=50)); got {describe(task)}")
 
 
 def _check_mapping(name: str, value: Any) -> dict:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict of keyword arguments or None; "
-                        f"got {describe(value)}")
+        raise UsageTypeError(f"{name} must be a dict of keyword arguments or None; "
+                             f"got {describe(value)}")
     return dict(value)
 
 
@@ -286,16 +288,16 @@ def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | 
                     head_seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
     """Given parameters where there are some, fresh ones from the seeds otherwise."""
     if params is not None and not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict of arrays or None; got {describe(params)}")
+        raise UsageTypeError(f"params must be a dict of arrays or None; got {describe(params)}")
     net_given, head_given = split_params(params or {})
     if net_given and init:
-        raise ValueError("init options apply only to fresh parameters; got both params and "
+        raise UsageError("init options apply only to fresh parameters; got both params and "
                          f"init={dict(init)!r}")
     out = net.check_params(net_given if net_given else net.init(net_seed, **dict(init or {})))
     if head_given:
         for name, shape in head.param_shapes().items():
             if name not in head_given or np.shape(head_given[name]) != shape:
-                raise ValueError(f"params[{name!r}] must have shape {shape}; got "
+                raise UsageError(f"params[{name!r}] must have shape {shape}; got "
                                  f"{describe(head_given.get(name))}")
         out.update({k: np.array(head_given[k], dtype=net.dtype) for k in head.param_shapes()})
     else:
@@ -409,8 +411,8 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     stop_every = check_int("stop_every", stop_every, minimum=1)
     stop_size = check_int("stop_size", stop_size, minimum=1)
     if stop_when is not None and not callable(stop_when):
-        raise TypeError(f"stop_when must be a callable (predictions, y) -> bool or None; got "
-                        f"{describe(stop_when)}")
+        raise UsageTypeError(f"stop_when must be a callable (predictions, y) -> bool or None; got "
+                             f"{describe(stop_when)}")
     check_choice("clip_mode", clip_mode, CLIP_MODES)
     check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
     if clip is not None:
@@ -418,15 +420,16 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     if isinstance(diagnostics, str):
         diagnostics = (diagnostics,)
     if diagnostics is None or not isinstance(diagnostics, Iterable):
-        raise TypeError(f"diagnostics must be a list of names among "
-                        f"{', '.join(map(repr, DIAGNOSTICS))}; got {describe(diagnostics)}")
+        raise UsageTypeError(f"diagnostics must be a list of names among "
+                             f"{', '.join(map(repr, DIAGNOSTICS))}; got {describe(diagnostics)}")
     diagnostics = tuple(check_choice("diagnostics", d, DIAGNOSTICS) for d in diagnostics)
     if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or None (auto); got {describe(progress)}")
+        raise UsageTypeError(f"progress must be True, False or None (auto); "
+                             f"got {describe(progress)}")
     init = _check_mapping("init", init)
     unknown = sorted(set(init) - {"scheme", "gain", "forget_bias", "carry_bias"})
     if unknown:
-        raise ValueError(f"init options must be among scheme, gain, forget_bias, carry_bias; "
+        raise UsageError(f"init options must be among scheme, gain, forget_bias, carry_bias; "
                          f"got {', '.join(map(str, unknown))}")
     opt = make_optimizer(optimizer, lr, **_check_mapping("optimizer_options",
                                                          optimizer_options))
@@ -565,7 +568,7 @@ def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 100
     seed = check_int("seed", seed, minimum=0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
+        raise UsageTypeError(f"params must be a dict of arrays; got {describe(params)}")
     Readout.for_task(net, task)  # the network must fit the task before anything is drawn
     rng = as_generator(seed)
     total_loss = total_acc = total_recall = 0.0
@@ -609,7 +612,7 @@ def predict(net: Network, params: Mapping[str, np.ndarray], task: Task, x: Any, 
     """
     _check_net_and_task(net, task)
     if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
+        raise UsageTypeError(f"params must be a dict of arrays; got {describe(params)}")
     head = Readout.for_task(net, task)
     net_params, head_params = split_params(params)
     trace = net.forward(net_params, x, check_finite=check_finite)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import check_array
+from gradflow._validate import UsageError, check_array
 
 __all__ = ["as_float64", "check_jacobians", "check_matrices", "finite_matrices", "is_operator"]
 
@@ -35,12 +35,12 @@ def check_jacobians(name: str, value: Any) -> np.ndarray:
                         dtype=value.dtype if keep else np.float64)
     T, B, S, S2 = array.shape
     if S != S2:
-        raise ValueError(
+        raise UsageError(
             f"{name} must have shape (T, B, S, S) with square step Jacobians; "
             f"got shape {array.shape} ({S} x {S2} is not square)"
         )
     if min(T, B, S) == 0:
-        raise ValueError(f"{name} must have T, B, S >= 1; got shape {array.shape}")
+        raise UsageError(f"{name} must have T, B, S >= 1; got shape {array.shape}")
     return array
 
 
@@ -65,14 +65,14 @@ def check_matrices(name: str, value: Any, *, square: bool = False) -> np.ndarray
     """
     array = check_array(name, value, finite=False)
     if array.ndim < 2:
-        raise ValueError(
+        raise UsageError(
             f"{name} must be a matrix or a stack of matrices of shape (..., M, N); "
             f"got shape {array.shape}"
         )
     if array.shape[-1] == 0 or array.shape[-2] == 0:
-        raise ValueError(f"{name} must have M, N >= 1; got shape {array.shape}")
+        raise UsageError(f"{name} must have M, N >= 1; got shape {array.shape}")
     if square and array.shape[-1] != array.shape[-2]:
-        raise ValueError(
+        raise UsageError(
             f"{name} must be square, of shape (..., S, S); got shape {array.shape}"
         )
     return array

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import check_array, check_int
+from gradflow._validate import UsageError, check_array, check_int
 from gradflow.norms import vector_norm
 
 __all__ = ["adjoint_norms", "adjoint_profile", "stable_norm"]
@@ -56,10 +56,10 @@ def adjoint_norms(adjoints: Any, *, blocks: int = 1) -> np.ndarray:
     a = check_array("adjoints", adjoints, shape=(None, None, None), finite=False)
     T, B, S = a.shape
     if S == 0:
-        raise ValueError(f"adjoints must have shape (T, B, S) with S >= 1; got shape {a.shape}")
+        raise UsageError(f"adjoints must have shape (T, B, S) with S >= 1; got shape {a.shape}")
     blocks = check_int("blocks", blocks, minimum=1)
     if S % blocks:
-        raise ValueError(
+        raise UsageError(
             f"blocks must divide the state size S = {S} of adjoints (T, B, S); got {blocks}"
         )
     if blocks == 1:
@@ -88,7 +88,7 @@ def adjoint_profile(norms: Any, *, normalize: bool = True) -> tuple[np.ndarray, 
     """
     n = check_array("norms", norms, finite=False)
     if n.ndim < 1 or n.shape[0] == 0:
-        raise ValueError(f"norms must have shape (T, ...) with T >= 1; got shape {n.shape}")
+        raise UsageError(f"norms must have shape (T, ...) with T >= 1; got shape {n.shape}")
     profile = n[::-1].copy()
     if normalize:
         ref = profile[0]

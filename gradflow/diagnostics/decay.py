@@ -31,7 +31,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from scipy import stats
 
-from gradflow._validate import check_array, check_choice, check_real
+from gradflow._validate import UsageError, check_array, check_choice, check_real
 
 __all__ = ["DecayFit", "fit_decay"]
 
@@ -140,7 +140,7 @@ def fit_decay(norms: Any, distances: Any = None, *, confidence: float = 0.95,
     """
     y = check_array("norms", norms, finite=False)
     if y.ndim < 1 or y.shape[0] == 0:
-        raise ValueError(f"norms must have shape (K, ...) with K >= 1; got shape {y.shape}")
+        raise UsageError(f"norms must have shape (K, ...) with K >= 1; got shape {y.shape}")
     K = y.shape[0]
     if distances is None:
         x = np.arange(K, dtype=np.float64)
@@ -148,10 +148,10 @@ def fit_decay(norms: Any, distances: Any = None, *, confidence: float = 0.95,
         x = check_array("distances", distances, shape=(K,))
     confidence = check_real("confidence", confidence, minimum=0.0, maximum=1.0, strict_min=True)
     if confidence >= 1.0:
-        raise ValueError(f"confidence must be < 1; got {confidence}")
+        raise UsageError(f"confidence must be < 1; got {confidence}")
     check_choice("errors", errors, _ERRORS)
     if errors == "walk" and not (np.diff(x) > 0).all():
-        raise ValueError(
+        raise UsageError(
             "distances must be strictly increasing for errors='walk' (increments are taken "
             f"between consecutive rows); got {x!r}. Sort the rows, or use "
             "errors='independent' for unordered points"

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from gradflow._validate import as_generator, check_int
+from gradflow._validate import UsageError, as_generator, check_int
 from gradflow.diagnostics._checks import as_float64, check_jacobians, is_operator
 from gradflow.diagnostics.adjoints import stable_norm
 
@@ -93,7 +93,7 @@ def _steps(J: Any) -> Iterator[tuple[int, int, Push]]:
         if shape is None:
             shape = chunk.shape[1:]
         elif chunk.shape[1:] != shape:
-            raise ValueError(
+            raise UsageError(
                 f"every chunk of J must have shape (t, {shape[0]}, {shape[1]}, "
                 f"{shape[2]}) like the first; got shape {chunk.shape}"
             )
@@ -182,9 +182,9 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
                 Q = renormalize(Q, acc, bad, lost, frame, count=t > warmup)
                 pending = 0
         if Q is None:
-            raise ValueError("J must contain at least one step; got an empty iterable")
+            raise UsageError("J must contain at least one step; got an empty iterable")
         if t <= warmup:
-            raise ValueError(f"warmup must be < T = {t} (steps left to average); got {warmup}")
+            raise UsageError(f"warmup must be < T = {t} (steps left to average); got {warmup}")
         if pending:
             Q = renormalize(Q, acc, bad, lost, frame, count=True)
     exponents = acc / (t - warmup)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import check_array, check_int, check_real
+from gradflow._validate import UsageError, check_array, check_int, check_real
 
 __all__ = ["FLOAT_MAX", "growth_factor", "overflow_step", "readout_curvature",
            "simulate_readout_sgd"]
@@ -56,7 +56,7 @@ def readout_curvature(features: Any, *, bias: bool = True) -> float:
     """
     phi = check_array("features", features)
     if phi.ndim != 2 or phi.shape[0] < 1:
-        raise ValueError(f"features must be a (B, H) array; got shape {phi.shape}")
+        raise UsageError(f"features must be a (B, H) array; got shape {phi.shape}")
     if bias:
         phi = np.hstack([phi, np.ones((phi.shape[0], 1))])
     sigma = float(np.linalg.norm(phi, 2))

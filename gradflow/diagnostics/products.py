@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gradflow._validate import check_choice, check_int
+from gradflow._validate import UsageError, UsageTypeError, check_choice, check_int
 from gradflow.diagnostics._checks import (
     as_float64,
     check_jacobians,
@@ -53,11 +53,11 @@ def _check_ks(ks: Sequence[int] | np.ndarray | None, T: int) -> np.ndarray:
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(
+        raise UsageError(
             f"ks must be a non-empty 1-d sequence of integers in 1..{T}; got {ks!r}"
         )
     if arr.min() < 1 or arr.max() > T:
-        raise ValueError(f"ks must lie in 1..T = 1..{T}; got min {arr.min()}, max {arr.max()}")
+        raise UsageError(f"ks must lie in 1..T = 1..{T}; got min {arr.min()}, max {arr.max()}")
     return arr.astype(np.intp)
 
 
@@ -273,7 +273,7 @@ def layer_products(depth_jacobians: Sequence[np.ndarray]) -> list[np.ndarray]:
     else:
         got = None
     if got is not None:
-        raise TypeError(
+        raise UsageTypeError(
             "depth_jacobians must be a non-empty list (or other sequence) of per-layer arrays "
             f"(T, B, O_l, I_l); got {got}. Pass list(...) of the layers' arrays"
         )
@@ -281,12 +281,12 @@ def layer_products(depth_jacobians: Sequence[np.ndarray]) -> list[np.ndarray]:
     head = layers[0].shape[:-2]
     for i, d in enumerate(layers):
         if d.ndim != 4 or d.shape[:-2] != head:
-            raise ValueError(
+            raise UsageError(
                 f"depth_jacobians[{i}] must have shape (T, B, O, I) = {head + ('O', 'I')}; "
                 f"got shape {d.shape}"
             )
         if i > 0 and d.shape[-1] != layers[i - 1].shape[-2]:
-            raise ValueError(
+            raise UsageError(
                 f"depth_jacobians[{i}] must take the {layers[i - 1].shape[-2]} outputs of "
                 f"layer {i - 1} as input (shape (T, B, O, {layers[i - 1].shape[-2]})); "
                 f"got shape {d.shape}"

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import optimize, special
 
-from gradflow._validate import check_array, check_choice, check_int, check_real
+from gradflow._validate import UsageError, check_array, check_choice, check_int, check_real
 from gradflow.conventions import Nonlinearity
 
 __all__ = [
@@ -78,10 +78,10 @@ def pascanu_bound(sigma_max: Any, k: Any, gamma: float = 1.0) -> np.ndarray:
     """
     s = check_array("sigma_max", sigma_max)
     if (s < 0).any():
-        raise ValueError(f"sigma_max must be >= 0 (a singular value); got min {s.min()}")
+        raise UsageError(f"sigma_max must be >= 0 (a singular value); got min {s.min()}")
     kk = np.asarray(k)
     if not np.issubdtype(kk.dtype, np.integer) or (kk < 0).any():
-        raise ValueError(f"k must be non-negative integers; got {k!r}")
+        raise UsageError(f"k must be non-negative integers; got {k!r}")
     gamma = check_real("gamma", gamma, minimum=0.0)
     with np.errstate(over="ignore"):
         return np.power(gamma * s, kk)

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradflow._validate import UsageError
 from gradflow.engine import _fused
 from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
 from gradflow.engine.gates import GRU_GATES, sigmoid
@@ -131,7 +132,7 @@ class GRUCell:
 
     def _check_variant(self, trace: GRUTrace) -> None:
         if trace.reset_after != self.reset_after:
-            raise ValueError(f"trace must come from a GRU with reset_after={self.reset_after}; "
+            raise UsageError(f"trace must come from a GRU with reset_after={self.reset_after}; "
                              f"got one made with reset_after={trace.reset_after}")
 
     def backward(self, p: CellParams, trace: GRUTrace, d_out: np.ndarray,

@@ -30,7 +30,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradflow._validate import as_generator, check_array, check_choice, check_int, describe
+from gradflow._validate import (
+    UsageError,
+    UsageTypeError,
+    as_generator,
+    check_array,
+    check_choice,
+    check_int,
+    describe,
+)
 from gradflow.conventions import HEADS, LOSSES, HeadKind, LossKind
 
 __all__ = [
@@ -116,7 +124,7 @@ class Readout:
         ``task.input_size``.
         """
         if net.input_size != task.input_size:
-            raise ValueError(
+            raise UsageError(
                 f"the network's input_size is {net.input_size} but the task "
                 f"{type(task).__name__} has input_size {task.input_size}; build the network "
                 f"with input_size={task.input_size}")
@@ -141,10 +149,10 @@ class Readout:
 
     def _check(self, params: Any, outputs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
+            raise UsageTypeError(f"params must be a dict of arrays; got {describe(params)}")
         for name in self.param_shapes():
             if name not in params:
-                raise ValueError(f"params is missing {name!r}; a head needs "
+                raise UsageError(f"params is missing {name!r}; a head needs "
                                  f"{', '.join(self.param_shapes())}")
         shapes = self.param_shapes()
         # The head computes in float64 whatever the network's dtype.
@@ -237,7 +245,7 @@ def _check_mse(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
     pred = check_array("predictions", pred, dtype=np.float64, finite=False)
     target = check_array("targets", target, dtype=np.float64)
     if pred.shape != target.shape:
-        raise ValueError(f"targets must have the shape of the predictions {pred.shape}; "
+        raise UsageError(f"targets must have the shape of the predictions {pred.shape}; "
                          f"got shape {target.shape}")
     return pred, target
 
@@ -271,14 +279,14 @@ def _check_xent(logits: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
     logits = check_array("logits", logits, dtype=np.float64, finite=False)
     target = np.asarray(target)
     if target.shape != logits.shape[:-1]:
-        raise ValueError(f"targets must be class indices of shape {logits.shape[:-1]} "
+        raise UsageError(f"targets must be class indices of shape {logits.shape[:-1]} "
                          f"(the logits' shape {logits.shape} without the class axis); "
                          f"got shape {target.shape}")
     if not np.issubdtype(target.dtype, np.integer):
-        raise TypeError(f"targets must be integer class indices; got dtype {target.dtype}")
+        raise UsageTypeError(f"targets must be integer class indices; got dtype {target.dtype}")
     C = logits.shape[-1]
     if target.size and (target.min() < 0 or target.max() >= C):
-        raise ValueError(f"targets must be class indices in [0, {C - 1}]; got values in "
+        raise UsageError(f"targets must be class indices in [0, {C - 1}]; got values in "
                          f"[{target.min()}, {target.max()}]")
     return logits, target
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import check_choice, check_real
+from gradflow._validate import UsageError, check_choice, check_real
 from gradflow.conventions import LSTM_GATES, SCHEMES, CellKind, Scheme
 from gradflow.engine.gates import gate_slice
 
@@ -60,14 +60,14 @@ def init_params(shapes: dict[str, tuple[int, ...]], *, cell: CellKind, hidden_si
     check_choice("scheme", scheme, SCHEMES)
     gain = check_real("gain", gain, minimum=0.0)
     if scheme == "pytorch" and gain != 1.0:
-        raise ValueError(f"gain applies only to scheme='orthogonal', 'identity' or 'gaussian' "
+        raise UsageError(f"gain applies only to scheme='orthogonal', 'identity' or 'gaussian' "
                          f"(it scales W_hh); scheme='pytorch' draws every weight from "
                          f"U(-1/sqrt(H), 1/sqrt(H)) and has no gain; got gain={gain} with "
                          f"scheme='pytorch'")
     forget_bias = check_real("forget_bias", forget_bias, allow_none=True)
     carry_bias = check_real("carry_bias", carry_bias)
     if forget_bias is not None and cell != "lstm":
-        raise ValueError(f"forget_bias applies only to cell='lstm'; got cell={cell!r}")
+        raise UsageError(f"forget_bias applies only to cell='lstm'; got cell={cell!r}")
     H = hidden_size
     k = 1.0 / np.sqrt(H)
     params: dict[str, np.ndarray] = {}

@@ -20,6 +20,8 @@ import numpy as np
 
 from gradflow._validate import (
     NonFiniteError,
+    UsageError,
+    UsageTypeError,
     as_generator,
     check_array,
     check_choice,
@@ -114,7 +116,7 @@ class Network:
                                          strict_reset_after=False)
         object.__setattr__(self, "reset_after", after)
         if self.connection in ("residual", "highway", "dense") and self.num_layers < 2:
-            raise ValueError(
+            raise UsageError(
                 f"connection={self.connection!r} joins stacked layers and needs "
                 f"num_layers >= 2; got num_layers={self.num_layers}")
         count = sum(int(np.prod(shape, dtype=object)) for shape in self.param_shapes().values())
@@ -205,19 +207,19 @@ class Network:
         them, unless ``strict=False``, which ignores them.
         """
         if not isinstance(params, dict):
-            raise TypeError(f"params must be a dict of arrays; got {describe(params)}")
+            raise UsageTypeError(f"params must be a dict of arrays; got {describe(params)}")
         check_bool("strict", strict)
         shapes = self.param_shapes()
         missing = [name for name in shapes if name not in params]
         if missing:
-            raise ValueError(
+            raise UsageError(
                 f"params is missing {len(missing)} parameter(s): {', '.join(missing[:6])}"
                 f"{' ...' if len(missing) > 6 else ''}; a {self._describe()} needs "
                 f"{', '.join(shapes)}")
         if strict:
             extra = [str(name) for name in params if name not in shapes]
             if extra:
-                raise ValueError(
+                raise UsageError(
                     f"params has {len(extra)} name(s) a {self._describe()} does not have: "
                     f"{', '.join(extra[:8])}{' ...' if len(extra) > 8 else ''}; build the "
                     f"network that matches them, or pass strict=False to ignore them")
@@ -257,7 +259,7 @@ class Network:
                         finite=check_finite)
         T, B, I = x.shape
         if I != self.input_size or T < 1 or B < 1:
-            raise ValueError(f"x must have shape (T, B, input_size={self.input_size}) with "
+            raise UsageError(f"x must have shape (T, B, input_size={self.input_size}) with "
                              f"T, B >= 1; got shape {x.shape}")
         s0 = unpack_states(self, state, B, finite=check_finite)
         D, conn, layers = self.num_directions, self._connection, []

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import describe
+from gradflow._validate import UsageError, describe
 from gradflow.engine.cell import CellParams
 
 __all__ = ["JacobianOperator"]
@@ -79,16 +79,16 @@ class JacobianOperator:
     def _step(self, t: Any) -> int:
         T = self.trace.h.shape[0] - 1
         if type(t) is not int and (isinstance(t, bool) or not isinstance(t, np.integer)):
-            raise ValueError(f"t must be an integer step in 0..{T - 1}; got {describe(t)}")
+            raise UsageError(f"t must be an integer step in 0..{T - 1}; got {describe(t)}")
         if not 0 <= t < T:
-            raise ValueError(f"t must be an integer step in 0..{T - 1}; got {describe(t)}")
+            raise UsageError(f"t must be an integer step in 0..{T - 1}; got {describe(t)}")
         return T - 1 - int(t) if self.reverse else int(t)
 
     def _check(self, name: str, V: Any) -> np.ndarray:
         V = np.asarray(V)
         if V.ndim != 3 or V.shape[:2] != (self.trace.h.shape[1], self.cell.state_size) or \
                 V.dtype.kind != "f":
-            raise ValueError(f"{name} must be a float array of shape (B, S, K) = ({self.batch}, "
+            raise UsageError(f"{name} must be a float array of shape (B, S, K) = ({self.batch}, "
                              f"{self.state_size}, K); got {describe(V)}")
         return V
 

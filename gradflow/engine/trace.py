@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from gradflow._validate import NonFiniteError, check_array, describe
+from gradflow._validate import NonFiniteError, UsageError, UsageTypeError, check_array, describe
 
 if TYPE_CHECKING:
     from gradflow.engine.network import Network
@@ -97,7 +97,7 @@ def check_same_params(params: dict[str, np.ndarray], trace: Trace) -> None:
         if value is used:
             continue
         if used is None or not np.array_equal(value, used, equal_nan=True):
-            raise ValueError(
+            raise UsageError(
                 f"params[{name!r}] differs from the one forward ran with: backward and the "
                 f"Jacobians need the params given to forward (else the gradients are wrong); "
                 f"run forward again with the new params")
@@ -126,8 +126,8 @@ def unpack_states(net: Network, state: Any, batch: int, name: str = "state",
     shape = (LD, batch, H)
     if net.cell == "lstm":
         if not isinstance(state, tuple | list) or len(state) != 2:
-            raise TypeError(f"{name} must be a tuple (h0, c0) for cell='lstm', each of "
-                            f"shape (L*D, B, H) = {shape}; got {describe(state)}")
+            raise UsageTypeError(f"{name} must be a tuple (h0, c0) for cell='lstm', each of "
+                                 f"shape (L*D, B, H) = {shape}; got {describe(state)}")
         h0 = check_array(f"{name}[0] (h)", state[0], shape=shape, dtype=net.dtype,
                          finite=finite)
         c0 = check_array(f"{name}[1] (c)", state[1], shape=shape, dtype=net.dtype,
@@ -152,7 +152,7 @@ def check_trace(net: Network, trace: Any, cell_trace: type) -> None:
     ``cell_trace`` is the trace type of ``net``'s cell (``GRUTrace``, ...).
     """
     if not isinstance(trace, Trace):
-        raise TypeError(f"trace must be the Trace returned by forward; got {describe(trace)}")
+        raise UsageTypeError(f"trace must be the Trace returned by forward; got {describe(trace)}")
     fits = len(trace.layers) == net.num_layers and all(
         len(lt.cells) == net.num_directions
         and all(isinstance(c, cell_trace) for c in lt.cells)
@@ -167,7 +167,7 @@ def check_trace(net: Network, trace: Any, cell_trace: type) -> None:
             f"{len(trace.layers)} layer(s) of {len(got.cells)} direction(s) of "
             f"{type(got.cells[0]).__name__}, outputs of width {got.hidden.shape[-1]}, "
             f"dtype {got.hidden.dtype}")
-        raise ValueError(
+        raise UsageError(
             f"trace must come from this network's forward ({net.num_layers} layer(s) of "
             f"{net.num_directions} direction(s) of {cell_trace.__name__}, outputs of width "
             f"{net.output_size}, dtype {net.dtype}); got a trace with {detail}")

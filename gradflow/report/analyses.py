@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from gradflow._validate import UsageError
 from gradflow.sweep import expand_grid
 
 __all__ = ["Analysis", "AnalysisError", "discover", "load_module"]
@@ -45,7 +46,7 @@ def load_module(path: Path) -> ModuleType:
         sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ValueError(f"analysis file {path} cannot be imported")
+        raise UsageError(f"analysis file {path} cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -152,11 +153,11 @@ def discover(folder: str | Path) -> list[Analysis]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"--analyses folder {str(folder)!r} does not exist; pass "
+        raise UsageError(f"--analyses folder {str(folder)!r} does not exist; pass "
                          f"--analyses DIR, a folder of analysis files")
     paths = [p for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
     if not paths:
-        raise ValueError(f"--analyses folder {str(folder)!r} holds no analysis file "
+        raise UsageError(f"--analyses folder {str(folder)!r} holds no analysis file "
                          f"(*.py not starting with '_')")
     found = []
     for path in paths:
@@ -166,7 +167,7 @@ def discover(folder: str | Path) -> list[Analysis]:
             raise AnalysisError(path, "import", exc) from exc
         missing = [attr for attr in _REQUIRED if not hasattr(module, attr)]
         if missing:
-            raise ValueError(f"analysis file {path} lacks {', '.join(missing)}: an analysis "
+            raise UsageError(f"analysis file {path} lacks {', '.join(missing)}: an analysis "
                              f"defines TITLE, QUESTION, GRID, run(config) and render(frame, out)")
         found.append(Analysis(path.stem, path.resolve(), str(module.TITLE),
                               str(module.QUESTION), int(getattr(module, "ORDER", 100))))

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from gradflow._validate import UsageError
 from gradflow.report.analyses import Analysis, AnalysisError, RunConfig, discover
 from gradflow.report.derivations import DERIVATIONS, write_derivations
 from gradflow.report.output import (
@@ -90,17 +91,17 @@ def _executor(scheduler: str | None) -> tuple[Any, Any]:
     except ValueError:
         host = port = None
     if not host or not port:
-        raise ValueError(f"--scheduler must be an address like tcp://host:8786; "
+        raise UsageError(f"--scheduler must be an address like tcp://host:8786; "
                          f"got {scheduler!r}")
     try:  # a plain TCP probe first: fails at once on a refused port, no dask logging
         socket.create_connection((host, port), timeout=SCHEDULER_TIMEOUT).close()
     except OSError as exc:
-        raise ValueError(f"cannot reach the Dask scheduler at {scheduler} "
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler} "
                          f"({exc.strerror or exc}); is it running?") from None
     try:
         from distributed import Client
     except ImportError as exc:
-        raise ValueError("--scheduler needs dask.distributed: pip install 'gradflow[dask]'") \
+        raise UsageError("--scheduler needs dask.distributed: pip install 'gradflow[dask]'") \
             from exc
     client = _connect(Client, scheduler)
     return client.get_executor(), client
@@ -123,14 +124,14 @@ def _connect(client_class: Any, scheduler: str) -> Any:
     thread.start()
     thread.join(SCHEDULER_TIMEOUT + 1)
     if thread.is_alive():
-        raise ValueError(f"no answer from a Dask scheduler at {scheduler} within "
+        raise UsageError(f"no answer from a Dask scheduler at {scheduler} within "
                          f"{SCHEDULER_TIMEOUT} s; is it running?")
     error = result.get("error")
     if isinstance(error, OSError | TimeoutError):
-        raise ValueError(f"cannot reach the Dask scheduler at {scheduler} within "
+        raise UsageError(f"cannot reach the Dask scheduler at {scheduler} within "
                          f"{SCHEDULER_TIMEOUT} s ({type(error).__name__})")
     if error is not None:  # something answers there, but it does not speak Dask
-        raise ValueError(f"no Dask scheduler answers at {scheduler} (the port is open, but "
+        raise UsageError(f"no Dask scheduler answers at {scheduler} (the port is open, but "
                          f"the handshake failed: {type(error).__name__})")
     return result["client"]
 

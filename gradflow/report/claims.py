@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _stats
 
-from gradflow._validate import describe
+from gradflow._validate import UsageError, describe
 
 __all__ = ["VERDICTS", "Cite", "Claim", "Summary", "Verdict", "below", "differ", "exceeds",
            "fmt", "matches", "proportion", "survival_differ"]
@@ -80,14 +80,14 @@ class Claim:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(f"a claim's name must be lower_snake_case; got {describe(self.name)}")
+            raise UsageError(f"a claim's name must be lower_snake_case; got {describe(self.name)}")
         if self.verdict not in VERDICTS:
-            raise ValueError(f"claim {self.name!r}: verdict must be one of {VERDICTS}; got "
+            raise UsageError(f"claim {self.name!r}: verdict must be one of {VERDICTS}; got "
                              f"{describe(self.verdict)}")
         for what in ("statement", "evidence"):
             text = getattr(self, what)
             if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"claim {self.name!r} needs a non-empty {what}; got "
+                raise UsageError(f"claim {self.name!r} needs a non-empty {what}; got "
                                  f"{describe(text)}")
 
     def choose(self, *, holds: str, fails: str, inconclusive: str) -> str:
@@ -126,19 +126,19 @@ class Summary:
                high: float | None = None, unit: str = "", digits: int = 3) -> None:
         """A citable number; a non-finite one is refused (it is not citable)."""
         if name in self.numbers:
-            raise ValueError(f"number {name!r} is already in this summary")
+            raise UsageError(f"number {name!r} is already in this summary")
         value = float(value)
         if not math.isfinite(value):
-            raise ValueError(f"number {name!r} is {value}: only finite numbers are citable; "
+            raise UsageError(f"number {name!r} is {value}: only finite numbers are citable; "
                              f"report an uninformative estimate as a claim's evidence instead")
         self.numbers[name] = Cite(value, description, low, high, unit, digits)
 
     def claim(self, claim: Claim) -> Claim:
         """Add a claim (its name must be new); returns it, for ``choose``."""
         if not isinstance(claim, Claim):
-            raise ValueError(f"claim must be a Claim; got {describe(claim)}")
+            raise UsageError(f"claim must be a Claim; got {describe(claim)}")
         if claim.name in self.claims:
-            raise ValueError(f"claim {claim.name!r} is already in this summary")
+            raise UsageError(f"claim {claim.name!r} is already in this summary")
         self.claims[claim.name] = claim
         return claim
 
@@ -196,7 +196,7 @@ def matches(name: str, statement: str, estimate: float, low: float, high: float,
     inconclusive otherwise (too wide an interval to tell).
     """
     if not (margin > 0 and math.isfinite(margin)):
-        raise ValueError(f"claim {name!r}: margin must be a finite number > 0; got {margin!r}")
+        raise UsageError(f"claim {name!r}: margin must be a finite number > 0; got {margin!r}")
     evidence = (f"{what} {_interval(estimate, low, high, digits)}, predicted "
                 f"{fmt(predicted, digits)} +- {fmt(margin, 2)}")
     if not _finite(low, high, predicted):

@@ -17,6 +17,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from gradflow._validate import UsageError
+
 __all__ = ["register"]
 
 
@@ -30,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{a.name:24} {n:4} runs ({q} quick)  {a.title}")
         return 0
     if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
+        raise UsageError(f"--jobs must be >= 1; got {args.jobs}")
     out = args.out if args.out is not None else default_out(args.quick)
     cache = None if args.no_cache else args.cache
     untouched = f"{out}/ is exactly as it was"
@@ -49,8 +51,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"gradflow report: interrupted ({signal_name}): {untouched}{kept}",
               file=sys.stderr)
         return 143 if signal_name == "SIGTERM" else 130
-    except (ValueError, TypeError) as exc:   # a usage mistake: one line, exit 2
-        raise ValueError(f"{exc} ({untouched})") from None
+    except UsageError as exc:   # a usage mistake: one line, exit 2
+        raise UsageError(f"{exc} ({untouched})") from None
     except OSError as exc:
         print(f"gradflow report: error: {exc}; {untouched}{kept}", file=sys.stderr)
         return 1

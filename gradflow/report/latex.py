@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gradflow._validate import UsageError
+
 __all__ = ["MISSING", "escape", "format_interval", "format_value", "interval_columns",
            "markdown_to_latex", "table_latex", "table_markdown"]
 
@@ -109,7 +111,7 @@ def _render(mantissa: str, exponent: int, style: str) -> str:
 
 def _check_style(style: str) -> None:
     if style not in ("latex", "text"):
-        raise ValueError(f"style must be 'latex' or 'text'; got {style!r}")
+        raise UsageError(f"style must be 'latex' or 'text'; got {style!r}")
 
 
 def format_value(value: Any, digits: int = 3, *, style: str = "latex") -> str:
@@ -267,7 +269,7 @@ def _columns(frame: pd.DataFrame, columns: Sequence[str] | Mapping[str, str] | N
         chosen = {str(c): str(c).replace("_", " ") for c in columns}
     missing = [c for c in chosen if c not in frame.columns]
     if missing:
-        raise ValueError(f"table columns {missing} are not in the frame; it has "
+        raise UsageError(f"table columns {missing} are not in the frame; it has "
                          f"{[str(c) for c in frame.columns]}")
     return chosen
 
@@ -337,7 +339,7 @@ def table_latex(frame: pd.DataFrame, caption: str, label: str, *,
     rows = _cells(frame, chosen, digits, "latex")
     width = table_width(header, rows)
     if width > PAGE_PT:
-        raise ValueError(f"table {label!r} would be about {width / 72.27:.1f} in wide (more "
+        raise UsageError(f"table {label!r} would be about {width / 72.27:.1f} in wide (more "
                          f"than a 7 in page); show fewer columns with columns=")
     env = "table*" if len(chosen) > 6 or width > COLUMN_PT else "table"
     align = "".join("r" if pd.api.types.is_numeric_dtype(frame[c])

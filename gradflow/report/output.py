@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gradflow._validate import describe
+from gradflow._validate import UsageError, describe
 from gradflow.report.claims import Claim, Summary
 from gradflow.report.latex import (
     escape,
@@ -117,7 +117,7 @@ class Section:
 
     def _path(self, folder: str, name: str) -> Path:
         if not isinstance(name, str) or not _NAME.match(name):
-            raise ValueError(f"a figure or table name must be lower_snake_case letters and "
+            raise UsageError(f"a figure or table name must be lower_snake_case letters and "
                              f"digits; got {describe(name)}")
         path = self.out / folder / f"{self.name}-{name}"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,11 +125,11 @@ class Section:
 
     def _caption(self, what: str, name: str, caption: str) -> str:
         if not isinstance(caption, str) or not caption.strip():
-            raise ValueError(f"{what} {name!r} of {self.name!r} needs a caption; got "
+            raise UsageError(f"{what} {name!r} of {self.name!r} needs a caption; got "
                              f"{describe(caption)}")
         caption = caption.strip()
         if len(caption) > MAX_CAPTION:
-            raise ValueError(f"the caption of {what} {name!r} of {self.name!r} has "
+            raise UsageError(f"the caption of {what} {name!r} of {self.name!r} has "
                              f"{len(caption)} characters (at most {MAX_CAPTION}): keep it "
                              f"short and put the rest in description=")
         return (PREVIEW + caption[:1].lower() + caption[1:]) if self.preview else caption
@@ -150,7 +150,7 @@ class Section:
         prose that reads the figure (REPORT.md and paper.tex, not the float).
         """
         if not isinstance(data, pd.DataFrame) or data.empty:
-            raise ValueError(f"figure {name!r} needs the plotted data as a non-empty "
+            raise UsageError(f"figure {name!r} needs the plotted data as a non-empty "
                              f"DataFrame; got {describe(data)}")
         caption = self._caption("figure", name, caption)
         width = width_name(fig)
@@ -213,19 +213,19 @@ class Section:
         prints as ``--``.
         """
         if not isinstance(name, str) or not _MACRO_WORD.match(name):
-            raise ValueError(f"a number's name must be letters only (it becomes a LaTeX "
+            raise UsageError(f"a number's name must be letters only (it becomes a LaTeX "
                              f"macro); got {describe(name)}")
         try:
             value = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"number {name!r} of analysis {self.name!r} must be a real "
+            raise UsageError(f"number {name!r} of analysis {self.name!r} must be a real "
                              f"number; got {describe(value)}") from None
         if not math.isfinite(value):
-            raise ValueError(f"number {name!r} of analysis {self.name!r} is {value}: a "
+            raise UsageError(f"number {name!r} of analysis {self.name!r} is {value}: a "
                              f"citable number must be finite (it would print as {value} "
                              f"in a paper)")
         if (low is None) != (high is None):
-            raise ValueError(f"number {name!r} of analysis {self.name!r}: give both low and "
+            raise UsageError(f"number {name!r} of analysis {self.name!r}: give both low and "
                              f"high, or neither; got low={low!r}, high={high!r}")
         number = Number(self.name, name, value, description,
                         None if low is None else float(low),
@@ -233,7 +233,7 @@ class Section:
         taken = {m for n in self.numbers for m in n.macros}
         clash = taken.intersection(number.macros)
         if clash:
-            raise ValueError(f"number {name!r} of analysis {self.name!r}: macro "
+            raise UsageError(f"number {name!r} of analysis {self.name!r}: macro "
                              f"\\{sorted(clash)[0]} is already defined by another number "
                              f"of this analysis")
         self.numbers.append(number)
@@ -243,10 +243,10 @@ class Section:
         """Register a computed claim: it is listed with its verdict and evidence at the end
         of the section and in ``tables/claims.csv``. Returns it (for ``claim.choose``)."""
         if not isinstance(claim, Claim):
-            raise ValueError(f"claim must be a gradflow.report.claims.Claim; got "
+            raise UsageError(f"claim must be a gradflow.report.claims.Claim; got "
                              f"{describe(claim)}")
         if any(c.name == claim.name for c in self.claims):
-            raise ValueError(f"claim {claim.name!r} of analysis {self.name!r} is already "
+            raise UsageError(f"claim {claim.name!r} of analysis {self.name!r} is already "
                              f"registered")
         self.claims.append(claim)
         return claim
@@ -297,7 +297,7 @@ def check_macros(numbers: Iterable[Number]) -> None:
         for macro in n.macros:
             if macro in owner:
                 first = owner[macro]
-                raise ValueError(f"two citable numbers define \\{macro}: {first.name!r} of "
+                raise UsageError(f"two citable numbers define \\{macro}: {first.name!r} of "
                                  f"analysis {first.analysis!r} and {n.name!r} of analysis "
                                  f"{n.analysis!r}; rename one of them")
             owner[macro] = n

@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gradflow._validate import UsageError
+
 __all__ = ["MANIFEST", "remove_stale_staging", "staging_folder", "swap_in"]
 
 MANIFEST = "manifest.json"
@@ -36,7 +38,7 @@ def staging_folder(out: Path) -> Path:
     """A fresh, empty staging folder beside ``out`` (created, with ``out``'s parent)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must be a folder; {str(out)!r} is a file")
+        raise UsageError(f"--out must be a folder; {str(out)!r} is a file")
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(out)
     staging = out.parent / f".{out.name}.staging-{os.getpid()}"

@@ -14,6 +14,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from gradflow._validate import UsageError
+
 __all__ = ["equivalence", "logrank", "mean_ci", "rate_ci", "solved_fraction", "summarize"]
 
 
@@ -62,10 +64,10 @@ def _censored(times: ArrayLike, solved: ArrayLike) -> stats.CensoredData:
     t = np.asarray(times, dtype=np.float64)
     ok = np.asarray(solved, dtype=bool)
     if t.ndim != 1 or t.shape != ok.shape or t.size == 0:
-        raise ValueError(f"times and solved must be 1-d of the same non-zero length; got shapes "
+        raise UsageError(f"times and solved must be 1-d of the same non-zero length; got shapes "
                          f"{t.shape} and {ok.shape}")
     if not np.isfinite(t).all() or (t < 0).any():
-        raise ValueError("times must be finite and >= 0 (a run that never solved is given "
+        raise UsageError("times must be finite and >= 0 (a run that never solved is given "
                          "the budget with solved=False)")
     return stats.CensoredData(uncensored=t[ok], right=t[~ok])
 
@@ -121,9 +123,9 @@ def equivalence(a: ArrayLike, b: ArrayLike, margin: float) -> float:
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if margin <= 0 or not np.isfinite(margin):
-        raise ValueError(f"margin must be a finite number > 0; got {margin!r}")
+        raise UsageError(f"margin must be a finite number > 0; got {margin!r}")
     if x.size < 2 or y.size < 2:
-        raise ValueError(f"equivalence needs at least 2 values per group; got {x.size} and "
+        raise UsageError(f"equivalence needs at least 2 values per group; got {x.size} and "
                          f"{y.size}")
     if np.ptp(x) == 0 and np.ptp(y) == 0:
         # Both groups constant (e.g. every seed's error 0): the difference is known

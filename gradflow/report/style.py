@@ -22,6 +22,8 @@ matplotlib.use("Agg")  # no display: reports are files
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from gradflow._validate import UsageError
+
 __all__ = ["CELL_COLORS", "COLUMN", "PAGE", "WIDTHS", "figure_style", "new_figure", "save_figure",
            "shared_legend", "width_name"]
 
@@ -84,9 +86,9 @@ def new_figure(width: str = "column", height: float = 2.4, **subplots) -> tuple:
     ``sharey``, ...). Returns ``(fig, axes)``.
     """
     if width not in WIDTHS:
-        raise ValueError(f"width must be one of {sorted(WIDTHS)}; got {width!r}")
+        raise UsageError(f"width must be one of {sorted(WIDTHS)}; got {width!r}")
     if not 0.5 <= height <= 9.0:
-        raise ValueError(f"height must be between 0.5 and 9 inches; got {height!r}")
+        raise UsageError(f"height must be between 0.5 and 9 inches; got {height!r}")
     return plt.subplots(figsize=(WIDTHS[width], height), layout="constrained", **subplots)
 
 
@@ -96,7 +98,7 @@ def width_name(fig: matplotlib.figure.Figure) -> str:
     for name, value in WIDTHS.items():
         if abs(inches - value) < 0.01:
             return name
-    raise ValueError(f"a report figure is drawn at its printed width, {COLUMN} in (column) "
+    raise UsageError(f"a report figure is drawn at its printed width, {COLUMN} in (column) "
                      f"or {PAGE} in (page); got {inches:.2f} in: use "
                      f"gradflow.report.style.new_figure(\"column\" or \"page\", height)")
 

@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 from sympy import ImmutableMatrix, MatrixSymbol
 
+from gradflow._validate import UsageError
 from gradflow.symbolic.functions import LAMBDIFY_MODULES
 
 __all__ = ["Plain", "assemble", "broadcast_batch", "explicit_equations", "expand"]
@@ -139,7 +140,7 @@ def broadcast_batch(batches: Sequence[tuple[str, tuple[int, ...]]]) -> tuple[int
                 size = batch[-k]
                 other = first.get(k)
                 if other is not None and size != 1 and other[1][-k] != size:
-                    raise ValueError(
+                    raise UsageError(
                         f"the leading (batch) dimensions of the arguments must broadcast "
                         f"(sizes equal or 1, aligned from the right); got leading shape "
                         f"{batch} for {name} and {other[1]} for {other[0]}") from None

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 # Only the closed sets here: SymPy loads when the command runs, not for `gradflow --help`.
+from gradflow._validate import UsageError
 from gradflow.conventions import CELLS, NONLINEARITIES
 
 __all__ = ["EXPLICIT_MAX_HIDDEN_SIZE", "register", "run"]
@@ -54,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
     from gradflow.symbolic.derivation import derive
 
     if args.nonlinearity is not None and args.cell != "rnn":
-        raise ValueError(f"--nonlinearity applies to cell 'rnn' only; got cell {args.cell!r}")
+        raise UsageError(f"--nonlinearity applies to cell 'rnn' only; got cell {args.cell!r}")
     if args.reset_before and args.cell != "gru":
-        raise ValueError(f"--reset-before applies to cell 'gru' only; got cell {args.cell!r}")
+        raise UsageError(f"--reset-before applies to cell 'gru' only; got cell {args.cell!r}")
     if args.explicit and args.hidden_size > EXPLICIT_MAX_HIDDEN_SIZE:
-        raise ValueError(
+        raise UsageError(
             f"--hidden-size must be <= {EXPLICIT_MAX_HIDDEN_SIZE} with --explicit (the explicit "
             f"Jacobian has S x S entries, each longer with n); got --hidden-size "
             f"{args.hidden_size}. Drop --explicit for the structured form at any size")

@@ -23,7 +23,14 @@ import numpy as np
 import sympy as sp
 from sympy import DiagMatrix, HadamardProduct, Identity, ImmutableMatrix, MatrixSymbol, OneMatrix
 
-from gradflow._validate import check_array, check_choice, check_int, describe
+from gradflow._validate import (
+    UsageError,
+    UsageTypeError,
+    check_array,
+    check_choice,
+    check_int,
+    describe,
+)
 from gradflow.conventions import SKIP_CONNECTIONS, SkipConnection
 from gradflow.symbolic import printing
 from gradflow.symbolic._explicit import (
@@ -156,14 +163,15 @@ class ConnectionDerivation:
         """
         d = self.size
         if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a mapping ('highway_weight', 'highway_bias' for a "
-                            f"highway connection, {{}} for a residual one); got {describe(params)}")
+            raise UsageTypeError(f"params must be a mapping ('highway_weight', 'highway_bias' "
+                                 f"for a highway connection, {{}} for a residual one); "
+                                 f"got {describe(params)}")
         # (name, value, the trailing shape the user passes) in the lambdified order
         args: list[tuple[str, Any, tuple[int, ...]]] = []
         if self.kind == "highway":
             for name in ("highway_weight", "highway_bias"):
                 if name not in params:
-                    raise ValueError(
+                    raise UsageError(
                         f"params is missing {name!r}: a highway connection needs "
                         f"'highway_weight' and 'highway_bias'; got keys "
                         f"{describe(sorted(map(str, params)))}")
@@ -175,7 +183,7 @@ class ConnectionDerivation:
             a = check_array(name, value, finite=True)
             if a.ndim < len(trailing) or a.shape[a.ndim - len(trailing):] != trailing:
                 want = "(..., " + ", ".join(map(str, trailing)) + ")"
-                raise ValueError(f"{name} must have shape {want} (d = {d}); got shape {a.shape}")
+                raise UsageError(f"{name} must have shape {want} (d = {d}); got shape {a.shape}")
             batches.append((name, a.shape[:a.ndim - len(trailing)]))
             arrays.append(a if len(trailing) == 2 else a[..., None])  # vectors as columns
         batch = broadcast_batch(batches)

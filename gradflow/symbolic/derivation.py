@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 from sympy import DiagMatrix, ImmutableMatrix, MatrixSymbol
 
-from gradflow._validate import check_array, check_int, describe
+from gradflow._validate import UsageError, UsageTypeError, check_array, check_int, describe
 from gradflow.conventions import CellKind, Nonlinearity
 from gradflow.symbolic import printing
 from gradflow.symbolic._explicit import (
@@ -319,7 +319,7 @@ class Derivation:
         ndarray, shape (...)
         """
         if self.gamma is None:
-            raise ValueError(f"pascanu_bound is defined for cell 'rnn'; got cell {self.cell!r}")
+            raise UsageError(f"pascanu_bound is defined for cell 'rnn'; got cell {self.cell!r}")
         nh = self.hidden_size
         w_hh = _trailing("params['weight_hh']",
                          self._check_params(params, ("weight_hh",))["weight_hh"], (nh, nh))
@@ -329,11 +329,11 @@ class Derivation:
         """``params[name]`` for each of ``names``, or an error saying what is missing."""
         cls = f"nn.{self.cell.upper()}Cell"
         if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a mapping with the keys {names} of {cls}'s state "
-                            f"dict; got {describe(params)}")
+            raise UsageTypeError(f"params must be a mapping with the keys {names} of {cls}'s state "
+                                 f"dict; got {describe(params)}")
         for name in names:
             if name not in params:
-                raise ValueError(
+                raise UsageError(
                     f"params is missing {name!r}: it must have the keys {names}, named as "
                     f"{cls}'s state dict (strip a '_l0' suffix from "
                     f"nn.{self.cell.upper()}'s); got keys {sorted(map(str, params))}")
@@ -357,7 +357,7 @@ def _trailing(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
     array = check_array(name, value, finite=True)
     if array.ndim < len(shape) or array.shape[array.ndim - len(shape):] != shape:
         want = "(..., " + ", ".join(str(s) for s in shape) + ")"
-        raise ValueError(f"{name} must have shape {want}; got shape {array.shape}")
+        raise UsageError(f"{name} must have shape {want}; got shape {array.shape}")
     return array
 
 

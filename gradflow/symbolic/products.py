@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 from sympy import ImmutableMatrix, MatrixSymbol
 
-from gradflow._validate import check_array, check_int, describe
+from gradflow._validate import UsageError, UsageTypeError, check_array, check_int, describe
 from gradflow.symbolic.derivation import Derivation
 
 __all__ = ["numeric_product", "symbolic_product"]
@@ -27,8 +27,8 @@ __all__ = ["numeric_product", "symbolic_product"]
 
 def _check_derivation(derivation: Any) -> Derivation:
     if not isinstance(derivation, Derivation):
-        raise TypeError("derivation must be a Derivation from gradflow.symbolic.derive(...); "
-                        f"got {describe(derivation)}")
+        raise UsageTypeError("derivation must be a Derivation from gradflow.symbolic.derive(...); "
+                             f"got {describe(derivation)}")
     return derivation
 
 
@@ -102,11 +102,11 @@ def numeric_product(derivation: Derivation, params: Mapping[str, Any], xs: Any,
     m, size = derivation.input_size, derivation.state_size
     xs = check_array("xs", xs, finite=True)
     if xs.ndim < 2 or xs.shape[-1] != m or xs.shape[0] < 1:
-        raise ValueError(f"xs must have shape (T, ..., {m}) with T >= 1 steps (m = input_size "
+        raise UsageError(f"xs must have shape (T, ..., {m}) with T >= 1 steps (m = input_size "
                          f"= {m}); got shape {xs.shape}")
     state = check_array("state0", state0, finite=True)
     if state.ndim < 1 or state.shape[-1] != size:
-        raise ValueError(f"state0 must have shape (..., {size}) (the state size S); "
+        raise UsageError(f"state0 must have shape (..., {size}) (the state size S); "
                          f"got shape {state.shape}")
     products, states = [], []
     product = None

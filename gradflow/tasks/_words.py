@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validate import check_int
+from gradflow._validate import UsageError, check_int
 
 PAD, DET, NOUN0 = 0, 1, 2
 
@@ -22,7 +22,7 @@ def int_or_range(name: str, value: Any, minimum: int) -> tuple[int, int]:
     """An int ``k`` as ``(k, k)``, or an inclusive ``(lo, hi)`` range, checked."""
     if isinstance(value, tuple | list):
         if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a (lo, hi) pair; got {value!r}")
+            raise UsageError(f"{name} must be an int or a (lo, hi) pair; got {value!r}")
         lo = check_int(f"{name}[0]", value[0], minimum=minimum)
         hi = check_int(f"{name}[1]", value[1], minimum=lo)
         return lo, hi

@@ -48,7 +48,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from gradflow._validate import as_generator, check_choice, check_int, check_real
+from gradflow._validate import UsageError, as_generator, check_choice, check_int, check_real
 from gradflow.conventions import Split
 from gradflow.tasks._base import check_batch_size, check_split, one_hot
 from gradflow.tasks._words import DET, NOUN0, PAD, WordClasses, int_or_range
@@ -102,7 +102,7 @@ class AgreementLM(WordClasses):
         _, d_hi = int_or_range("distance", self.distance, 1)
         _, k_hi = int_or_range("n_attractors", self.n_attractors, 0)
         if 3 * k_hi + 1 > d_hi:
-            raise ValueError(f"n_attractors up to {k_hi} needs a distance of at least "
+            raise UsageError(f"n_attractors up to {k_hi} needs a distance of at least "
                              f"{3 * k_hi + 1} (3 tokens per attractor); got distance "
                              f"{self.distance!r}")
         check_real("mismatch_rate", self.mismatch_rate, minimum=0.0, maximum=1.0)

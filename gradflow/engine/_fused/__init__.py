@@ -27,6 +27,8 @@ import os
 import sys
 from typing import Literal
 
+from gradflow._validate import UsageError
+
 __all__ = ["BACKENDS", "ENV_VAR", "backend", "kernels", "use_fused"]
 
 #: The engine paths, in the order tried by default.
@@ -106,11 +108,11 @@ def backend() -> Literal["numba", "numpy"]:
         return "numpy"
     if choice == "numba":
         if not _numba_importable():
-            raise ValueError(f"{ENV_VAR}=numba, but numba is not importable here; install it "
+            raise UsageError(f"{ENV_VAR}=numba, but numba is not importable here; install it "
                              f"(pip install numba) or set {ENV_VAR}=numpy")
         return "numba"
     if choice:
-        raise ValueError(f"{ENV_VAR} must be one of {', '.join(BACKENDS)} (or unset for "
+        raise UsageError(f"{ENV_VAR} must be one of {', '.join(BACKENDS)} (or unset for "
                          f"numba when available); got {os.environ[ENV_VAR]!r}")
     if _numba_importable():
         return "numba"
