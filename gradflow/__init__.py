@@ -15,7 +15,7 @@ Conventions used everywhere in the package:
 from importlib import import_module
 from typing import Any
 
-from gradflow._validate import NonFiniteError, UsageError
+from gradflow.errors import NonFiniteError, UsageError
 
 __version__ = "0.1.0"
 

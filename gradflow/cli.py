@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
-    from gradflow._validate import UsageError
+    from gradflow.errors import UsageError
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -28,6 +28,8 @@ import json
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -145,14 +147,16 @@ def _checksum(rows: list[Row]) -> str:
 def _load(path: Path, key: str, versions: dict[str, str]) -> tuple[list[Row] | None, str]:
     """The cached rows at ``path``, or None and why not ("" when there is simply no entry)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None, ""
     except OSError as exc:
-        return None, f"unreadable ({exc.strerror})"
+        return None, f"unreadable ({exc.strerror or exc})"
     try:
-        entry = json.loads(text)
-    except ValueError:
+        entry = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text (damaged or not written by gradflow)"
+    except (ValueError, RecursionError):
         return None, "not valid JSON (torn or edited)"
     if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
         return None, "not a gradflow cache entry of this version"
@@ -191,11 +195,23 @@ def _check_rows(rows: Any, config: Config) -> list[Row]:
     return [dict(r) for r in rows]
 
 
-def _worker_init() -> None:
-    """Local workers leave Ctrl-C to the parent (which stops them), and die on SIGTERM
-    instead of inheriting a handler of the parent's."""
+def _worker_init(parent: int) -> None:
+    """Local workers leave Ctrl-C to the parent (which stops them), die on SIGTERM
+    instead of inheriting a handler of the parent's, and end when the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threading.Thread(target=_exit_with, args=(parent,), name="gradflow-parent-watch",
+                     daemon=True).start()
+
+
+def _exit_with(parent: int, every: float = 0.5) -> None:
+    """End this worker once ``parent`` has died, by any signal (SIGKILL and the OOM killer
+    included, which give the parent no chance to stop its workers): a worker whose
+    parent is gone is re-parented, so its parent pid changes. A worker blocked in a long
+    computation that holds the GIL ends when that computation returns."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -320,7 +336,8 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
         elif todo:
             own = executor is None
             pool: Executor = (executor if executor is not None else ProcessPoolExecutor(
-                max_workers=min(jobs, len(todo)), initializer=_worker_init))
+                max_workers=min(jobs, len(todo)), initializer=_worker_init,
+                initargs=(os.getpid(),)))
             futures: dict[Future, int] = {}
             try:
                 for i in todo:

@@ -199,3 +199,45 @@ def test_blas_description_names_the_kernels():
     if "OPENBLAS_CORETYPE" in os.environ:   # OpenBLAS obeys the variable: it is in the name
         assert any(f"({os.environ['OPENBLAS_CORETYPE']})".lower() in n.lower() for n in names
                    if n.startswith("openblas"))
+
+
+def _command_raising(monkeypatch, exc):
+    """Register a subcommand 'boom' whose action raises ``exc``."""
+    import gradflow.cli as cli
+
+    def register(sub):
+        parser = sub.add_parser("boom")
+        parser.set_defaults(func=lambda args: (_ for _ in ()).throw(exc))
+
+    monkeypatch.setattr(cli, "_registrars", lambda: iter([register]))
+
+
+def test_a_usage_error_is_one_line_and_exit_2(monkeypatch, capsys):
+    from gradflow import UsageError
+
+    _command_raising(monkeypatch, UsageError("--width must be >= 1; got 0"))
+    assert main(["boom"]) == 2
+    assert capsys.readouterr().err == "gradflow boom: error: --width must be >= 1; got 0\n"
+
+
+@pytest.mark.parametrize("exc", [ValueError("shapes (3,) and (4,) not aligned"),
+                                 TypeError("unsupported operand"), KeyError("h")])
+def test_a_bug_inside_gradflow_keeps_its_traceback(monkeypatch, exc):
+    """Only UsageError is a user's mistake; a ValueError or TypeError from inside gradflow
+    is a bug and reaches the user with its traceback."""
+    _command_raising(monkeypatch, exc)
+    with pytest.raises(type(exc)):
+        main(["boom"])
+
+
+def test_validation_errors_are_usage_errors():
+    from gradflow import UsageError
+    from gradflow._validate import UsageTypeError, check_array, check_choice, check_int
+
+    with pytest.raises(UsageError, match="cell must be one of 'rnn', 'lstm'; got 'x'"):
+        check_choice("cell", "x", ["rnn", "lstm"])
+    with pytest.raises(UsageTypeError, match="n must be an integer") as info:
+        check_int("n", 1.5)
+    assert isinstance(info.value, TypeError)
+    with pytest.raises(UsageError, match="x must be finite"):
+        check_array("x", [1.0, float("nan")])

@@ -4,6 +4,7 @@ Each case runs the real command in a temporary folder that already holds a
 report and a user's own files, and compares every file's hash before and after.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -103,9 +104,10 @@ def _use(project: Path, **files: str) -> None:
         (project / "analyses" / f"{name}.py").write_text(text, encoding="utf-8")
 
 
-def _untouched(project: Path, before: dict[str, str], stderr: str) -> None:
+def _untouched(project: Path, before: dict[str, str], stderr: str,
+               out: str = "reports") -> None:
     assert _hashes(project / "reports") == before
-    assert "reports/ is exactly as it was" in stderr
+    assert f"{out}/ is exactly as it was" in stderr
     assert not list(project.glob(".reports.staging-*"))
 
 
@@ -206,7 +208,7 @@ def test_a_missing_or_empty_analyses_folder_is_a_usage_error(project, setup, mes
     result = _gradflow("report", "--analyses", "analyses/nowhere", cwd=project)
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr
-    _untouched(project, before, result.stderr)
+    _untouched(project, before, result.stderr, out="reports-nowhere")
 
 
 def test_an_unreachable_scheduler_is_one_line_and_quick(project):
@@ -338,3 +340,175 @@ def test_a_port_that_does_not_speak_dask_is_one_line(project):
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert f"Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr
     _untouched(project, before, result.stderr)
+
+
+# --- Ownership: a report run never deletes or overwrites what it did not make (issue 23) --
+
+def _everything(project: Path) -> dict[str, str]:
+    """Every file of the project but the cache and the analyses: the report, the user's
+    own files, and a victim beside the report."""
+    return {rel: digest for rel, digest in _hashes(project).items()
+            if not rel.startswith((".gradflow-cache/", "analyses/"))}
+
+
+@pytest.fixture
+def victim(project):
+    path = project / "victim.txt"
+    path.write_text("a file outside --out\n", encoding="utf-8")
+    return path
+
+
+def _refused(result, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_own_analyses_go_to_a_folder_of_their_own(project, victim):
+    (project / "my_analyses").mkdir()
+    (project / "my_analyses" / "mine.py").write_text(GOOD.replace('"points"', '"mine"'))
+    before = _everything(project)
+    result = _gradflow("report", "--analyses", "my_analyses", "--jobs", 1, cwd=project)
+    assert result.returncode == 0, result.stderr
+    after = _everything(project)
+    assert {k: v for k, v in after.items() if not k.startswith("reports-my_analyses/")} \
+        == before
+    assert (project / "reports-my_analyses" / "figures" / "mine-mine-column.pdf").is_file()
+    quick = _gradflow("report", "--analyses", "my_analyses", "--quick", "--jobs", 1,
+                      cwd=project)
+    assert quick.returncode == 0, quick.stderr
+    assert (project / "reports-my_analyses-quick" / "REPORT.md").is_file()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--analyses", "my_analyses", "--out", "reports"],
+     ["holds the full report of", "this run is the full report of my_analyses/", "--replace"]),
+    (["--quick", "--out", "reports"],
+     ["holds the full report of", "this run is a --quick preview", "--out DIR"]),
+])
+def test_another_report_is_never_replaced_by_accident(project, victim, args, words):
+    _use(project, good=GOOD)
+    (project / "my_analyses").mkdir()
+    (project / "my_analyses" / "mine.py").write_text(GOOD)
+    before = _everything(project)
+    start = time.monotonic()
+    result = _gradflow("report", *args, "--jobs", 1, cwd=project)
+    _refused(result, *words, "reports/ is exactly as it was")
+    assert _everything(project) == before
+    assert not (project / ".gradflow-cache").exists()    # stopped before computing anything
+    assert time.monotonic() - start < 60                   # a hang guard only
+
+
+def test_replace_takes_another_report_on_purpose_and_keeps_the_users_files(project):
+    (project / "my_analyses").mkdir()
+    (project / "my_analyses" / "mine.py").write_text(GOOD.replace('"points"', '"mine"'))
+    result = _gradflow("report", "--analyses", "my_analyses", "--out", "reports",
+                       "--replace", "--jobs", 1, cwd=project)
+    assert result.returncode == 0, result.stderr
+    reports = project / "reports"
+    assert (reports / "figures" / "my-own-sketch.png").read_bytes() == b"mine"
+    assert (reports / "notes.md").read_text() == "my notes\n"
+    assert not (reports / "figures" / "good-points-column.png").exists()
+    assert (reports / "figures" / "mine-mine-column.png").is_file()
+    manifest = json.loads((reports / "manifest.json").read_text())
+    assert manifest["analyses_folder"] == "../my_analyses" and list(manifest["analyses"]) \
+        == ["mine"]
+
+
+def test_a_folder_without_a_report_is_never_written_into(project, victim):
+    _use(project, good=GOOD)
+    before = _everything(project)
+    for out in (".", "analyses"):
+        _refused(_gradflow("report", "--out", out, "--jobs", 1, cwd=project),
+                 "but no gradflow report", "choose another --out")
+    assert _everything(project) == before
+
+
+def test_manifest_entries_outside_out_are_never_deleted(project, victim):
+    """A report folder someone sent you cannot delete files outside it."""
+    _use(project, good=GOOD)
+    digest = hashlib.sha256(victim.read_bytes()).hexdigest()
+    manifest_path = project / "reports" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["outputs"].update({"../victim.txt": digest, str(victim): digest,
+                                "figures/../../victim.txt": digest})
+    manifest_path.write_text(json.dumps(manifest))
+    result = _gradflow("report", "--jobs", 1, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "a file outside --out\n"
+    assert "left alone 3 entries of the previous manifest" in result.stdout
+
+
+def test_a_file_edited_by_hand_is_never_overwritten(project, victim):
+    _use(project, good=GOOD)
+    report = project / "reports" / "REPORT.md"
+    report.write_text(report.read_text() + "\nMy own conclusion.\n")
+    before = _everything(project)
+    result = _gradflow("report", "--jobs", 1, cwd=project)
+    _refused(result, "REPORT.md (edited by hand)", "move them away",
+             "reports/ is exactly as it was")
+    assert _everything(project) == before
+    assert not list(project.glob(".reports.staging-*"))
+    # the runs were cached: moving the file away and rerunning only renders
+    report.rename(project / "my-REPORT.md")
+    again = _gradflow("report", "--jobs", 1, cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert (project / "my-REPORT.md").read_text().endswith("My own conclusion.\n")
+
+
+def test_a_cache_entry_that_is_not_utf8_is_recomputed_with_a_note(project):
+    _use(project, good=GOOD)
+    assert _gradflow("report", "--jobs", 1, cwd=project).returncode == 0
+    first = _hashes(project / "reports")
+    entry = sorted((project / ".gradflow-cache" / "good").glob("*.json"))[0]
+    entry.write_bytes(b"\xff\xfe" + entry.read_bytes()[2:])
+    result = _gradflow("report", "--jobs", 1, cwd=project)
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "recomputing" in line]
+    assert len(notes) == 1 and entry.name in notes[0] and "not UTF-8" in notes[0]
+    second = _hashes(project / "reports")
+    del first["manifest.json"], second["manifest.json"]
+    assert first == second
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--out", ""], ["argument --out: empty (an unset shell variable?)"]),
+    (["--cache", ""], ["argument --cache: empty"]),
+    (["--analyses", ""], ["argument --analyses: empty"]),
+    (["--cache", "victim.txt"], ["--cache must be a folder; 'victim.txt' is a file"]),
+    (["--cache", "victim.txt/sub"], ["--cache folder 'victim.txt/sub' cannot be written"]),
+])
+def test_bad_folders_are_usage_mistakes(project, victim, args, words):
+    _use(project, good=GOOD)
+    before = _everything(project)
+    _refused(_gradflow("report", *args, "--jobs", 1, cwd=project), *words)
+    assert _everything(project) == before
+
+
+def test_sigkill_of_the_report_leaves_no_worker(project):
+    """SIGKILL (Slurm's escalation, the OOM killer) gives the report no chance to stop its
+    workers: they notice that their parent is gone and end."""
+    _use(project, broken=BROKEN_RUN)
+    markers = project / "markers"
+    markers.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradflow", "report", "--jobs", "2"], cwd=project,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "GRADFLOW_TEST_MARKERS": str(markers),
+             "GRADFLOW_TEST_SLEEP": "120"})
+    deadline = time.monotonic() + 60
+    while len(list(markers.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(p.read_text()) for p in markers.glob("*.pid")]
+    assert len(workers) == 2, "the workers did not start"
+    process.kill()
+    process.wait(timeout=30)
+    try:
+        for pid in workers:
+            assert not _running(pid), f"worker {pid} still runs after its parent was killed"
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -9,7 +9,10 @@ wall time).
 
 All of it is written into a staging folder beside ``out`` and swapped in
 only when the whole run succeeded (:mod:`gradflow.report.staging`): a
-failure, an interrupt or a signal leaves ``out`` exactly as it was.
+failure, an interrupt or a signal leaves ``out`` exactly as it was. Before
+anything is computed, :mod:`gradflow.report.ownership` checks that ``out``
+may take this report (a new or empty folder, or a report of the same
+analyses folder and mode) and that the cache can be written.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from gradflow.report.output import (
     results_frame,
     results_tex,
 )
+from gradflow.report.ownership import check_cache, check_out, source_record
 from gradflow.report.paper import write_paper
 from gradflow.report.staging import staging_folder, swap_in
 from gradflow.report.style import figure_style
@@ -167,25 +171,48 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
     return section, info
 
 
-def default_out(quick: bool) -> Path:
-    """Where a report goes unless told: ``reports``, or ``reports-quick`` for a preview."""
-    return Path(QUICK_OUT if quick else "reports")
+def default_out(quick: bool, analyses: Path | str = "analyses") -> Path:
+    """Where a report goes unless told: ``reports`` (``reports-quick`` for a preview) for
+    ``./analyses``; ``reports-NAME`` (``reports-NAME-quick``) for any other analyses
+    folder NAME, so a user's own analyses never write over the project's report."""
+    if Path(analyses).resolve() == Path("analyses").resolve():
+        return Path(QUICK_OUT if quick else "reports")
+    name = Path(analyses).resolve().name or "analyses"
+    return Path(f"reports-{name}" + ("-quick" if quick else ""))
+
+
+def _note_other_kernels(previous: Any, say: Any) -> None:
+    """Say when the report being replaced was computed on other BLAS kernels: its
+    numbers may then differ in the last bits from this run's."""
+    from gradflow._blas_info import describe as describe_blas
+
+    if previous is None or not previous.blas:
+        return
+    now = describe_blas()
+    if previous.blas != now:
+        was = ", ".join(f"{k} {previous.blas.get(k)!r} -> {now.get(k)!r}" for k in sorted(now)
+                        if previous.blas.get(k) != now.get(k))
+        say(f"gradflow report: note: the report being replaced was computed on other BLAS "
+            f"kernels ({was}); numbers may differ from it in the last bits")
 
 
 def build_report(out: Path | str | None = None, *, analyses: Path | str = "analyses",
                  quick: bool = False, jobs: int | None = None, scheduler: str | None = None,
                  cache: Path | str | None = ".gradflow-cache", progress: bool | None = None,
-                 stream: Any = sys.stdout) -> list[Path]:
+                 stream: Any = sys.stdout, replace: bool = False) -> list[Path]:
     """Regenerate the report under ``out``; returns the files written.
 
     The report is built in a staging folder beside ``out`` and swapped in only
     when every analysis has run and rendered; on any failure (an exception, an
     interrupt) ``out`` is left exactly as it was. Files in ``out`` that gradflow
-    did not generate are never touched.
+    did not generate are never touched: a report replaces only a report of the
+    same analyses folder and mode (or any report, with ``replace``), deletes
+    only files inside ``out`` that the previous manifest lists with a matching
+    hash, and stops before overwriting a file edited by hand.
 
     Parameters
     ----------
-    out : folder of the report (default ``reports``, or ``reports-quick`` with ``quick``)
+    out : folder of the report (default: :func:`default_out`)
     analyses : folder of analysis files (at least one)
     quick : use each analysis's ``QUICK_GRID``: a preview, marked as one in every file
     jobs : local worker processes (default: all cores)
@@ -193,26 +220,34 @@ def build_report(out: Path | str | None = None, *, analyses: Path | str = "analy
     cache : folder of cached runs (None: no cache); finished runs stay there even
         when the report fails
     stream : where progress lines go (None: silent)
+    replace : replace the report in ``out`` even if it came from other analyses or
+        the other mode (files edited by hand and a user's own files stay protected)
 
     Raises
     ------
-    ValueError : a usage mistake (no analyses, unreachable scheduler, ...)
+    UsageError : a usage mistake (no analyses, ``out`` holding another report or a
+        user's files, an unwritable cache, an unreachable scheduler, ...)
     AnalysisError : an analysis's own code failed (names the file, function and config)
     """
     def say(text: str) -> None:
         if stream is not None:
             print(text, file=stream, flush=True)
 
-    out = Path(out) if out is not None else default_out(quick)
     analyses = Path(analyses)
+    out = Path(out) if out is not None else default_out(quick, analyses)
     found = discover(analyses)
-    executor, client = _executor(scheduler)
+    previous = check_out(out, analyses=analyses, names=[a.name for a in found], quick=quick,
+                         replace=replace)
     cache = None if cache is None else Path(cache)
+    check_cache(cache)
+    _note_other_kernels(previous, say)
+    executor, client = _executor(scheduler)
     staging = None
     try:
         staging = staging_folder(out)
         written, n_numbers = _build(staging, found, analyses=analyses, quick=quick, jobs=jobs,
-                                    executor=executor, cache=cache, progress=progress, say=say)
+                                    executor=executor, cache=cache, progress=progress, say=say,
+                                    source=source_record(analyses, out))
         written = swap_in(staging, out, note=lambda line: say(f"gradflow report: {line}"))
     finally:
         if staging is not None:
@@ -227,7 +262,7 @@ def build_report(out: Path | str | None = None, *, analyses: Path | str = "analy
 
 def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, jobs: int | None,
            executor: Any, cache: Path | None, progress: bool | None,
-           say: Any) -> tuple[list[Path], int]:
+           say: Any, source: str) -> tuple[list[Path], int]:
     """Every file of the report, written into ``out`` (the staging folder)."""
     sections, runs = [], {}
     start = time.perf_counter()
@@ -284,6 +319,7 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
 
     manifest = {"generated_by": "gradflow report", **_git(analyses), "engine": backend(),
                 "blas": describe_blas(), "versions": _versions(), "quick": quick,
+                "analyses_folder": source,
                 "analyses": runs, "wall_time_s": round(time.perf_counter() - start, 3),
                 "outputs": {p.relative_to(out).as_posix():
                             hashlib.sha256(p.read_bytes()).hexdigest()

@@ -33,13 +33,13 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1; got {args.jobs}")
-    out = args.out if args.out is not None else default_out(args.quick)
+    out = args.out if args.out is not None else default_out(args.quick, args.analyses)
     cache = None if args.no_cache else args.cache
     untouched = f"{out}/ is exactly as it was"
     kept = f"; finished runs are kept in {cache}/" if cache is not None else ""
     try:
         build_report(out, analyses=args.analyses, quick=args.quick, jobs=args.jobs,
-                     scheduler=args.scheduler, cache=cache)
+                     scheduler=args.scheduler, cache=cache, replace=args.replace)
     except AnalysisError as exc:
         sys.stdout.flush()
         print(_traceback(exc.cause), file=sys.stderr)
@@ -67,6 +67,16 @@ def _traceback(cause: BaseException) -> str:
     return "".join(traceback.format_exception(cause, chain=False)).rstrip()
 
 
+def _folder(flag: str):
+    """An argparse type: a folder path, refusing an empty string (an unset variable)."""
+    def parse(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError("empty (an unset shell variable?); give a folder")
+        return Path(text)
+    parse.__name__ = "folder"   # argparse names the type in its message
+    return parse
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
     parser = subparsers.add_parser(
@@ -76,10 +86,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "manifest.json into --out. The report is built beside --out and swapped "
                     "in only when the whole run succeeded: a failed or interrupted run leaves "
                     "--out exactly as it was.")
-    parser.add_argument("--out", default=None, type=Path,
+    parser.add_argument("--out", default=None, type=_folder("--out"),
                         help="folder to write the report into (default: reports, or "
-                             "reports-quick with --quick)")
-    parser.add_argument("--analyses", default=Path("analyses"), type=Path,
+                             "reports-quick with --quick; for another --analyses folder "
+                             "NAME, reports-NAME or reports-NAME-quick). It must be new, "
+                             "empty, or hold a report of the same analyses and mode")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace the report in --out even if it came from other "
+                             "analyses or the other mode (files edited by hand and your own "
+                             "files are never overwritten)")
+    parser.add_argument("--analyses", default=Path("analyses"), type=_folder("--analyses"),
                         help="folder of analysis files (default: %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="small grids (each analysis's QUICK_GRID): a preview, not "
@@ -89,7 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="local worker processes (default: all cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on a Dask cluster at ADDRESS (tcp://host:8786) instead")
-    parser.add_argument("--cache", default=Path(".gradflow-cache"), type=Path,
+    parser.add_argument("--cache", default=Path(".gradflow-cache"), type=_folder("--cache"),
                         help="folder of cached runs (default: %(default)s)")
     parser.add_argument("--no-cache", action="store_true", help="recompute every run")
     parser.add_argument("--list", action="store_true",

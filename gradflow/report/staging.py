@@ -7,17 +7,18 @@ rendered does :func:`swap_in` move the generated files into ``DIR``, with
 SIGINT and SIGTERM held back for those few milliseconds. Any failure,
 interrupt or signal before that leaves ``DIR`` exactly as it was.
 
-What is "generated" is what a report lists in its ``manifest.json``: files
-that gradflow did not write are never touched, and a file of the previous
-report that the new one no longer has is removed only if it is still
-byte-identical to what gradflow wrote (an edited one is kept, with a note).
+What is "generated" is what a report lists in its ``manifest.json``
+(:mod:`gradflow.report.ownership`): files that gradflow did not write are
+never touched; a file of the previous report that the new one no longer has
+is removed only if its path lies inside ``DIR`` and it is still byte-identical
+to what gradflow wrote (an edited one is kept, with a note); and if the new
+report would overwrite a file edited by hand or a user's own, nothing is
+swapped in: the run stops and names the files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -27,10 +28,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gradflow._validate import UsageError
+from gradflow.report.ownership import (
+    MANIFEST,
+    conflicts,
+    previous_outputs,
+    read_previous,
+    sha256,
+)
 
 __all__ = ["MANIFEST", "remove_stale_staging", "staging_folder", "swap_in"]
 
-MANIFEST = "manifest.json"
 _STAGING = re.compile(r"^\.(?P<name>.+)\.staging-(?P<pid>\d+)$")
 
 
@@ -76,17 +83,10 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def generated_files(out: Path) -> dict[str, str]:
-    """``relative path -> sha256`` of the report in ``out``, from its manifest ({} if none)."""
-    try:
-        outputs = json.loads((Path(out) / MANIFEST).read_text(encoding="utf-8"))["outputs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return outputs if isinstance(outputs, dict) else {}
+def generated_files(out: Path, note: Callable[[str], None] | None = None) -> dict[str, str]:
+    """``relative path -> sha256`` of the report in ``out``, from its manifest ({} if none):
+    only entries that lie inside ``out``; others are left alone, with a note."""
+    return previous_outputs(out, read_previous(out), note)
 
 
 @contextlib.contextmanager
@@ -107,14 +107,24 @@ def swap_in(staging: Path, out: Path, note: Callable[[str], None] | None = None)
     """Move the whole report in ``staging`` into ``out``; return the files now in ``out``.
 
     Every file of the new report replaces its namesake by an atomic rename
-    (``manifest.json`` last); files of the previous report (per its manifest)
-    that the new one lacks are removed if unedited. Nothing else in ``out`` is
-    touched. ``staging`` is removed.
+    (``manifest.json`` last); files of the previous report (per its manifest,
+    inside ``out`` only) that the new one lacks are removed if unedited. Nothing
+    else in ``out`` is touched. If a file of the new report would overwrite one
+    that gradflow did not write as it is now (edited by hand, a user's own),
+    raises UsageError before moving anything. ``staging`` is removed.
     """
     staging, out = Path(staging), Path(out)
     new = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
     new.sort(key=lambda rel: rel == MANIFEST)   # the manifest last: it describes the rest
-    old = generated_files(out)
+    old = generated_files(out, note)
+    clashes = conflicts(staging, out, new, old)
+    if clashes:
+        raise UsageError(
+            f"the new report would overwrite {len(clashes)} file(s) in {out}/ that gradflow "
+            f"did not write as they are now: {'; '.join(clashes[:4])}"
+            f"{' ...' if len(clashes) > 4 else ''}; move them away (or write elsewhere with "
+            f"--out) and rerun: finished runs are cached, so the rerun only renders")
+    _note_stale_pdf(out, note)
     kept = []
     with _signals_held():
         out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +136,7 @@ def swap_in(staging: Path, out: Path, note: Callable[[str], None] | None = None)
             path = out / rel
             if rel in new or not path.is_file():
                 continue
-            if _sha256(path) == digest:
+            if sha256(path) == digest:
                 path.unlink()
                 _remove_empty_parents(path.parent, out)
             else:
@@ -136,6 +146,14 @@ def swap_in(staging: Path, out: Path, note: Callable[[str], None] | None = None)
         note(f"kept {len(kept)} file(s) of the previous report that were edited after it "
              f"was generated: {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''}")
     return [out / rel for rel in new]
+
+
+def _note_stale_pdf(out: Path, note: Callable[[str], None] | None) -> None:
+    """``paper.pdf`` is compiled from ``paper.tex`` by ``make paper``, not by the report:
+    a new report leaves it describing the previous one."""
+    if note is not None and (Path(out) / "paper.pdf").is_file():
+        note(f"{out}/paper.pdf was compiled from the previous report: 'make paper' "
+             f"(or pdflatex paper.tex) rebuilds it")
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:
