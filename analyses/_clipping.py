@@ -7,19 +7,18 @@ import pandas as pd
 
 import gradflow
 from gradflow.diagnostics.overflow import overflow_step, readout_curvature
-from gradflow.engine.heads import HEAD_PREFIX, Readout, split_params
-from gradflow.optim import global_norm
+from gradflow.engine.heads import HEAD_PREFIX, split_params
+from gradflow.optim import global_norm, make_optimizer
+from gradflow.recorders import CaptureSteps
 from gradflow.report.claims import Claim, fmt, survival_differ
 from gradflow.report.stats import logrank
+from gradflow.trainer import TrainState, TrainStep, batches, fit
 from gradflow.training import seed_streams
 
 
 def initial_params(net, task, seed: int, gain: float) -> dict[str, np.ndarray]:
     """The parameters ``gradflow.train(..., seed=seed, init={gaussian, gain})`` starts from."""
-    streams = seed_streams(seed)
-    params = net.init(streams.network, scheme="gaussian", gain=gain)
-    params.update(Readout.for_task(net, task).init(streams.head, dtype=net.dtype))
-    return params
+    return gradflow.initial_params(net, task, seed, init={"scheme": "gaussian", "gain": gain})
 
 
 def median_norm(net, task, params: dict, seed: int, batches: int, batch: int) -> float:
@@ -75,14 +74,13 @@ def explode_probe(net, task, params0: dict, step: int, seed: int, lr: float, bat
                   gain: float, points: np.ndarray) -> list[dict]:
     """At the first exploding step: ||dL/dh_t|| over t, and the batch loss along the
     W_hh gradient's line, ``W_hh - s lr g_hh`` (s = 1: where plain SGD lands)."""
-    if step == 0:
-        params = params0
-    else:
-        params = gradflow.train(net, task, step, batch, optimizer="sgd", lr=lr, seed=seed,
-                                nonfinite="skip", params=params0, progress=False).params
-    rng = np.random.default_rng(seed_streams(seed).data)
-    for _ in range(step + 1):
-        x, y = task.sample(rng, batch, "train")
+    # The run of ``train(..., optimizer="sgd", seed=seed, nonfinite="skip")`` from
+    # params0, up to step ``step``: its parameters then, and the batch of that step.
+    capture = CaptureSteps([step])
+    rule = TrainStep(net, task, make_optimizer("sgd", lr), nonfinite="skip")
+    fit(rule, TrainState(params0, rule.optimizer.init(params0)),
+        batches(task, seed_streams(seed).data, batch), step + 1, [capture], progress=False)
+    params, (x, y) = capture.captured[step].before.params, capture.captured[step].batch
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         lg = gradflow.loss_gradients(net, params, task, x, y, check_finite=False)
         adj = lg.network.state_adjoints[(0, 0)]                        # (T, B, H)

@@ -23,7 +23,6 @@ from gradflow.report.claims import (
     survival_differ,
 )
 from gradflow.report.stats import rate_ci, solved_fraction
-from gradflow.training import seed_streams
 
 HIDDEN, BATCH, LR, CLIP = 32, 32, 1e-2, 1.0
 CHECK_EVERY = 50     # updates between held-out checks of the success criterion
@@ -115,7 +114,7 @@ def train_one(task_name: str, length: int, model: str, seed: int, steps: int) ->
     net = network(model, task.input_size)
     options: dict = {"init": init}
     if open_reset:
-        params, freeze = reset_open(net.init(seed_streams(seed).network), HIDDEN)
+        params, freeze = reset_open(gradflow.initial_params(net, task, seed), HIDDEN)
         options = {"params": params, "freeze": freeze}
     hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=LR, clip=CLIP,
                           seed=seed, record_every=CHECK_EVERY, nonfinite="skip",

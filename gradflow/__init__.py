@@ -19,8 +19,9 @@ from gradflow.errors import NonFiniteError, UsageError
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "Network", "NonFiniteError", "UsageError", "__version__", "conventions",
-           "diagnostics", "evaluate", "loss_gradients", "optim", "predict", "tasks", "train"]
+__all__ = ["History", "Network", "NonFiniteError", "TrainState", "TrainStep", "UsageError",
+           "__version__", "batches", "conventions", "diagnostics", "evaluate", "fit",
+           "initial_params", "recorders", "loss_gradients", "optim", "predict", "tasks", "train"]
 
 # Loaded on first use, so `import gradflow` (and the symbolic half, and the CLI)
 # does not pay for pandas and scipy until training or diagnostics are asked for,
@@ -30,6 +31,11 @@ _LAZY = {"Network": ("gradflow.engine", "Network"),
          "diagnostics": ("gradflow.diagnostics", None), "optim": ("gradflow.optim", None),
          "tasks": ("gradflow.tasks", None), "History": ("gradflow.training", "History"),
          "evaluate": ("gradflow.training", "evaluate"),
+         "initial_params": ("gradflow.training", "initial_params"),
+         "TrainState": ("gradflow.trainer", "TrainState"),
+         "TrainStep": ("gradflow.trainer", "TrainStep"),
+         "batches": ("gradflow.trainer", "batches"), "fit": ("gradflow.trainer", "fit"),
+         "recorders": ("gradflow.recorders", None),
          "loss_gradients": ("gradflow.training", "loss_gradients"),
          "predict": ("gradflow.training", "predict"),
          "train": ("gradflow.training", "train")}

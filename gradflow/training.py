@@ -75,17 +75,14 @@ were), records the row with ``skipped=True`` and counts it in
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from gradflow._validate import (
-    NonFiniteError,
     UsageError,
     UsageTypeError,
     as_generator,
@@ -95,15 +92,16 @@ from gradflow._validate import (
     describe,
 )
 from gradflow.conventions import Split
-from gradflow.diagnostics.adjoints import adjoint_norms
-from gradflow.engine.heads import Readout, accuracy, loss_backward, loss_forward, split_params
+from gradflow.engine.heads import Readout, accuracy, loss_forward, split_params
 from gradflow.engine.network import Network
-from gradflow.norms import vector_norm
-from gradflow.optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
+from gradflow.optim import make_optimizer
+from gradflow.recorders import RecordDiagnostics, RecordDynamics, RecordLoss, StopWhen
 from gradflow.tasks import Task
+from gradflow.trainer import TrainState, TrainStep, batches, fit, loss_and_gradients
 
 __all__ = ["CLIP_MODES", "DIAGNOSTICS", "NONFINITE_POLICIES", "History", "LossGradients",
-           "SeedStreams", "evaluate", "loss_gradients", "predict", "seed_streams", "train"]
+           "SeedStreams", "evaluate", "initial_params", "loss_gradients", "predict",
+           "seed_streams", "train"]
 
 #: How ``clip`` is applied: Algorithm 1 (joint norm) or elementwise.
 CLIP_MODES: tuple[str, ...] = ("norm", "value")
@@ -269,18 +267,10 @@ def loss_gradients(net: Network, params: Mapping[str, np.ndarray], task: Any,
 
 def _loss_gradients(net: Network, params: Mapping[str, np.ndarray], task: Any, x: np.ndarray,
                     y: np.ndarray, check_finite: bool) -> LossGradients:
-    """``loss_gradients`` for a net and task checked once by the caller (``train``: the
-    check of a task against its protocol costs tens of microseconds a step)."""
-    head = Readout.for_task(net, task)
-    net_params, head_params = split_params(params)
-    trace = net.forward(net_params, x, check_finite=check_finite)
-    htrace = head.forward(head_params, trace.outputs)
-    loss = loss_forward(task.loss, htrace.predictions, y)
-    d_outputs, head_grads = head.backward(head_params, htrace,
-                                          loss_backward(task.loss, htrace.predictions, y))
-    g = net.backward(net_params, trace, d_outputs, check_finite=check_finite)
-    grads = {**g.params, **head_grads}
-    return LossGradients(loss, {k: grads[k] for k in params}, g)
+    """``loss_gradients`` for a net and task checked once by the caller."""
+    loss, grads, g = loss_and_gradients(net, Readout.for_task(net, task), task, params, x, y,
+                                        check_finite)
+    return LossGradients(loss, grads, g)
 
 
 def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | None,
@@ -305,33 +295,49 @@ def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | 
     return out
 
 
-def _record_diagnostics(rows: dict[str, list[tuple]], step: int, params: dict,
-                        grads: dict, g: Any) -> None:
-    """Append this step's diagnostics (before the update) to their long tables."""
-    if "batch_adjoint_norms" in rows:
-        for (layer, direction), adj in sorted(g.state_adjoints.items()):
-            T = adj.shape[0]
-            # The batch as one sequence of state B*S: (T, 1, B*S) -> (T, 1)
-            norms = adjoint_norms(np.asarray(adj, dtype=np.float64).reshape(T, 1, -1))[:, 0]
-            rows["batch_adjoint_norms"].extend(
-                (step, layer, direction, t, float(v)) for t, v in enumerate(norms))
-    if "param_norms" in rows:
-        rows["param_norms"].extend(
-            (step, k, float(vector_norm(v, axis=None)), float(vector_norm(grads[k], axis=None)))
-            for k, v in params.items())
+def _check_counts(**counts: Any) -> tuple[int, ...]:
+    """``train``'s integer arguments, checked (the seed >= 0, every other >= 1)."""
+    return tuple(check_int(name, value, minimum=0 if name == "seed" else 1)
+                 for name, value in counts.items())
 
 
-def _record_dynamics(rows: list[tuple], step: int, net: Any, params: dict,
-                     probe: np.ndarray, seed: int) -> None:
-    """The network's spectral picture on the probe (gradflow.dynamics), as rows."""
-    from gradflow.dynamics import measure_dynamics
+def _check_options(stop_when: Any, clip_mode: str, nonfinite: str,
+                   clip: float | None, diagnostics: Any, progress: Any, init: Any
+                   ) -> tuple[tuple[str, ...], dict]:
+    """``train``'s other arguments, checked: the diagnostics as a tuple, init as a dict."""
+    if stop_when is not None and not callable(stop_when):
+        raise UsageTypeError(f"stop_when must be a callable (predictions, y) -> bool or None; got "
+                             f"{describe(stop_when)}")
+    check_choice("clip_mode", clip_mode, CLIP_MODES)
+    check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
+    if clip is not None:
+        check_real("clip", clip, minimum=0.0, strict_min=True)
+    if isinstance(diagnostics, str):
+        diagnostics = (diagnostics,)
+    if diagnostics is None or not isinstance(diagnostics, Iterable):
+        raise UsageTypeError(f"diagnostics must be a list of names among "
+                             f"{', '.join(map(repr, DIAGNOSTICS))}; got {describe(diagnostics)}")
+    diagnostics = tuple(check_choice("diagnostics", d, DIAGNOSTICS) for d in diagnostics)
+    if progress is not None and not isinstance(progress, bool):
+        raise UsageTypeError(f"progress must be True, False or None (auto); "
+                             f"got {describe(progress)}")
+    init = _check_mapping("init", init)
+    unknown = sorted(set(init) - {"scheme", "gain", "forget_bias", "carry_bias"})
+    if unknown:
+        raise UsageError(f"init options must be among scheme, gain, forget_bias, carry_bias; "
+                         f"got {', '.join(map(str, unknown))}")
+    return diagnostics, init
 
-    network_params, _ = split_params(params)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        dynamics = measure_dynamics(net, network_params, probe, seed=seed)
-    # Plain tuples, not the numbers frame: a 4-row DataFrame and its itertuples cost
-    # ~0.7 ms, a third of a small network's record.
-    rows.extend((step, *row) for row in dynamics.records("numbers"))
+
+def initial_params(net: Any, task: Any, seed: int = 0,
+                   init: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """The parameters ``train(net, task, ..., seed=seed, init=init)`` starts from: the
+    network's from the seed's network stream, the head's from its head stream
+    (``History.initial_params`` of that run, without running it)."""
+    _check_net_and_task(net, task)
+    streams = seed_streams(check_int("seed", seed, minimum=0))
+    return _initial_params(net, Readout.for_task(net, task), None, _check_mapping("init", init),
+                           streams.network, streams.head)
 
 
 def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "adam",
@@ -402,135 +408,63 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     History
     """
     _check_net_and_task(net, task)
-    steps = check_int("steps", steps, minimum=1)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
-    record_every = check_int("record_every", record_every, minimum=1)
-    dynamics_every = check_int("dynamics_every", dynamics_every, minimum=1)
-    probe_size = check_int("probe_size", probe_size, minimum=1)
-    stop_every = check_int("stop_every", stop_every, minimum=1)
-    stop_size = check_int("stop_size", stop_size, minimum=1)
-    if stop_when is not None and not callable(stop_when):
-        raise UsageTypeError(f"stop_when must be a callable (predictions, y) -> bool or None; got "
-                             f"{describe(stop_when)}")
-    check_choice("clip_mode", clip_mode, CLIP_MODES)
-    check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
-    if clip is not None:
-        check_real("clip", clip, minimum=0.0, strict_min=True)
-    if isinstance(diagnostics, str):
-        diagnostics = (diagnostics,)
-    if diagnostics is None or not isinstance(diagnostics, Iterable):
-        raise UsageTypeError(f"diagnostics must be a list of names among "
-                             f"{', '.join(map(repr, DIAGNOSTICS))}; got {describe(diagnostics)}")
-    diagnostics = tuple(check_choice("diagnostics", d, DIAGNOSTICS) for d in diagnostics)
-    if progress is not None and not isinstance(progress, bool):
-        raise UsageTypeError(f"progress must be True, False or None (auto); "
-                             f"got {describe(progress)}")
-    init = _check_mapping("init", init)
-    unknown = sorted(set(init) - {"scheme", "gain", "forget_bias", "carry_bias"})
-    if unknown:
-        raise UsageError(f"init options must be among scheme, gain, forget_bias, carry_bias; "
-                         f"got {', '.join(map(str, unknown))}")
+    steps, batch_size, seed, record_every, dynamics_every, probe_size, stop_every, \
+        stop_size = _check_counts(steps=steps, batch_size=batch_size, seed=seed,
+                                  record_every=record_every, dynamics_every=dynamics_every,
+                                  probe_size=probe_size, stop_every=stop_every,
+                                  stop_size=stop_size)
+    diagnostics, init = _check_options(stop_when, clip_mode, nonfinite, clip,
+                                       diagnostics, progress, init)
     opt = make_optimizer(optimizer, lr, **_check_mapping("optimizer_options",
                                                          optimizer_options))
-    head = Readout.for_task(net, task)
-
     streams = seed_streams(seed)
-    current = _initial_params(net, head, params, init, streams.network, streams.head)
-    masks = _check_freeze(freeze, current)
-    initial = dict(current)
-    rng = as_generator(streams.data)
-    held = (task.sample(as_generator(streams.held_out), stop_size, "test")
-            if stop_when is not None else None)
-    checks: list[tuple] = []
-    stopped_at: int | None = None
+    current = _initial_params(net, Readout.for_task(net, task), params, init, streams.network,
+                              streams.head)
+    step = TrainStep(net, task, opt, clip, clip_mode, nonfinite, _check_freeze(freeze, current))
+    recorders, probe = _recorders(net, task, streams, seed, steps, record_every, diagnostics,
+                                  dynamics_every, probe_size, stop_when, stop_every, stop_size)
+    final, stopped_at = fit(step, TrainState(current, opt.init(current)),
+                            batches(task, streams.data, batch_size), steps,
+                            list(recorders.values()), progress=progress,
+                            desc=f"train {type(task).__name__}")
+    return _history(final, current, probe, stopped_at, recorders, diagnostics)
 
-    def check(done: int) -> bool:
-        """Evaluate ``stop_when`` after ``done`` updates; record it; True to stop."""
-        assert held is not None and stop_when is not None
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            pred = predict(net, current, task, held[0], check_finite=False)
-            held_loss = float(loss_forward(task.loss, pred, held[1]))
-            passed = bool(np.isfinite(pred).all()) and bool(stop_when(pred, held[1]))
-        checks.append((done, held_loss, passed))
-        return passed
 
-    state: Any = opt.init(current)  # the state type of the optimizer chosen
-
-    rows: list[tuple] = []
-    diag_rows: dict[str, list[tuple]] = {d: [] for d in diagnostics}
+def _recorders(net: Any, task: Any, streams: SeedStreams, seed: int, steps: int,
+               record_every: int, diagnostics: tuple[str, ...], dynamics_every: int,
+               probe_size: int, stop_when: Callable | None, stop_every: int, stop_size: int
+               ) -> tuple[dict[str, Any], np.ndarray | None]:
+    """``train``'s recorders by role, and the probe batch of ``"dynamics"`` (or None)."""
+    recorders: dict[str, Any] = {}
+    if stop_when is not None:   # the held-out batch first, then the probe, as before
+        held = task.sample(as_generator(streams.held_out), stop_size, "test")
+        recorders["stop"] = StopWhen(net, task, held, stop_when, stop_every, steps)
     probe = (task.sample(as_generator(streams.probe), probe_size, "train")[0]
              if "dynamics" in diagnostics else None)
-    n_skipped = n_clipped = 0
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(range(steps), disable=not show, desc=f"train {type(task).__name__}",
-               leave=False, dynamic_ncols=True)
-    for step in bar:
-        if held is not None and step > 0 and step % stop_every == 0 and check(step):
-            stopped_at = step
-            break
-        x, y = task.sample(rng, batch_size, "train")
-        # Overflow is detected below, by value; let NumPy compute inf/NaN silently.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            loss, grads, g = _loss_gradients(net, current, task, x, y, check_finite=False)
-            for name, mask in masks.items():
-                grads[name] = np.where(mask, 0, grads[name]).astype(grads[name].dtype)
-            norm = global_norm(grads)
-        finite = bool(np.isfinite(loss) and np.isfinite(norm))
-        if not finite and nonfinite == "raise":
-            what = "loss" if not np.isfinite(loss) else "gradient norm"
-            raise NonFiniteError(
-                f"non-finite {what} at step {step} (loss={loss}, grad_norm={norm}): "
-                f"training diverged; lower lr, clip the gradient (clip=...), or pass "
-                f"nonfinite='skip' to skip such updates")
-        record = step % record_every == 0 or step == steps - 1
-        if record:
-            with np.errstate(over="ignore", invalid="ignore"):
-                _record_diagnostics(diag_rows, step, current, grads, g)
-        if probe is not None and (step % dynamics_every == 0 or step == steps - 1):
-            _record_dynamics(diag_rows["dynamics"], step, net, current, probe, seed)
-        clipped, after = False, norm
-        if finite:
-            if clip is not None and clip_mode == "norm":
-                grads, _ = clip_by_global_norm(grads, clip)
-                clipped, after = norm >= clip, global_norm(grads)
-            elif clip is not None:
-                clipped = any(bool(np.any(np.abs(v) > clip)) for v in grads.values())
-                grads = clip_by_value(grads, clip)
-                after = global_norm(grads)
-            with np.errstate(over="ignore", invalid="ignore"):
-                new_params, new_state = opt.update(grads, state, current)
-                for name, mask in masks.items():
-                    new_params[name] = np.where(mask, current[name], new_params[name])
-            if all(np.isfinite(v).all() for v in new_params.values()):
-                current, state = new_params, new_state
-            elif nonfinite == "raise":
-                raise NonFiniteError(
-                    f"the update at step {step} made parameters non-finite (grad_norm={norm}): "
-                    f"lower lr, clip the gradient (clip=...), or pass nonfinite='skip' to "
-                    f"skip such updates")
-            else:
-                finite = False
-        if not finite:
-            clipped = False
-            n_skipped += 1
-        n_clipped += clipped
-        if record:
-            rows.append((step, loss, norm, after, clipped, not finite))
-            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-    else:
-        if held is not None and check(steps):
-            stopped_at = steps
-    bar.close()
+    recorders["loss"] = RecordLoss(record_every, steps)
+    recorders["diagnostics"] = RecordDiagnostics(
+        tuple(d for d in diagnostics if d != "dynamics"), record_every, steps)
+    if probe is not None:
+        recorders["dynamics"] = RecordDynamics(net, probe, dynamics_every, steps, seed)
+    return recorders, probe
 
-    frame = pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
+
+def _history(final: TrainState, initial: dict[str, np.ndarray], probe: np.ndarray | None,
+             stopped_at: int | None, recorders: dict[str, Any],
+             diagnostics: tuple[str, ...]) -> History:
+    """The recorders' rows as ``train``'s History."""
+    frame = pd.DataFrame(recorders["loss"].rows, columns=list(_FRAME_COLUMNS))
     frame = frame.astype({"step": "int64", "loss": "float64", "grad_norm": "float64",
                           "grad_norm_clipped": "float64", "clipped": "bool", "skipped": "bool"})
-    diag = {d: pd.DataFrame(diag_rows[d], columns=list(_DIAG_COLUMNS[d])) for d in diagnostics}
+    rows = {**recorders["diagnostics"].rows}
+    if "dynamics" in recorders:
+        rows["dynamics"] = recorders["dynamics"].rows
+    diag = {d: pd.DataFrame(rows[d], columns=list(_DIAG_COLUMNS[d])) for d in diagnostics}
+    checks = recorders["stop"].checks if "stop" in recorders else []
     checks_frame = pd.DataFrame(checks, columns=["step", "loss", "passed"]).astype(
         {"step": "int64", "loss": "float64", "passed": "bool"})
-    return History(frame, current, diag, n_skipped, int(n_clipped), initial, probe,
-                   stopped_at, checks_frame)
+    return History(frame, final.params, diag, final.n_skipped, int(final.n_clipped),
+                   dict(initial), probe, stopped_at, checks_frame)
 
 
 def evaluate(net: Any, params: Mapping[str, np.ndarray], task: Any, n: int = 1000,

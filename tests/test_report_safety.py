@@ -512,3 +512,16 @@ def test_sigkill_of_the_report_leaves_no_worker(project):
         for pid in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_report_from_other_blas_kernels_is_noted(project):
+    _use(project, good=GOOD)
+    first = _gradflow("report", "--jobs", 1, cwd=project)
+    assert first.returncode == 0 and "other BLAS kernels" not in first.stdout
+    manifest_path = project / "reports" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["blas"] = ["openblas 0.3.0 (Nehalem)"]
+    manifest_path.write_text(json.dumps(manifest))
+    second = _gradflow("report", "--jobs", 1, cwd=project)
+    assert second.returncode == 0, second.stderr
+    assert "computed on other BLAS kernels (openblas 0.3.0 (Nehalem))" in second.stdout

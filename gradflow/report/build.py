@@ -181,19 +181,20 @@ def default_out(quick: bool, analyses: Path | str = "analyses") -> Path:
     return Path(f"reports-{name}" + ("-quick" if quick else ""))
 
 
-def _note_other_kernels(previous: Any, say: Any) -> None:
-    """Say when the report being replaced was computed on other BLAS kernels: its
-    numbers may then differ in the last bits from this run's."""
-    from gradflow._blas_info import describe as describe_blas
-
+def _note_other_kernels(previous: Any, staging: Path, say: Any) -> None:
+    """Say when the report being replaced was computed on other BLAS libraries or kernels
+    than the new one (both as their manifests record them): its numbers may then differ
+    from the new report's in the last bits."""
     if previous is None or not previous.blas:
         return
-    now = describe_blas()
-    if previous.blas != now:
-        was = ", ".join(f"{k} {previous.blas.get(k)!r} -> {now.get(k)!r}" for k in sorted(now)
-                        if previous.blas.get(k) != now.get(k))
+    try:
+        now = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))["blas"]
+    except (OSError, ValueError, KeyError):
+        return
+    if sorted(map(str, previous.blas)) != sorted(map(str, now)):
         say(f"gradflow report: note: the report being replaced was computed on other BLAS "
-            f"kernels ({was}); numbers may differ from it in the last bits")
+            f"kernels ({'; '.join(map(str, previous.blas))}) than this one "
+            f"({'; '.join(map(str, now))}); numbers may differ from it in the last bits")
 
 
 def build_report(out: Path | str | None = None, *, analyses: Path | str = "analyses",
@@ -240,7 +241,6 @@ def build_report(out: Path | str | None = None, *, analyses: Path | str = "analy
                          replace=replace)
     cache = None if cache is None else Path(cache)
     check_cache(cache)
-    _note_other_kernels(previous, say)
     executor, client = _executor(scheduler)
     staging = None
     try:
@@ -248,6 +248,7 @@ def build_report(out: Path | str | None = None, *, analyses: Path | str = "analy
         written, n_numbers = _build(staging, found, analyses=analyses, quick=quick, jobs=jobs,
                                     executor=executor, cache=cache, progress=progress, say=say,
                                     source=source_record(analyses, out))
+        _note_other_kernels(previous, staging, say)
         written = swap_in(staging, out, note=lambda line: say(f"gradflow report: {line}"))
     finally:
         if staging is not None:

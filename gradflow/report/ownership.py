@@ -49,14 +49,14 @@ class PreviousReport:
     source : its analyses folder (resolved), or None when the manifest predates the record
     names : the names of its analyses
     outputs : ``relative path -> sha256`` of its files, as listed (unchecked)
-    blas : the BLAS library and kernels it was computed with ({} when not recorded)
+    blas : the BLAS libraries and kernels it was computed with ([] when not recorded)
     """
 
     quick: bool
     source: Path | None
     names: frozenset[str]
     outputs: dict[str, Any]
-    blas: dict[str, Any]
+    blas: list[Any]
 
     def describe(self) -> str:
         mode = "a --quick preview" if self.quick else "the full report"
@@ -83,7 +83,7 @@ def read_previous(out: Path) -> PreviousReport | None:
         source=(Path(out) / source).resolve() if isinstance(source, str) and source else None,
         names=frozenset(analyses) if isinstance(analyses, dict) else frozenset(),
         outputs=outputs if isinstance(outputs, dict) else {},
-        blas=blas if isinstance(blas, dict) else {})
+        blas=blas if isinstance(blas, list) else [])
 
 
 def source_record(analyses: Path, out: Path) -> str:
