@@ -25,7 +25,8 @@ from gradflow.diagnostics import (
     forget_gate_timescale,
     lyapunov_spectrum,
 )
-from gradflow.report.claims import Claim, Summary, differ, exceeds, fmt
+from gradflow.report.claims import Claim, Says, Summary, differ, exceeds, fmt
+from gradflow.report.layout import Group
 from gradflow.report.stats import mean_ci
 from gradflow.report.style import CELL_COLORS, new_figure
 
@@ -161,7 +162,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
             claim, ratio = timescale_claim(f"timescale_exceeds_naive_{v}", LABELS[v],
                                            g.rate.to_numpy(), g.r_squared.to_numpy(),
                                            row["naive_timescale"])
-            s.claim(claim)
+            s.claim(claim.reads(group="timescales", label=LABELS[v]))
             row |= {"ratio": ratio[0], "ratio_ci_low": ratio[1], "ratio_ci_high": ratio[2]}
             if math.isfinite(ratio[0]) and math.isfinite(ratio[2]):
                 s.number(f"TimescaleRatio{_camel(v)}", ratio[0],
@@ -176,36 +177,73 @@ def summarize(frame: pd.DataFrame) -> Summary:
 
     pts = [(LABELS[v], (summary[summary.variant == v].rate
                         + summary[summary.variant == v].lambda_max).to_numpy()) for v in order]
-    s.claim(worst_matches(
+    lyap = worst_matches(
         "rate_is_minus_lambda_max",
         "The gradient's fitted decay rate is -lambda_max, the top Lyapunov exponent of the "
         "full-state Jacobian product on the same sequences, within "
         f"{LYAPUNOV_MARGIN} nats/step for every model.", pts, [0.0] * len(pts),
-        LYAPUNOV_MARGIN, what="rate + lambda_max"))
+        LYAPUNOV_MARGIN, what="rate + lambda_max")
+    s.claim(lyap.reads(Says(
+        holds="The fitted rate is the top Lyapunov exponent of the full-state Jacobian "
+              "product on the same sequences (-lambda_max, within the margin, for every "
+              "model): the timescale is that of the (h, c) dynamics, measured forward or "
+              "backward, as in the Lyapunov section's gated spectra.",
+        fails="The fitted rate and -lambda_max of the same sequences disagree beyond the "
+              "margin for some model (" + lyap.evidence + ").",
+        inconclusive="The fitted rate and -lambda_max of the same sequences are not "
+                     "resolved as equal for every model (" + lyap.evidence + ")."),
+        group="lyapunov"))
 
     def rates(v: str) -> np.ndarray:
         return summary[summary.variant == v].rate.to_numpy()
 
-    if {"rnn", "lstm"} <= set(order):
-        s.claim(differ(
-            "default_lstm_vs_rnn",
-            "At PyTorch's default init the LSTM's gradient decays more slowly than the tanh "
-            "RNN's (default gate biases, b_f ~ 0).", rates("rnn"), rates("lstm"),
-            margin=SAME_RATE, labels=("RNN rate", "LSTM rate")))
-    if {"rnn", "gru"} <= set(order):
-        s.claim(differ(
-            "default_gru_vs_rnn",
-            "At PyTorch's default init the GRU's gradient decays more slowly than the tanh "
-            "RNN's.", rates("rnn"), rates("gru"), margin=SAME_RATE,
-            labels=("RNN rate", "GRU rate")))
+    for v, statement in (("lstm", "At PyTorch's default init the LSTM's gradient decays more "
+                                  "slowly than the tanh RNN's (default gate biases, b_f ~ 0)."),
+                         ("gru", "At PyTorch's default init the GRU's gradient decays more "
+                                 "slowly than the tanh RNN's.")):
+        if {"rnn", v} <= set(order):
+            claim = differ(f"default_{v}_vs_rnn", statement, rates("rnn"), rates(v),
+                           margin=SAME_RATE, labels=("RNN rate", f"{v.upper()} rate"))
+            s.claim(claim.reads(_default_says(v.upper(), claim), group="defaults"))
     fixed = [v for v in ("lstm_b0", "lstm_b1", "lstm_b2", "lstm_b3") if v in order]
     for a, b in zip(fixed, fixed[1:], strict=False):
         s.claim(differ(
             f"bias_slows_decay_{a}_{b}",
             f"Raising the forget bias from {LABELS[a].split('= ')[1]} to "
             f"{LABELS[b].split('= ')[1]} slows the gradient's decay.", rates(a), rates(b),
-            labels=(LABELS[a], LABELS[b])))
+            labels=(LABELS[a], LABELS[b]), group="bias"))
+    for group in GROUPS:
+        s.group(group)
     return s
+
+
+def _default_says(what: str, claim: Claim) -> Says:
+    return Says(
+        holds=f"At PyTorch's default init the {what}'s gradient already decays more slowly "
+              "than the RNN's.",
+        fails=(f"At PyTorch's default init the {what}'s gradient decays no more slowly than "
+               "the RNN's" + (" (equal within the margin)." if "equal" in claim.evidence
+                              else ".")),
+        inconclusive=f"At PyTorch's default init the seeds do not tell whether the {what}'s "
+                     "gradient decays more slowly than the RNN's.")
+
+
+#: How the section's claims read, in this order (one paragraph).
+GROUPS = [
+    Group("defaults"),
+    Group("bias", tally="Of the {n} one-step increases of the forget bias, {holds} slow the "
+                        "decay significantly (rank test), {fails} speed it up and "
+                        "{inconclusive} are not resolved by the seeds."),
+    Group("timescales",
+          holds="The full-state gradient outlives the naive timescale -1/ln sigma(b) for "
+                "{labels} (ratios with their intervals in the table and the claims): the "
+                "bias alone understates how far the gradient reaches. The Lyapunov section "
+                "tests why: the gates' spread across units and the loop through h.",
+          fails="It does not for {labels}.",
+          inconclusive="For {labels} the timescale is not resolved (the claims say why); it "
+                       "is not cited."),
+    Group("lyapunov"),
+]
 
 
 def _camel(variant: str) -> str:
@@ -316,53 +354,3 @@ def render(frame: pd.DataFrame, out) -> None:
                           f"< {MIN_R2} or a rate interval reaching 0), the naive -1/ln "
                           "sigma(b) and their ratio, 95% CI over seeds")
     out.summary(summary)
-
-    c = summary.claims
-    parts = []
-    for key, what in (("default_lstm_vs_rnn", "LSTM"), ("default_gru_vs_rnn", "GRU")):
-        if key in c:
-            parts.append(c[key].choose(
-                holds=f"At PyTorch's default init the {what}'s gradient already decays more "
-                      "slowly than the RNN's.",
-                fails=(f"At PyTorch's default init the {what}'s gradient decays no more slowly "
-                       "than the RNN's" + (" (equal within the margin)."
-                                           if "equal" in c[key].evidence else ".")),
-                inconclusive=f"At PyTorch's default init the seeds do not tell whether the "
-                             f"{what}'s gradient decays more slowly than the RNN's."))
-    bias = [v.verdict for k, v in c.items() if k.startswith("bias_slows_decay_")]
-    if bias:
-        parts.append(f"Of the {len(bias)} one-step increases of the forget bias, "
-                     f"{bias.count('holds')} slow the decay significantly (rank test), "
-                     f"{bias.count('fails')} speed it up and {bias.count('inconclusive')} "
-                     "are not resolved by the seeds.")
-    ts = [(k, v) for k, v in c.items() if k.startswith("timescale_exceeds_naive_")]
-    if ts:
-        longer = [LABELS[k.removeprefix("timescale_exceeds_naive_")] for k, v in ts
-                  if v.verdict == "holds"]
-        unresolved = [LABELS[k.removeprefix("timescale_exceeds_naive_")] for k, v in ts
-                      if v.verdict == "inconclusive"]
-        shorter = [LABELS[k.removeprefix("timescale_exceeds_naive_")] for k, v in ts
-                   if v.verdict == "fails"]
-        if longer:
-            parts.append("The full-state gradient outlives the naive timescale -1/ln sigma(b) "
-                         "for " + ", ".join(longer) + " (ratios with their intervals in the "
-                         "table and the claims): the bias alone understates how far the "
-                         "gradient reaches. The Lyapunov section tests why: the gates' spread "
-                         "across units and the loop through h.")
-        if shorter:
-            parts.append("It does not for " + ", ".join(shorter) + ".")
-        if unresolved:
-            parts.append("For " + ", ".join(unresolved) + " the timescale is not resolved "
-                         "(the claims say why); it is not cited.")
-    if "rate_is_minus_lambda_max" in c:
-        parts.append(c["rate_is_minus_lambda_max"].choose(
-            holds="The fitted rate is the top Lyapunov exponent of the full-state Jacobian "
-                  "product on the same sequences (-lambda_max, within the margin, for every "
-                  "model): the timescale is that of the (h, c) dynamics, measured forward or "
-                  "backward, as in the Lyapunov section's gated spectra.",
-            fails="The fitted rate and -lambda_max of the same sequences disagree beyond the "
-                  "margin for some model (" + c["rate_is_minus_lambda_max"].evidence + ").",
-            inconclusive="The fitted rate and -lambda_max of the same sequences are not "
-                         "resolved as equal for every model ("
-                         + c["rate_is_minus_lambda_max"].evidence + ")."))
-    out.text(" ".join(parts))

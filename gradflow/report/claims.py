@@ -1,9 +1,12 @@
 """Claims: a statement, a verdict computed from the data, and its evidence.
 
 An analysis's ``summarize(frame)`` is pure: it returns a :class:`Summary` of
-its tables, its citable numbers and its claims. ``render`` only draws and
-prints; prose that depends on a result is chosen by a claim's verdict
-(:meth:`Claim.choose`), never written as a fixed conclusion.
+its tables, its citable numbers and its claims. A claim carries the sentence
+a reader sees for each verdict (:class:`Says`) and the key of the group it is
+written with; :mod:`gradflow.report.layout` writes the claims of a group the
+same way for every analysis (its own sentences, or a tally or a listing the
+summary declares with :class:`~gradflow.report.layout.Group`), so ``render``
+only draws: no analysis writes verdict prose or finds a claim by its name.
 
 A verdict is one of
 
@@ -30,8 +33,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal, get_args
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -39,8 +42,8 @@ from scipy import stats as _stats
 
 from gradflow._validate import UsageError, describe
 
-__all__ = ["VERDICTS", "Cite", "Claim", "Summary", "Verdict", "below", "differ", "exceeds",
-           "fmt", "matches", "proportion", "survival_differ"]
+__all__ = ["VERDICTS", "Cite", "Claim", "Says", "Summary", "Verdict", "below", "differ",
+           "exceeds", "fmt", "matches", "proportion", "survival_differ"]
 
 Verdict = Literal["holds", "fails", "inconclusive"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
@@ -62,6 +65,19 @@ def _interval(estimate: float, low: float, high: float, digits: int = 3) -> str:
 
 
 @dataclass(frozen=True)
+class Says:
+    """The sentence a reader sees for each verdict of a claim (Markdown)."""
+
+    holds: str
+    fails: str
+    inconclusive: str
+
+    def __call__(self, verdict: Verdict) -> str:
+        return {"holds": self.holds, "fails": self.fails,
+                "inconclusive": self.inconclusive}[verdict]
+
+
+@dataclass(frozen=True)
 class Claim:
     """A statement about the data, its computed verdict, and the evidence.
 
@@ -71,12 +87,19 @@ class Claim:
     statement : the claim as one sentence, true when the verdict is ``holds``
     verdict : ``"holds"``, ``"fails"`` or ``"inconclusive"``
     evidence : the statistic, interval or test and its result, as text
+    says : the sentence a reader sees for each verdict (None: the claim is listed in
+        the claims table only)
+    group : the key of the group whose prose it is written in ("" for none)
+    label : its subject where a group lists claims by verdict (``"LSTM, b_f = 1"``)
     """
 
     name: str
     statement: str
     verdict: Verdict
     evidence: str
+    says: Says | None = None
+    group: str = ""
+    label: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -93,6 +116,18 @@ class Claim:
     def choose(self, *, holds: str, fails: str, inconclusive: str) -> str:
         """The text for this claim's verdict (prose chosen by the data)."""
         return {"holds": holds, "fails": fails, "inconclusive": inconclusive}[self.verdict]
+
+    @property
+    def sentence(self) -> str:
+        """What a reader sees for this claim's verdict ("" when it says nothing)."""
+        return self.says(self.verdict) if self.says is not None else ""
+
+    def reads(self, says: Says | None = None, *, group: str | None = None,
+              label: str | None = None) -> Claim:
+        """The same claim with its reader's sentences, group or label set."""
+        return replace(self, says=self.says if says is None else says,
+                       group=self.group if group is None else group,
+                       label=self.label if label is None else label)
 
 
 @dataclass(frozen=True)
@@ -116,11 +151,24 @@ class Summary:
     tables : name -> DataFrame (what ``render`` draws and writes)
     numbers : macro name (CamelCase) -> :class:`Cite`
     claims : claim name -> :class:`Claim`, in the order they were made
+    groups : how groups of claims read, in the order they are written
+        (:class:`gradflow.report.layout.Group`; undeclared groups follow, each claim's
+        own sentence)
     """
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     numbers: dict[str, Cite] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
+    groups: list[Any] = field(default_factory=list)
+
+    def group(self, group: Any) -> None:
+        """Declare how a group of claims reads (a :class:`~gradflow.report.layout.Group`)."""
+        from gradflow.report.layout import Group
+
+        if not isinstance(group, Group):
+            raise UsageError(f"group must be a gradflow.report.layout.Group; got "
+                             f"{describe(group)}")
+        self.groups.append(group)
 
     def number(self, name: str, value: float, description: str, *, low: float | None = None,
                high: float | None = None, unit: str = "", digits: int = 3) -> None:
@@ -152,7 +200,8 @@ def _finite(*values: float) -> bool:
 
 
 def exceeds(name: str, statement: str, estimate: float, low: float, high: float,
-            threshold: float, *, what: str = "estimate", digits: int = 3) -> Claim:
+            threshold: float, *, what: str = "estimate", digits: int = 3,
+            says: Says | None = None, group: str = "", label: str = "") -> Claim:
     """``estimate > threshold``: holds when the whole interval lies above the threshold,
     fails when it lies at or below it, inconclusive when it straddles it or is not finite.
 
@@ -160,34 +209,38 @@ def exceeds(name: str, statement: str, estimate: float, low: float, high: float,
     """
     evidence = f"{what} {_interval(estimate, low, high, digits)} vs {fmt(threshold, digits)}"
     if not _finite(low, high):
-        return Claim(name, statement, "inconclusive", evidence + "; the interval is not finite")
+        return Claim(name, statement, "inconclusive", evidence + "; the interval is not finite",
+                     says, group, label)
     if low > threshold:
         verdict: Verdict = "holds"
     elif high <= threshold:
         verdict = "fails"
     else:
         verdict = "inconclusive"
-    return Claim(name, statement, verdict, evidence)
+    return Claim(name, statement, verdict, evidence, says, group, label)
 
 
 def below(name: str, statement: str, estimate: float, low: float, high: float,
-          threshold: float, *, what: str = "estimate", digits: int = 3) -> Claim:
+          threshold: float, *, what: str = "estimate", digits: int = 3,
+          says: Says | None = None, group: str = "", label: str = "") -> Claim:
     """``estimate < threshold``: the mirror of :func:`exceeds`."""
     evidence = f"{what} {_interval(estimate, low, high, digits)} vs {fmt(threshold, digits)}"
     if not _finite(low, high):
-        return Claim(name, statement, "inconclusive", evidence + "; the interval is not finite")
+        return Claim(name, statement, "inconclusive", evidence + "; the interval is not finite",
+                     says, group, label)
     if high < threshold:
         verdict: Verdict = "holds"
     elif low >= threshold:
         verdict = "fails"
     else:
         verdict = "inconclusive"
-    return Claim(name, statement, verdict, evidence)
+    return Claim(name, statement, verdict, evidence, says, group, label)
 
 
 def matches(name: str, statement: str, estimate: float, low: float, high: float,
             predicted: float, margin: float, *, what: str = "measured",
-            digits: int = 3) -> Claim:
+            digits: int = 3,
+            says: Says | None = None, group: str = "", label: str = "") -> Claim:
     """A measurement agrees with a prediction within ``margin`` (an equivalence claim).
 
     Holds when the measurement's whole interval lies inside
@@ -201,7 +254,7 @@ def matches(name: str, statement: str, estimate: float, low: float, high: float,
                 f"{fmt(predicted, digits)} +- {fmt(margin, 2)}")
     if not _finite(low, high, predicted):
         return Claim(name, statement, "inconclusive",
-                     evidence + "; the interval or prediction is not finite")
+                     evidence + "; the interval or prediction is not finite", says, group, label)
     lo, hi = predicted - margin, predicted + margin
     if lo <= low and high <= hi:
         verdict: Verdict = "holds"
@@ -209,11 +262,12 @@ def matches(name: str, statement: str, estimate: float, low: float, high: float,
         verdict = "fails"
     else:
         verdict = "inconclusive"
-    return Claim(name, statement, verdict, evidence)
+    return Claim(name, statement, verdict, evidence, says, group, label)
 
 
 def proportion(name: str, statement: str, successes: int, n: int, threshold: float, *,
-               at_least: bool = True, confidence: float = 0.95) -> Claim:
+               at_least: bool = True, confidence: float = 0.95,
+               says: Says | None = None, group: str = "", label: str = "") -> Claim:
     """A success rate of at least (or, ``at_least=False``, at most) ``threshold``.
 
     Decided by the Wilson score interval of ``successes / n``: holds when the
@@ -223,7 +277,7 @@ def proportion(name: str, statement: str, successes: int, n: int, threshold: flo
     from gradflow.report.stats import rate_ci
 
     if n <= 0:
-        return Claim(name, statement, "inconclusive", "no runs")
+        return Claim(name, statement, "inconclusive", "no runs", says, group, label)
     p, low, high = rate_ci(int(successes), int(n), confidence)
     evidence = (f"{int(successes)}/{int(n)} = {fmt(p)}, Wilson {int(confidence * 100)}% "
                 f"[{fmt(low)}, {fmt(high)}] vs {fmt(threshold)}")
@@ -233,12 +287,13 @@ def proportion(name: str, statement: str, successes: int, n: int, threshold: flo
     else:
         above, under = low > threshold, high <= threshold
         verdict = "holds" if under else "fails" if above else "inconclusive"
-    return Claim(name, statement, verdict, evidence)
+    return Claim(name, statement, verdict, evidence, says, group, label)
 
 
 def differ(name: str, statement: str, a: Sequence[float], b: Sequence[float], *,
            alternative: Literal["greater", "less"] = "greater", alpha: float = 0.05,
-           margin: float | None = None, labels: tuple[str, str] = ("a", "b")) -> Claim:
+           margin: float | None = None, labels: tuple[str, str] = ("a", "b"),
+           says: Says | None = None, group: str = "", label: str = "") -> Claim:
     """Group ``a`` is larger (``alternative="greater"``) or smaller than group ``b``.
 
     Per-seed values, compared by the two-sided Mann-Whitney U test (a rank test:
@@ -255,7 +310,8 @@ def differ(name: str, statement: str, a: Sequence[float], b: Sequence[float], *,
     la, lb = labels
     if x.size < 2 or y.size < 2:
         return Claim(name, statement, "inconclusive",
-                     f"n = {x.size} ({la}) and {y.size} ({lb}) finite values: too few to test")
+                     f"n = {x.size} ({la}) and {y.size} ({lb}) finite values: too few to test",
+                     says, group, label)
     test = _stats.mannwhitneyu(x, y, alternative="two-sided")
     p = float(test.pvalue)
     evidence = (f"median {la} {fmt(np.median(x))} vs {lb} {fmt(np.median(y))} "
@@ -265,21 +321,24 @@ def differ(name: str, statement: str, a: Sequence[float], b: Sequence[float], *,
     # The direction of a rank test is the probability of superiority, not the medians.
     superiority = float(test.statistic) / (x.size * y.size) - 0.5
     if p < alpha and sign * superiority > 0:
-        return Claim(name, statement, "holds", evidence)
+        return Claim(name, statement, "holds", evidence, says, group, label)
     if p < alpha:
-        return Claim(name, statement, "fails", evidence + "; significant the other way")
+        return Claim(name, statement, "fails", evidence + "; significant the other way",
+                     says, group, label)
     if margin is not None:
         p_eq = equivalence(x, y, margin)
         evidence += f"; TOST within +-{fmt(margin, 2)}: p = {fmt(p_eq, 2)}"
         if p_eq < alpha:
-            return Claim(name, statement, "fails", evidence + " (equal within the margin)")
-    return Claim(name, statement, "inconclusive", evidence)
+            return Claim(name, statement, "fails", evidence + " (equal within the margin)",
+                         says, group, label)
+    return Claim(name, statement, "inconclusive", evidence, says, group, label)
 
 
 def survival_differ(name: str, statement: str, times_a: Sequence[float],
                     solved_a: Sequence[bool], times_b: Sequence[float],
                     solved_b: Sequence[bool], *, alpha: float = 0.05,
-                    labels: tuple[str, str] = ("a", "b")) -> Claim:
+                    labels: tuple[str, str] = ("a", "b"),
+                    says: Says | None = None, group: str = "", label: str = "") -> Claim:
     """Group ``a`` solves sooner than group ``b`` (censored times-to-solve).
 
     Log-rank test (two-sided) on the Kaplan-Meier data; the direction is read
@@ -294,10 +353,11 @@ def survival_differ(name: str, statement: str, times_a: Sequence[float],
     la, lb = labels
     if ta.size < 2 or tb.size < 2:
         return Claim(name, statement, "inconclusive",
-                     f"n = {ta.size} ({la}) and {tb.size} ({lb}) runs: too few to test")
+                     f"n = {ta.size} ({la}) and {tb.size} ({lb}) runs: too few to test",
+                     says, group, label)
     if not sa.any() and not sb.any():
         return Claim(name, statement, "inconclusive",
-                     f"no run solved ({la} 0/{ta.size}, {lb} 0/{tb.size})")
+                     f"no run solved ({la} 0/{ta.size}, {lb} 0/{tb.size})", says, group, label)
     statistic, p = logrank(ta, sa, tb, sb)
     # Mean rank of solving time, censored runs last: who solves sooner.
     key_a = np.where(sa, ta, np.inf)
@@ -308,5 +368,5 @@ def survival_differ(name: str, statement: str, times_a: Sequence[float],
                 f"log-rank z = {fmt(statistic)}, p = {fmt(p, 2)}")
     if p < alpha:
         return Claim(name, statement, "holds" if sooner_a else "fails",
-                     evidence + ("" if sooner_a else f"; {lb} solved sooner"))
-    return Claim(name, statement, "inconclusive", evidence)
+                     evidence + ("" if sooner_a else f"; {lb} solved sooner"), says, group, label)
+    return Claim(name, statement, "inconclusive", evidence, says, group, label)

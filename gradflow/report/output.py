@@ -114,6 +114,7 @@ class Section:
     numbers: list[Number] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    written_groups: set[str] = field(default_factory=set)
 
     def _path(self, folder: str, name: str) -> Path:
         if not isinstance(name, str) or not _NAME.match(name):
@@ -252,12 +253,28 @@ class Section:
         return claim
 
     def summary(self, summary: Summary) -> None:
-        """Register every citable number and claim of an analysis's ``summarize``."""
+        """Register every citable number and claim of an analysis's ``summarize``, and
+        write the prose of the claims' groups not yet written (:meth:`prose`)."""
         for name, cite in summary.numbers.items():
             self.number(name, cite.value, cite.description, low=cite.low, high=cite.high,
                         unit=cite.unit, digits=cite.digits)
         for claim in summary.claims.values():
             self.claim(claim)
+        self.prose(summary)
+
+    def prose(self, summary: Summary, *keys: str) -> None:
+        """Write the prose of the groups ``keys`` of ``summary``'s claims here (all groups
+        not yet written when none is named), laid out by :mod:`gradflow.report.layout`."""
+        from gradflow.report.layout import paragraphs
+
+        wanted = set(keys) if keys else {c.group for c in summary.claims.values()} | {
+            g.key for g in summary.groups}
+        wanted -= self.written_groups
+        self.written_groups |= wanted
+        claims = [c for c in summary.claims.values() if c.group in wanted]
+        groups = [g for g in summary.groups if g.key in wanted]
+        for paragraph in paragraphs(claims, groups):
+            self.text(paragraph)
 
     def claims_frame(self) -> pd.DataFrame:
         """The section's claims as rows ``analysis, claim, verdict, evidence``."""
