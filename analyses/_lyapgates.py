@@ -148,8 +148,11 @@ def forward_and_backward(net: gradflow.Network, params: dict, traces: list, *, k
     return spectrum, np.array(growth[align_chunks:])
 
 
-def worst_matches(name: str, statement: str, points: Sequence[tuple[str, Sequence[float]]],
-                  predicted: Sequence[float], margin: float, *, what: str = "measured"
+Values = Sequence[float] | np.ndarray
+
+
+def worst_matches(name: str, statement: str, points: Sequence[tuple[str, Values]],
+                  predicted: Values, margin: float, *, what: str = "measured"
                   ) -> Claim:
     """Every point matches its prediction within ``margin``: a :func:`matches` claim on
     the worst point.
@@ -185,7 +188,7 @@ def _reach(low: float, high: float, predicted: float) -> float:
     return max(abs(low - predicted), abs(high - predicted))
 
 
-def ratio_interval(rates: Sequence[float], reference: float) -> tuple[float, float, float]:
+def ratio_interval(rates: Values, reference: float) -> tuple[float, float, float]:
     """Timescale over a reference timescale, ``(1 / rate) / reference``, with the interval
     from the rate's t-interval over seeds; ``(nan, nan, nan)`` (or an infinite upper end)
     when the rate's interval reaches 0 or below: the timescale is then unbounded."""
@@ -197,7 +200,7 @@ def ratio_interval(rates: Sequence[float], reference: float) -> tuple[float, flo
     return (1.0 / (m * reference), low, high)
 
 
-def describe_values(values: Sequence[float]) -> str:
+def describe_values(values: Values) -> str:
     """``n = 3: 0.1, 0.2, 0.3`` for evidence text."""
     v = [float(x) for x in values]
     return f"n = {len(v)}: " + ", ".join(fmt(x) for x in v)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +51,18 @@ LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "gru_z2": "GRU, b_z = 2",
           "lstm": "LSTM, default b_f", "lstm_b0": "LSTM, b_f = 0", "lstm_b1": "LSTM, b_f = 1",
           "lstm_b2": "LSTM, b_f = 2", "lstm_b3": "LSTM, b_f = 3"}
 
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run: a model (a key of VARIANTS) at one seed, hidden size and length."""
+
+    variant: str
+    seed: int
+    hidden: int
+    length: int
+
+
 GRID = {"variant": list(VARIANTS), "seed": [0, 1, 2, 3, 4], "hidden": [64], "length": [400]}
 QUICK_GRID = {"variant": ["rnn", "lstm_b1", "lstm_b3"], "seed": [0, 1, 2], "hidden": [8],
               "length": [80]}
@@ -63,9 +77,9 @@ SAME_RATE = 0.05
 LYAPUNOV_MARGIN = 0.02
 
 
-def run(config: dict) -> list[dict]:
+def run(config: Config) -> list[dict]:
     """One model at one seed: the full-state gradient's profile back in time and its rate."""
-    H, T, seed, variant = config["hidden"], config["length"], config["seed"], config["variant"]
+    H, T, seed, variant = config.hidden, config.length, config.seed, config.variant
     if T <= FIT_FROM + 2:
         raise ValueError(f"length must exceed {FIT_FROM + 2}; got {T}")
     cell, bias = VARIANTS[variant]
@@ -145,7 +159,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
         g = summary[summary.variant == v]
         cell, bias = VARIANTS[v]
         m, lo, hi = mean_ci(g.rate)
-        row = {"variant": v, "model": LABELS[v], "rate": m, "rate_ci_low": lo,
+        row: dict[str, Any] = {"variant": v, "model": LABELS[v], "rate": m, "rate_ci_low": lo,
                "rate_ci_high": hi, "r_squared": float(g.r_squared.mean()), "seeds": len(g),
                "bias": math.nan if bias is None else bias}
         with np.errstate(divide="ignore"):

@@ -525,3 +525,32 @@ def test_a_report_from_other_blas_kernels_is_noted(project):
     second = _gradflow("report", "--jobs", 1, cwd=project)
     assert second.returncode == 0, second.stderr
     assert "computed on other BLAS kernels (openblas 0.3.0 (Nehalem))" in second.stdout
+
+
+TYPED = GOOD.replace('GRID = {"a": [1, 2], "seed": [0]}', '''
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Config:
+    a: int
+    seed: int
+
+GRID = {"a": [1, 2], "seed": [0]}''').replace('return [{"v": float(config["a"])}]',
+                                               'return [{"v": float(config.a)}]')
+
+
+def test_a_typed_config_runs_and_a_grid_that_does_not_match_it_is_named(tmp_path):
+    typed = tmp_path / "typed"
+    typed.mkdir()
+    (typed / "good.py").write_text(TYPED, encoding="utf-8")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "good.py").write_text(GOOD, encoding="utf-8")
+    build_report(tmp_path / "a", analyses=typed, cache=None, stream=None, jobs=1)
+    build_report(tmp_path / "b", analyses=plain, cache=None, stream=None, jobs=1)
+    a, b = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    del a["manifest.json"], b["manifest.json"]
+    assert a == b                       # a Config changes nothing but the type run sees
+    (typed / "good.py").write_text(TYPED.replace('"seed": [0]}', '"seed": [0], "b": [1]}'))
+    result = _gradflow("report", "--analyses", "typed", "--out", "c", cwd=tmp_path)
+    _refused(result, "its grid does not match Config (unknown: b; missing: none)")

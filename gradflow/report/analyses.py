@@ -5,11 +5,23 @@ An analysis is a Python file in ``analyses/`` (or ``--analyses DIR``)::
     TITLE = "Vanishing gradients in the vanilla RNN"
     QUESTION = "Why does a vanilla RNN forget? (in the lecture's terms)"
     ORDER = 10                      # optional: position in the report
-    GRID = {"cell": ["rnn"], "gain": [0.5, 1.0], "seed": [0, 1, 2]}
+
+    @dataclass(frozen=True)
+    class Config:                   # optional, and recommended: typed configurations
+        cell: str
+        gain: float
+        seed: int
+
+    GRID = {"cell": ["rnn"], "gain": [0.5, 1.0], "seed": [0, 1, 2]}   # expands to Configs
     QUICK_GRID = {...}              # optional: a small grid for `--quick` and tests
 
-    def run(config: dict) -> list[dict]: ...          # pure; seeded by the config
+    def run(config: Config) -> list[dict]: ...        # pure; seeded by the config
     def render(frame: pandas.DataFrame, out: Section) -> None: ...
+
+With a ``Config`` dataclass, every configuration of the grid is checked
+against it at discovery (a missing or unknown field names the file), and
+``run`` receives a ``Config``; the cache keys and the frame's columns are its
+fields, as they would be for the plain dicts ``run`` receives without one.
 
 Files whose name starts with ``_`` are helpers, not analyses. gradflow never
 imports ``analyses/`` as a package: a user's own analysis file runs exactly as
@@ -19,6 +31,7 @@ the shipped ones do.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -92,9 +105,15 @@ class Analysis:
         return load_module(self.path)
 
     def configs(self, quick: bool = False) -> list[dict[str, Any]]:
-        """The grid's configurations (``QUICK_GRID`` when ``quick`` and it exists)."""
+        """The grid's configurations (``QUICK_GRID`` when ``quick`` and it exists), as
+        dicts of the ``Config`` fields (checked against it when the file defines one)."""
         grid = getattr(self.module, "QUICK_GRID", None) if quick else None
-        return expand_grid(grid if grid is not None else self.module.GRID)
+        configs = expand_grid(grid if grid is not None else self.module.GRID)
+        config_class = getattr(self.module, "Config", None)
+        if config_class is not None:
+            for config in configs[:1]:
+                make_config(config_class, config, self.path)
+        return configs
 
     def source_hash(self) -> str:
         """sha256 of the file and of the folder's ``_*.py`` helpers it imports (directly
@@ -134,14 +153,36 @@ def imported_helpers(path: Path) -> list[Path]:
     return sorted(found)
 
 
+def make_config(config_class: Any, config: dict[str, Any], path: Path) -> Any:
+    """``config_class(**config)``, or a UsageError naming the file and the fields."""
+    if not dataclasses.is_dataclass(config_class) or not isinstance(config_class, type):
+        raise UsageError(f"analysis file {path}: Config must be a dataclass; got "
+                         f"{config_class!r}")
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    required = {f.name for f in dataclasses.fields(config_class)
+                if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING}
+    unknown, missing = sorted(set(config) - fields), sorted(required - set(config))
+    if unknown or missing:
+        raise UsageError(f"analysis file {path}: its grid does not match Config "
+                         f"(unknown: {', '.join(unknown) or 'none'}; missing: "
+                         f"{', '.join(missing) or 'none'})")
+    return config_class(**config)
+
+
 class RunConfig:
-    """``run(config)`` of an analysis file, picklable by path for worker processes."""
+    """``run(config)`` of an analysis file, picklable by path for worker processes; the
+    config becomes the file's ``Config`` when it defines one."""
 
     def __init__(self, path: Path) -> None:
         self.path = str(Path(path).resolve())
 
     def __call__(self, config: dict[str, Any]) -> list[dict[str, Any]]:
-        return load_module(Path(self.path)).run(config)
+        module = load_module(Path(self.path))
+        config_class = getattr(module, "Config", None)
+        if config_class is not None:
+            return module.run(make_config(config_class, config, Path(self.path)))
+        return module.run(config)
 
 
 def discover(folder: str | Path) -> list[Analysis]:

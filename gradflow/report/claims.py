@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats as _stats
 
 from gradflow._validate import UsageError, describe
@@ -290,7 +290,7 @@ def proportion(name: str, statement: str, successes: int, n: int, threshold: flo
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
-def differ(name: str, statement: str, a: Sequence[float], b: Sequence[float], *,
+def differ(name: str, statement: str, a: ArrayLike, b: ArrayLike, *,
            alternative: Literal["greater", "less"] = "greater", alpha: float = 0.05,
            margin: float | None = None, labels: tuple[str, str] = ("a", "b"),
            says: Says | None = None, group: str = "", label: str = "") -> Claim:
@@ -334,9 +334,9 @@ def differ(name: str, statement: str, a: Sequence[float], b: Sequence[float], *,
     return Claim(name, statement, "inconclusive", evidence, says, group, label)
 
 
-def survival_differ(name: str, statement: str, times_a: Sequence[float],
-                    solved_a: Sequence[bool], times_b: Sequence[float],
-                    solved_b: Sequence[bool], *, alpha: float = 0.05,
+def survival_differ(name: str, statement: str, times_a: ArrayLike,
+                    solved_a: ArrayLike, times_b: ArrayLike,
+                    solved_b: ArrayLike, *, alpha: float = 0.05,
                     labels: tuple[str, str] = ("a", "b"),
                     says: Says | None = None, group: str = "", label: str = "") -> Claim:
     """Group ``a`` solves sooner than group ``b`` (censored times-to-solve).

@@ -7,8 +7,6 @@ statistic only with its interval. The survival statistics are SciPy's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
@@ -19,7 +17,7 @@ from gradflow._validate import UsageError
 __all__ = ["equivalence", "logrank", "mean_ci", "rate_ci", "solved_fraction", "summarize"]
 
 
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+def mean_ci(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean and its two-sided t-interval over independent runs (seeds).
 
     Non-finite values are dropped. One value gives an interval of NaN (no spread).
