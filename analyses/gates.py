@@ -154,40 +154,8 @@ def summarize(frame: pd.DataFrame) -> Summary:
     s.tables["profiles"] = profiles.groupby(["variant", "distance"], as_index=False)[
         "log10_ratio"].mean()
 
-    rows = []
-    for v in order:
-        g = summary[summary.variant == v]
-        cell, bias = VARIANTS[v]
-        m, lo, hi = mean_ci(g.rate)
-        row: dict[str, Any] = {"variant": v, "model": LABELS[v], "rate": m, "rate_ci_low": lo,
-               "rate_ci_high": hi, "r_squared": float(g.r_squared.mean()), "seeds": len(g),
-               "bias": math.nan if bias is None else bias}
-        with np.errstate(divide="ignore"):
-            informative = row["r_squared"] >= MIN_R2 and math.isfinite(lo) and lo > 0
-            row |= {"timescale": 1.0 / m if informative else math.nan,
-                    "timescale_ci_low": 1.0 / hi if informative else math.nan,
-                    "timescale_ci_high": 1.0 / lo if informative else math.nan,
-                    "informative": bool(informative)}
-        if cell != "rnn":
-            row |= {"slowest_unit_timescale": float(-1.0 / g.slowest_unit.mean()),
-                    "mean_gate_timescale": float(-1.0 / g.ln_mean_gate.mean())}
-        if bias is not None:
-            row["naive_timescale"] = naive_timescale(bias)
-            claim, ratio = timescale_claim(f"timescale_exceeds_naive_{v}", LABELS[v],
-                                           g.rate.to_numpy(), g.r_squared.to_numpy(),
-                                           row["naive_timescale"])
-            s.claim(claim.reads(group="timescales", label=LABELS[v]))
-            row |= {"ratio": ratio[0], "ratio_ci_low": ratio[1], "ratio_ci_high": ratio[2]}
-            if math.isfinite(ratio[0]) and math.isfinite(ratio[2]):
-                s.number(f"TimescaleRatio{_camel(v)}", ratio[0],
-                         f"full-state timescale / -1/ln sigma(b), {LABELS[v]}",
-                         low=ratio[1], high=ratio[2])
-        if row["informative"]:
-            s.number(f"Timescale{_camel(v)}", row["timescale"],
-                     f"full-state gradient timescale, {LABELS[v]}",
-                     low=row["timescale_ci_low"], high=row["timescale_ci_high"], unit="steps")
-        rows.append(row)
-    s.tables["rates"] = pd.DataFrame(rows)
+    s.tables["rates"] = pd.DataFrame([_rate_row(v, summary[summary.variant == v], s)
+                                      for v in order])
 
     pts = [(LABELS[v], (summary[summary.variant == v].rate
                         + summary[summary.variant == v].lambda_max).to_numpy()) for v in order]
@@ -229,6 +197,40 @@ def summarize(frame: pd.DataFrame) -> Summary:
     for group in GROUPS:
         s.group(group)
     return s
+
+
+def _rate_row(v: str, g: pd.DataFrame, s: Summary) -> dict[str, Any]:
+    """One model's row of the rates table (its runs ``g``); adds its claim and numbers."""
+    cell, bias = VARIANTS[v]
+    m, lo, hi = mean_ci(g.rate)
+    row: dict[str, Any] = {"variant": v, "model": LABELS[v], "rate": m, "rate_ci_low": lo,
+                           "rate_ci_high": hi, "r_squared": float(g.r_squared.mean()),
+                           "seeds": len(g), "bias": math.nan if bias is None else bias}
+    with np.errstate(divide="ignore"):
+        informative = row["r_squared"] >= MIN_R2 and math.isfinite(lo) and lo > 0
+        row |= {"timescale": 1.0 / m if informative else math.nan,
+                "timescale_ci_low": 1.0 / hi if informative else math.nan,
+                "timescale_ci_high": 1.0 / lo if informative else math.nan,
+                "informative": bool(informative)}
+    if cell != "rnn":
+        row |= {"slowest_unit_timescale": float(-1.0 / g.slowest_unit.mean()),
+                "mean_gate_timescale": float(-1.0 / g.ln_mean_gate.mean())}
+    if bias is not None:
+        row["naive_timescale"] = naive_timescale(bias)
+        claim, ratio = timescale_claim(f"timescale_exceeds_naive_{v}", LABELS[v],
+                                       g.rate.to_numpy(), g.r_squared.to_numpy(),
+                                       row["naive_timescale"])
+        s.claim(claim.reads(group="timescales", label=LABELS[v]))
+        row |= {"ratio": ratio[0], "ratio_ci_low": ratio[1], "ratio_ci_high": ratio[2]}
+        if math.isfinite(ratio[0]) and math.isfinite(ratio[2]):
+            s.number(f"TimescaleRatio{_camel(v)}", ratio[0],
+                     f"full-state timescale / -1/ln sigma(b), {LABELS[v]}",
+                     low=ratio[1], high=ratio[2])
+    if row["informative"]:
+        s.number(f"Timescale{_camel(v)}", row["timescale"],
+                 f"full-state gradient timescale, {LABELS[v]}",
+                 low=row["timescale_ci_low"], high=row["timescale_ci_high"], unit="steps")
+    return row
 
 
 def _default_says(what: str, claim: Claim) -> Says:
@@ -274,18 +276,28 @@ def _math(label: str) -> str:
 
 
 def render(frame: pd.DataFrame, out) -> None:
+    """Draw the section: two figures, the rates table, then the claims (their prose)."""
     summary = summarize(frame)
-    rates, profiles = summary.tables["rates"], summary.tables["profiles"]
-    order = list(rates.variant)
+    profiles_figure(summary, out)
+    timescales_figure(summary, out)
+    rates_table(summary, out)
+    out.summary(summary)
+
+
+def _colors(order: list[str]) -> dict[str, Any]:
+    """A colour per model: shades of blue for the fixed forget biases."""
     fixed = [v for v in order if v.startswith("lstm_")]
     blues = sns.color_palette("Blues", n_colors=len(fixed) + 1)[1:]
-    shades = dict(zip(fixed, [tuple(c) for c in blues], strict=True))
+    shades: dict[str, Any] = dict(zip(fixed, [tuple(c) for c in blues], strict=True))
     shades |= {"lstm": "#9467bd", "gru_z2": "#98df8a"}
+    return {v: shades.get(v, CELL_COLORS.get(v, "k")) for v in order}
 
-    def color(v: str):
-        return shades.get(v, CELL_COLORS.get(v, "k"))
 
-    # Figure 1: profiles, with the naive decay sigma(b)^k drawn from distance FIT_FROM.
+def profiles_figure(summary: Summary, out) -> None:
+    """Profiles, with the naive decay sigma(b)^k drawn from distance FIT_FROM."""
+    rates, profiles = summary.tables["rates"], summary.tables["profiles"]
+    order = list(rates.variant)
+    color = _colors(order).__getitem__
     fig, ax = new_figure("column", 3.0)
     naive_rows = []
     for v in order:
@@ -319,7 +331,12 @@ def render(frame: pd.DataFrame, out) -> None:
                        f"forget bias alone predicts, started on the measured curve at distance "
                        f"{FIT_FROM}")
 
-    # Figure 2: timescale vs bias: measured, naive, slowest unit.
+
+
+def timescales_figure(summary: Summary, out) -> None:
+    """Timescale vs bias: measured, naive, slowest unit (the fixed-bias LSTMs)."""
+    rates = summary.tables["rates"]
+    fixed = [v for v in rates.variant if v.startswith("lstm_")]
     lstm = rates[rates.variant.isin(fixed)].sort_values("bias")
     if len(lstm):
         fig, ax = new_figure("column", 2.8)
@@ -352,6 +369,11 @@ def render(frame: pd.DataFrame, out) -> None:
                            "gate product -1/max_i mean_t ln f_i,t (triangles). A bias whose fit is "
                            "uninformative (R^2 < 0.5 or a rate interval reaching 0) is marked, "
                            "not plotted")
+
+
+def rates_table(summary: Summary, out) -> None:
+    """Decay rate and timescale per model, with the naive timescale and the ratio."""
+    rates = summary.tables["rates"]
     out.table("rates", rates[["model", "rate", "rate_ci_low", "rate_ci_high", "r_squared",
                               "timescale", "timescale_ci_low", "timescale_ci_high",
                               "naive_timescale", "ratio", "ratio_ci_low", "ratio_ci_high",
@@ -367,4 +389,3 @@ def render(frame: pd.DataFrame, out) -> None:
                           "timescale (steps; blank where the fit is uninformative: mean R^2 "
                           f"< {MIN_R2} or a rate interval reaching 0), the naive -1/ln "
                           "sigma(b) and their ratio, 95% CI over seeds")
-    out.summary(summary)
