@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gradflow.report.claims import Claim, fmt, matches
+from gradflow.report.claims import Claim, Verdict, fmt, matches
 
 
 def first_crossing(gains: np.ndarray, rates: np.ndarray) -> float:
@@ -47,7 +47,8 @@ def all_match(name: str, statement: str, cells: pd.DataFrame, margin: float, *,
                 f"{n_fail} outside it; largest gap at {worst.label}: {what} "
                 f"{fmt(worst.estimate)} [{fmt(worst.low)}, {fmt(worst.high)}], predicted "
                 f"{fmt(worst.predicted)}")
-    verdict = ("fails" if n_fail else "holds" if n_hold == len(cells) else "inconclusive")
+    verdict: Verdict = ("fails" if n_fail else "holds" if n_hold == len(cells)
+                        else "inconclusive")
     return Claim(name, statement, verdict, evidence)
 
 

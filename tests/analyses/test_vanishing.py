@@ -72,12 +72,13 @@ def test_run_gives_the_expected_columns(vanishing):
     config = {"init": "orthogonal", "input_variance": 0.25, "gain": 1.5, "seed": 0,
               "phase_hidden": 8, "sizes": [4, 8], "size_gains": [1.5], "warmup": 5,
               "length": 12}
-    frame = pd.DataFrame(vanishing.run(config))
+    frame = pd.DataFrame(vanishing.run(vanishing.Config(**config)))
     assert list(frame.columns) == COLUMNS[9:]
     assert frame.hidden.tolist() == [4, 8]
     assert np.isfinite(frame.rate).all() and (frame.q > 0).all()
     # Off the finite-N gains only the phase-diagram size runs.
-    assert [r["hidden"] for r in vanishing.run({**config, "gain": 0.5})] == [8]
+    assert [r["hidden"] for r in vanishing.run(vanishing.Config(**{**config, "gain": 0.5}))] \
+        == [8]
 
 
 def test_runs_are_reproducible_and_the_input_is_controlled(vanishing):
@@ -168,3 +169,24 @@ def test_render_writes_figures_tables_and_claims(vanishing, tmp_path):
     names = {p.name for p in (tmp_path / "figures").iterdir()}
     assert {"vanishing-phase-page.png", "vanishing-sizes-page.png"} <= names
     assert len(section.claims) == 8 and "holds" in section.markdown()
+
+
+def test_claims_carry_their_sentences_in_one_paragraph(vanishing):
+    """Every claim is written (its group declared), in the order of the claims, as one
+    paragraph that ends by pointing at the claims table; the sentence follows the verdict."""
+    from gradflow.report.layout import paragraphs
+
+    holds = vanishing.summarize(synthetic(spectral))
+    assert [g.key for g in holds.groups] == ["mean_field_gaussian", "mean_field_orthogonal",
+                                             "subcritical", "input"]
+    assert all(c.sentence and c.group for c in holds.claims.values())
+    (text,) = paragraphs(holds.claims.values(), holds.groups)
+    assert text.startswith("With gaussian W_hh the measured rates agree with mean field")
+    assert text.endswith("explodes only at larger gain. The claims below give the evidence "
+                         "of each sentence.")
+    fails = vanishing.summarize(synthetic(lambda g, s2: mean_field(g, 1.0 - s2)))
+    (text,) = paragraphs(fails.claims.values(), fails.groups)
+    assert "Input does not raise the measured critical gain. The claims below" in text
+    few = vanishing.summarize(synthetic(mean_field, seeds=1))
+    assert (few.claims["critical_gain_matches_gaussian"].sentence
+            == "Whether its critical gains match g*(s_in^2) cannot be decided.")
