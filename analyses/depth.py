@@ -13,6 +13,9 @@ across time). The mean-field prediction of the per-layer factor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +25,8 @@ from gradflow.diagnostics.theory_depth import stack_prediction
 from gradflow.norms import vector_norm
 from gradflow.report import mean_ci
 from gradflow.report import summarize as group_ci
-from gradflow.report.claims import Summary, below, exceeds, fmt, matches
+from gradflow.report.claims import Says, Summary, below, exceeds, fmt, matches
+from gradflow.report.layout import Group
 from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Across depth: residual, dense and highway connections"
@@ -38,6 +42,19 @@ ORDER = 40
 
 CELLS = ["rnn", "lstm", "gru"]
 CONNECTIONS = ["none", "residual", "dense", "highway"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One stack at initialization: its cell, the connection between layers, its depth
+    and the seed."""
+
+    cell: str
+    connection: str
+    layers: int
+    seed: int
+
+
 GRID = {"cell": CELLS, "connection": CONNECTIONS, "layers": [1, 2, 4, 6, 8],
         "seed": list(range(12))}
 QUICK_GRID = {"cell": ["rnn", "gru"], "connection": ["none", "residual"], "layers": [1, 4],
@@ -55,7 +72,7 @@ def _norm(a: np.ndarray) -> float:
     return float(vector_norm(a, axis=None))
 
 
-def run(config: dict) -> list[dict]:
+def run(config: Config) -> list[dict]:
     """One stack at initialization: gradient norms at the bottom and the depth Jacobians'
     singular values.
 
@@ -64,8 +81,7 @@ def run(config: dict) -> list[dict]:
     curves start from one shared point. Layer 0's parameters, the input and the readout
     are drawn first from the seed, so they are the same at every depth (paired ratios).
     """
-    cell, connection, L, seed = (config["cell"], config["connection"], config["layers"],
-                                 config["seed"])
+    cell, connection, L, seed = config.cell, config.connection, config.layers, config.seed
     net = gradflow.Network(cell, INPUT_SIZE, HIDDEN, num_layers=L,
                            connection=connection if L > 1 else "none")
     params = net.init(seed, carry_bias=CARRY_BIAS)
@@ -97,6 +113,8 @@ def _ordered(frame: pd.DataFrame, column: str, order: list[str]) -> list[str]:
     return [c for c in order if c in set(frame[column])]
 
 
+# ---- summarize ---------------------------------------------------------------------
+
 def summarize(frame: pd.DataFrame) -> Summary:
     """Tables ``curves``, ``ratios``, ``jacobians``; a ``matches`` claim per cell and
     connection (measured per-layer factor vs mean field) and the loss/keep claims."""
@@ -105,8 +123,29 @@ def summarize(frame: pd.DataFrame) -> Summary:
     cells, conns = _ordered(runs, "cell", CELLS), _ordered(runs, "connection", CONNECTIONS)
     depths = sorted(int(d) for d in runs.layers.unique())
     shallow, deep = min(depths), max(depths)
+    s.tables["curves"] = _curves(runs, shallow)
+    ratios = _ratios(runs, cells, conns, shallow, deep)
+    dj = frame[(frame.kind == "depth_jacobian") & (frame.layers == deep)]
+    jac = (dj.groupby(["cell", "connection"], as_index=False)[["sv_max", "sv_median", "sv_min"]]
+           .mean() if len(dj) else pd.DataFrame(columns=["cell", "connection", "sv_max",
+                                                          "sv_median", "sv_min"]))
+    sat = runs[runs.layers == deep].groupby(["cell", "connection"], as_index=False)[
+        ["carry", "saturation"]].mean()
+    ratios = ratios.merge(jac, on=["cell", "connection"], how="left").merge(
+        sat, on=["cell", "connection"], how="left")
+    s.tables["ratios"] = ratios
+    s.tables["jacobians"] = jac
+    _claims(s, ratios, shallow, deep)
+    s.group(Group("mean_field"))
+    s.group(Group("independent_steps"))
+    for cell in cells:
+        s.group(Group(f"plain_{cell}", new_paragraph=True))
+        s.group(Group(f"residual_{cell}", new_paragraph=True))
+    return s
 
-    # Geometric means over seeds vs depth, with the mean-field curve from the 1-layer point.
+
+def _curves(runs: pd.DataFrame, shallow: int) -> pd.DataFrame:
+    """Geometric means over seeds vs depth, with the mean-field curve from the 1-layer point."""
     curves = group_ci(runs.assign(log10=np.log10(runs.first_layer_grad)),
                       ["cell", "connection", "layers"], "log10")
     for col in ("mean", "ci_low", "ci_high"):
@@ -119,9 +158,12 @@ def summarize(frame: pd.DataFrame) -> Summary:
         / stack_prediction(r.cell, r.connection, shallow, hidden_size=HIDDEN,
                            carry_bias=CARRY_BIAS).ratio
         for r in curves.itertuples()]
-    s.tables["curves"] = curves.rename(columns={"mean": "geo_mean"})
+    return curves.rename(columns={"mean": "geo_mean"})
 
-    # Paired deep/shallow ratios per seed -> per-layer factor with its t-interval (log).
+
+def _ratios(runs: pd.DataFrame, cells: list[str], conns: list[str], shallow: int,
+            deep: int) -> pd.DataFrame:
+    """Paired deep/shallow ratios per seed -> per-layer factor with its t-interval (log)."""
     rows = []
     pivot = runs.pivot_table(index=["cell", "connection", "seed"], columns="layers",
                              values=["first_layer_grad", "input_grad"])
@@ -129,84 +171,162 @@ def summarize(frame: pd.DataFrame) -> Summary:
         for conn in conns:
             if deep == shallow or (cell, conn) not in pivot.index.droplevel("seed"):
                 continue
-            g = pivot.loc[(cell, conn)]
-            log_w = np.log10(g[("first_layer_grad", deep)] / g[("first_layer_grad", shallow)])
-            log_x = np.log10(g[("input_grad", deep)] / g[("input_grad", shallow)])
-            m, lo, hi = mean_ci(log_w.to_numpy())
-            mx, lox, hix = mean_ci(log_x.to_numpy())
-            k = deep - shallow
-            pred, white = (
-                stack_prediction(cell, conn, deep, hidden_size=HIDDEN, carry_bias=CARRY_BIAS,
-                                 coherent=coherent).ratio
-                / stack_prediction(cell, conn, shallow, hidden_size=HIDDEN,
-                                   carry_bias=CARRY_BIAS, coherent=coherent).ratio
-                for coherent in (True, False))
-            rows.append({"cell": cell, "connection": conn, "seeds": int(np.isfinite(log_w).sum()),
-                         "ratio": 10 ** m, "ratio_ci_low": 10 ** lo, "ratio_ci_high": 10 ** hi,
-                         "ratio_input": 10 ** mx, "ratio_input_ci_low": 10 ** lox,
-                         "ratio_input_ci_high": 10 ** hix,
-                         "per_layer": 10 ** (m / k), "per_layer_ci_low": 10 ** (lo / k),
-                         "per_layer_ci_high": 10 ** (hi / k),
-                         "predicted_ratio": pred, "predicted_per_layer": pred ** (1 / k),
-                         "white_per_layer": white ** (1 / k)})
-    ratios = pd.DataFrame(rows, columns=[
+            rows.append(_ratio_row(pivot.loc[(cell, conn)], cell, conn, shallow, deep))
+    return pd.DataFrame(rows, columns=[
         "cell", "connection", "seeds", "ratio", "ratio_ci_low", "ratio_ci_high", "ratio_input",
         "ratio_input_ci_low", "ratio_input_ci_high", "per_layer", "per_layer_ci_low",
         "per_layer_ci_high", "predicted_ratio", "predicted_per_layer", "white_per_layer"])
-    dj = frame[(frame.kind == "depth_jacobian") & (frame.layers == deep)]
-    jac = (dj.groupby(["cell", "connection"], as_index=False)[["sv_max", "sv_median", "sv_min"]]
-           .mean() if len(dj) else pd.DataFrame(columns=["cell", "connection", "sv_max",
-                                                          "sv_median", "sv_min"]))
-    sat = runs[runs.layers == deep].groupby(["cell", "connection"], as_index=False)[
-        ["carry", "saturation"]].mean()
-    ratios = ratios.merge(jac, on=["cell", "connection"], how="left").merge(
-        sat, on=["cell", "connection"], how="left")
-    s.tables["ratios"] = ratios
-    s.tables["jacobians"] = jac
 
+
+def _ratio_row(g: pd.DataFrame, cell: str, conn: str, shallow: int,
+               deep: int) -> dict[str, Any]:
+    """One cell and connection's row of the ratios table (``g``: its runs by seed)."""
+    log_w = np.log10(g[("first_layer_grad", deep)] / g[("first_layer_grad", shallow)])
+    log_x = np.log10(g[("input_grad", deep)] / g[("input_grad", shallow)])
+    m, lo, hi = mean_ci(log_w.to_numpy())
+    mx, lox, hix = mean_ci(log_x.to_numpy())
+    k = deep - shallow
+    pred, white = (
+        stack_prediction(cell, conn, deep, hidden_size=HIDDEN, carry_bias=CARRY_BIAS,
+                         coherent=coherent).ratio
+        / stack_prediction(cell, conn, shallow, hidden_size=HIDDEN,
+                           carry_bias=CARRY_BIAS, coherent=coherent).ratio
+        for coherent in (True, False))
+    return {"cell": cell, "connection": conn, "seeds": int(np.isfinite(log_w).sum()),
+            "ratio": 10 ** m, "ratio_ci_low": 10 ** lo, "ratio_ci_high": 10 ** hi,
+            "ratio_input": 10 ** mx, "ratio_input_ci_low": 10 ** lox,
+            "ratio_input_ci_high": 10 ** hix,
+            "per_layer": 10 ** (m / k), "per_layer_ci_low": 10 ** (lo / k),
+            "per_layer_ci_high": 10 ** (hi / k),
+            "predicted_ratio": pred, "predicted_per_layer": pred ** (1 / k),
+            "white_per_layer": white ** (1 / k)}
+
+
+def _says(prefix: str, evidence: str, **text: str) -> Says:
+    """A claim's sentences: ``prefix``, the verdict's text, then its evidence."""
+    return Says(**{v: f"{prefix}{t} ({evidence})." for v, t in text.items()})
+
+
+def _claims(s: Summary, ratios: pd.DataFrame, shallow: int, deep: int) -> None:
+    """Every cell and connection against mean field; then, per cell, the simpler mean field
+    (plain stacks), the loss without connections and the keep with residual ones."""
     for r in ratios.itertuples():
-        s.claim(matches(
+        c = matches(
             f"{r.cell}_{r.connection}_matches_mean_field",
             f"{r.cell}, {r.connection}: the per-layer factor of ||dL/dW_ih^0|| ({shallow} to "
             f"{deep} layers) matches the mean-field prediction within {MARGIN:.0%}",
             r.per_layer, r.per_layer_ci_low, r.per_layer_ci_high, r.predicted_per_layer,
-            MARGIN * r.predicted_per_layer, what=f"per layer (n = {r.seeds})"))
+            MARGIN * r.predicted_per_layer, what=f"per layer (n = {r.seeds})")
+        s.claim(c.reads(_says(
+            f"- {r.cell}, {r.connection}: ", c.evidence,
+            holds="the mean-field factor predicts the measured one within the margin",
+            fails="the mean-field factor misses the measured one by more than the margin",
+            inconclusive="too wide an interval, or too close to the margin, to decide"),
+            group="mean_field"))
     for r in ratios.itertuples():
         if r.connection == "none":
-            s.claim(matches(
-                f"{r.cell}_none_matches_independent_steps",
-                f"{r.cell}, none: the per-layer factor matches, within {MARGIN:.0%}, the "
-                f"mean field that adds successive steps' adjoints as if independent",
-                r.per_layer, r.per_layer_ci_low, r.per_layer_ci_high, r.white_per_layer,
-                MARGIN * r.white_per_layer, what=f"per layer (n = {r.seeds})"))
-            s.claim(below(
-                f"{r.cell}_plain_loses",
-                f"{r.cell} without connections: the first layer's gradient at {deep} layers "
-                f"is below {LOSES:g} x that of one layer",
-                r.ratio, r.ratio_ci_low, r.ratio_ci_high, LOSES, what="ratio"))
+            _plain_claims(s, r, deep)
         if r.connection == "residual":
-            s.claim(exceeds(
+            c = exceeds(
                 f"{r.cell}_residual_keeps",
                 f"{r.cell} with residual connections: the first layer's gradient at {deep} "
                 f"layers is above {KEEPS:g} x that of one layer",
-                r.ratio, r.ratio_ci_low, r.ratio_ci_high, KEEPS, what="ratio"))
+                r.ratio, r.ratio_ci_low, r.ratio_ci_high, KEEPS, what="ratio")
+            s.claim(c.reads(_says(
+                "", c.evidence,
+                holds=f"With residual connections the {r.cell}'s first layer keeps more "
+                      f"than {KEEPS:g} of its one-layer gradient",
+                fails=f"Even with residual connections the {r.cell}'s first layer keeps "
+                      f"less than {KEEPS:g} of its one-layer gradient",
+                inconclusive=f"Whether residual connections keep half of the {r.cell}'s "
+                             f"gradient is not decided"), group=f"residual_{r.cell}"))
         if np.isfinite(r.ratio_ci_low) and np.isfinite(r.ratio_ci_high):
             s.number(f"Ratio{r.cell.capitalize()}{r.connection.capitalize()}", r.ratio,
                      f"{r.cell}, {r.connection}: ||dL/dW_ih^0|| at {deep} layers / at "
                      f"{shallow} (geometric mean over seeds)",
                      low=r.ratio_ci_low, high=r.ratio_ci_high)
-    return s
 
 
-def render(frame: pd.DataFrame, out) -> None:
+def _plain_claims(s: Summary, r: Any, deep: int) -> None:
+    """A plain stack (row ``r`` of the ratios): the independent-steps mean field, and the
+    loss of an order of magnitude over the stack."""
+    c = matches(
+        f"{r.cell}_none_matches_independent_steps",
+        f"{r.cell}, none: the per-layer factor matches, within {MARGIN:.0%}, the "
+        f"mean field that adds successive steps' adjoints as if independent",
+        r.per_layer, r.per_layer_ci_low, r.per_layer_ci_high, r.white_per_layer,
+        MARGIN * r.white_per_layer, what=f"per layer (n = {r.seeds})")
+    s.claim(c.reads(_says(
+        f"- {r.cell}: ", c.evidence,
+        holds="adding successive steps as if independent predicts it too",
+        fails="adding successive steps as if independent misses it: the "
+              "correlation across time that a gate's mean path carries matters",
+        inconclusive="undecided whether adding steps as if independent predicts it"),
+        group="independent_steps"))
+    c = below(
+        f"{r.cell}_plain_loses",
+        f"{r.cell} without connections: the first layer's gradient at {deep} layers "
+        f"is below {LOSES:g} x that of one layer",
+        r.ratio, r.ratio_ci_low, r.ratio_ci_high, LOSES, what="ratio")
+    s.claim(c.reads(_says(
+        "", c.evidence,
+        holds=f"Without connections, the {r.cell}'s first layer keeps less than "
+              f"{LOSES:g} of its one-layer gradient at {deep} layers",
+        fails=f"Without connections, the {r.cell}'s first layer keeps more than "
+              f"{LOSES:g} of its one-layer gradient at {deep} layers",
+        inconclusive=f"Whether the {r.cell} without connections loses an order "
+                     f"of magnitude over {deep} layers is not decided"),
+        group=f"plain_{r.cell}"))
+
+
+# ---- render ------------------------------------------------------------------------
+
+#: The groups written as a Markdown list under an introduction (which states no result).
+#: The layout writes a group as one paragraph of sentences joined by spaces; a list is not
+#: among its forms, so :func:`claim_list` writes these from the claims' own sentences.
+LISTS = {
+    "mean_field": "Mean field against measurement, per cell and connection (the prediction "
+                  "tracks each adjoint's spectrum over time: a gate's mean carries it "
+                  "coherently, fluctuations and random weights add it incoherently):",
+    "independent_steps": "Without connections, against the simpler mean field that treats "
+                         "successive steps' adjoints as independent:"}
+
+
+def render(frame: pd.DataFrame, out: Any) -> None:
+    """Three figures, the ratios table, then the claims (their prose) and a closing note."""
     summary = summarize(frame)
-    curves, ratios, jac = (summary.tables[k] for k in ("curves", "ratios", "jacobians"))
-    runs = frame[frame.kind == "summary"]
-    cells, conns = _ordered(runs, "cell", CELLS), _ordered(runs, "connection", CONNECTIONS)
-    depths = sorted(int(d) for d in runs.layers.unique())
-    deep, shallow = max(depths), min(depths)
+    gradient_vs_depth_figure(summary, out)
+    theory_vs_measured_figure(summary, out)
+    depth_jacobians_figure(summary, out)
+    ratios_table(summary, out)
+    for key in LISTS:
+        claim_list(summary, out, key)
+    out.summary(summary)
+    out.text(f"These are statements about initialization only; whether the kept gradient "
+             f"helps training is not tested here. (Margin: {fmt(MARGIN)} of the predicted "
+             f"factor, fixed before the comparison.)")
 
-    # Figure 1: the first layer's gradient vs depth with the mean-field curve.
+
+def claim_list(summary: Summary, out: Any, key: str) -> None:
+    """The sentences of group ``key`` as a Markdown list under ``LISTS[key]``; the group
+    is then written (``out.summary`` does not write it again)."""
+    items = [c.sentence for c in summary.claims.values() if c.group == key and c.sentence]
+    if items:
+        out.text(LISTS[key] + "\n\n" + "\n".join(items))
+    out.written_groups.add(key)
+
+
+def _axes(summary: Summary) -> tuple[list[str], list[str], list[int]]:
+    """The cells, connections and depths measured (in the grid's order)."""
+    curves = summary.tables["curves"]
+    return (_ordered(curves, "cell", CELLS), _ordered(curves, "connection", CONNECTIONS),
+            sorted(int(d) for d in curves.layers.unique()))
+
+
+def gradient_vs_depth_figure(summary: Summary, out: Any) -> None:
+    """The first layer's gradient vs depth with the mean-field curve."""
+    curves = summary.tables["curves"]
+    cells, conns, depths = _axes(summary)
     fig, axes = new_figure("page", 2.4, ncols=len(cells), sharey=True, squeeze=False)
     for col, cell in enumerate(cells):
         ax = axes[0, col]
@@ -237,125 +357,92 @@ def render(frame: pd.DataFrame, out) -> None:
                            f"one-layer point; at one layer all connections are the same "
                            f"plain layer")
 
-    # Figure 2: measured per-layer factor against its prediction, with the margin.
-    if len(ratios):
-        fig, ax = new_figure("column", 2.6)
-        lim = [0.9 * min(ratios.predicted_per_layer.min(), ratios.per_layer_ci_low.min(),
-                         ratios.white_per_layer.min()),
-               1.1 * max(ratios.predicted_per_layer.max(), ratios.per_layer_ci_high.max())]
-        xs = np.linspace(*lim, 50)
-        ax.fill_between(xs, xs * (1 - MARGIN), xs * (1 + MARGIN), color="0.9",
-                        label=rf"$\pm{MARGIN:.0%}$".replace("%", r"\%"))
-        ax.plot(xs, xs, color="black", lw=0.7)
-        for r in ratios.itertuples():
-            marker, _ = CONNECTION_STYLE[r.connection]
-            ax.errorbar([r.predicted_per_layer], [r.per_layer],
-                        yerr=[[r.per_layer - r.per_layer_ci_low],
-                              [r.per_layer_ci_high - r.per_layer]],
-                        marker=marker, color=CELL_COLORS[r.cell], capsize=2, markersize=4,
-                        ls="none", label=f"{r.cell} {r.connection}")
-            if r.connection == "none":
-                ax.plot([r.white_per_layer], [r.per_layer], marker=marker, mfc="none",
-                        color=CELL_COLORS[r.cell], ls="none", markersize=4)
-        ax.plot([], [], "o", mfc="none", color="grey", ls="none",
-                label="indep. steps (plain)")
-        ax.set_xlim(lim)
-        ax.set_ylim(lim)
-        ax.set_xlabel("mean-field per-layer factor")
-        ax.set_ylabel("measured per-layer factor")
-        ax.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        out.figure("theory_vs_measured", fig, ratios,
-                   caption="Per-layer factor of the first layer's gradient: measured (95% CI "
-                           "over seeds) against the mean-field prediction, with the margin.",
-                   description=f"Per-layer factor (ratio {deep}/{shallow} layers)^(1/"
-                               f"{deep - shallow}) of ||dL/dW_ih^0||, measured (geometric "
-                               f"mean over seeds, 95% t-interval on the log scale) vs the "
-                               f"mean-field prediction (filled); open markers, plain "
-                               f"stacks: the mean field that adds successive steps as if "
-                               f"independent; grey band: the stated margin of {MARGIN:.0%}")
 
-    # Figure 3: depth Jacobians' singular values.
-    if len(jac):
-        fig, ax = new_figure("column", 2.4)
-        width = 0.8 / len(cells)
-        for i, cell in enumerate(cells):
-            g = jac[jac.cell == cell].set_index("connection").reindex(conns)
-            pos = np.arange(len(conns)) + (i - (len(cells) - 1) / 2) * width
-            ax.vlines(pos, g.sv_min, g.sv_max, color=CELL_COLORS[cell], lw=2, label=cell)
-            ax.plot(pos, g.sv_median, "o", color=CELL_COLORS[cell], markersize=5)
-        ax.axhline(1.0, color="black", lw=0.7, ls="--")
-        ax.set_yscale("log")
-        ax.set_xticks(np.arange(len(conns)), conns)
-        ax.set_ylabel(r"singular values of $\partial y^l/\partial u^l$")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        out.figure("depth_jacobians", fig, jac,
-                   caption=rf"Singular values of the depth Jacobians $\partial y^l/\partial "
-                           rf"u^l$ of the {deep}-layer stacks, per connection.",
-                   description=f"Singular values of the per-layer depth Jacobians dy^l/du^l "
-                               f"of the {deep}-layer stacks (layers 1..{deep - 1}, every "
-                               f"step, {SV_SEQUENCES} sequences per seed): bar from the mean "
-                               f"smallest to the mean largest, dot at the mean median")
-
-    if len(ratios):
-        out.table("depth_ratios", ratios,
-                  caption=f"Gradient at the bottom of a {deep}-layer stack relative to "
-                          f"{shallow} layer(s), per-layer factor and its mean-field value.",
-                  columns={"cell": "cell", "connection": "connection",
-                           "ratio": r"ratio, $W_{ih}^{0}$", "per_layer": "per layer",
-                           "predicted_per_layer": "mean field",
-                           "white_per_layer": "indep. steps"},
-                  description="Geometric mean over seeds with a 95% t-interval on the log "
-                              "scale, paired by seed; the mean-field per-layer factor; the "
-                              "depth Jacobians' median singular value; the highway carry "
-                              "1-T; the fraction of saturated units |h| > 0.99")
-    out.summary(summary)
-
-    # Prose, chosen by the verdicts.
-    claims = summary.claims
-    lines = []
+def theory_vs_measured_figure(summary: Summary, out: Any) -> None:
+    """The measured per-layer factor against its prediction, with the margin."""
+    ratios = summary.tables["ratios"]
+    if not len(ratios):
+        return
+    _, _, depths = _axes(summary)
+    shallow, deep = min(depths), max(depths)
+    fig, ax = new_figure("column", 2.6)
+    lim = [0.9 * min(ratios.predicted_per_layer.min(), ratios.per_layer_ci_low.min(),
+                     ratios.white_per_layer.min()),
+           1.1 * max(ratios.predicted_per_layer.max(), ratios.per_layer_ci_high.max())]
+    xs = np.linspace(lim[0], lim[1], 50)
+    ax.fill_between(xs, xs * (1 - MARGIN), xs * (1 + MARGIN), color="0.9",
+                    label=rf"$\pm{MARGIN:.0%}$".replace("%", r"\%"))
+    ax.plot(xs, xs, color="black", lw=0.7)
     for r in ratios.itertuples():
-        c = claims[f"{r.cell}_{r.connection}_matches_mean_field"]
-        lines.append(f"- {r.cell}, {r.connection}: " + c.choose(
-            holds="the mean-field factor predicts the measured one within the margin",
-            fails="the mean-field factor misses the measured one by more than the margin",
-            inconclusive="too wide an interval, or too close to the margin, to decide")
-            + f" ({c.evidence}).")
-    if lines:
-        out.text("Mean field against measurement, per cell and connection (the prediction "
-                 "tracks each adjoint's spectrum over time: a gate's mean carries it "
-                 "coherently, fluctuations and random weights add it incoherently):\n\n"
-                 + "\n".join(lines))
-    white = []
-    for cell in cells:
-        c = claims.get(f"{cell}_none_matches_independent_steps")
-        if c is not None:
-            white.append(f"- {cell}: " + c.choose(
-                holds="adding successive steps as if independent predicts it too",
-                fails="adding successive steps as if independent misses it: the "
-                      "correlation across time that a gate's mean path carries matters",
-                inconclusive="undecided whether adding steps as if independent predicts it")
-                + f" ({c.evidence}).")
-    if white:
-        out.text("Without connections, against the simpler mean field that treats "
-                 "successive steps' adjoints as independent:\n\n" + "\n".join(white))
-    for cell in cells:
-        for name, text in ((f"{cell}_plain_loses", {
-                "holds": f"Without connections, the {cell}'s first layer keeps less than "
-                         f"{LOSES:g} of its one-layer gradient at {deep} layers",
-                "fails": f"Without connections, the {cell}'s first layer keeps more than "
-                         f"{LOSES:g} of its one-layer gradient at {deep} layers",
-                "inconclusive": f"Whether the {cell} without connections loses an order "
-                                f"of magnitude over {deep} layers is not decided"}),
-                (f"{cell}_residual_keeps", {
-                "holds": f"With residual connections the {cell}'s first layer keeps more "
-                         f"than {KEEPS:g} of its one-layer gradient",
-                "fails": f"Even with residual connections the {cell}'s first layer keeps "
-                         f"less than {KEEPS:g} of its one-layer gradient",
-                "inconclusive": f"Whether residual connections keep half of the {cell}'s "
-                                f"gradient is not decided"})):
-            if name in claims:
-                c = claims[name]
-                out.text(c.choose(**text) + f" ({c.evidence}).")
-    out.text(f"These are statements about initialization only; whether the kept gradient "
-             f"helps training is not tested here. (Margin: {fmt(MARGIN)} of the predicted "
-             f"factor, fixed before the comparison.)")
+        marker, _ = CONNECTION_STYLE[r.connection]
+        ax.errorbar([r.predicted_per_layer], [r.per_layer],
+                    yerr=[[r.per_layer - r.per_layer_ci_low],
+                          [r.per_layer_ci_high - r.per_layer]],
+                    marker=marker, color=CELL_COLORS[r.cell], capsize=2, markersize=4,
+                    ls="none", label=f"{r.cell} {r.connection}")
+        if r.connection == "none":
+            ax.plot([r.white_per_layer], [r.per_layer], marker=marker, mfc="none",
+                    color=CELL_COLORS[r.cell], ls="none", markersize=4)
+    ax.plot([], [], "o", mfc="none", color="grey", ls="none",
+            label="indep. steps (plain)")
+    ax.set_xlim(lim)
+    ax.set_ylim(lim)
+    ax.set_xlabel("mean-field per-layer factor")
+    ax.set_ylabel("measured per-layer factor")
+    ax.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    out.figure("theory_vs_measured", fig, ratios,
+               caption="Per-layer factor of the first layer's gradient: measured (95% CI "
+                       "over seeds) against the mean-field prediction, with the margin.",
+               description=f"Per-layer factor (ratio {deep}/{shallow} layers)^(1/"
+                           f"{deep - shallow}) of ||dL/dW_ih^0||, measured (geometric "
+                           f"mean over seeds, 95% t-interval on the log scale) vs the "
+                           f"mean-field prediction (filled); open markers, plain "
+                           f"stacks: the mean field that adds successive steps as if "
+                           f"independent; grey band: the stated margin of {MARGIN:.0%}")
+
+
+def depth_jacobians_figure(summary: Summary, out: Any) -> None:
+    """The depth Jacobians' singular values of the deepest stacks, per connection."""
+    jac = summary.tables["jacobians"]
+    if not len(jac):
+        return
+    cells, conns, depths = _axes(summary)
+    deep = max(depths)
+    fig, ax = new_figure("column", 2.4)
+    width = 0.8 / len(cells)
+    for i, cell in enumerate(cells):
+        g = jac[jac.cell == cell].set_index("connection").reindex(conns)
+        pos = np.arange(len(conns)) + (i - (len(cells) - 1) / 2) * width
+        ax.vlines(pos, g.sv_min, g.sv_max, color=CELL_COLORS[cell], lw=2, label=cell)
+        ax.plot(pos, g.sv_median, "o", color=CELL_COLORS[cell], markersize=5)
+    ax.axhline(1.0, color="black", lw=0.7, ls="--")
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(conns)), conns)
+    ax.set_ylabel(r"singular values of $\partial y^l/\partial u^l$")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    out.figure("depth_jacobians", fig, jac,
+               caption=rf"Singular values of the depth Jacobians $\partial y^l/\partial "
+                       rf"u^l$ of the {deep}-layer stacks, per connection.",
+               description=f"Singular values of the per-layer depth Jacobians dy^l/du^l "
+                           f"of the {deep}-layer stacks (layers 1..{deep - 1}, every "
+                           f"step, {SV_SEQUENCES} sequences per seed): bar from the mean "
+                           f"smallest to the mean largest, dot at the mean median")
+
+
+def ratios_table(summary: Summary, out: Any) -> None:
+    """The deep/shallow ratios, per-layer factors and their mean-field values."""
+    ratios = summary.tables["ratios"]
+    if not len(ratios):
+        return
+    _, _, depths = _axes(summary)
+    out.table("depth_ratios", ratios,
+              caption=f"Gradient at the bottom of a {max(depths)}-layer stack relative to "
+                      f"{min(depths)} layer(s), per-layer factor and its mean-field value.",
+              columns={"cell": "cell", "connection": "connection",
+                       "ratio": r"ratio, $W_{ih}^{0}$", "per_layer": "per layer",
+                       "predicted_per_layer": "mean field",
+                       "white_per_layer": "indep. steps"},
+              description="Geometric mean over seeds with a 95% t-interval on the log "
+                          "scale, paired by seed; the mean-field per-layer factor; the "
+                          "depth Jacobians' median singular value; the highway carry "
+                          "1-T; the fraction of saturated units |h| > 0.99")

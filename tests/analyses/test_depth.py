@@ -68,7 +68,7 @@ def test_predicted_curve_in_table(analysis):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_run_tiny(analysis, cell):
     depth = analysis("depth")
-    rows = depth.run({"cell": cell, "connection": "highway", "layers": 2, "seed": 0})
+    rows = depth.run(depth.Config(cell=cell, connection="highway", layers=2, seed=0))
     frame = pd.DataFrame(rows)
     assert set(frame.kind) == {"summary", "depth_jacobian"}
     assert {"input_grad", "first_layer_grad", "carry", "saturation"} <= set(frame.columns)
@@ -81,3 +81,40 @@ def test_independent_steps_holds_for_rnn_fails_for_lstm(analysis):
     assert v["rnn_none_matches_independent_steps"] == "holds"
     assert v["lstm_none_matches_independent_steps"] == "fails"
     assert v["lstm_none_matches_mean_field"] == "holds"
+
+
+def test_claims_carry_their_sentences(analysis):
+    """Each claim's sentence follows its verdict and quotes its evidence; the mean-field
+    groups are list items, the loss and keep claims a paragraph each."""
+    from gradflow.report.layout import paragraphs
+
+    depth = analysis("depth")
+    good, bad = depth.summarize(_frame(depth)), depth.summarize(_frame(depth, scale=1.3))
+    c = good.claims["rnn_none_matches_mean_field"]
+    assert c.group == "mean_field"
+    assert c.sentence == (f"- rnn, none: the mean-field factor predicts the measured one "
+                          f"within the margin ({c.evidence}).")
+    assert bad.claims["rnn_none_matches_mean_field"].sentence.startswith(
+        "- rnn, none: the mean-field factor misses the measured one")
+    assert good.claims["rnn_plain_loses"].sentence.startswith(
+        "Without connections, the rnn's first layer keeps less than 0.1")
+    assert bad.claims["rnn_plain_loses"].sentence.startswith(
+        "Without connections, the rnn's first layer keeps more than 0.1")
+    assert good.claims["rnn_none_matches_independent_steps"].group == "independent_steps"
+    prose = [c for c in good.claims.values() if c.group not in depth.LISTS]
+    assert paragraphs(prose, good.groups) == [
+        good.claims["rnn_plain_loses"].sentence, good.claims["rnn_residual_keeps"].sentence]
+
+
+def test_render_writes_the_lists_once(analysis, tmp_path):
+    from gradflow.report.output import Section
+
+    depth = analysis("depth")
+    section = Section("depth", tmp_path)
+    depth.render(_frame(depth), section)
+    text = section.markdown()
+    assert text.count("- rnn, none: the mean-field factor predicts") == 1
+    assert text.count("- rnn: adding successive steps") == 1
+    assert ("(the prediction tracks each adjoint's spectrum over time: a gate's mean carries "
+            "it coherently, fluctuations and random weights add it incoherently):\n\n- rnn, "
+            "none: ") in text
