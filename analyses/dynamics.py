@@ -16,6 +16,8 @@ loss is below a tenth of the 1/6 baseline, as in the long-range analysis.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from _dynamics import KEEP_GATE, RUN_KEYS, TRACKED, detectable_shift, per_run, tracked
@@ -23,7 +25,17 @@ from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 import gradflow
 from gradflow.report import mean_ci, rate_ci
-from gradflow.report.claims import Summary, below, differ, exceeds, matches, proportion
+from gradflow.report.claims import (
+    Claim,
+    Says,
+    Summary,
+    below,
+    differ,
+    exceeds,
+    matches,
+    proportion,
+)
+from gradflow.report.layout import Group
 from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Training moves the dynamics: towards the critical line?"
@@ -38,6 +50,20 @@ ORDER = 35          # after the long-range analysis (30), on the same task
 
 CELLS = ("rnn", "gru", "lstm")
 LABELS = {"rnn": "tanh RNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run: a cell trained on the adding problem of ``length`` for ``steps`` steps,
+    its joint gradient norm clipped at ``clip`` (0: not clipped), at one seed."""
+
+    cell: str
+    clip: float
+    length: int
+    steps: int
+    seed: int
+
+
 GRID = {"cell": list(CELLS), "clip": [0.0, 1.0], "length": [25], "steps": [2000],
         "seed": list(range(16))}
 QUICK_GRID = {"cell": list(CELLS), "clip": [0.0, 1.0], "length": [10], "steps": [60],
@@ -55,13 +81,13 @@ QUANTITY_LABELS = {"rho": r"$\rho(W_{hh})$", "lambda_max": r"$\lambda_{\max}$ (n
 CRITICAL = {"rho": 1.0, "lambda_max": 0.0, "decay_rate": 0.0}
 
 
-def run(config: dict) -> list[dict]:
+def run(config: Config) -> list[dict]:
     """Train one model with the dynamics recorded; its trajectory, gates and outcome."""
     from gradflow.dynamics import measure_dynamics
     from gradflow.engine.heads import split_params
 
-    cell, clip, T, steps, seed = (config["cell"], config["clip"], config["length"],
-                                  config["steps"], config["seed"])
+    cell, clip, T, steps, seed = (config.cell, config.clip, config.length, config.steps,
+                                  config.seed)
     task = gradflow.tasks.AddingProblem(T)
     net = gradflow.Network(cell, task.input_size, HIDDEN, dtype="float32")
     hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=LR,
@@ -165,42 +191,96 @@ def _interval(values) -> tuple[float, float, float]:
     return mean_ci(np.asarray(values, dtype=np.float64))
 
 
+def _worded(claim: Claim, group: str, holds: str, fails: str, inconclusive: str, *,
+            before: str = "", after: str = "") -> Claim:
+    """``claim`` with its reader's sentence per verdict, ``before + words + after``, in
+    ``group``; ``{evidence}`` in ``after`` is the claim's evidence."""
+    tail = after.replace("{evidence}", claim.evidence)
+    return claim.reads(Says(holds=before + holds + tail, fails=before + fails + tail,
+                            inconclusive=before + inconclusive + tail), group=group)
+
+
+def _listed(i: int, n: int, lead: str, end: str = ".") -> tuple[str, str]:
+    """The ``before`` and ``after`` of item ``i`` of ``n`` in a sentence that lists one
+    claim per item, "LEAD a (evidence); b (evidence); c (evidence)END"."""
+    return (lead if i == 0 else ""), " ({evidence})" + (end if i == n - 1 else ";")
+
+
 def claim_rnn_critical(summary: Summary, runs: pd.DataFrame) -> None:
     """The tanh RNN: solved runs approach lambda_max = 0, nearer than unsolved ones; their
     W_hh ends with a spectral radius above 1 while the driven dynamics stay ordered."""
     rnn = runs[runs.cell == "rnn"]
     solved, failed = rnn[rnn.success], rnn[~rnn.success]
     mean, low, high = _interval(rnn.lambda_max_init)
-    summary.claim(matches(
+    summary.claim(_worded(matches(
         "rnn_init_mean_field",
         f"At initialization the tanh RNN's lambda_max matches the driven mean-field exponent "
         f"1/2 ln chi within {MF_MARGIN:g} nats/step.",
         mean, low, high, float(rnn.mean_field_lambda.mean()), MF_MARGIN,
-        what=f"mean lambda_max at init over {len(rnn)} runs"))
-    summary.claim(below(
+        what=f"mean lambda_max at init over {len(rnn)} runs"), "rnn_start",
+        before="Where the tanh RNN starts. ",
+        holds="At initialization its lambda_max agrees with the driven mean-field exponent "
+              "1/2 ln chi of its own weights and inputs",
+        fails="At initialization its lambda_max disagrees with the driven mean-field exponent "
+              "1/2 ln chi of its own weights and inputs",
+        inconclusive="Whether its lambda_max at initialization agrees with the driven "
+                     "mean-field exponent 1/2 ln chi is not settled",
+        after=" ({evidence}; gain^2 = H mean(W_hh^2), input variance mean((U x + b)^2) on "
+              "the probe; a mean-field value is the N -> infinity limit, here "
+              f"H = {HIDDEN})."))
+    summary.claim(_worded(below(
         "rnn_approaches_critical",
         "Training moves a tanh RNN that solves the task towards the critical line: "
         "|lambda_max| falls from initialization to the end.",
         *_interval(solved.lambda_toward_zero), 0.0,
-        what=f"mean change of |lambda_max| over {len(solved)} solved runs (nats/step)"))
+        what=f"mean change of |lambda_max| over {len(solved)} solved runs (nats/step)"),
+        "rnn_training", before="Where training takes it. ",
+        holds="Tanh RNN runs that solve the task move towards the critical line: "
+              "|lambda_max| falls during training",
+        fails="Tanh RNN runs that solve the task move away from the critical line: "
+              "|lambda_max| grows during training",
+        inconclusive="Whether tanh RNN runs that solve the task move towards the critical "
+                     "line is not settled by these runs", after=" ({evidence})."))
     summary.claim(proportion(
         "rnn_most_approach", "In most solved tanh RNN runs, lambda_max ends nearer 0 than "
         "it started.", int((solved.lambda_toward_zero < 0).sum()), len(solved), 0.5))
-    summary.claim(differ(
+    summary.claim(_worded(differ(
         "rnn_solved_nearer_critical",
         "Tanh RNN runs that solve the task end nearer the critical line (smaller "
         "|lambda_max|) than runs that do not.",
         solved.lambda_max_final.abs(), failed.lambda_max_final.abs(), alternative="less",
-        labels=("solved", "unsolved")))
-    summary.claim(exceeds(
+        labels=("solved", "unsolved")), "rnn_training",
+        holds="Solved runs also end nearer it than unsolved ones",
+        fails="Unsolved runs end nearer it than solved ones",
+        inconclusive="Whether solved runs end nearer it than unsolved ones is not settled",
+        after=" ({evidence}; the power table gives the shift this comparison could detect)."))
+    claim_rnn_trained(summary, solved)
+
+
+def claim_rnn_trained(summary: Summary, solved: pd.DataFrame) -> None:
+    """Solved tanh RNNs: W_hh's spectral radius ends above 1, the dynamics stay ordered."""
+    summary.claim(_worded(exceeds(
         "rnn_radius_above_one",
         "Solved tanh RNNs end with a spectral radius of W_hh above 1.",
-        *_interval(solved.rho_final), 1.0, what=f"mean rho over {len(solved)} solved runs"))
-    summary.claim(below(
+        *_interval(solved.rho_final), 1.0, what=f"mean rho over {len(solved)} solved runs"),
+        "rnn_training",
+        holds="Their W_hh ends with a spectral radius above 1 ",
+        fails="Their W_hh ends with a spectral radius at or below 1 ",
+        inconclusive="Whether their W_hh ends with a spectral radius above 1 is not settled ",
+        after="({evidence}),"))
+    summary.claim(_worded(below(
         "rnn_stays_ordered",
         "Solved tanh RNNs stay on the ordered side (lambda_max < 0) on the task's inputs.",
         *_interval(solved.lambda_max_final), 0.0,
-        what=f"mean final lambda_max over {len(solved)} solved runs (nats/step)"))
+        what=f"mean final lambda_max over {len(solved)} solved runs (nats/step)"),
+        "rnn_training",
+        holds="and lambda_max stays below 0: the linearization of W_hh at the zero state "
+              "would be unstable, yet on the trajectories that the task's inputs drive, the "
+              "dynamics stay ordered",
+        fails="and lambda_max ends above 0: the trained dynamics are chaotic on the "
+              "task's inputs",
+        inconclusive="and lambda_max ends too close to 0 to tell its side",
+        after=" ({evidence})."))
 
 
 def claim_gates(summary: Summary, runs: pd.DataFrame, length: int) -> None:
@@ -209,54 +289,90 @@ def claim_gates(summary: Summary, runs: pd.DataFrame, length: int) -> None:
     for cell, gate in (("lstm", "forget"), ("gru", "update")):
         solved = runs[(runs.cell == cell) & runs.success]
         reach = solved.unit_timescale_max_final >= length / 2
-        summary.claim(proportion(
+        summary.claim(_worded(proportion(
             f"{cell}_unit_reaches_horizon",
             f"In most solved {LABELS[cell]} runs, some unit's {gate} gate keeps its content "
             f"for at least half the horizon (timescale >= T/2 = {length / 2:g} steps).",
-            int(reach.sum()), len(solved), 0.5))
-        summary.claim(exceeds(
+            int(reach.sum()), len(solved), 0.5), f"{cell}_gate",
+            before=f"The {LABELS[cell]}'s {gate} gate against the horizon T = {length}. ",
+            holds=f"In most solved runs at least one unit's {gate} gate opens to half the "
+                  f"horizon or more",
+            fails=f"In most solved runs no unit's {gate} gate opens to half the horizon",
+            inconclusive=f"Whether a unit's {gate} gate opens to half the horizon is not "
+                         f"settled", after=" ({evidence});"))
+        summary.claim(_worded(exceeds(
             f"{cell}_median_reaches_horizon",
             f"The {gate} gate of the median {LABELS[cell]} unit opens to half the horizon: "
             f"its timescale ends above T/2 = {length / 2:g} steps in solved runs.",
             *_interval(solved.timescale_final), length / 2,
-            what=f"mean final median-unit timescale over {len(solved)} solved runs (steps)"))
+            what=f"mean final median-unit timescale over {len(solved)} solved runs (steps)"),
+            f"{cell}_gate",
+            holds="so does the median unit's",
+            fails="the median unit's does not: the long memory sits in a few units, not in "
+                  "the gate as a whole",
+            inconclusive="whether the median unit's does is not settled",
+            after=" ({evidence})."))
 
 
 def claim_near_critical(summary: Summary, runs: pd.DataFrame, length: int) -> None:
     """Per cell: solved runs end at the critical line on the task's scale, |lambda| <= 1/T
     (a gradient crossing the whole horizon changes by at most a factor e)."""
-    for cell in CELLS:
+    for i, cell in enumerate(CELLS):
         solved = runs[(runs.cell == cell) & runs.success]
-        summary.claim(matches(
+        before, after = _listed(i, len(CELLS), NEAR_CRITICAL_LEAD)
+        summary.claim(_worded(matches(
             f"near_critical_{cell}",
             f"Solved {LABELS[cell]} runs end at the critical line on the horizon's scale: "
             f"|lambda_max| <= 1/T = {1 / length:.3g} nats/step.",
             *_interval(solved.lambda_max_final), 0.0, 1.0 / length,
-            what=f"mean final lambda_max over {len(solved)} solved runs"))
+            what=f"mean final lambda_max over {len(solved)} solved runs"), "near_critical",
+            f"{LABELS[cell]} within it", f"{LABELS[cell]} outside it",
+            f"{LABELS[cell]} not settled", before=before, after=after))
 
 
 def claim_clip_and_decay(summary: Summary, runs: pd.DataFrame) -> None:
     """Per cell: clipping lowers the peak spectral radius; training slows the decay."""
-    for cell in CELLS:
+    cells = [cell for cell in CELLS if (runs.cell == cell).any()]
+    for i, cell in enumerate(cells):
         r = runs[runs.cell == cell]
-        if r.empty:
-            continue
         clipped, free = r[r["clip"] > 0], r[r["clip"] == 0]
-        summary.claim(differ(
+        before, after = _listed(i, len(cells), CLIP_LEAD, CLIP_END)
+        summary.claim(_worded(differ(
             f"clip_bounds_rho_{cell}",
             f"Clipping keeps the {LABELS[cell]}'s spectral radius lower: its peak over "
             f"training is smaller with clipping than without.",
             clipped.rho_peak, free.rho_peak, alternative="less", margin=RHO_MARGIN,
-            labels=("clipped", "unclipped")))
+            labels=("clipped", "unclipped")), "clipping",
+            f"clipping lowers the {LABELS[cell]}'s peak radius",
+            f"clipping does not lower the {LABELS[cell]}'s peak radius",
+            f"for the {LABELS[cell]} the effect of clipping on the peak radius is not settled",
+            before=before, after=after))
         solved = r[r.success]
         with np.errstate(invalid="ignore"):
             change = solved.decay_rate_final - solved.decay_rate_init
-        summary.claim(below(
+        before, after = _listed(i, len(cells), DECAY_LEAD)
+        summary.claim(_worded(below(
             f"decay_slows_{cell}",
             f"Training slows the decay of the gradient back in time in a {LABELS[cell]} "
             f"that solves the task.",
             *_interval(change), 0.0,
-            what=f"mean change of the decay rate over {len(solved)} solved runs (nats/step)"))
+            what=f"mean change of the decay rate over {len(solved)} solved runs (nats/step)"),
+            "decay", f"{LABELS[cell]}: slower", f"{LABELS[cell]}: not slower",
+            f"{LABELS[cell]}: not settled", before=before, after=after))
+
+
+NEAR_CRITICAL_LEAD = ("How close is close: solved runs within 1/T of lambda_max = 0 (a "
+                      "gradient crossing the whole horizon then changes by at most a "
+                      "factor e): ")
+CLIP_LEAD = "Clipping, under Adam (whose steps are normalized per parameter): "
+CLIP_END = (f". No difference is concluded only when the peak radii agree within "
+            f"+-{RHO_MARGIN:g} by TOST.")
+DECAY_LEAD = "Gradient decay back in time, at the end of solved runs compared with their start: "
+
+#: How the section's claims read, in this order: one paragraph per group.
+GROUPS = [Group(key, new_paragraph=True) for key in (
+    "rnn_start", "rnn_training", "near_critical", "lstm_gate", "gru_gate", "clipping",
+    "decay")]
 
 
 def summarize(frame: pd.DataFrame) -> Summary:
@@ -278,7 +394,15 @@ def summarize(frame: pd.DataFrame) -> Summary:
     claim_gates(summary, runs, length)
     claim_near_critical(summary, runs, length)
     claim_clip_and_decay(summary, runs)
+    summary.tables["power"] = power_table(summary, runs)
+    cite_numbers(summary, runs, length)
+    for group in GROUPS:
+        summary.group(group)
+    return summary
 
+
+def power_table(summary: Summary, runs: pd.DataFrame) -> pd.DataFrame:
+    """The shift each rank test detects with 80% power; cites the tanh RNN's."""
     rnn = runs[runs.cell == "rnn"]
     n_solved, n_failed = int(rnn.success.sum()), int((~rnn.success).sum())
     shift = detectable_shift(n_solved, n_failed)
@@ -291,11 +415,15 @@ def summarize(frame: pd.DataFrame) -> Summary:
                                  "n_b": int((r["clip"] == 0).sum()),
                                  "detectable_shift_sd": detectable_shift(
                                      int((r["clip"] > 0).sum()), int((r["clip"] == 0).sum()))}
-    summary.tables["power"] = power
     if np.isfinite(shift):
         summary.number("RnnDetectableShift", shift,
                        "shift (in standard deviations) the rank test between solved and "
                        "unsolved tanh RNN runs detects with 80% power", unit="SD")
+    return power
+
+
+def cite_numbers(summary: Summary, runs: pd.DataFrame, length: int) -> None:
+    """Solved fractions per cell, the LSTM's longest forget-gate timescale, T."""
     for cell in CELLS:
         r = runs[runs.cell == cell]
         if len(r):
@@ -309,7 +437,6 @@ def summarize(frame: pd.DataFrame) -> Summary:
                        f"median over solved LSTM runs of the longest forget-gate timescale "
                        f"among units (T = {length})", unit="steps")
     summary.number("LengthT", length, "sequence length of the adding problem", digits=4)
-    return summary
 
 
 # -------------------------------------------------------------------------------- render
@@ -399,21 +526,9 @@ def _phase_figure(runs: pd.DataFrame, out) -> None:
                            "initialization (small grey) and after training (coloured).")
 
 
-def render(frame: pd.DataFrame, out) -> None:
-    summary = summarize(frame)
-    runs, groups = summary.tables["runs"], summary.tables["groups"]
-    length = int(frame.length.iloc[0])
-    steps = int(frame.steps.iloc[0])
-    claims = summary.claims
-    out.text(f"Setup: the adding problem at T = {length}, {steps} Adam steps (lr {LR:g}, "
-             f"batch {BATCH}, hidden {HIDDEN}, float32), {runs.seed.nunique()} seeds per cell "
-             f"and clipping setting (none, or the joint norm clipped at 1). Every {EVERY} "
-             f"steps `train` records the spectral picture on a fixed probe batch of {PROBE} "
-             f"sequences; a run is solved when its test loss is below {SUCCESS:g} x the 1/6 "
-             f"baseline.")
-    _trajectory_figure(summary.tables["trajectory"], summary.tables["theory"], length, out)
-    _phase_figure(runs, out)
-    out.table("groups", groups,
+def groups_table_out(summary: Summary, length: int, out) -> None:
+    """Solved runs and the medians at initialization and at the end, per cell and clip."""
+    out.table("groups", summary.tables["groups"],
               caption=f"Adding problem, $T = {length}$: solved runs and the median of each "
                       f"tracked quantity at initialization and at the end, per cell and "
                       f"clipping.",
@@ -428,101 +543,36 @@ def render(frame: pd.DataFrame, out) -> None:
                           "(its peak over training is in the CSV); timescale: the median unit's "
                           "forget (LSTM) or update (GRU) gate timescale, longest unit: the "
                           "largest per-unit timescale at the end (steps).")
+
+
+def power_table_out(summary: Summary, out) -> None:
+    """The shift each rank test detects with 80% power."""
     out.table("power", summary.tables["power"],
               caption="Power of the rank tests: the shift (in standard deviations) each "
                       "comparison detects with 80% probability.",
               columns={"comparison": "comparison", "n_a": "runs (a)", "n_b": "runs (b)",
                        "detectable_shift_sd": "shift (SD)"})
 
-    _prose_rnn(claims, out)
-    _prose_gates(claims, length, out)
-    _prose_clip_decay(claims, out)
+
+def setup_text(frame: pd.DataFrame, summary: Summary) -> str:
+    """The setup paragraph (states no result)."""
+    length, steps = int(frame.length.iloc[0]), int(frame.steps.iloc[0])
+    return (f"Setup: the adding problem at T = {length}, {steps} Adam steps (lr {LR:g}, "
+            f"batch {BATCH}, hidden {HIDDEN}, float32), "
+            f"{summary.tables['runs'].seed.nunique()} seeds per cell "
+            f"and clipping setting (none, or the joint norm clipped at 1). Every {EVERY} "
+            f"steps `train` records the spectral picture on a fixed probe batch of {PROBE} "
+            f"sequences; a run is solved when its test loss is below {SUCCESS:g} x the 1/6 "
+            f"baseline.")
+
+
+def render(frame: pd.DataFrame, out) -> None:
+    """Draw the section: setup, two figures, two tables, then the claims (their prose)."""
+    summary = summarize(frame)
+    length = int(frame.length.iloc[0])
+    out.text(setup_text(frame, summary))
+    _trajectory_figure(summary.tables["trajectory"], summary.tables["theory"], length, out)
+    _phase_figure(summary.tables["runs"], out)
+    groups_table_out(summary, length, out)
+    power_table_out(summary, out)
     out.summary(summary)
-
-
-def _prose_rnn(claims: dict, out) -> None:
-    k = claims["rnn_init_mean_field"]
-    out.text("Where the tanh RNN starts. " + k.choose(
-        holds="At initialization its lambda_max agrees with the driven mean-field exponent "
-              "1/2 ln chi of its own weights and inputs",
-        fails="At initialization its lambda_max disagrees with the driven mean-field exponent "
-              "1/2 ln chi of its own weights and inputs",
-        inconclusive="Whether its lambda_max at initialization agrees with the driven "
-                     "mean-field exponent 1/2 ln chi is not settled") + f" ({k.evidence}; "
-             f"gain^2 = H mean(W_hh^2), input variance mean((U x + b)^2) on the probe; "
-             f"a mean-field value is the N -> infinity limit, here H = {HIDDEN}).")
-    c, d = claims["rnn_approaches_critical"], claims["rnn_solved_nearer_critical"]
-    r, o = claims["rnn_radius_above_one"], claims["rnn_stays_ordered"]
-    out.text("Where training takes it. " + c.choose(
-        holds="Tanh RNN runs that solve the task move towards the critical line: "
-              "|lambda_max| falls during training",
-        fails="Tanh RNN runs that solve the task move away from the critical line: "
-              "|lambda_max| grows during training",
-        inconclusive="Whether tanh RNN runs that solve the task move towards the critical "
-                     "line is not settled by these runs") + f" ({c.evidence}). " + d.choose(
-        holds="Solved runs also end nearer it than unsolved ones",
-        fails="Unsolved runs end nearer it than solved ones",
-        inconclusive="Whether solved runs end nearer it than unsolved ones is not settled")
-        + f" ({d.evidence}; the power table gives the shift this comparison could detect). "
-        + r.choose(holds="Their W_hh ends with a spectral radius above 1 ",
-                   fails="Their W_hh ends with a spectral radius at or below 1 ",
-                   inconclusive="Whether their W_hh ends with a spectral radius above 1 is "
-                                "not settled ")
-        + f"({r.evidence}), " + o.choose(
-            holds="and lambda_max stays below 0: the linearization of W_hh at the zero state "
-                  "would be unstable, yet on the trajectories that the task's inputs drive, the "
-                  "dynamics stay ordered",
-            fails="and lambda_max ends above 0: the trained dynamics are chaotic on the "
-                  "task's inputs",
-            inconclusive="and lambda_max ends too close to 0 to tell its side")
-        + f" ({o.evidence}).")
-    parts = []
-    for cell in CELLS:
-        k = claims[f"near_critical_{cell}"]
-        parts.append(f"{LABELS[cell]} " + k.choose(
-            holds="within it", fails="outside it", inconclusive="not settled")
-            + f" ({k.evidence})")
-    out.text("How close is close: solved runs within 1/T of lambda_max = 0 (a gradient "
-             "crossing the whole horizon then changes by at most a factor e): "
-             + "; ".join(parts) + ".")
-
-
-def _prose_gates(claims: dict, length: int, out) -> None:
-    for cell, gate in (("lstm", "forget"), ("gru", "update")):
-        c, m = claims[f"{cell}_unit_reaches_horizon"], claims[f"{cell}_median_reaches_horizon"]
-        out.text(f"The {LABELS[cell]}'s {gate} gate against the horizon T = {length}. "
-                 + c.choose(
-                     holds=f"In most solved runs at least one unit's {gate} gate opens to "
-                           f"half the horizon or more",
-                     fails=f"In most solved runs no unit's {gate} gate opens to half the "
-                           f"horizon",
-                     inconclusive=f"Whether a unit's {gate} gate opens to half the horizon "
-                                  f"is not settled")
-                 + f" ({c.evidence}); " + m.choose(
-                     holds="so does the median unit's",
-                     fails="the median unit's does not: the long memory sits in a few units, "
-                           "not in the gate as a whole",
-                     inconclusive="whether the median unit's does is not settled")
-                 + f" ({m.evidence}).")
-
-
-def _prose_clip_decay(claims: dict, out) -> None:
-    parts = []
-    for cell in [x for x in CELLS if f"clip_bounds_rho_{x}" in claims]:
-        k = claims[f"clip_bounds_rho_{cell}"]
-        parts.append(k.choose(
-            holds=f"clipping lowers the {LABELS[cell]}'s peak radius",
-            fails=f"clipping does not lower the {LABELS[cell]}'s peak radius",
-            inconclusive=f"for the {LABELS[cell]} the effect of clipping on the peak radius "
-                         f"is not settled") + f" ({k.evidence})")
-    out.text("Clipping, under Adam (whose steps are normalized per parameter): "
-             + "; ".join(parts) + f". No difference is concluded only when the peak radii "
-             f"agree within +-{RHO_MARGIN:g} by TOST.")
-    parts = []
-    for cell in [x for x in CELLS if f"decay_slows_{x}" in claims]:
-        k = claims[f"decay_slows_{cell}"]
-        parts.append(f"{LABELS[cell]}: " + k.choose(
-            holds="slower", fails="not slower", inconclusive="not settled")
-            + f" ({k.evidence})")
-    out.text("Gradient decay back in time, at the end of solved runs compared with their "
-             "start: " + "; ".join(parts) + ".")

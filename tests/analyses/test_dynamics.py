@@ -168,7 +168,7 @@ def test_render_writes_its_section(dynamics, tmp_path):
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_run_gives_the_columns_summarize_reads(dynamics, cell):
     config = {"cell": cell, "clip": 1.0, "length": 5, "steps": 3, "seed": 0}
-    rows = dynamics.run(config)
+    rows = dynamics.run(dynamics.Config(**config))
     frame = pd.DataFrame([{**config, **r} for r in rows])
     assert set(frame.kind) == ({"trajectory", "summary"} if cell == "rnn"
                                else {"trajectory", "unit", "summary"})
@@ -185,3 +185,32 @@ def test_run_gives_the_columns_summarize_reads(dynamics, cell):
         units = frame[(frame.kind == "unit") & (frame.when == "final")].timescale
         last = traj[(traj.step == 3) & (traj.quantity == "timescale_f")].value
         assert float(last.iloc[0]) == pytest.approx(float(np.median(units)), rel=1e-6)
+
+
+def test_claims_read_one_paragraph_per_group(dynamics):
+    """Each group is its own paragraph; a claim's sentence follows its verdict and quotes
+    its evidence; the per-cell lists read as one sentence; one claim is in the table only."""
+    from gradflow.report.layout import paragraphs
+
+    for frame, verdict in ((supporting_frame(), "holds"), (contradicting_frame(), "fails")):
+        summary = dynamics.summarize(frame)
+        text = paragraphs(summary.claims.values(), summary.groups)
+        assert [p.split(".")[0].split(":")[0] for p in text] == [
+            "Where the tanh RNN starts", "Where training takes it", "How close is close",
+            "The LSTM's forget gate against the horizon T = 20",
+            "The GRU's update gate against the horizon T = 20",
+            "Clipping, under Adam (whose steps are normalized per parameter)",
+            "Gradient decay back in time, at the end of solved runs compared with their start"]
+        for claim in summary.claims.values():
+            assert claim.verdict == verdict
+            if claim.name == "rnn_most_approach":
+                assert claim.sentence == "" and claim.group == ""
+            else:
+                assert f"({claim.evidence}" in claim.sentence
+                assert claim.sentence in " ".join(text)
+        near = "within it" if verdict == "holds" else "outside it"
+        assert f"tanh RNN {near} (" in text[2] and f"); GRU {near} (" in text[2]
+        assert text[2].endswith(").") and text[5].endswith("by TOST.")
+        assert "), and lambda_max " in text[1]
+        lowers = "clipping lowers" if verdict == "holds" else "clipping does not lower"
+        assert text[5].count(lowers) == 3
