@@ -1,9 +1,12 @@
 """analyses/clipping.py: summarize's claims on synthetic frames, and run() on a tiny config."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
-ARMS = ["sgd 0.05", "sgd 0.2", "clip 0.5x lr 0.2", "clip 10x lr 0.2"]
+ARMS = [(0.05, 0.0), (0.2, 0.0), (0.2, 0.5), (0.2, 10.0)]   # (lr, threshold multiple)
 BUDGET = 3000
 
 
@@ -31,8 +34,8 @@ def _frame(clip, *, clip_solve=(800, 1.0), sgd_solve=(2500, 0.3), best_sgd_solve
                 "clip 10x lr 0.2": _times(rng, *clip_solve, seeds)}
     rows = []
     for seed in range(seeds):
-        for arm in ARMS:
-            lr, multiple = clip.parse_arm(arm)
+        for lr, multiple in ARMS:
+            arm = clip.arm_label(lr, multiple)
             clipped = multiple > 0
             div = diverge and arm == "sgd 0.2"
             solved, step = outcomes[arm][0][seed], outcomes[arm][1][seed]
@@ -195,38 +198,63 @@ def test_profile_and_cliff(analysis):
     assert v["profile_grows_back_t30"] == "fails" and v["sgd_step_hits_cliff"] == "fails"
 
 
-def test_parse_cell(analysis):
+def test_arm_label(analysis):
     clip = analysis("clipping")
-    assert clip.parse_cell("learn/1.5/10/clip 2x lr 0.2") == ("learn", 1.5, 10,
-                                                              "clip 2x lr 0.2")
-    assert clip.parse_cell("anatomy/3/30") == ("anatomy", 3.0, 30, "sgd 0.1")
-    assert clip.parse_arm("clip 2x lr 0.2") == (0.2, 2.0)
+    assert clip.arm_label(0.1, 0.0) == "sgd 0.1"
+    assert clip.arm_label(0.2, 2.0) == "clip 2x lr 0.2"
+    assert clip.Cell("learn", 1.5, 10, 0.2, 0.5).arm == "clip 0.5x lr 0.2"
 
 
-def test_grid_cells_parse(analysis):
+def test_grid_configs_are_typed(analysis):
+    """Every cell of the grids becomes a Config with a typed Cell, as the report makes it
+    (a dict of the grid's values); the grid is the design, in its order."""
+    from gradflow.report.analyses import make_config
+    from gradflow.sweep import expand_grid
+
     clip = analysis("clipping")
-    for cell in clip.GRID["cell"] + clip.QUICK_GRID["cell"]:
-        part, gain, length, arm = clip.parse_cell(cell)
-        clip.parse_arm(arm)
+    for grid in (clip.GRID, clip.QUICK_GRID):
+        for config in expand_grid(grid):
+            c = make_config(clip.Config, config, Path("clipping.py"))
+            assert isinstance(c.cell, clip.Cell) and isinstance(c.seed, int)
+            if c.cell.part == "learn":
+                assert (c.cell.lr, c.cell.multiple) in clip.ARMS
+            else:
+                assert (c.cell.lr, c.cell.multiple) == (clip.ANATOMY_LR, 0.0)
+    cells = [clip.Cell(**c) for c in clip.GRID["cell"]]
+    assert len(cells) == len(clip.LEARN) * len(clip.ARMS) + len(clip.ANATOMY_LENGTHS)
+    assert cells[0] == clip.Cell("learn", 1.0, 10, 0.025)
+    assert cells[len(clip.ARMS) - 1] == clip.Cell("learn", 1.0, 10, 0.2, 10.0)
+    assert cells[-1] == clip.Cell("anatomy", 5.0, 100, 0.1)
     assert len(clip.GRID["seed"]) >= 16
+
+
+def test_cell_refuses_bad_values(analysis):
+    clip = analysis("clipping")
+    with pytest.raises(ValueError, match=r"Cell.part must be one of \('learn', 'anatomy'\)"):
+        clip.Cell("train", 1.0, 10, 0.1)
+    with pytest.raises(ValueError, match="0 for an anatomy run"):
+        clip.Cell("anatomy", 5.0, 10, 0.1, 2.0)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        clip.Cell("learn", 1.0, 10, 0.1, -1.0)
 
 
 def test_run_tiny(analysis, monkeypatch):
     clip = analysis("clipping")
     monkeypatch.setattr(clip, "STEPS", 60)
     monkeypatch.setattr(clip, "ANATOMY_STEPS", 40)
-    rows = clip.run({"cell": "learn/1/10/sgd 0.05", "seed": 0})
+    rows = clip.run(clip.Config(clip.Cell("learn", 1.0, 10, 0.05), 0))
     s = pd.DataFrame(rows).query("kind == 'summary'").iloc[0]
     assert {"solved", "solve_step", "steps_run", "gave_up", "final_rel_loss",
             "clipped_fraction", "init_norm", "first_explode", "peak_step"} <= set(s.index)
     assert not s.solved and s.solve_step == 60 and s.steps_run == 60
-    rows = clip.run({"cell": "learn/5/10/clip 0.5x lr 0.1", "seed": 0})
+    rows = clip.run(clip.Config({"part": "learn", "gain": 5.0, "length": 10, "lr": 0.1,
+                                 "multiple": 0.5}, 0))      # as the grid holds it
     s = pd.DataFrame(rows).query("kind == 'summary'").iloc[0]
     assert s.clipped_fraction > 0.5 and s.threshold == 0.5 * s.init_norm
-    rows = clip.run({"cell": "learn/2/30/clip 0.5x lr 0.2", "seed": 0})
+    rows = clip.run(clip.Config(clip.Cell("learn", 2.0, 30, 0.2, 0.5), 0))
     s = pd.DataFrame(rows).query("kind == 'summary'").iloc[0]
     assert s.length == 30 and s.steps_run == 60 and np.isfinite(s.final_rel_loss)
-    frame = pd.DataFrame(clip.run({"cell": "anatomy/5/10", "seed": 0}))
+    frame = pd.DataFrame(clip.run(clip.Config(clip.Cell("anatomy", 5.0, 10, 0.1), 0)))
     assert {"summary", "profile", "cliff", "probe"} <= set(frame.kind)
 
 
@@ -268,3 +296,49 @@ def test_probe_reproduces_the_training_step(analysis):
     probe = next(r for r in rows if r["kind"] == "probe")
     assert probe["probe_loss"] == hist.frame.loss.iloc[5]
     assert probe["probe_grad_norm"] == hist.frame.grad_norm.iloc[5]
+
+
+def test_prose_groups(analysis):
+    """The claims' prose: a question over a bulleted list per comparison (one paragraph
+    each), the divergence claims in paragraphs of their own, in the claims' order."""
+    from gradflow.report.layout import paragraphs
+
+    clip = analysis("clipping")
+    s = clip.summarize(_frame(clip))
+    text = paragraphs(s.claims.values(), s.groups)
+    beats = next(p for p in text if p.startswith("Does clipping learn sooner"))
+    assert "16 seeds per arm, censored at 3000 steps" in beats
+    c = s.claims["clip_beats_sgd_g1p5_t10"]
+    assert beats.endswith(f":\n\n- g = 1.5, T = 10: clipping learns sooner: "
+                          f"{s.tables['best'].clipped.iloc[0]} solves sooner than every "
+                          f"unclipped learning rate ({c.evidence}).")
+    rescue = next(p for p in text if p.startswith("At a fixed learning rate"))
+    assert rescue.splitlines()[2:] == [
+        f"- g = 1.5, T = 10, lr 0.2: yes ({s.claims['clip_rescues_g1p5_t10_lr0p2'].evidence})."]
+    regime = next(p for p in text if p.startswith("Which clipped arms"))
+    assert [line.split(" (")[0] for line in regime.splitlines()[2:]] == [
+        "- g = 1.5, T = 10, lr 0.2, threshold 0.5x: normalised SGD",
+        "- g = 1.5, T = 10, lr 0.2, threshold 10x: clips a minority or part of the steps"]
+    diverges = s.claims["sgd_diverges_g1p5_t10"]
+    assert f"Established: {diverges.statement} ({diverges.evidence})." in text
+    starts = [p.split(":")[0].split(" (")[0] for p in text]
+    assert starts == ["Does clipping learn sooner than the best unclipped learning rate? "
+                      "Time to solve, 16 seeds per arm, censored at 3000 steps; no best arm "
+                      "is chosen on the data before the test", "A secondary outcome, fixed "
+                      "before the full runs and the same for every gain and length, decides "
+                      "something where no run solves", "At a fixed learning rate, does "
+                      "clipping", "Established", "Which clipped arms are normalised SGD",
+                      "The overflow of unclipped SGD is predicted by the saturated readout's "
+                      "curvature", "Established", "The full SGD step at the exploding step "
+                      "lands on Pascanu's cliff"]
+
+
+def test_prose_braces_are_kept(analysis):
+    """A listed group's text is a format template: braces in evidence survive it."""
+    clip = analysis("clipping")
+    from gradflow.report.claims import Claim, Says
+    from gradflow.report.layout import paragraphs
+
+    c = Claim("x", "x", "holds", "{odd}", Says("a {odd}.", "b", "c"), group="k")
+    assert paragraphs([c], [clip._listed("k", "Intro {n}:", [c])]) == [
+        "Intro {n}:\n\n- a {odd}."]
