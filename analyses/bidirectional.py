@@ -15,13 +15,17 @@ cue in the last 10% (``cue="end"``): the same task with the cue near the readout
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from _gradients import input_gradient_norms
 
 import gradflow
 from gradflow.report import mean_ci, rate_ci
-from gradflow.report.claims import Claim, Summary, below, differ, proportion
+from gradflow.report.claims import Claim, Says, Summary, below, differ, proportion
+from gradflow.report.layout import Group
 from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Bidirectional RNNs and an early cue"
@@ -42,6 +46,18 @@ LABELS = {"rnn": "RNN", "birnn": "bidirectional RNN", "lstm": "LSTM",
           "bilstm": "bidirectional LSTM", "rnn_end": "RNN, cue at end (control)",
           "lstm_end": "LSTM, cue at end (control)"}
 PAIRS = {"rnn": ("rnn", "birnn", "rnn_end"), "lstm": ("lstm", "bilstm", "lstm_end")}
+TITLES = {"rnn": "tanh RNN", "lstm": "LSTM"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run: a model (a key of MODELS) trained at one sequence length, budget and seed."""
+
+    model: str
+    length: int
+    steps: int
+    seed: int
+
 
 GRID = {"model": list(MODELS), "length": [20, 100], "steps": [800], "seed": list(range(16))}
 QUICK_GRID = {"model": list(MODELS), "length": [10, 20], "steps": [40], "seed": [0, 1]}
@@ -58,9 +74,9 @@ LATE_RATE = 0.1       # the claim: fewer than this fraction of escapes are late
 MAJORITY = 0.5        # proportion claims: most seeds
 
 
-def run(config: dict) -> list[dict]:
+def run(config: Config) -> list[dict]:
     """Train one model on the early-cue task: learning curve, accuracy, gradient ratios."""
-    model, T, steps, seed = config["model"], config["length"], config["steps"], config["seed"]
+    model, T, steps, seed = config.model, config.length, config.steps, config.seed
     cell, bidirectional, cue = MODELS[model]
     task = gradflow.tasks.EarlyCue(T, cue=cue)
     net = gradflow.Network(cell, task.input_size, HIDDEN, bidirectional=bidirectional,
@@ -137,9 +153,26 @@ def summarize(frame: pd.DataFrame) -> Summary:
     summary = frame[frame.kind == "summary"]
     curves = frame[frame.kind == "curve"]
     gradient = frame[frame.kind == "gradient"]
-    models = [m for m in MODELS if m in set(summary.model)]
-    lengths = sorted(summary.length.unique())
+    acc = _accuracy_table(summary)
+    s.tables["accuracy"] = acc
+    imp = improvements(curves)
+    s.tables["plateau"] = _plateau_table(imp)
+    s.tables["curves"] = curves.groupby(["model", "length", "window", "fraction"],
+                                        as_index=False).loss.mean()
+    s.tables["gradient"] = _gradient_table(gradient)
+    steps = int(summary.steps.iloc[0]) if len(summary) else 0
+    checks = _plateau_claims(s, steps)
+    _escapes_claim(s, imp)
+    for cell in PAIRS:
+        _cell_claims(s, cell, summary, gradient, checks)
+    _numbers(s, acc)
+    for group in _groups():
+        s.group(group)
+    return s
 
+
+def _accuracy_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per model and length: test accuracy (t-interval) and solved seeds (Wilson)."""
     acc = []
     for (model, length), g in summary.groupby(["model", "length"]):
         mean, low, high = mean_ci(g.accuracy)
@@ -148,80 +181,160 @@ def summarize(frame: pd.DataFrame) -> Summary:
         acc.append({"model": model, "length": length, "accuracy": mean, "accuracy_ci_low": low,
                     "accuracy_ci_high": high, "n": len(g), "solved": k, "solved_rate": rate,
                     "solved_rate_ci_low": rlow, "solved_rate_ci_high": rhigh})
-    acc = pd.DataFrame(acc)
-    s.tables["accuracy"] = acc
+    return pd.DataFrame(acc)
 
-    imp = improvements(curves)
+
+def _plateau_table(imp: pd.DataFrame) -> pd.DataFrame:
+    """Per model and length: the loss drop over the last 20% (t-interval), final loss."""
     plateau = []
     for (model, length), g in imp.groupby(["model", "length"]):
         mean, low, high = mean_ci(g.improvement)
         plateau.append({"model": model, "length": length, "improvement": mean,
                         "improvement_ci_low": low, "improvement_ci_high": high,
                         "final_loss": float(g.final_loss.mean()), "n": len(g)})
-    s.tables["plateau"] = pd.DataFrame(plateau)
-    s.tables["curves"] = curves.groupby(["model", "length", "window", "fraction"],
-                                        as_index=False).loss.mean()
+    return pd.DataFrame(plateau)
+
+
+def _gradient_table(gradient: pd.DataFrame) -> pd.DataFrame:
+    """Per model, length and time (init/trained): log10 gradient ratio cue/last."""
     grad = []
     for (model, length, when), g in gradient.groupby(["model", "length", "when"]):
         mean, low, high = mean_ci(g.log10_ratio_median)
         grad.append({"model": model, "length": length, "when": when, "log10_ratio": mean,
                      "log10_ratio_ci_low": low, "log10_ratio_ci_high": high,
                      "zero_fraction": float(g.zero_fraction.mean())})
-    s.tables["gradient"] = pd.DataFrame(grad)
+    return pd.DataFrame(grad)
 
-    # The learning-curve check, per model and length.
-    checks: dict[tuple[str, int], Claim] = {}
+
+def _plateau_claims(s: Summary, steps: int) -> dict[tuple[str, int], Claim]:
+    """The learning-curve check, per model and length (group ``plateau``).
+
+    The group's paragraph opens with how many cells have stopped improving and lists,
+    in one sentence, the cells where that is not established with their verdict and
+    evidence: the layout's listings join labels with ", " and write one sentence per
+    verdict, so each claim carries its part of that sentence (the first the opening,
+    the last not-established one the closing)."""
+    made = []
     for r in s.tables["plateau"].itertuples():
-        checks[(r.model, r.length)] = s.claim(below(
+        made.append(below(
             f"plateau_{r.model}_{r.length}",
             f"{LABELS[r.model]}, T = {r.length}: the training loss has stopped improving by "
             f"the end of the budget (over its last {LAST:.0%} it falls by less than "
             f"{PLATEAU_MARGIN:g} nats).",
             r.improvement, r.improvement_ci_low, r.improvement_ci_high, PLATEAU_MARGIN,
             what=f"loss drop from the previous {LAST:.0%} to the last {LAST:.0%} (nats, mean "
-                 f"over {r.n} seeds, 95% t-interval)"))
+                 f"over {r.n} seeds, 95% t-interval)", group="plateau",
+            label=f"{LABELS[r.model]} at T = {r.length}"))
+    flat = sum(c.verdict == "holds" for c in made)
+    moving = [i for i, c in enumerate(made) if c.verdict != "holds"]
+    opening = ("**Is the budget past the plateaus?** "
+               + (f"The loss has stopped improving by the end of the {steps}-step budget for "
+                  f"{flat} of {len(made)} model-length cells." if flat
+                  else "The learning-curve check holds for no model-length cell."))
+    checks: dict[tuple[str, int], Claim] = {}
+    for i, (claim, r) in enumerate(zip(made, s.tables["plateau"].itertuples(), strict=True)):
+        parts = [opening] if i == 0 else []
+        item = f"{claim.label} ({claim.verdict}: {claim.evidence})"
+        if moving and i == moving[0]:
+            item = "It is not established for: " + item
+        if moving and i == moving[-1]:
+            item += ". Conclusions about these cells are limited to this budget."
+        elif moving and i in moving:
+            item += ";"
+        if not moving and i == len(made) - 1:
+            parts.append("So a failure here is not a run stopped on its way down.")
+        said = " ".join(parts + ([item] if i in moving else []))
+        checks[(r.model, r.length)] = s.claim(claim.reads(Says(said, said, said)))
+    return checks
 
+
+def _escapes_claim(s: Summary, imp: pd.DataFrame) -> None:
+    """Escapes from the plateau come early in the budget (group ``plateau``)."""
     escaped = imp.escape.dropna()
-    s.claim(proportion(
+    claim = proportion(
         "escapes_are_early", f"Runs that escape the plateau do so early: fewer than "
         f"{LATE_RATE:.0%} of the runs whose loss falls below {LOW_LOSS:g} nats first do so in "
         f"the second half of the budget (so a longer budget would add few escapes).",
-        int((escaped > LATE).sum()), len(escaped), LATE_RATE, at_least=False))
+        int((escaped > LATE).sum()), len(escaped), LATE_RATE, at_least=False)
+    after = (f" ({claim.evidence}). A flat loss at chance cannot rule out an escape after the "
+             "budget; the cue-at-end controls, on the same budget, show how long the task "
+             "itself takes.")
+    s.claim(claim.reads(Says(
+        holds="Escapes from the plateau come early in the budget" + after,
+        fails="Many escapes come late in the budget: a longer one might add more" + after,
+        inconclusive="Whether escapes come early in the budget is not decided" + after),
+        group="plateau"))
+
+
+def _cell_claims(s: Summary, cell: str, summary: pd.DataFrame, gradient: pd.DataFrame,
+                 checks: dict[tuple[str, int], Claim]) -> None:
+    """One cell's claims: the bidirectional model against the unidirectional one and its
+    cue-at-end control (group ``cue_CELL``, a paragraph of its own)."""
+    uni, bi, end = PAIRS[cell]
+    models = set(summary.model)
+    if uni not in models or bi not in models:
+        return
+    acc = s.tables["accuracy"]
+    lengths = sorted(summary.length.unique())
+    hi, lo = max(lengths), min(lengths)
+    group = f"cue_{cell}"
 
     def seeds(model: str, length: int) -> pd.Series:
         return summary[(summary.model == model) & (summary.length == length)].accuracy
 
-    hi, lo = max(lengths), min(lengths)
-    for cell, (uni, bi, end) in PAIRS.items():
-        if uni not in models or bi not in models:
-            continue
-        r_bi = acc[(acc.model == bi) & (acc.length == hi)].iloc[0]
-        r_uni = acc[(acc.model == uni) & (acc.length == hi)].iloc[0]
-        s.claim(proportion(f"{bi}_keeps_cue", f"Most seeds of the {LABELS[bi]} solve the "
-                           f"early cue at T = {hi} (test accuracy > {SOLVED:g}).",
-                           r_bi.solved, r_bi.n, MAJORITY))
-        s.claim(proportion(f"{uni}_loses_cue", f"Most seeds of the unidirectional "
-                           f"{LABELS[uni]} fail the early cue at T = {hi} (test accuracy "
-                           f"<= {SOLVED:g}).", r_uni.n - r_uni.solved, r_uni.n, MAJORITY))
-        for T in lengths:
-            s.claim(differ(f"{bi}_beats_{uni}_{T}", f"At T = {T} the {LABELS[bi]} is more "
-                           f"accurate than the unidirectional {LABELS[uni]}.",
-                           seeds(bi, T), seeds(uni, T), labels=(LABELS[bi], LABELS[uni])))
-        if lo != hi:
-            s.claim(differ(f"{uni}_worse_when_longer", f"The unidirectional {LABELS[uni]} is "
-                           f"less accurate at T = {hi} than at T = {lo}.",
-                           seeds(uni, lo), seeds(uni, hi),
-                           labels=(f"T = {lo}", f"T = {hi}")))
-        if end in models:
-            s.claim(_distance_claim(f"distance_defeats_{uni}", cell, hi, summary,
-                                    checks.get((uni, hi))))
-        g = gradient[(gradient.length == hi) & (gradient.when == "init")]
-        s.claim(differ(f"cue_gradient_{uni}_init", f"At initialization and T = {hi}, the "
-                       f"gradient at the cue relative to the last step is smaller for the "
-                       f"unidirectional {LABELS[uni]} than for the {LABELS[bi]}.",
-                       g[g.model == uni].log10_ratio_median, g[g.model == bi].log10_ratio_median,
-                       alternative="less", labels=(LABELS[uni], LABELS[bi])))
+    def add(claim: Claim, holds: str, fails: str, inconclusive: str, prefix: str = "") -> None:
+        def say(text: str) -> str:
+            return f"{prefix}{text} ({claim.evidence})."
+        s.claim(claim.reads(Says(say(holds), say(fails), say(inconclusive)), group=group))
 
+    r_bi = acc[(acc.model == bi) & (acc.length == hi)].iloc[0]
+    r_uni = acc[(acc.model == uni) & (acc.length == hi)].iloc[0]
+    add(proportion(f"{bi}_keeps_cue", f"Most seeds of the {LABELS[bi]} solve the early cue "
+                   f"at T = {hi} (test accuracy > {SOLVED:g}).", r_bi.solved, r_bi.n, MAJORITY),
+        f"Most seeds of the {LABELS[bi]} solve the task at T = {hi}",
+        f"Most seeds of the {LABELS[bi]} do not solve it at T = {hi}",
+        f"Whether most seeds of the {LABELS[bi]} solve it at T = {hi} is not decided",
+        prefix=f"**{TITLES[cell]}.** ")
+    add(proportion(f"{uni}_loses_cue", f"Most seeds of the unidirectional {LABELS[uni]} fail "
+                   f"the early cue at T = {hi} (test accuracy <= {SOLVED:g}).",
+                   r_uni.n - r_uni.solved, r_uni.n, MAJORITY),
+        f"Most seeds of the unidirectional {LABELS[uni]} fail at T = {hi}",
+        f"Most seeds of the unidirectional {LABELS[uni]} solve it at T = {hi}",
+        f"Whether most unidirectional seeds fail at T = {hi} is not decided")
+    for T in lengths:
+        add(differ(f"{bi}_beats_{uni}_{T}", f"At T = {T} the {LABELS[bi]} is more accurate "
+                   f"than the unidirectional {LABELS[uni]}.", seeds(bi, T), seeds(uni, T),
+                   labels=(LABELS[bi], LABELS[uni])),
+            f"At T = {T} the bidirectional model is more accurate",
+            f"At T = {T} the bidirectional model is less accurate",
+            f"At T = {T} the accuracies are not told apart")
+    if lo != hi:
+        add(differ(f"{uni}_worse_when_longer", f"The unidirectional {LABELS[uni]} is less "
+                   f"accurate at T = {hi} than at T = {lo}.", seeds(uni, lo), seeds(uni, hi),
+                   labels=(f"T = {lo}", f"T = {hi}")),
+            f"The unidirectional model loses accuracy from T = {lo} to T = {hi}",
+            "The unidirectional model is more accurate at the longer length",
+            "Whether the unidirectional model loses accuracy with length is not decided")
+    if end in models:
+        add(_distance_claim(f"distance_defeats_{uni}", cell, hi, summary, checks.get((uni, hi))),
+            "The distance to the cue is what defeats the unidirectional model: with the cue "
+            "at the end it does better, and its start-cue runs have stopped improving",
+            "The cue-at-end control does no better, so it is not the distance to the cue "
+            "that defeats it", "That the distance to the cue defeats it is not established")
+    g = gradient[(gradient.length == hi) & (gradient.when == "init")]
+    add(differ(f"cue_gradient_{uni}_init", f"At initialization and T = {hi}, the gradient at "
+               f"the cue relative to the last step is smaller for the unidirectional "
+               f"{LABELS[uni]} than for the {LABELS[bi]}.",
+               g[g.model == uni].log10_ratio_median, g[g.model == bi].log10_ratio_median,
+               alternative="less", labels=(LABELS[uni], LABELS[bi])),
+        "At initialization the gradient reaching the cue, relative to the last step, is "
+        "smaller in the unidirectional model than in the bidirectional one",
+        "At initialization the unidirectional model's relative gradient at the cue is the "
+        "larger", "At initialization the relative gradients at the cue are not told apart")
+
+
+def _numbers(s: Summary, acc: pd.DataFrame) -> None:
+    """The solved rate of every model at every length with a name, as a citable number."""
     names = {"rnn": "Rnn", "birnn": "BiRnn", "lstm": "Lstm", "bilstm": "BiLstm",
              "rnn_end": "RnnEnd", "lstm_end": "LstmEnd"}
     words = {10: "Ten", 20: "Twenty", 50: "Fifty", 100: "Hundred"}
@@ -230,10 +343,34 @@ def summarize(frame: pd.DataFrame) -> Summary:
             s.number(f"Solved{names[r.model]}{words[r.length]}", r.solved_rate,
                      f"fraction of seeds with test accuracy > {SOLVED:g}, {LABELS[r.model]}, "
                      f"T = {r.length}", low=r.solved_rate_ci_low, high=r.solved_rate_ci_high)
-    return s
 
 
-# ---- render: figures, tables, prose chosen by the claims ------------------------------
+def _groups() -> list[Group]:
+    """How the claims read: the learning-curve check, then one paragraph per cell."""
+    return [Group("plateau"),
+            *(Group(f"cue_{cell}", new_paragraph=True) for cell in PAIRS)]
+
+
+# ---- render: figures and tables; the prose is the claims' -----------------------------
+
+
+def render(frame: pd.DataFrame, out) -> None:
+    """Draw the section: learning curves, solved rates, two tables, the gradient ratios,
+    then the claims (their prose)."""
+    s = summarize(frame)
+    setup = _setup(frame)
+    curves_figure(s, setup, out)
+    solved_figure(s, setup, out)
+    accuracy_tables(s, out)
+    gradient_figure(s, setup, out)
+    out.summary(s)
+
+
+def _setup(frame: pd.DataFrame) -> dict[str, Any]:
+    """What the captions state: the models present, the budget and the seeds."""
+    summary = frame[frame.kind == "summary"]
+    return {"models": [m for m in MODELS if m in set(summary.model)],
+            "steps": int(summary.steps.iloc[0]), "n_seeds": summary.seed.nunique()}
 
 
 def _style(model: str) -> dict:
@@ -243,26 +380,13 @@ def _style(model: str) -> dict:
             "mfc": "white" if cue == "end" else None}
 
 
-def _cell_name(claim: str) -> str:
-    """``plateau_rnn_end_100`` -> ``RNN, cue at end (control) at T = 100``."""
-    model, length = claim.removeprefix("plateau_").rsplit("_", 1)
-    return f"{LABELS[model]} at T = {length}"
-
-
-def render(frame: pd.DataFrame, out) -> None:
-    s = summarize(frame)
-    c = s.claims
-    summary = frame[frame.kind == "summary"]
-    models = [m for m in MODELS if m in set(summary.model)]
-    steps = int(summary.steps.iloc[0])
-    n_seeds = summary.seed.nunique()
-    acc, curves, grad = s.tables["accuracy"], s.tables["curves"], s.tables["gradient"]
-    lengths = sorted(acc.length.unique())
-
-    # Figure 1: learning curves (the check that the budget is past the plateaus).
+def curves_figure(s: Summary, setup: dict[str, Any], out) -> None:
+    """Learning curves: the check that the budget is past the plateaus."""
+    curves, steps = s.tables["curves"], setup["steps"]
+    lengths = sorted(s.tables["accuracy"].length.unique())
     fig, axes = new_figure("page", 2.6, ncols=len(lengths), sharey=True, squeeze=False)
     for ax, T in zip(axes[0], lengths, strict=True):
-        for model in models:
+        for model in setup["models"]:
             g = curves[(curves.model == model) & (curves.length == T)]
             ax.plot(g.fraction * steps, g.loss, label=LABELS[model], ms=3, **_style(model))
         ax.axvspan((1 - LAST) * steps, steps, color="grey", alpha=0.12, lw=0)
@@ -275,14 +399,18 @@ def render(frame: pd.DataFrame, out) -> None:
                caption="Early cue: training loss over the budget, mean over seeds; shaded, "
                        "the last 20% that the learning-curve check reads.",
                description=f"Training loss in windows of {100 // WINDOWS}% of the "
-                       f"{steps}-step budget (mean over {n_seeds} seeds); black line: chance "
-                       f"(ln 2). The learning-curve check compares, per run, the mean loss "
-                       f"of the last {LAST:.0%} with the {LAST:.0%} before it.")
+                       f"{steps}-step budget (mean over {setup['n_seeds']} seeds); black "
+                       f"line: chance (ln 2). The learning-curve check compares, per run, the "
+                       f"mean loss of the last {LAST:.0%} with the {LAST:.0%} before it.")
 
-    # Figure 2: solved rate vs length with Wilson intervals.
+
+def solved_figure(s: Summary, setup: dict[str, Any], out) -> None:
+    """Solved rate against length, with Wilson intervals, per cell."""
+    acc, steps = s.tables["accuracy"], setup["steps"]
+    lengths = sorted(acc.length.unique())
     fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     for ax, cell in zip(axes, PAIRS, strict=True):
-        mine = [m for m in PAIRS[cell] if m in models]
+        mine = [m for m in PAIRS[cell] if m in setup["models"]]
         for k, model in enumerate(mine):
             g = acc[acc.model == model]
             x = np.array(g.length, float) * 10 ** (0.03 * (k - 1))
@@ -294,17 +422,22 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.minorticks_off()
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("sequence length $T$")
-        ax.set_title({"rnn": "tanh RNN", "lstm": "LSTM"}[cell])
+        ax.set_title(TITLES[cell])
         ax.legend(fontsize="small", loc="best")
     axes[0].set_ylabel(f"seeds with accuracy > {SOLVED:g}")
     out.figure("solved", fig, acc,
                caption=f"Early cue: fraction of seeds that solve it after {steps} steps, "
                        f"with Wilson 95% intervals.",
-               description=f"Fraction of the {n_seeds} seeds per model and length whose test "
-                       f"accuracy ({N_TEST} fresh sequences) exceeds {SOLVED:g}, with Wilson "
-                       f"95% intervals (hidden {HIDDEN}, batch {BATCH}, Adam lr {LR:g}, "
-                       f"{steps} steps, float32). Dashed, open: the cue-at-end controls.")
-    out.table("accuracy", acc,
+               description=f"Fraction of the {setup['n_seeds']} seeds per model and length "
+                       f"whose test accuracy ({N_TEST} fresh sequences) exceeds {SOLVED:g}, "
+                       f"with Wilson 95% intervals (hidden {HIDDEN}, batch {BATCH}, Adam lr "
+                       f"{LR:g}, {steps} steps, float32). Dashed, open: the cue-at-end "
+                       f"controls.")
+
+
+def accuracy_tables(s: Summary, out) -> None:
+    """The accuracy table and the learning-curve check's table."""
+    out.table("accuracy", s.tables["accuracy"],
               caption="Early cue: test accuracy and solved seeds per model and length.",
               columns={"model": "model", "length": "$T$", "accuracy": "accuracy",
                        "solved": "solved", "n": "seeds", "solved_rate": "solved rate"},
@@ -319,11 +452,16 @@ def render(frame: pd.DataFrame, out) -> None:
                           f"over the last {LAST:.0%} (nats; > 0: still improving; mean over "
                           f"seeds, 95% t-interval), and the final loss")
 
+
+def gradient_figure(s: Summary, setup: dict[str, Any], out) -> None:
+    """Input gradient at the cue over that at the last position, at init and trained."""
+    grad, steps = s.tables["gradient"], setup["steps"]
+    lengths = sorted(s.tables["accuracy"].length.unique())
     fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     finite = np.isfinite(grad.log10_ratio)
     floor = float(np.floor(grad.log10_ratio[finite].min())) - 1 if finite.any() else -1.0
     for ax, when in zip(axes, ("init", "trained"), strict=True):
-        for model in [m for m in models if MODELS[m][2] == "start"]:
+        for model in [m for m in setup["models"] if MODELS[m][2] == "start"]:
             g = grad[(grad.model == model) & (grad.when == when)]
             ax.plot(g.length, np.maximum(g.log10_ratio, floor), label=LABELS[model],
                     **_style(model))
@@ -342,60 +480,3 @@ def render(frame: pd.DataFrame, out) -> None:
                description=f"log10 of the input gradient at the cue over that at the last "
                        f"position (median over {N_GRAD} sequences, mean over seeds; float64). "
                        f"Values of -inf (gradient exactly zero) are drawn at {floor:g}")
-    out.summary(s)
-
-    def say(name: str, holds: str, fails: str, inconclusive: str) -> str:
-        if name not in c:
-            return ""
-        return c[name].choose(holds=holds, fails=fails, inconclusive=inconclusive) \
-            + f" ({c[name].evidence}). "
-
-    hi, lo = max(lengths), min(lengths)
-    flat = [k for k, v in c.items() if k.startswith("plateau_") and v.verdict == "holds"]
-    moving = [k for k, v in c.items() if k.startswith("plateau_") and v.verdict != "holds"]
-    out.text("**Is the budget past the plateaus?** "
-             + (f"The loss has stopped improving by the end of the {steps}-step budget for "
-                f"{len(flat)} of {len(flat) + len(moving)} model-length cells. " if flat
-                else "The learning-curve check holds for no model-length cell. ")
-             + ("It is not established for: " + "; ".join(
-                 f"{_cell_name(k)} ({c[k].verdict}: {c[k].evidence})" for k in moving)
-                + ". Conclusions about these cells are limited to this "
-                "budget. " if moving else "So a failure here is not a run stopped on its way "
-                "down. ")
-             + say("escapes_are_early", "Escapes from the plateau come early in the budget",
-                   "Many escapes come late in the budget: a longer one might add more",
-                   "Whether escapes come early in the budget is not decided")
-             + "A flat loss at chance cannot rule out an escape after the budget; the "
-             "cue-at-end controls, on the same budget, show how long the task itself takes.")
-    for cell, (uni, bi, _end) in PAIRS.items():
-        if f"{bi}_keeps_cue" not in c:
-            continue
-        out.text(
-            f"**{ {'rnn': 'tanh RNN', 'lstm': 'LSTM'}[cell]}.** "
-            + say(f"{bi}_keeps_cue", f"Most seeds of the {LABELS[bi]} solve the task at "
-                  f"T = {hi}", f"Most seeds of the {LABELS[bi]} do not solve it at T = {hi}",
-                  f"Whether most seeds of the {LABELS[bi]} solve it at T = {hi} is not "
-                  f"decided")
-            + say(f"{uni}_loses_cue", f"Most seeds of the unidirectional {LABELS[uni]} fail "
-                  f"at T = {hi}", f"Most seeds of the unidirectional {LABELS[uni]} solve it "
-                  f"at T = {hi}", f"Whether most unidirectional seeds fail at T = {hi} is not "
-                  f"decided")
-            + "".join(say(f"{bi}_beats_{uni}_{T}", f"At T = {T} the bidirectional model is "
-                          f"more accurate", f"At T = {T} the bidirectional model is less "
-                          f"accurate", f"At T = {T} the accuracies are not told apart")
-                      for T in lengths)
-            + say(f"{uni}_worse_when_longer", f"The unidirectional model loses accuracy "
-                  f"from T = {lo} to T = {hi}", "The unidirectional model is more accurate "
-                  "at the longer length", "Whether the unidirectional model loses accuracy "
-                  "with length is not decided")
-            + say(f"distance_defeats_{uni}", "The distance to the cue is what defeats the "
-                  "unidirectional model: with the cue at the end it does better, and its "
-                  "start-cue runs have stopped improving",
-                  "The cue-at-end control does no better, so it is not the distance to the "
-                  "cue that defeats it", "That the distance to the cue defeats it is not "
-                  "established")
-            + say(f"cue_gradient_{uni}_init", "At initialization the gradient reaching the "
-                  "cue, relative to the last step, is smaller in the unidirectional model "
-                  "than in the bidirectional one", "At initialization the unidirectional "
-                  "model's relative gradient at the cue is the larger",
-                  "At initialization the relative gradients at the cue are not told apart"))

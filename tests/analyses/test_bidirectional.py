@@ -107,8 +107,33 @@ def test_tables_and_numbers(analysis):
 
 def test_run_gives_the_expected_rows(analysis):
     mod = analysis("bidirectional")
-    rows = pd.DataFrame(mod.run({"model": "birnn", "length": 10, "steps": 20, "seed": 0}))
+    rows = pd.DataFrame(mod.run(mod.Config(model="birnn", length=10, steps=20, seed=0)))
     assert set(rows.kind) == {"summary", "curve", "gradient"}
     curve = rows[rows.kind == "curve"]
     assert list(curve.window) == list(range(20)) and np.isfinite(curve.loss).all()
     assert {"accuracy", "test_loss", "log10_ratio_median", "zero_fraction"} <= set(rows.columns)
+
+
+def test_prose_is_the_claims_in_three_paragraphs(analysis):
+    """The learning-curve check (with the escapes), then one paragraph per cell, each
+    opened by its heading; the cells still learning are listed with their verdicts."""
+    from gradflow.report.layout import paragraphs
+
+    mod = analysis("bidirectional")
+    s = mod.summarize(_frame(True))
+    prose = paragraphs(s.claims.values(), s.groups)
+    assert len(prose) == 3
+    assert prose[0].startswith("**Is the budget past the plateaus?** The loss has stopped "
+                               "improving by the end of the 100-step budget for 12 of 12")
+    assert "So a failure here is not a run stopped on its way down." in prose[0]
+    assert prose[0].endswith("show how long the task itself takes.")
+    assert prose[1].startswith("**tanh RNN.** Most seeds of the bidirectional RNN solve")
+    assert prose[2].startswith("**LSTM.** Most seeds of the bidirectional LSTM solve")
+    s = mod.summarize(_frame(True, still_learning=("rnn", "lstm")))
+    first = paragraphs(s.claims.values(), s.groups)[0]
+    assert "for 8 of 12 model-length cells. It is not established for: LSTM at T = 20 (" in first
+    assert "); RNN at T = 100 (" in first
+    assert ". Conclusions about these cells are limited to this budget." in first
+    s = mod.summarize(_frame(True, still_learning=tuple(mod.MODELS)))
+    first = paragraphs(s.claims.values(), s.groups)[0]
+    assert "The learning-curve check holds for no model-length cell." in first
