@@ -62,3 +62,11 @@ def test_a_section_writes_each_group_once(tmp_path):
     section.summary(summary)                   # the rest, then the claims table
     assert section.blocks == ["It holds.", "It fails."]
     assert [c.name for c in section.claims] == ["a", "b"]
+
+
+def test_a_bulleted_group_is_a_list_under_its_intro_in_a_paragraph_of_its_own():
+    claims = [_claim("a", "holds", "before"), _claim("b", "fails", "list"),
+              _claim("c", "holds", "list"), _claim("d", "inconclusive", "after")]
+    groups = [Group("before"), Group("list", bullets=True, intro="Per cell:"), Group("after")]
+    assert paragraphs(claims, groups) == ["It holds.", "Per cell:\n\n- It fails.\n- It holds.",
+                                          "Not decided."]

@@ -12,8 +12,10 @@ appearance), as
   the claims' labels (``"It does not for {labels}."``), in the order holds,
   fails, inconclusive.
 
-Consecutive groups share a paragraph unless a group starts a new one. Claims
-with no group (``group=""``) are listed in the claims table only. An analysis
+Consecutive groups share a paragraph unless a group starts a new one; a group
+with ``bullets`` is a Markdown list of its sentences (under its ``intro``), a
+paragraph of its own. Claims with no group (``group=""``) are listed in the
+claims table only. An analysis
 declares :class:`Group` objects as data; it never writes verdict prose.
 """
 
@@ -39,6 +41,8 @@ class Group:
     holds, fails, inconclusive : listing templates with ``{labels}`` (the labels of the
         claims with that verdict, joined by ", ") and ``{n}`` (how many)
     new_paragraph : start a new paragraph with this group
+    bullets : write the sentences as a Markdown list (its own paragraph)
+    intro : the text above the list (``bullets`` only)
     """
 
     key: str
@@ -47,6 +51,8 @@ class Group:
     fails: str | None = None
     inconclusive: str | None = None
     new_paragraph: bool = False
+    bullets: bool = False
+    intro: str = ""
 
     def listing(self, verdict: str) -> str | None:
         return {"holds": self.holds, "fails": self.fails,
@@ -87,7 +93,12 @@ def paragraphs(claims: Iterable[Claim], groups: Sequence[Group] = ()) -> list[st
         sentences = group.write([c for c in claims if c.group == key])
         if not sentences:
             continue
+        if group.bullets:
+            items = "\n".join(f"- {s}" for s in sentences)
+            out.append([f"{group.intro}\n\n{items}" if group.intro else items])
+            out.append([])      # what follows a list starts a new paragraph
+            continue
         if group.new_paragraph or not out:
             out.append([])
         out[-1].extend(sentences)
-    return [" ".join(p) for p in out]
+    return [" ".join(p) for p in out if p]
