@@ -16,12 +16,14 @@ from gradflow.engine.gates import gate_slice
 from gradflow.report.claims import (
     VERDICTS,
     Claim,
+    Says,
     Summary,
     Verdict,
     differ,
     fmt,
     survival_differ,
 )
+from gradflow.report.layout import Group
 from gradflow.report.stats import rate_ci, solved_fraction
 
 HIDDEN, BATCH, LR, CLIP = 32, 32, 1e-2, 1.0
@@ -150,8 +152,8 @@ def all_of(name: str, statement: str, parts: list[Claim]) -> Claim:
     if not parts:
         return Claim(name, statement, "inconclusive", "no comparison available")
     verdicts = [p.verdict for p in parts]
-    verdict = ("fails" if "fails" in verdicts else "holds" if all(v == "holds" for v in verdicts)
-               else "inconclusive")
+    verdict: Verdict = ("fails" if "fails" in verdicts
+                        else "holds" if all(v == "holds" for v in verdicts) else "inconclusive")
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
     # The examples shown: the comparisons that fail first (they decide), then undecided ones.
     failed = ([p.evidence for p in parts if p.verdict == "fails"]
@@ -260,6 +262,41 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
            reset_margin: float, lengths=(50, 100, 200, 400)) -> Summary:
     """Tables, numbers and claims of the long-range section from the run frame."""
     s = Summary()
+    km, cells = cell_tables(frame)
+    s.tables["km"] = km
+    s.tables["cells"] = cells
+    s.tables["not_trained"] = not_trained(cells, lengths)
+    _gru_vs_lstm_claims(s, frame, cells, gru_vs_lstm_t)
+    s.claim(_gated_claim(frame, cells))
+    _irnn_and_forget_bias_claims(s, frame, cells)
+    _reset_gate_claims(s, frame, gru_vs_lstm_t, reset_margin)
+    half = _half_lengths(s, cells)
+    s.tables["half_length"] = half
+    s.claim(_half_claim(half[half.task == "adding"]))
+    _gradient_claims(s, frame)
+    s.tables["parameters"] = parameters   # exact counts: a table, not a claim
+    _median_numbers(s, cells, gru_vs_lstm_t)
+    for group in GROUPS:
+        s.group(group)
+    return s
+
+
+#: How the section's claims read: each group its own paragraph, in this order. The
+#: per-cell comparisons (GRU vs LSTM elsewhere, IRNN vs orthogonal, forget bias) are in
+#: the claims table only.
+GROUPS = [Group(key, new_paragraph=True) for key in (
+    "gru_vs_lstm", "gated_vs_rnn", "reset_gate", "half_length", "gradient_pooled",
+    "gradient_within_cells")]
+
+
+def _says(*, holds: str, fails: str, inconclusive: str, tail: str) -> Says:
+    """A claim's sentences, each followed by the same ``tail`` (its evidence, in brackets)."""
+    return Says(holds=holds + tail, fails=fails + tail, inconclusive=inconclusive + tail)
+
+
+def cell_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Kaplan-Meier curves and the per-cell table, one cell per (task, length, model)
+    in the order task, length, model."""
     keys = frame[["task", "length", "model"]].drop_duplicates()
     order = {m: i for i, m in enumerate(MODELS)}
     task_order = {t: i for i, t in enumerate(("adding", "order", "copy"))}
@@ -281,18 +318,24 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
                           "median_low": med_low, "median_high": med_high,
                           "budget": int(g.steps.max())})
     km = pd.concat(km_rows, ignore_index=True)
-    s.tables["km"] = km[["task", "length", "model", "step", "solved", "low", "high"]]
-    cells = pd.DataFrame(cell_rows)
-    s.tables["cells"] = cells
-    s.tables["not_trained"] = not_trained(cells, lengths)
+    return (km[["task", "length", "model", "step", "solved", "low", "high"]],
+            pd.DataFrame(cell_rows))
 
-    # GRU vs LSTM, wherever both were trained.
-    T0 = gru_vs_lstm_t
+
+def _gru_vs_lstm_claims(s: Summary, frame: pd.DataFrame, cells: pd.DataFrame,
+                        T0: int) -> None:
+    """GRU vs the default LSTM (the headline at T0 on the adding problem, then every other
+    cell) and GRU vs the LSTM with forget bias +1, wherever both were trained."""
     c = _survival(frame, "gru_sooner_than_lstm",
                   f"The GRU solves the adding problem at T = {T0} sooner than the LSTM with the "
                   f"default forget bias (log-rank).", "adding", T0, "gru", "lstm")
     if c is not None:
-        s.claim(c)
+        where = f"on the adding problem at T = {T0}"
+        s.claim(c.reads(_says(
+            holds=f"The GRU solves sooner than the LSTM with the default forget bias {where}",
+            fails=f"The LSTM with the default forget bias solves sooner than the GRU {where}",
+            inconclusive=f"The runs do not separate the GRU from the default LSTM {where}",
+            tail=f" (log-rank: {c.evidence})."), group="gru_vs_lstm"))
     for task, T in cells[cells.model == "lstm"][["task", "length"]].itertuples(index=False):
         if (task, T) == ("adding", T0):
             continue
@@ -308,7 +351,10 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
         if c is not None:
             s.claim(c)
 
-    # Gated vs tanh RNN, wherever both were trained.
+
+def _gated_claim(frame: pd.DataFrame, cells: pd.DataFrame) -> Claim:
+    """Every gated model solves sooner than every tanh-RNN variant, wherever both were
+    trained (one log-rank comparison per pair and cell)."""
     parts = []
     for task, T in cells[["task", "length"]].drop_duplicates().itertuples(index=False):
         for a in GATED:
@@ -316,12 +362,22 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
                 c = _survival(frame, "part", "part", task, T, a, b)
                 if c is not None:
                     parts.append(c)
-    s.claim(all_of("gated_beat_rnn", "On every task and length where both were trained, "
+    claim = all_of("gated_beat_rnn", "On every task and length where both were trained, "
                    "every gated model (GRU, LSTM with forget bias default, +1, +3) solves "
                    "sooner than every tanh-RNN variant (Gaussian, orthogonal, IRNN) (log-rank, "
-                   "each pair).", parts))
+                   "each pair).", parts)
+    return claim.reads(_says(
+        holds="Wherever both were trained, every gated model solves sooner than every "
+              "tanh-RNN variant.",
+        fails="Somewhere both were trained, a tanh-RNN variant solves sooner than a gated "
+              "model.",
+        inconclusive="Not every gated-vs-RNN comparison where both were trained is "
+                     "decided.", tail=" (" + claim.evidence + ")"), group="gated_vs_rnn")
 
-    # IRNN vs orthogonal RNN; forget bias.
+
+def _irnn_and_forget_bias_claims(s: Summary, frame: pd.DataFrame, cells: pd.DataFrame) -> None:
+    """IRNN vs the orthogonal tanh RNN, and the LSTM with forget bias +1 and +3 vs the
+    default, per cell (claims table only)."""
     for task, T in cells[cells.model == "irnn"][["task", "length"]].itertuples(index=False):
         c = _survival(frame, f"irnn_sooner_than_orthogonal_{task}_t{T}",
                       f"The IRNN solves the {TASKS[task]} at T = {T} sooner than the "
@@ -336,30 +392,46 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
             if c is not None:
                 s.claim(c)
 
-    # The reset gate.
+
+def _reset_gate_claims(s: Summary, frame: pd.DataFrame, T0: int, margin: float) -> None:
+    """The GRU with its reset gate learned vs held open, on the adding problem at T0: a
+    log-rank test and an equivalence within ``margin`` decades (one sentence together)."""
     g, o = _group(frame, "adding", T0, "gru"), _group(frame, "adding", T0, "gru_open")
-    if len(g) and len(o):
-        c = _survival(frame, "reset_gate_helps",
+    if not (len(g) and len(o)):
+        return
+    helps = _survival(frame, "reset_gate_helps",
                       f"On the adding problem at T = {T0}, the GRU with a learned reset gate "
                       f"solves sooner than with the reset gate held open (log-rank).",
                       "adding", T0, "gru", "gru_open")
-        assert c is not None
-        s.claim(c)
-        statement = (f"Holding the GRU's reset gate open leaves the steps to solve the adding "
-                     f"problem at T = {T0} unchanged within +-{reset_margin:g} decades "
-                     f"(x{10 ** reset_margin:.2f}).")
-        if g.solved.all() and o.solved.all():
-            s.claim(equal_within("reset_gate_no_effect", statement,
-                                 np.log10(g.solve_step.to_numpy(float)),
-                                 np.log10(o.solve_step.to_numpy(float)), reset_margin,
-                                 labels=("learned", "open")))
-        else:
-            s.claim(Claim("reset_gate_no_effect", statement, "inconclusive",
-                          f"not every run solved (learned {int(g.solved.sum())}/{len(g)}, "
-                          f"open {int(o.solved.sum())}/{len(o)}): equivalence of censored "
-                          f"times is not tested"))
+    assert helps is not None
+    s.claim(helps.reads(_says(
+        holds="With its reset gate learned the GRU solves sooner than with it held open",
+        fails="With its reset gate held open the GRU solves sooner than with it learned",
+        inconclusive="The log-rank test does not separate the GRU with a learned reset "
+                     "gate from one with the gate held open",
+        tail=f" ({helps.evidence});"), group="reset_gate"))
+    statement = (f"Holding the GRU's reset gate open leaves the steps to solve the adding "
+                 f"problem at T = {T0} unchanged within +-{margin:g} decades "
+                 f"(x{10 ** margin:.2f}).")
+    if g.solved.all() and o.solved.all():
+        same = equal_within("reset_gate_no_effect", statement,
+                            np.log10(g.solve_step.to_numpy(float)),
+                            np.log10(o.solve_step.to_numpy(float)), margin,
+                            labels=("learned", "open"))
+    else:
+        same = Claim("reset_gate_no_effect", statement, "inconclusive",
+                     f"not every run solved (learned {int(g.solved.sum())}/{len(g)}, "
+                     f"open {int(o.solved.sum())}/{len(o)}): equivalence of censored "
+                     f"times is not tested")
+    s.claim(same.reads(_says(
+        holds="the difference in steps to solve is within the stated margin",
+        fails="the difference in steps to solve exceeds the stated margin",
+        inconclusive="whether the difference is within the stated margin is not "
+                     "decided", tail=f" ({same.evidence})."), group="reset_gate"))
 
-    # Half-success length per task and model (numbers cite the bracketed ones).
+
+def _half_lengths(s: Summary, cells: pd.DataFrame) -> pd.DataFrame:
+    """The half-success length per task and model (a table); cites the bracketed ones."""
     half_rows = []
     for task in TASKS:
         for model in MODELS:
@@ -373,18 +445,29 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
                 s.number(f"HalfLength{prefix}{_camel(model)}", h["t50"],
                          f"{TASKS[task]} length at which half the {LABELS[model]} seeds solve",
                          low=h["t50_low"], high=h["t50_high"])
-    half = pd.DataFrame(half_rows, columns=["task", "model", "t50", "t50_low", "t50_high",
+    return pd.DataFrame(half_rows, columns=["task", "model", "t50", "t50_low", "t50_high",
                                             "rates"])
-    s.tables["half_length"] = half
-    s.claim(_half_claim(half[half.task == "adding"]))
 
-    # Gradient at the first cue at initialisation vs outcome.
+
+def _gradient_claims(s: Summary, frame: pd.DataFrame) -> None:
+    """Does the gradient at the first cue at initialisation tell the runs that solve:
+    pooled over every run, and within cells of one task, length and model?"""
     runs = frame.assign(g=np.maximum(frame.log10_grad_init.to_numpy(float), LOG_FLOOR))
     c = differ("grad_predicts_pooled",
                "Over every trained run, those that solve had a larger gradient at the first "
                "cue at initialisation than those that did not (Mann-Whitney).",
                runs.g[runs.solved], runs.g[~runs.solved], labels=("solved", "not solved"))
-    s.claim(_with_auc(c, runs.g[runs.solved], runs.g[~runs.solved]))
+    pooled = _with_auc(c, runs.g[runs.solved], runs.g[~runs.solved])
+    s.claim(pooled.reads(_says(
+        holds="Pooled over every trained run, the runs that solve started with the larger "
+              "gradient at the first cue.",
+        fails="Pooled over every trained run, the runs that solve started with the smaller "
+              "gradient at the first cue: a vanishing gradient there at initialisation did "
+              "not keep a model from learning.",
+        inconclusive="Pooled over every trained run, the gradient at the first cue at "
+                     "initialisation does not separate the runs that solve.",
+        tail=" (" + pooled.evidence + "; the pooled test mixes models and lengths, so the "
+             "within-cell test below is the one about seeds.)"), group="gradient_pooled"))
     ranks, outcome = [], []
     for _, cell in runs.groupby(["task", "length", "model"]):
         if cell.solved.all() or not cell.solved.any():
@@ -399,10 +482,21 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
                "initialisation (Mann-Whitney on within-cell ranks).",
                rk[ok], rk[~ok], labels=("solved", "not solved"))
     c = _with_auc(c, rk[ok], rk[~ok])
-    s.claim(replace(c, evidence=f"{len(ranks)} mixed cells; " + c.evidence))
+    within = replace(c, evidence=f"{len(ranks)} mixed cells; " + c.evidence)
+    s.claim(within.reads(_says(
+        holds="Within cells of one task, length and model, runs with a larger gradient "
+              "at the first cue at initialisation are the ones that solve.",
+        fails="Within cells of one task, length and model, runs with a smaller gradient "
+              "at the first cue at initialisation are the ones that solve.",
+        inconclusive="Within cells of one task, length and model, the gradient at the "
+                     "first cue at initialisation does not tell the runs that solve from "
+                     "those that do not.", tail=f" ({within.evidence})"),
+        group="gradient_within_cells"))
 
-    # Parameters (exact counts: a table, not a claim).
-    s.tables["parameters"] = parameters
+
+def _median_numbers(s: Summary, cells: pd.DataFrame, T0: int) -> None:
+    """Cite the Kaplan-Meier median step of the GRU and the LSTM on the adding problem at
+    T0 where it and its interval are reached."""
     for model in ("gru", "lstm"):
         d = cells[(cells.task == "adding") & (cells.length == T0) & (cells.model == model)]
         if len(d) and np.isfinite(d.median_step.iloc[0]):
@@ -413,7 +507,6 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
                 s.number(f"MedianSteps{_camel(model)}", r.median_step,
                          f"Kaplan-Meier median step at which the {LABELS[model]} solves the "
                          f"adding problem, T = {T0}", low=low, high=high, digits=4)
-    return s
 
 
 _DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
@@ -434,6 +527,19 @@ def _with_auc(c: Claim, a, b) -> Claim:
 
 
 def _half_claim(half: pd.DataFrame) -> Claim:
+    """Half the GRU seeds solve the adding problem at lengths where no tanh-RNN variant's
+    do (``half``: the adding problem's half-length rows), with its sentences."""
+    claim = _half_verdict(half)
+    return claim.reads(_says(
+        holds="Half the GRU seeds solve the adding problem at lengths where fewer than "
+              "half the seeds of every tanh-RNN variant do.",
+        fails="Some tanh-RNN variant keeps half its seeds solving the adding problem to a "
+              "length the GRU does not reach.",
+        inconclusive="The lengths tested do not separate the GRU's half-success length "
+                     "from the tanh RNN's.", tail=f" ({claim.evidence})"), group="half_length")
+
+
+def _half_verdict(half: pd.DataFrame) -> Claim:
     statement = ("On the adding problem, half the GRU seeds succeed at a longer length than "
                  "half the seeds of any tanh-RNN variant (bracketed intervals apart).")
     by = half.set_index("model")

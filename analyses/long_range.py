@@ -19,6 +19,8 @@ length where the success rate is significantly below one half (``go_on``).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -55,33 +57,57 @@ QUESTION = (
     "which runs learn?")
 ORDER = 30
 
+Task = Literal["adding", "order", "copy"]
+Model = Literal["rnn", "rnn_orth", "irnn", "gru", "gru_open", "lstm", "lstm_fb1", "lstm_fb3"]
+
+#: The tasks a model is trained on when not every task: the GRU with its reset gate held
+#: open is the reset-gate control of the adding problem only.
+ONLY_ON: dict[str, tuple[str, ...]] = {"gru_open": ("adding",)}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One chain: ``model`` trained on ``task`` at each of ``lengths`` in turn, ``seeds``
+    runs per length of at most ``steps`` updates each, while the model keeps up (``go_on``).
+    """
+
+    model: Model
+    task: Task
+    lengths: tuple[int, ...]
+    steps: int
+    seeds: int
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise gradflow.UsageError(f"task must be one of {list(TASKS)}; got {self.task!r}")
+        if self.model not in MODELS:
+            raise gradflow.UsageError(f"model must be one of {list(MODELS)}; got "
+                                      f"{self.model!r}")
+
+    @property
+    def trained(self) -> bool:
+        """Whether the design trains this model on this task (``ONLY_ON``)."""
+        return self.task in ONLY_ON.get(self.model, tuple(TASKS))
+
+
 STEPS = 2000          # the step budget of every run (censoring)
 SEEDS = 16
-LENGTHS = [50, 100, 200, 400]
-_ALL = ["rnn", "rnn_orth", "irnn", "gru", "lstm", "lstm_fb1", "lstm_fb3"]
+LENGTHS = (50, 100, 200, 400)
 #: One chain per (task, model): its lengths in turn, 16 seeds each, while the model keeps
-#: up (``go_on``). Listed most expensive first, so the two workers finish together.
-CHAINS = ([f"{task}/{m}" for task in ("adding", "order", "copy")
-           for m in ("lstm", "lstm_fb1", "lstm_fb3", "gru")] + ["adding/gru_open"]
-          + [f"{task}/{m}" for task in ("adding", "order", "copy")
-             for m in ("rnn", "rnn_orth", "irnn")])
-
-GRID = {"chain": CHAINS, "lengths": [LENGTHS], "steps": [STEPS], "seeds": [SEEDS]}
-QUICK_GRID = {"chain": ["adding/rnn", "adding/gru", "adding/gru_open"], "lengths": [[10, 20]],
+#: up (``go_on``). Models listed most expensive first, so the two workers finish together;
+#: the reset-gate control on the temporal-order and copy tasks is outside the design
+#: (``ONLY_ON``) and runs nothing.
+GRID = {"model": ["lstm", "lstm_fb1", "lstm_fb3", "gru", "gru_open", "rnn", "rnn_orth", "irnn"],
+        "task": ["adding", "order", "copy"], "lengths": [LENGTHS], "steps": [STEPS],
+        "seeds": [SEEDS]}
+QUICK_GRID = {"model": ["rnn", "gru", "gru_open"], "task": ["adding"], "lengths": [(10, 20)],
               "steps": [100], "seeds": [2]}
 
 GRU_VS_LSTM_T = 100   # the adding-problem length of the GRU-vs-LSTM and reset-gate claims
 RESET_MARGIN = 0.15   # decades of steps to solve: equivalence margin of "no reset-gate effect"
 PARAM_SIZES = (16, 32, 64, 128, 256)
-
-
-def parse(chain: str) -> tuple[str, str]:
-    """``"task/model"`` -> (task, model), both checked."""
-    task, _, model = chain.partition("/")
-    if task not in TASKS or model not in MODELS:
-        raise ValueError(f"unknown chain {chain!r}: 'task/model' with task among {list(TASKS)}, "
-                         f"model among {list(MODELS)}")
-    return task, model
+#: The columns of every run that the gradient-vs-outcome figure plots (and its CSV holds).
+RUN_COLUMNS = ["task", "length", "model", "seed", "log10_grad_init", "solved", "solve_step"]
 
 
 def go_on(solved: int, n: int) -> bool:
@@ -91,15 +117,18 @@ def go_on(solved: int, n: int) -> bool:
     return rate_ci(solved, n)[2] >= 0.5
 
 
-def run(config: dict) -> list[dict]:
+def run(config: Config) -> list[dict]:
     """Train one model on one task at each length in turn (``seeds`` runs per length, each
-    until it solves or the budget ends), stopping after a length where ``go_on`` says no."""
-    task, model = parse(config["chain"])
+    until it solves or the budget ends), stopping after a length where ``go_on`` says no.
+    A (task, model) pair outside the design (``ONLY_ON``) has no runs."""
+    if not config.trained:
+        return []
     rows: list[dict] = []
-    for length in config["lengths"]:
-        cell = [{"task": task, "length": int(length), "model": model, "seed": seed,
-                 **train_one(task, int(length), model, seed, int(config["steps"]))}
-                for seed in range(int(config["seeds"]))]
+    for length in config.lengths:
+        cell = [{"task": config.task, "length": int(length), "model": config.model,
+                 "seed": seed, **train_one(config.task, int(length), config.model, seed,
+                                           int(config.steps))}
+                for seed in range(int(config.seeds))]
         rows += cell
         if not go_on(sum(r["solved"] for r in cell), len(cell)):
             break
@@ -123,15 +152,17 @@ def parameter_counts(sizes=PARAM_SIZES, input_size: int = 2) -> pd.DataFrame:
 def chain_lengths(frame: pd.DataFrame) -> list[int]:
     """The lengths the chains were given (the ``lengths`` configuration column)."""
     if "lengths" not in frame:
-        return LENGTHS
+        return list(LENGTHS)
     given = {tuple(json.loads(v)) if isinstance(v, str) else tuple(v) for v in frame.lengths}
     return sorted({int(T) for chain in given for T in chain})
 
 
 def summarize(frame: pd.DataFrame) -> Summary:
     """Every table, number and claim of the section (pure)."""
-    return lr_claims(frame, parameter_counts(), gru_vs_lstm_t=GRU_VS_LSTM_T,
-                     reset_margin=RESET_MARGIN, lengths=chain_lengths(frame))
+    s = lr_claims(frame, parameter_counts(), gru_vs_lstm_t=GRU_VS_LSTM_T,
+                  reset_margin=RESET_MARGIN, lengths=chain_lengths(frame))
+    s.tables["runs"] = frame[RUN_COLUMNS]
+    return s
 
 
 # ---- figures and text -----------------------------------------------------------------------
@@ -146,22 +177,28 @@ def _color(model: str) -> str:
     return CELL_COLORS[_STYLE[model][0]]
 
 
-def _not_trained_text(rows: pd.DataFrame) -> str:
-    if rows.empty:
-        return "Every model was trained at every length."
-    parts = [f"{LABELS[r.model]} on the {TASKS[r.task]} beyond T = {r.last} ({r.rates})"
-             for r in rows.itertuples()]
-    return "Not trained, by that rule: " + "; ".join(parts) + "."
-
-
 def render(frame: pd.DataFrame, out) -> None:
+    """Draw the section: two figures, three tables, the method, then the claims' prose."""
     summary = summarize(frame)
-    km, cells = summary.tables["km"], summary.tables["cells"]
-    budget = int(frame.steps.max())
-    n_seeds = int(cells.n.max())
-    min_go = next(k for k in range(n_seeds + 1) if go_on(k, n_seeds))
+    solved_fraction_figure(summary, out)
+    gradient_figure(summary, out)
+    cells_table(summary, out)
+    half_length_table(summary, out)
+    parameters_table(summary, out)
+    out.text(method_text(summary, chain_lengths(frame)))
+    out.summary(summary)
 
-    # Figure 1: Kaplan-Meier curves, one row per task, one column per length.
+
+def _budget_and_seeds(summary: Summary) -> tuple[int, int]:
+    """The step budget and the seeds per cell."""
+    cells = summary.tables["cells"]
+    return int(cells.budget.max()), int(cells.n.max())
+
+
+def solved_fraction_figure(summary: Summary, out) -> None:
+    """Kaplan-Meier curves, one row per task, one column per length."""
+    km, cells = summary.tables["km"], summary.tables["cells"]
+    budget, n_seeds = _budget_and_seeds(summary)
     tasks = [t for t in TASKS if t in set(cells.task)]
     lengths = sorted(set(cells.length))
     fig, axes = new_figure("page", 1.7 * len(tasks) + 0.9, nrows=len(tasks),
@@ -199,8 +236,11 @@ def render(frame: pd.DataFrame, out) -> None:
                        f"every {CHECK_EVERY} steps on a fixed held-out batch of {HELD_OUT}. "
                        f"The table has the pointwise 95% log-log intervals.")
 
-    # Figure 2: the gradient at the first cue at initialisation vs the outcome, every run.
-    runs = frame.copy()
+
+def gradient_figure(summary: Summary, out) -> None:
+    """The gradient at the first cue at initialisation vs the outcome, every run."""
+    runs = summary.tables["runs"]
+    budget, _ = _budget_and_seeds(summary)
     fig, axes = new_figure("page", 2.9, ncols=3, squeeze=False)
     for ax, task in zip(axes[0], TASKS, strict=False):
         r = runs[runs.task == task]
@@ -222,9 +262,7 @@ def render(frame: pd.DataFrame, out) -> None:
         ax.set_xlabel(r"$\log_{10}\|\partial L/\partial x_{t_1}\|$ at init")
     axes[0][0].set_ylabel("step solved")
     shared_legend(fig, axes.flat, ncol=3, markerscale=1.5, fontsize="small")
-    out.figure("gradient_vs_outcome", fig,
-               runs[["task", "length", "model", "seed", "log10_grad_init", "solved",
-                     "solve_step"]],
+    out.figure("gradient_vs_outcome", fig, runs,
                caption="Every run: the gradient reaching the first cue at initialisation "
                        "against the step it solved at (above the line: never).",
                description=f"Every trained run: log10 of the median over 64 sequences of "
@@ -233,7 +271,11 @@ def render(frame: pd.DataFrame, out) -> None:
                        f"task; runs that did not solve within {budget} steps are drawn above "
                        f"the grey line (vertical jitter)")
 
-    out.table("cells", cells,
+
+def cells_table(summary: Summary, out) -> None:
+    """Runs per cell: solved (Wilson interval) and the Kaplan-Meier median step."""
+    budget, _ = _budget_and_seeds(summary)
+    out.table("cells", summary.tables["cells"],
               caption="Runs per cell: solved (Wilson 95% CI) and the Kaplan-Meier median "
                       "step to solve (NaN: not reached).",
               description=f"Per task, length T and model: runs, runs solved within "
@@ -241,6 +283,10 @@ def render(frame: pd.DataFrame, out) -> None:
                           f"Kaplan-Meier median step to solve with its 95% interval (NaN "
                           f"where the estimate never reaches one half or the interval is "
                           f"open)")
+
+
+def half_length_table(summary: Summary, out) -> None:
+    """The half-success length per task and model."""
     out.table("half_length", summary.tables["half_length"],
               caption="The length T at which half the seeds solve each task, bracketed by "
                       "the lengths tested.",
@@ -249,23 +295,39 @@ def render(frame: pd.DataFrame, out) -> None:
                           "one half; the interval runs from the longest T whose Wilson "
                           "interval lies above one half to the shortest T whose interval lies "
                           "below it (NaN: open on that side)")
+
+
+def parameters_table(summary: Summary, out) -> None:
+    """Exact parameter counts of a one-layer GRU and LSTM."""
     out.table("parameters", summary.tables["parameters"],
               caption="Exact parameter counts of a one-layer GRU and LSTM (input 2).",
               description="Parameters of one layer with input size 2, PyTorch layout (two "
                           "bias vectors): GRU 3(H^2 + HI + 2H), LSTM 4(H^2 + HI + 2H); the "
                           "ratio is 3/4 for every H. Time per step is machine-dependent: "
                           "`gradflow bench` measures it")
-    out.summary(summary)
 
-    c = summary.claims
-    out.text(
+
+def _not_trained_text(rows: pd.DataFrame) -> str:
+    if rows.empty:
+        return "Every model was trained at every length."
+    parts = [f"{LABELS[r.model]} on the {TASKS[r.task]} beyond T = {r.last} ({r.rates})"
+             for r in rows.itertuples()]
+    return "Not trained, by that rule: " + "; ".join(parts) + "."
+
+
+def method_text(summary: Summary, lengths: list[int]) -> str:
+    """The method paragraph: the training, the reset-gate control and the chain rule, with
+    the cells it left untrained (``lengths``: the lengths the chains were given)."""
+    budget, n_seeds = _budget_and_seeds(summary)
+    min_go = next(k for k in range(n_seeds + 1) if go_on(k, n_seeds))
+    return (
         f"Method. Hidden size {HIDDEN}, batch {BATCH}, Adam lr {LR:g}, gradient clipped at "
         f"norm {CLIP:g}, float32; at most {budget} steps; a run has solved the task at the "
         f"first check (every {CHECK_EVERY} steps, fixed held-out batch of {HELD_OUT}) that "
         f"passes the criterion of the module docstring. The GRU with the reset gate held open "
         f"has its reset rows of W_ir and W_hr set to zero and b_ir to {RESET_BIAS:g} "
         f"(r = 1 - 2e-9) and frozen during training (gradflow.train(freeze=...)). Each model "
-        f"is trained on each task at T = {', '.join(map(str, chain_lengths(frame)))} in turn, "
+        f"is trained on each task at T = {', '.join(map(str, lengths))} in turn, "
         f"{n_seeds} seeds per length, and goes on to the next length only while its "
         f"success rate is not significantly below one half (Wilson 95% upper bound at least "
         f"1/2: at least {min_go} of {n_seeds} solved), a rule fixed before the runs: so every "
@@ -273,62 +335,3 @@ def render(frame: pd.DataFrame, out) -> None:
         f"followed until its half-success length is bracketed, and the cells beyond are not "
         f"trained (comparisons are made only where both models were trained). "
         + _not_trained_text(summary.tables["not_trained"]))
-    if "gru_sooner_than_lstm" in c:
-        g = c["gru_sooner_than_lstm"]
-        where = f"on the adding problem at T = {GRU_VS_LSTM_T}"
-        out.text(g.choose(
-            holds=f"The GRU solves sooner than the LSTM with the default forget bias {where}",
-            fails=f"The LSTM with the default forget bias solves sooner than the GRU {where}",
-            inconclusive=f"The runs do not separate the GRU from the default LSTM {where}")
-            + f" (log-rank: {g.evidence}).")
-    if "gated_beat_rnn" in c:
-        out.text(c["gated_beat_rnn"].choose(
-            holds="Wherever both were trained, every gated model solves sooner than every "
-                  "tanh-RNN variant.",
-            fails="Somewhere both were trained, a tanh-RNN variant solves sooner than a gated "
-                  "model.",
-            inconclusive="Not every gated-vs-RNN comparison where both were trained is "
-                         "decided.")
-            + " (" + c["gated_beat_rnn"].evidence + ")")
-    if "reset_gate_helps" in c:
-        helps, same = c["reset_gate_helps"], c["reset_gate_no_effect"]
-        out.text(helps.choose(
-            holds="With its reset gate learned the GRU solves sooner than with it held open",
-            fails="With its reset gate held open the GRU solves sooner than with it learned",
-            inconclusive="The log-rank test does not separate the GRU with a learned reset "
-                         "gate from one with the gate held open")
-            + f" ({helps.evidence}); " + same.choose(
-                holds="the difference in steps to solve is within the stated margin",
-                fails="the difference in steps to solve exceeds the stated margin",
-                inconclusive="whether the difference is within the stated margin is not "
-                             "decided") + f" ({same.evidence}).")
-    if "half_length_gru_longer" in c:
-        h = c["half_length_gru_longer"]
-        out.text(h.choose(
-            holds="Half the GRU seeds solve the adding problem at lengths where fewer than "
-                  "half the seeds of every tanh-RNN variant do.",
-            fails="Some tanh-RNN variant keeps half its seeds solving the adding problem to a "
-                  "length the GRU does not reach.",
-            inconclusive="The lengths tested do not separate the GRU's half-success length "
-                         "from the tanh RNN's.") + f" ({h.evidence})")
-    if "grad_predicts_pooled" in c:
-        out.text(c["grad_predicts_pooled"].choose(
-            holds="Pooled over every trained run, the runs that solve started with the larger "
-                  "gradient at the first cue.",
-            fails="Pooled over every trained run, the runs that solve started with the smaller "
-                  "gradient at the first cue: a vanishing gradient there at initialisation did "
-                  "not keep a model from learning.",
-            inconclusive="Pooled over every trained run, the gradient at the first cue at "
-                         "initialisation does not separate the runs that solve.")
-            + " (" + c["grad_predicts_pooled"].evidence + "; the pooled test mixes models and "
-            "lengths, so the within-cell test below is the one about seeds.)")
-    if "grad_predicts_within_cells" in c:
-        out.text(c["grad_predicts_within_cells"].choose(
-            holds="Within cells of one task, length and model, runs with a larger gradient "
-                  "at the first cue at initialisation are the ones that solve.",
-            fails="Within cells of one task, length and model, runs with a smaller gradient "
-                  "at the first cue at initialisation are the ones that solve.",
-            inconclusive="Within cells of one task, length and model, the gradient at the "
-                         "first cue at initialisation does not tell the runs that solve from "
-                         "those that do not.")
-            + " (" + c["grad_predicts_within_cells"].evidence + ")")

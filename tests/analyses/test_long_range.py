@@ -21,7 +21,7 @@ def frame_of(spec: dict, grads: dict | None = None) -> pd.DataFrame:
     for (task, T, model), steps in spec.items():
         g = (grads or {}).get((task, T, model), [-5.0] * len(steps))
         for seed, (step, lg) in enumerate(zip(steps, g, strict=True)):
-            rows.append({"chain": f"{task}/{model}", "steps": BUDGET, "seed": seed,
+            rows.append({"steps": BUDGET, "seed": seed,
                          "task": task, "length": T, "model": model,
                          "solved": step is not None,
                          "solve_step": BUDGET if step is None else step,
@@ -45,7 +45,8 @@ def verdicts(lr, spec, grads=None):
 
 
 def test_run_trains_a_chain_with_the_expected_columns(lr):
-    rows = lr.run({"chain": "adding/gru_open", "lengths": [10, 20], "steps": 3, "seeds": 2})
+    rows = lr.run(lr.Config(model="gru_open", task="adding", lengths=(10, 20), steps=3,
+                            seeds=2))
     # 3 steps solve nothing: 0/2 is not significantly below one half (Wilson upper 0.66),
     # so the chain goes on to T = 20.
     assert [(r["length"], r["seed"]) for r in rows] == [(10, 0), (10, 1), (20, 0), (20, 1)]
@@ -55,9 +56,9 @@ def test_run_trains_a_chain_with_the_expected_columns(lr):
     assert all(r["solve_step"] == 3 or r["solved"] for r in rows)
     assert rows[0]["n_params"] == 3 * (32 * 32 + 32 * 2 + 2 * 32)
     assert np.isfinite(rows[0]["log10_grad_init"])
-    for chain, T in (("order/irnn", 10), ("copy/lstm_fb3", 3)):
-        rows = lr.run({"chain": chain, "lengths": [T], "steps": 2, "seeds": 1})
-        assert rows[0]["task"] == chain.split("/")[0] and rows[0]["length"] == T
+    for task, model, T in (("order", "irnn", 10), ("copy", "lstm_fb3", 3)):
+        rows = lr.run(lr.Config(model=model, task=task, lengths=(T,), steps=2, seeds=1))
+        assert (rows[0]["task"], rows[0]["model"], rows[0]["length"]) == (task, model, T)
 
 
 def test_run_stops_a_chain_once_the_rate_is_significantly_below_half(lr, monkeypatch):
@@ -69,21 +70,31 @@ def test_run_stops_a_chain_once_the_rate_is_significantly_below_half(lr, monkeyp
         return {"solved": outcome[length][seed], "solve_step": steps}
 
     monkeypatch.setattr(lr, "train_one", fake)
-    rows = lr.run({"chain": "adding/gru", "lengths": [10, 20, 40, 80], "steps": 5, "seeds": 16})
+    rows = lr.run(lr.Config(model="gru", task="adding", lengths=(10, 20, 40, 80), steps=5,
+                            seeds=16))
     assert sorted(set(calls)) == [10, 20, 40]             # 4/16 at T = 40: no T = 80
     assert len(rows) == 48
     assert lr.go_on(5, 16) and not lr.go_on(4, 16) and lr.go_on(0, 2)
 
 
-def test_every_grid_chain_parses_and_has_16_seeds(lr):
-    for chain in lr.GRID["chain"]:
-        lr.parse(chain)
-    assert len(set(lr.GRID["chain"])) == len(lr.GRID["chain"])
-    assert lr.GRID["seeds"] == [16] and lr.GRID["lengths"] == [[50, 100, 200, 400]]
-    tasks_models = {lr.parse(c) for c in lr.GRID["chain"]}
-    assert {(t, m) for t in L.TASKS for m in L.MODELS if m != "gru_open"} <= tasks_models
-    with pytest.raises(ValueError, match="unknown chain"):
-        lr.parse("adding/vanilla")
+def test_the_grid_trains_every_model_on_every_task_but_the_reset_gate_control(lr):
+    from gradflow.sweep import expand_grid
+    configs = [lr.Config(**c) for c in expand_grid(lr.GRID)]
+    assert lr.GRID["seeds"] == [16] and lr.GRID["lengths"] == [(50, 100, 200, 400)]
+    trained = [(c.task, c.model) for c in configs if c.trained]
+    assert len(set(trained)) == len(trained)
+    assert set(trained) == ({(t, m) for t in L.TASKS for m in L.MODELS if m != "gru_open"}
+                            | {("adding", "gru_open")})
+    # The reset-gate control outside the adding problem is in the grid but runs nothing.
+    assert lr.run(lr.Config(model="gru_open", task="order", lengths=(10,), steps=2,
+                            seeds=1)) == []
+
+
+@pytest.mark.parametrize("field, value", [("task", "parity"), ("model", "vanilla")])
+def test_config_refuses_an_unknown_task_or_model(lr, field, value):
+    options = {"model": "gru", "task": "adding", "lengths": (10,), "steps": 2, "seeds": 1}
+    with pytest.raises(gradflow.UsageError, match=rf"{field} must be one of .*{value}"):
+        lr.Config(**{**options, field: value})
 
 
 def test_reset_gate_held_open_stays_open_through_training():
@@ -316,3 +327,27 @@ def test_half_length_is_tabled_per_task_and_cited_where_bracketed(lr):
     assert "HalfLengthOrderGru" in summary.numbers and "HalfLengthCopyGru" not in summary.numbers
     # The GRU-vs-RNN half-length claim is about the adding problem only.
     assert summary.claims["half_length_gru_longer"].verdict == "inconclusive"
+
+
+def test_each_group_of_claims_reads_as_its_own_paragraph(lr, tmp_path):
+    from gradflow.report.output import Section
+    spec = {("adding", 100, "gru"): FAST, ("adding", 100, "gru_open"): SLOW,
+            ("adding", 100, "lstm"): SLOW, ("adding", 100, "lstm_fb1"): SLOW}
+    summary = lr.summarize(frame_of(spec))
+    c = summary.claims
+    section = Section("long_range", tmp_path)
+    section.summary(summary)
+    assert len(section.blocks) == 6          # GRU vs LSTM, gated, reset, half, pooled, within
+    assert section.blocks[0] == ("The GRU solves sooner than the LSTM with the default forget "
+                                 "bias on the adding problem at T = 100 (log-rank: "
+                                 + c["gru_sooner_than_lstm"].evidence + ").")
+    # The reset gate's two claims share one sentence: the test, then the equivalence.
+    assert section.blocks[2] == (
+        "With its reset gate learned the GRU solves sooner than with it held open ("
+        + c["reset_gate_helps"].evidence + "); the difference in steps to solve exceeds the "
+        "stated margin (" + c["reset_gate_no_effect"].evidence + ").")
+    assert section.blocks[4].endswith("; the pooled test mixes models and lengths, so the "
+                                      "within-cell test below is the one about seeds.)")
+    # The per-cell comparisons are in the claims table only.
+    assert c["gru_sooner_than_lstm_fb1_adding_t100"].sentence == ""
+    assert c["gru_sooner_than_lstm_fb1_adding_t100"].group == ""
