@@ -24,6 +24,7 @@ Every sentence has at least 5 pad steps before it, so that no distance (d = 50 w
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,17 @@ from _agreement import seed_means, seed_slopes, verb_gradient_norms
 import gradflow
 from gradflow.diagnostics.theory import forget_gate_timescale
 from gradflow.report import mean_ci
-from gradflow.report.claims import Summary, below, differ, exceeds, matches, proportion
+from gradflow.report.claims import (
+    Claim,
+    Says,
+    Summary,
+    below,
+    differ,
+    exceeds,
+    matches,
+    proportion,
+)
+from gradflow.report.layout import Group
 from gradflow.report.style import CELL_COLORS, new_figure
 from gradflow.tasks import AgreementLM
 
@@ -49,6 +60,18 @@ ORDER = 80
 
 CELL = "lstm"
 OBJECTIVES = {"lm": "language model", "number": "number classifier"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run: an LSTM trained with one objective (a key of OBJECTIVES) for ``steps``
+    Adam steps, at one seed."""
+
+    objective: str
+    steps: int
+    seed: int
+
+
 GRID = {"objective": list(OBJECTIVES), "steps": [1500], "seed": list(range(20))}
 QUICK_GRID = {"objective": list(OBJECTIVES), "steps": [30], "seed": [0, 1]}
 
@@ -98,9 +121,9 @@ def _errors(net, params, task: AgreementLM, rng, n: int) -> dict:
             "recency_error": float(recency.mean())}
 
 
-def run(config: dict) -> list[dict]:
+def run(config: Config) -> list[dict]:
     """Train one LSTM with one objective; errors vs distance and attractors; gradients."""
-    objective, steps, seed = config["objective"], config["steps"], config["seed"]
+    objective, steps, seed = config.objective, config.steps, config.seed
     task = _task(objective)
     quick = steps < 100
     n_test, n_grad = (40, 8) if quick else (N_TEST, N_GRAD)
@@ -155,7 +178,28 @@ def summarize(frame: pd.DataFrame) -> Summary:
 
     dist = tests[tests.test == "distance"]
     attr = tests[tests.test == "attractors"]
-    match = tests[tests.test == "match"]
+    _curve_tables(s, dist, attr, tests[tests.test == "match"], grads)
+    k0 = dist.groupby(["objective", "seed"], as_index=False).error.mean()
+    kmax = _one(attr, n_attractors=int(attr.n_attractors.max())) if len(attr) else attr
+    st = _slopes_table(dist, attr, grads, k0, kmax, objectives)
+    s.tables["slopes"] = st
+
+    k_hi = int(attr.n_attractors.max()) if len(attr) else MAX_ATTRACTORS
+    for obj in objectives:
+        _agreement_claims(s, obj, st, kmax, k_hi)
+        _gradient_claims(s, obj, st)
+    if {"lm", "number"} <= set(objectives):
+        _objective_claims(s, k0, kmax, k_hi)
+    _cite(s, st)
+    for group in GROUPS:
+        s.group(group)
+    return s
+
+
+def _curve_tables(s: Summary, dist: pd.DataFrame, attr: pd.DataFrame, match: pd.DataFrame,
+                  grads: pd.DataFrame) -> None:
+    """The plotted means over seeds: error vs distance, vs attractors (with the matching
+    control and the recency heuristic), log10 gradient at the subject vs distance."""
     s.tables["distance"] = seed_means(dist, ["objective", "distance"], "error", clip=(0, 1))
     a = seed_means(attr, ["objective", "n_attractors"], "error", clip=(0, 1))
     ctrl = seed_means(match, ["objective", "n_attractors"], "error", clip=(0, 1)).rename(
@@ -167,13 +211,16 @@ def summarize(frame: pd.DataFrame) -> Summary:
     zero = grads.groupby(["objective", "when", "distance"], as_index=False).zero_fraction.max()
     s.tables["gradient"] = s.tables["gradient"].merge(zero, on=["objective", "when", "distance"])
 
-    # Per-seed slopes: error per 10 words of distance, per attractor; log10 gradient per word.
+
+def _slopes_table(dist: pd.DataFrame, attr: pd.DataFrame, grads: pd.DataFrame,
+                  k0: pd.DataFrame, kmax: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
+    """Per objective and quantity: mean over seeds and its 95% t-interval of the per-seed
+    slopes (error per 10 words of distance, per attractor; log10 gradient per word) and of
+    the errors without attractors and with the most."""
     d_slope = seed_slopes(dist.assign(d10=dist.distance / 10), "d10", "error",
                           ["objective", "seed"])
     k_slope = seed_slopes(attr, "n_attractors", "error", ["objective", "seed"])
     g_slope = seed_slopes(grads, "distance", "log10_norm", ["objective", "when", "seed"])
-    k0 = dist.groupby(["objective", "seed"], as_index=False).error.mean()
-    kmax = _one(attr, n_attractors=int(attr.n_attractors.max())) if len(attr) else attr
     slopes = []
     for obj in objectives:
         for name, values, unit in (
@@ -191,67 +238,140 @@ def summarize(frame: pd.DataFrame) -> Summary:
             mean, low, high = mean_ci(v) if v.size else (np.nan, np.nan, np.nan)
             slopes.append({"objective": obj, "quantity": name, "mean": mean, "ci_low": low,
                            "ci_high": high, "seeds": int(v.size), "unit": unit})
-    st = pd.DataFrame(slopes, columns=["objective", "quantity", "mean", "ci_low", "ci_high",
-                                       "seeds", "unit"])
-    s.tables["slopes"] = st
+    return pd.DataFrame(slopes, columns=["objective", "quantity", "mean", "ci_low", "ci_high",
+                                         "seeds", "unit"])
 
-    def get(obj: str, q: str) -> tuple[float, float, float]:
-        r = st[(st.objective == obj) & (st.quantity == q)]
-        return (float(r["mean"].iloc[0]), float(r.ci_low.iloc[0]), float(r.ci_high.iloc[0])) \
-            if len(r) else (np.nan, np.nan, np.nan)
 
-    k_hi = int(attr.n_attractors.max()) if len(attr) else MAX_ATTRACTORS
-    for obj in objectives:
-        name = OBJECTIVES[obj]
-        s.claim(below(
-            f"{obj}_learns_agreement",
-            f"Trained as a {name}, the LSTM agrees the verb with its subject better than "
-            f"chance without attractors (d = {min(DISTANCES)}..{max(DISTANCES)}).",
-            *get(obj, "error_no_attractor"), CHANCE,
-            what=f"error without attractors ({MARGIN_NOTE})"))
-        s.claim(exceeds(
-            f"{obj}_error_grows_with_distance",
-            f"The {name}'s agreement error grows with the subject-verb distance.",
-            *get(obj, "error_per_10_words"), 0.0,
-            what=f"slope of error per 10 words, k = 0 ({MARGIN_NOTE} of per-seed fits)"))
-        s.claim(exceeds(
-            f"{obj}_error_grows_with_attractors",
-            f"The {name}'s agreement error grows with the number of mismatching attractors.",
-            *get(obj, "error_per_attractor"), 0.0,
-            what=f"slope of error per attractor at d = {ATTRACTOR_DISTANCE} "
-                 f"({MARGIN_NOTE} of per-seed fits)"))
-        top = _one(kmax, objective=obj).error
-        s.claim(proportion(
-            f"{obj}_follows_recent_noun",
-            f"With {k_hi} mismatching attractors, most seeds of the {name} agree the verb "
-            f"with the most recent noun more often than with the subject (error > {CHANCE:g}).",
-            int((top > CHANCE).sum()), len(top), MAJORITY))
-        for when in ("init", "trained"):
-            s.claim(below(
-                f"{obj}_gradient_decays_{when}",
-                f"{'At initialization' if when == 'init' else 'After training'}, the "
-                f"gradient of the verb's loss ({name}) reaching the subject shrinks with "
-                f"the distance.",
-                *get(obj, f"log10_grad_per_word_{when}"), 0.0,
-                what=f"slope of log10 ||dL_verb/dx_subj|| per word ({MARGIN_NOTE} of "
-                     f"per-seed fits)"))
-        s.claim(matches(
-            f"{obj}_init_decay_matches_forget_gate",
-            f"At initialization the gradient of the verb's loss ({name}) at the subject decays "
-            f"per word as the LSTM's cell path with forget gate sigma(0) = 1/2 predicts "
-            f"({INIT_DECAY:.3f} decades per word).",
-            *get(obj, "log10_grad_per_word_init"), INIT_DECAY, DECAY_MARGIN,
-            what=f"slope of log10 ||dL_verb/dx_subj|| per word at init ({MARGIN_NOTE})"))
-    if {"lm", "number"} <= set(objectives):
-        for q, what in (("error_no_attractor", "without attractors"),
-                        ("error_max_attractors", f"with {k_hi} mismatching attractors")):
-            src = k0 if q == "error_no_attractor" else kmax
-            s.claim(differ(
-                f"lm_worse_than_number_{'plain' if q == 'error_no_attractor' else 'attractors'}",
-                f"The language model errs more than the number classifier {what}.",
-                _one(src, objective="lm").error, _one(src, objective="number").error,
-                labels=("language model", "classifier")))
+def _get(st: pd.DataFrame, obj: str, q: str) -> tuple[float, float, float]:
+    """Mean and interval of quantity ``q`` of objective ``obj`` in the slopes table."""
+    r = st[(st.objective == obj) & (st.quantity == q)]
+    return (float(r["mean"].iloc[0]), float(r.ci_low.iloc[0]), float(r.ci_high.iloc[0])) \
+        if len(r) else (np.nan, np.nan, np.nan)
 
+
+def _worded(claim: Claim, group: str, holds: str, fails: str, inconclusive: str, *,
+            before: str = "", after: str = " ({evidence}).") -> Claim:
+    """``claim`` with its reader's sentence per verdict, ``before + words + after``, in
+    ``group``; ``{evidence}`` in ``after`` is the claim's evidence."""
+    tail = after.replace("{evidence}", claim.evidence)
+    return claim.reads(Says(holds=before + holds + tail, fails=before + fails + tail,
+                            inconclusive=before + inconclusive + tail), group=group)
+
+
+def _agreement_claims(s: Summary, obj: str, st: pd.DataFrame, kmax: pd.DataFrame,
+                      k_hi: int) -> None:
+    """One objective: better than chance; errors grow with distance and attractors; the
+    most recent noun wins with the most attractors. Its paragraph's first sentences."""
+    name = OBJECTIVES[obj]
+    s.claim(_worded(below(
+        f"{obj}_learns_agreement",
+        f"Trained as a {name}, the LSTM agrees the verb with its subject better than "
+        f"chance without attractors (d = {min(DISTANCES)}..{max(DISTANCES)}).",
+        *_get(st, obj, "error_no_attractor"), CHANCE,
+        what=f"error without attractors ({MARGIN_NOTE})"), obj,
+        "It agrees the verb with its subject better than chance",
+        "It does not agree the verb with its subject better than chance",
+        "Whether it agrees better than chance is not decided",
+        before=f"**{name.capitalize()}.** "))
+    s.claim(_worded(exceeds(
+        f"{obj}_error_grows_with_distance",
+        f"The {name}'s agreement error grows with the subject-verb distance.",
+        *_get(st, obj, "error_per_10_words"), 0.0,
+        what=f"slope of error per 10 words, k = 0 ({MARGIN_NOTE} of per-seed fits)"), obj,
+        "Its error grows with the distance", "Its error does not grow with the distance",
+        "Whether its error grows with the distance is not decided"))
+    s.claim(_worded(exceeds(
+        f"{obj}_error_grows_with_attractors",
+        f"The {name}'s agreement error grows with the number of mismatching attractors.",
+        *_get(st, obj, "error_per_attractor"), 0.0,
+        what=f"slope of error per attractor at d = {ATTRACTOR_DISTANCE} "
+             f"({MARGIN_NOTE} of per-seed fits)"), obj,
+        "Its error grows with the number of mismatching attractors",
+        "Its error does not grow with the number of mismatching attractors",
+        "Whether its error grows with the attractors is not decided"))
+    top = _one(kmax, objective=obj).error
+    s.claim(_worded(proportion(
+        f"{obj}_follows_recent_noun",
+        f"With {k_hi} mismatching attractors, most seeds of the {name} agree the verb "
+        f"with the most recent noun more often than with the subject (error > {CHANCE:g}).",
+        int((top > CHANCE).sum()), len(top), MAJORITY), obj,
+        "With the most attractors, most seeds agree with the most recent noun more often "
+        "than with the subject: sequential recency wins",
+        "Even with the most attractors, most seeds agree with the subject more often than "
+        "with the most recent noun",
+        "With the most attractors, whether most seeds follow the most recent noun is not "
+        "decided"))
+
+
+def _gradient_claims(s: Summary, obj: str, st: pd.DataFrame) -> None:
+    """One objective: the verb's gradient at the subject shrinks with the distance (at
+    initialization: in the claims table only), at the cell path's predicted rate."""
+    name = OBJECTIVES[obj]
+    for when in ("init", "trained"):
+        claim = below(
+            f"{obj}_gradient_decays_{when}",
+            f"{'At initialization' if when == 'init' else 'After training'}, the "
+            f"gradient of the verb's loss ({name}) reaching the subject shrinks with "
+            f"the distance.",
+            *_get(st, obj, f"log10_grad_per_word_{when}"), 0.0,
+            what=f"slope of log10 ||dL_verb/dx_subj|| per word ({MARGIN_NOTE} of "
+                 f"per-seed fits)")
+        s.claim(claim if when == "init" else _worded(
+            claim, f"{obj}_trained",
+            "After training, the gradient of the verb's loss reaching the subject shrinks "
+            "with the distance",
+            "After training, the gradient of the verb's loss reaching the subject does not "
+            "shrink with the distance",
+            "After training, whether that gradient shrinks with the distance is not decided"))
+    s.claim(_worded(matches(
+        f"{obj}_init_decay_matches_forget_gate",
+        f"At initialization the gradient of the verb's loss ({name}) at the subject decays "
+        f"per word as the LSTM's cell path with forget gate sigma(0) = 1/2 predicts "
+        f"({INIT_DECAY:.3f} decades per word).",
+        *_get(st, obj, "log10_grad_per_word_init"), INIT_DECAY, DECAY_MARGIN,
+        what=f"slope of log10 ||dL_verb/dx_subj|| per word at init ({MARGIN_NOTE})"), obj,
+        "At initialization its verb gradient at the subject decays as the cell path with "
+        "forget gate 1/2 predicts",
+        "At initialization its verb gradient at the subject does not decay at the cell "
+        f"path's predicted rate (the margin is {DECAY_MARGIN:g} decades per word; the "
+        "prediction counts only the cell path with every forget gate at exactly 1/2, while "
+        "at initialization the gates vary with the input and the hidden state adds other "
+        "routes)",
+        "At initialization, whether the decay matches the cell path's rate is not decided"))
+
+
+def _objective_claims(s: Summary, k0: pd.DataFrame, kmax: pd.DataFrame, k_hi: int) -> None:
+    """The language model against the classifier, without attractors and with the most;
+    the paragraph ends on what the two differ in (its reading follows the first claim)."""
+    plain = differ(
+        "lm_worse_than_number_plain",
+        "The language model errs more than the number classifier without attractors.",
+        _one(k0, objective="lm").error, _one(k0, objective="number").error,
+        labels=("language model", "classifier"))
+    s.claim(_worded(
+        plain, "objective",
+        "Without attractors the language model errs more than the classifier trained on "
+        "the same sentences",
+        "Without attractors the language model does not err more than the classifier",
+        "Without attractors the difference is not decided", before="**The objective.** "))
+    reading = plain.choose(
+        holds=": the language model's agreement signal is one target (the verb) among every "
+              "next word of the sentence.", fails=".", inconclusive=".")
+    s.claim(_worded(differ(
+        "lm_worse_than_number_attractors",
+        f"The language model errs more than the number classifier with {k_hi} mismatching "
+        f"attractors.",
+        _one(kmax, objective="lm").error, _one(kmax, objective="number").error,
+        labels=("language model", "classifier")), "objective",
+        "With the most attractors the language model errs more",
+        "With the most attractors the language model does not err more",
+        "With the most attractors the difference is not decided",
+        after=" ({evidence}). The two share inputs, network and budget; only what is "
+              "predicted differs" + reading))
+
+
+def _cite(s: Summary, st: pd.DataFrame) -> None:
+    """Every finite mean of the slopes table, as a citable number."""
     tag = {"lm": "Lm", "number": "Classifier"}
     words = {"error_no_attractor": "ErrorNoAttractor", "error_max_attractors": "ErrorMaxAttr",
              "error_per_10_words": "ErrorPerTenWords", "error_per_attractor": "ErrorPerAttr",
@@ -263,10 +383,16 @@ def summarize(frame: pd.DataFrame) -> Summary:
             s.number(f"{words[r.quantity]}{tag[r.objective]}", r["mean"],
                      f"{OBJECTIVES[r.objective]}: {r.quantity.replace('_', ' ')} "
                      f"({r.unit}; mean over {r.seeds} seeds)", low=lo, high=hi)
-    return s
 
 
-# ---- render: figures, tables, prose chosen by the claims ------------------------------
+#: How the section's claims read: a paragraph per objective (its verb-gradient claim after
+#: training last), then one on the objective.
+GROUPS = [Group("lm", new_paragraph=True), Group("lm_trained"),
+          Group("number", new_paragraph=True), Group("number_trained"),
+          Group("objective", new_paragraph=True)]
+
+
+# ---- render: figures and tables; the prose is the claims' ------------------------------
 
 _COLOR = {"lm": CELL_COLORS[CELL], "number": "#ff7f0e"}
 _LS = {"lm": "-", "number": "--"}
@@ -274,14 +400,25 @@ _MK = {"lm": "o", "number": "s"}
 
 
 def render(frame: pd.DataFrame, out) -> None:
+    """Draw the section: two figures, the slopes table, then the claims (their prose)."""
     s = summarize(frame)
-    c = s.claims
-    runs = frame.drop_duplicates(["objective", "seed"])
-    steps = int(runs.steps.iloc[0])
-    n_seeds = runs.seed.nunique()
-    objectives = [o for o in OBJECTIVES if o in set(runs.objective)]
-    dist, attr, grad = s.tables["distance"], s.tables["attractors"], s.tables["gradient"]
+    errors_figure(s, frame, out)
+    gradient_figure(s, frame, out)
+    slopes_table(s, out)
+    out.summary(s)
 
+
+def _runs(frame: pd.DataFrame) -> tuple[int, int, list[str]]:
+    """Adam steps, seeds and the objectives present (in OBJECTIVES order)."""
+    runs = frame.drop_duplicates(["objective", "seed"])
+    return (int(runs.steps.iloc[0]), runs.seed.nunique(),
+            [o for o in OBJECTIVES if o in set(runs.objective)])
+
+
+def errors_figure(s: Summary, frame: pd.DataFrame, out) -> None:
+    """Agreement error vs distance and vs attractors, per objective."""
+    steps, n_seeds, objectives = _runs(frame)
+    dist, attr = s.tables["distance"], s.tables["attractors"]
     fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     for obj in objectives:
         color = _COLOR[obj]
@@ -318,6 +455,11 @@ def render(frame: pd.DataFrame, out) -> None:
                        f"dotted, the same with matching attractors (the control); dashed "
                        f"black, the most-recent-noun heuristic. Grey: chance.")
 
+
+def gradient_figure(s: Summary, frame: pd.DataFrame, out) -> None:
+    """log10 of the verb's gradient at the subject vs distance, at init and trained."""
+    steps, _, objectives = _runs(frame)
+    grad = s.tables["gradient"]
     fig, axes = new_figure("page", 2.6, ncols=2, sharey=True)
     for ax, when in zip(axes, ("init", "trained"), strict=True):
         for obj in objectives:
@@ -346,6 +488,9 @@ def render(frame: pd.DataFrame, out) -> None:
                        f"(forget gate sigma(0) = 1/2 per step: {INIT_DECAY:.3f} decades per "
                        f"word), drawn through the first measured point.")
 
+
+def slopes_table(s: Summary, out) -> None:
+    """The per-seed fits' means with their intervals."""
     out.table("slopes", s.tables["slopes"],
               caption="Per-seed fits: error vs distance and attractors, gradient decay.",
               columns={"objective": "objective", "quantity": "quantity", "mean": "mean",
@@ -355,67 +500,3 @@ def render(frame: pd.DataFrame, out) -> None:
                           f"(d = {ATTRACTOR_DISTANCE}), and of the median log10 gradient at "
                           f"the subject on the distance; and the mean errors without "
                           f"attractors and with the most. {MARGIN_NOTE}.")
-    out.summary(s)
-
-    def say(name: str, holds: str, fails: str, inconclusive: str) -> str:
-        return c[name].choose(holds=holds, fails=fails, inconclusive=inconclusive) \
-            + f" ({c[name].evidence})." if name in c else ""
-
-    for obj in objectives:
-        name = OBJECTIVES[obj]
-        out.text(
-            f"**{name.capitalize()}.** "
-            + say(f"{obj}_learns_agreement",
-                  "It agrees the verb with its subject better than chance",
-                  "It does not agree the verb with its subject better than chance",
-                  "Whether it agrees better than chance is not decided")
-            + " " + say(f"{obj}_error_grows_with_distance",
-                        "Its error grows with the distance",
-                        "Its error does not grow with the distance",
-                        "Whether its error grows with the distance is not decided")
-            + " " + say(f"{obj}_error_grows_with_attractors",
-                        "Its error grows with the number of mismatching attractors",
-                        "Its error does not grow with the number of mismatching attractors",
-                        "Whether its error grows with the attractors is not decided")
-            + " " + say(f"{obj}_follows_recent_noun",
-                        "With the most attractors, most seeds agree with the most recent "
-                        "noun more often than with the subject: sequential recency wins",
-                        "Even with the most attractors, most seeds agree with the subject "
-                        "more often than with the most recent noun",
-                        "With the most attractors, whether most seeds follow the most recent "
-                        "noun is not decided")
-            + " " + say(f"{obj}_init_decay_matches_forget_gate",
-                        "At initialization its verb gradient at the subject decays as the "
-                        "cell path with forget gate 1/2 predicts",
-                        "At initialization its verb gradient at the subject does not decay "
-                        "at the cell path's predicted rate (the margin is "
-                        f"{DECAY_MARGIN:g} decades per word; the prediction counts only the "
-                        "cell path with every forget gate at exactly 1/2, while at "
-                        "initialization the gates vary with the input and the hidden state "
-                        "adds other routes)",
-                        "At initialization, whether the decay matches the cell path's rate "
-                        "is not decided")
-            + " " + say(f"{obj}_gradient_decays_trained",
-                        "After training, the gradient of the verb's loss reaching the "
-                        "subject shrinks with the distance",
-                        "After training, the gradient of the verb's loss reaching the "
-                        "subject does not shrink with the distance",
-                        "After training, whether that gradient shrinks with the distance is "
-                        "not decided"))
-    if "lm_worse_than_number_plain" in c:
-        out.text(
-            "**The objective.** "
-            + say("lm_worse_than_number_plain",
-                  "Without attractors the language model errs more than the classifier "
-                  "trained on the same sentences",
-                  "Without attractors the language model does not err more than the "
-                  "classifier", "Without attractors the difference is not decided")
-            + " " + say("lm_worse_than_number_attractors",
-                        "With the most attractors the language model errs more",
-                        "With the most attractors the language model does not err more",
-                        "With the most attractors the difference is not decided")
-            + " The two share inputs, network and budget; only what is predicted differs"
-            + c["lm_worse_than_number_plain"].choose(
-                holds=": the language model's agreement signal is one target (the verb) "
-                      "among every next word of the sentence.",
-                fails=".", inconclusive="."))

@@ -81,7 +81,7 @@ def test_tables_and_numbers(analysis):
 
 def test_run_gives_the_expected_rows(analysis):
     mod = analysis("agreement")
-    rows = pd.DataFrame(mod.run({"objective": "lm", "steps": 3, "seed": 0}))
+    rows = pd.DataFrame(mod.run(mod.Config(objective="lm", steps=3, seed=0)))
     assert set(rows.kind) == {"train", "test", "gradient"}
     test = rows[rows.kind == "test"]
     assert set(test.test) == {"distance", "attractors", "match"}
@@ -112,7 +112,7 @@ def test_test_sets_keep_the_training_length(analysis, monkeypatch):
 
     monkeypatch.setattr(mod, "_errors", spy_errors)
     monkeypatch.setattr(mod, "verb_gradient_norms", spy_grads)
-    mod.run({"objective": "lm", "steps": 2, "seed": 0})
+    mod.run(mod.Config(objective="lm", steps=2, seed=0))
     assert {kind for kind, _ in seen} == {"errors", "gradient"}
     assert all(length == T for _, length in seen)
     narrow = mod.narrowed(mod._task("number"), 5, 0)
@@ -176,3 +176,27 @@ def test_verb_gradient_is_that_of_the_verbs_own_loss(analysis):
             fd[i] = (_verb_loss(net64, params, t, info, b, up)
                      - _verb_loss(net64, params, t, info, b, dn)) / (2 * eps)
         assert np.linalg.norm(fd) == pytest.approx(norms[p, b], rel=1e-5)
+
+
+def test_claims_read_one_paragraph_per_objective_then_the_contrast(analysis):
+    """A paragraph per objective (the verb gradient after training last, the one at
+    initialization in the claims table only), then the objective contrast, whose closing
+    reading follows whether the language model errs more without attractors."""
+    from gradflow.report.layout import paragraphs
+
+    mod = analysis("agreement")
+    for pattern, reading in (({"lm": "linzen", "number": "flat"}, ": the language model's "),
+                             ({"lm": "flat", "number": "linzen"}, ".")):
+        s = mod.summarize(_frame(pattern))
+        text = paragraphs(s.claims.values(), s.groups)
+        assert len(text) == 3
+        assert text[0].startswith("**Language model.** ")
+        assert text[1].startswith("**Number classifier.** ")
+        assert text[2].startswith("**The objective.** Without attractors the language model")
+        for obj, paragraph in zip(("lm", "number"), text, strict=False):
+            assert s.claims[f"{obj}_gradient_decays_init"].sentence == ""
+            assert paragraph.endswith(s.claims[f"{obj}_gradient_decays_trained"].sentence)
+            matched = s.claims[f"{obj}_init_decay_matches_forget_gate"]
+            assert f"{matched.sentence} After training" in paragraph
+            assert f"({matched.evidence})." in matched.sentence
+        assert "only what is predicted differs" + reading in text[2]
