@@ -33,7 +33,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import _clipping as helper  # beside this file (the report puts its folder on sys.path)
 import numpy as np
@@ -290,20 +290,31 @@ def _arm_table(learn: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.concat(km, ignore_index=True) if km else pd.DataFrame()
 
 
-def _cells(learn: pd.DataFrame, arms: pd.DataFrame) -> list[tuple]:
-    """Per (gain, T) with both kinds of arm: (gain, T, its runs, its clipped and its
-    unclipped arms, its rows of the arm table indexed by arm)."""
+class _Compared(NamedTuple):
+    """A (gain, T) with both kinds of arm: its runs, the labels of its clipped and its
+    unclipped arms, and its rows of the arm table (indexed by arm)."""
+
+    gain: float
+    length: int
+    runs: pd.DataFrame
+    clipped: list[str]
+    plain: list[str]
+    arms: pd.DataFrame
+
+
+def _cells(learn: pd.DataFrame, arms: pd.DataFrame) -> list[_Compared]:
+    """Every (gain, T) with both clipped and unclipped arms, in order."""
     cells = []
     for (gain, length), g in learn.groupby(["gain", "length"], sort=True):
         clipped = sorted(g[g["clip"]].arm.unique())
         plain = sorted(g[~g["clip"]].arm.unique())
         if clipped and plain:
             a = arms[(arms.gain == gain) & (arms.length == length)].set_index("arm")
-            cells.append((gain, length, g, clipped, plain, a))
+            cells.append(_Compared(gain, length, g, clipped, plain, a))
     return cells
 
 
-def _best_claims(s: Summary, cells: list[tuple], n_seeds: int) -> pd.DataFrame:
+def _best_claims(s: Summary, cells: list[_Compared], n_seeds: int) -> pd.DataFrame:
     """Some clipped arm vs every unclipped learning rate, per (gain, T): log-rank."""
     best, said = [], []
     for gain, length, g, clipped, plain, a in cells:
@@ -334,7 +345,7 @@ def _best_claims(s: Summary, cells: list[tuple], n_seeds: int) -> pd.DataFrame:
     return pd.DataFrame(best)
 
 
-def _best_loss_claims(s: Summary, cells: list[tuple]) -> pd.DataFrame:
+def _best_loss_claims(s: Summary, cells: list[_Compared]) -> pd.DataFrame:
     """The secondary outcome, decided even when no run solves (the same for every cell):
     the final held-out loss / baseline (overflow ranked worst), some clipped arm lower
     than every unclipped learning rate (Mann-Whitney, the same Bonferroni rule)."""
