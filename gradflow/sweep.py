@@ -48,20 +48,28 @@ Config = dict[str, Any]
 Row = dict[str, Any]
 
 
-def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[Config]:
+def expand_grid(grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Sequence[Any]]]
+                ) -> list[Config]:
     """All combinations of a grid, in a fixed order (the last key varies fastest).
+
+    A design that is not one product (arms that do not cross, a control run on one
+    task only) is a list of grids: their combinations, one grid after the other.
 
     Parameters
     ----------
-    grid : mapping name -> sequence of values
+    grid : mapping name -> sequence of values, or a list of such mappings
 
     Returns
     -------
-    list of dicts, ``prod(len(values))`` of them
+    list of dicts, ``prod(len(values))`` of them (summed over a list of grids)
     """
+    if isinstance(grid, Sequence) and not isinstance(grid, str | bytes):
+        if not grid:
+            raise UsageError("a list of grids must not be empty")
+        return [config for part in grid for config in expand_grid(part)]
     if not isinstance(grid, Mapping):
-        raise UsageTypeError(f"grid must be a mapping of name -> list of values; "
-                             f"got {describe(grid)}")
+        raise UsageTypeError(f"grid must be a mapping of name -> list of values (or a list "
+                             f"of such mappings); got {describe(grid)}")
     configs: list[Config] = [{}]
     for name, values in grid.items():
         if isinstance(values, str) or not isinstance(values, Iterable):

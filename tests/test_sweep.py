@@ -169,3 +169,16 @@ def test_cached_rows_keep_their_column_order(tmp_path):
     fresh = run_grid(unordered, [{"x": 1}], cache=tmp_path, jobs=1)
     cached = run_grid(unordered, [{"x": 1}], cache=tmp_path, jobs=1)
     assert list(fresh.columns) == list(cached.columns) == ["x", "zeta", "alpha", "mid"]
+
+
+def test_a_list_of_grids_is_their_union_in_order():
+    from gradflow.sweep import expand_grid
+
+    design = [{"arm": ["sgd"], "lr": [0.1, 0.2], "seed": [0, 1]},
+              {"arm": ["clip"], "lr": [0.1], "multiple": [2.0], "seed": [0]}]
+    configs = expand_grid(design)
+    assert configs == expand_grid(design[0]) + expand_grid(design[1])
+    assert configs[-1] == {"arm": "clip", "lr": 0.1, "multiple": 2.0, "seed": 0}
+    assert len(configs) == 5
+    with pytest.raises(ValueError, match="a list of grids must not be empty"):
+        expand_grid([])

@@ -110,8 +110,8 @@ class Analysis:
         grid = getattr(self.module, "QUICK_GRID", None) if quick else None
         configs = expand_grid(grid if grid is not None else self.module.GRID)
         config_class = getattr(self.module, "Config", None)
-        if config_class is not None:
-            for config in configs[:1]:
+        if config_class is not None:   # one check per distinct set of keys (a list of grids)
+            for config in {tuple(c): c for c in configs}.values():
                 make_config(config_class, config, self.path)
         return configs
 
