@@ -238,12 +238,9 @@ def _established(claim: Claim) -> Says:
 
 
 def _listed(key: str, intro: str, claims: list[Claim]) -> Group:
-    """A group written as ``intro`` over a bulleted list of its claims' sentences.
-
-    The layout joins a group's sentences with spaces, so the list is composed here as
-    the group's tally (braces escaped: a tally is a format template)."""
-    text = intro + "\n\n" + "\n".join(f"- {c.sentence}" for c in claims)
-    return Group(key, tally=text.replace("{", "{{").replace("}", "}}"), new_paragraph=True)
+    """A group written as ``intro`` over a bulleted list of its claims' sentences (the
+    claims of group ``key``, in order)."""
+    return Group(key, bullets=True, intro=intro)
 
 
 def summarize(frame: pd.DataFrame) -> Summary:
