@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,7 +32,8 @@ from _lyapgates import (
 )
 
 from gradflow.diagnostics import critical_gain, driven_mean_field, forget_gate_timescale
-from gradflow.report.claims import Claim, Summary, exceeds, fmt, matches
+from gradflow.report.claims import Claim, Says, Summary, exceeds, fmt, matches
+from gradflow.report.layout import Group
 from gradflow.report.stats import mean_ci
 from gradflow.report.style import CELL_COLORS, new_figure
 
@@ -54,21 +58,66 @@ SWEEP_GAINS = [0.5, 0.8, 1.2, 1.5, 2.0, 2.5, 3.0]
 SWEEP_INPUTS = [0.0, 0.04, 0.25, 1.0]
 #: Gated cells at the gates section's size: (cell, keep-gate bias; None = PyTorch's).
 GATED_H = 64
-GATED = [("lstm", None), ("lstm", 0.0), ("lstm", 1.0), ("lstm", 2.0), ("lstm", 3.0),
-         ("gru", None), ("gru", 0.0), ("gru", 2.0)]
+GATED: list[tuple[Literal["lstm", "gru"], float | None]] = [
+    ("lstm", None), ("lstm", 0.0), ("lstm", 1.0), ("lstm", 2.0), ("lstm", 3.0),
+    ("gru", None), ("gru", 0.0), ("gru", 2.0)]
 
 
-def _cases() -> list[list]:
+CELLS = ("rnn", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One network of the design: the driven tanh RNN of N units at a gain and input
+    variance, or a gated cell (LSTM or GRU) of H units at a keep-gate bias (None:
+    PyTorch's default)."""
+
+    cell: Literal["rnn", "lstm", "gru"]
+    hidden: int
+    gain: float | None = None            # rnn: W entries N(0, gain^2 / N)
+    input_variance: float | None = None  # rnn: s^2, the input's variance per unit
+    bias: float | None = None            # lstm: b_f, gru: b_z; None: PyTorch's init
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"Case.cell must be one of {CELLS}; got {self.cell!r}")
+        rnn = self.cell == "rnn"
+        driven = (self.gain is not None, self.input_variance is not None)
+        if driven != (rnn, rnn) or (rnn and self.bias is not None):
+            raise ValueError(f"a {self.cell} case takes "
+                             + ("gain and input_variance, no bias" if rnn else
+                                "a bias (or None), no gain or input_variance")
+                             + f"; got {self!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run: a case of the design at one seed and window length. The grid holds each
+    case as a dict of its fields (grid values are JSON-like; the grid is a product, the
+    design is not)."""
+
+    case: Case
+    seed: int
+    steps: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.case, Mapping):
+            object.__setattr__(self, "case", Case(**self.case))
+
+
+def _cases() -> list[dict[str, Any]]:
     rnn = {(n, g, s) for n in SIZES for g in N_GAINS for s in N_INPUTS}
     rnn |= {(SWEEP_N, g, s) for g in SWEEP_GAINS for s in SWEEP_INPUTS}
-    return ([["rnn", n, g, s] for n, g, s in sorted(rnn)]
-            + [[cell, GATED_H, b] for cell, b in GATED])
+    return [asdict(c) for c in [Case("rnn", n, g, s) for n, g, s in sorted(rnn)]
+            + [Case(cell, GATED_H, bias=b) for cell, b in GATED]]
 
 
-GRID = {"case": _cases(), "seed": [0, 1, 2, 3], "steps": [1000]}
-QUICK_GRID = {"case": [["rnn", n, 2.0, s] for n in (16, 24, 32) for s in (0.0, 1.0)]
-                      + [["lstm", 6, 1.0], ["gru", 6, 2.0]],
-              "seed": [0, 1], "steps": [200]}
+GRID: dict[str, list[Any]] = {"case": _cases(), "seed": [0, 1, 2, 3], "steps": [1000]}
+QUICK_GRID: dict[str, list[Any]] = {
+    "case": [asdict(c) for c in [Case("rnn", n, 2.0, s) for n in (16, 24, 32)
+                                 for s in (0.0, 1.0)]
+             + [Case("lstm", 6, bias=1.0), Case("gru", 6, bias=2.0)]],
+    "seed": [0, 1], "steps": [200]}
 
 WARMUP = 200          # steps run before the window: onto the attractor
 CHUNK = 50            # steps per forward chunk; the backward gradient is renormalized per chunk
@@ -82,23 +131,23 @@ GATE_MARGIN = 0.02        # lambda_max vs ln mean(gate) of the keep gate
 Q_MARGIN = 0.05           # relative: measured stationary variance vs the mean field's q*
 
 
-def run(config: dict) -> list[dict]:
+def run(config: Config) -> list[dict]:
     """One network and one trajectory: lambda_max (QR) and the gradient's rate (BPTT)."""
-    case, seed, steps = config["case"], config["seed"], config["steps"]
+    case, seed, steps = config.case, config.seed, config.steps
     if steps % CHUNK or steps < 2 * CHUNK:
         raise ValueError(f"steps must be a multiple of {CHUNK}, at least {2 * CHUNK}; "
                          f"got {steps}")
     total = WARMUP + steps + 2 * ALIGN                  # window plus alignment on both sides
-    cell = case[0]
+    cell, N = case.cell, case.hidden
     rng = np.random.default_rng([seed, 2])
-    if cell == "rnn":
-        _, N, gain, s2 = case
+    if case.gain is not None and case.input_variance is not None:
+        gain, s2 = case.gain, case.input_variance
         net, params = rnn_network(N, gain, s2, seed)
         x = rng.standard_normal((total, 1, N))
         h0 = rng.standard_normal((1, 1, N))
         k, row = 1, {"cell": "rnn", "hidden": N, "gain": float(gain), "input_variance": float(s2)}
     else:
-        _, N, bias = case
+        bias = case.bias
         net, params = gated_network(cell, N, bias, seed)
         x = rng.standard_normal((total, 1, net.input_size))
         h0 = None
@@ -191,8 +240,18 @@ def summarize(frame: pd.DataFrame) -> Summary:
     rnn = runs[runs.cell == "rnn"].copy()
     gated = runs[runs.cell != "rnn"].copy()
     runs["two_ways_diff"] = runs.grad_rate - runs.lambda_max
+    _two_ways(s, runs)
+    if len(rnn):
+        _summarize_rnn(s, rnn)
+    if len(gated):
+        _summarize_gated(s, gated, frame[frame.kind == "spectrum"])
+    for group in GROUPS:
+        s.group(group)
+    return s
 
-    # The gradient's rate measured backward is lambda_max of the same trajectory.
+
+def _two_ways(s: Summary, runs: pd.DataFrame) -> None:
+    """The gradient's rate measured backward is lambda_max of the same trajectory."""
     diff = runs.two_ways_diff.to_numpy()
     m, lo, hi = mean_ci(diff)
     worst = float(np.max(np.abs(diff))) if diff.size else math.nan
@@ -202,8 +261,15 @@ def summarize(frame: pd.DataFrame) -> Summary:
         "forward (QR) on the same trajectory and window: their mean difference over all runs "
         f"lies within {TWO_WAYS_MARGIN} nats/step.",
         m, lo, hi, 0.0, TWO_WAYS_MARGIN, what=f"rate - lambda_max over {diff.size} runs")
-    s.claim(Claim(claim.name, claim.statement, claim.verdict,
-                  claim.evidence + f"; largest |difference| {fmt(worst, 2)}"))
+    evidence = claim.evidence + f"; largest |difference| {fmt(worst, 2)}"
+    s.claim(Claim(claim.name, claim.statement, claim.verdict, evidence, Says(
+        holds="The gradient sent back through a trajectory by BPTT grows (or vanishes) at "
+              "lambda_max of the same trajectory: over all networks, chaotic, driven or "
+              "gated, the two rates agree within the stated margin (" + evidence + ").",
+        fails="The gradient's backward rate and lambda_max disagree beyond the stated "
+              "margin: " + evidence + ".",
+        inconclusive="The gradient's backward rate and lambda_max could not be told equal "
+                     "within the margin: " + evidence + "."), group="two_ways"))
     s.tables["two_ways"] = runs[["cell", "hidden", "seed", "lambda_max", "grad_rate",
                                  "two_ways_diff"]
                                 + [c for c in ("gain", "input_variance", "bias") if c in runs]]
@@ -211,21 +277,41 @@ def summarize(frame: pd.DataFrame) -> Summary:
         s.number("MaxAbsTwoWays", worst, "largest |gradient rate - lambda_max| over all runs",
                  unit="nats/step", digits=2)
 
-    if len(rnn):
-        _summarize_rnn(s, rnn)
-    if len(gated):
-        _summarize_gated(s, gated, frame[frame.kind == "spectrum"])
-    return s
-
 
 def _summarize_rnn(s: Summary, rnn: pd.DataFrame) -> None:
+    """The driven tanh RNN: finite N, the stationary variance, input, the gain sweep."""
     rnn["deviation"] = rnn.lambda_max - rnn.mean_field
     by = ["gain", "input_variance", "hidden"]
     table = _ci_table(rnn, by, ["lambda_max", "grad_rate", "deviation", "q_measured"])
     theory = rnn.groupby(by, as_index=False)[["mean_field", "q_mean_field"]].first()
     s.tables["by_size"] = table.merge(theory, on=by)
+    _finite_n(s, rnn)
+    top = int(rnn.hidden.max())
+    at = rnn[rnn.hidden == top]
+    _stationary_variance(s, at, top)
+    _input_claims(s, at, top)
+    _sweep(s, rnn)
+    gg = np.round(np.linspace(0.3, max(3.2, float(rnn.gain.max()) + 0.2), 59), 4)
+    curves = [{"gain": float(g), "input_variance": float(v),
+               "mean_field": 0.5 * math.log(driven_mean_field(float(g), float(v)).chi)}
+              for v in sorted(set(rnn.input_variance)) for g in gg]
+    s.tables["theory"] = pd.DataFrame(curves)
+    s.tables["critical"] = pd.DataFrame(
+        [{"input_variance": float(v), "critical_gain": critical_gain(float(v))}
+         for v in sorted(set(rnn.input_variance))])
+    for gain in (2.0,):
+        for s2 in sorted(set(at.input_variance)):
+            v = at[(at.gain == gain) & (at.input_variance == s2)].lambda_max
+            m, lo, hi = mean_ci(v)
+            if len(v) >= 2 and math.isfinite(lo):
+                s.number(f"LambdaMaxGainTwoInput{_word(s2)}", m,
+                         f"lambda_max at g = 2, s^2 = {s2:g}, N = {top}", low=lo, high=hi,
+                         unit="nats/step")
 
-    # Finite N: lambda(N) = lambda_inf + a / N at each (gain, input) with several sizes.
+
+def _finite_n(s: Summary, rnn: pd.DataFrame) -> None:
+    """lambda(N) = lambda_inf + a / N at each (gain, input) with several sizes: the mean
+    field at the largest N (group ``mean_field``, a tally) and the gap closing with N."""
     sizes = rnn.groupby(["gain", "input_variance"]).hidden.nunique()
     swept = sizes[sizes >= 3].index
     rows = []
@@ -244,118 +330,146 @@ def _summarize_rnn(s: Summary, rnn: pd.DataFrame) -> None:
             f"mean_field_g{_tag(r.gain)}_s{_tag(r.input_variance)}",
             f"At g = {r.gain:g}, s^2 = {r.input_variance:g} and N = {r.largest_n}, "
             f"lambda_max matches the driven mean field within {MF_MARGIN} nats/step.",
-            m, lo, hi, r.mean_field, MF_MARGIN, what=f"lambda_max over {len(g)} seeds"))
-    if len(limit):
-        # Paired by seed and (gain, input): |deviation| at the smallest N minus the largest.
-        diffs = []
-        for gain, s2 in swept:
-            g = rnn[(rnn.gain == gain) & (rnn.input_variance == s2)]
-            small = g[g.hidden == g.hidden.min()].set_index("seed").deviation.abs()
-            large = g[g.hidden == g.hidden.max()].set_index("seed").deviation.abs()
-            diffs += list((small - large).dropna())
-        m, lo, hi = mean_ci(diffs)
-        n_lo, n_hi = int(limit.smallest_n.min()), int(limit.largest_n.max())
-        s.claim(exceeds(
-            "deviation_shrinks_with_n",
-            f"The deviation of lambda_max from the mean field shrinks with N: |lambda_max - "
-            f"lambda_MF| is larger at N = {n_lo} than at N = {n_hi}.",
-            m, lo, hi, 0.0, what=f"paired |dev(N={n_lo})| - |dev(N={n_hi})| over "
-            f"{len(diffs)} (gain, input, seed)"))
+            m, lo, hi, r.mean_field, MF_MARGIN, what=f"lambda_max over {len(g)} seeds",
+            group="mean_field", label=f"g = {r.gain:g}, s^2 = {r.input_variance:g}"))
+    if not len(limit):
+        return
+    # Paired by seed and (gain, input): |deviation| at the smallest N minus the largest.
+    diffs = []
+    for gain, s2 in swept:
+        g = rnn[(rnn.gain == gain) & (rnn.input_variance == s2)]
+        small = g[g.hidden == g.hidden.min()].set_index("seed").deviation.abs()
+        large = g[g.hidden == g.hidden.max()].set_index("seed").deviation.abs()
+        diffs += list((small - large).dropna())
+    m, lo, hi = mean_ci(diffs)
+    n_lo, n_hi = int(limit.smallest_n.min()), int(limit.largest_n.max())
+    s.claim(exceeds(
+        "deviation_shrinks_with_n",
+        f"The deviation of lambda_max from the mean field shrinks with N: |lambda_max - "
+        f"lambda_MF| is larger at N = {n_lo} than at N = {n_hi}.",
+        m, lo, hi, 0.0, what=f"paired |dev(N={n_lo})| - |dev(N={n_hi})| over "
+        f"{len(diffs)} (gain, input, seed)", group="deviation", says=Says(
+            holds="At finite N the network sits below or above the mean field, and the gap "
+                  "closes as N grows (first figure).",
+            fails="The gap to the mean field does not close as N grows.",
+            inconclusive="Whether the gap to the mean field closes with N is not resolved by "
+                         "these seeds.")))
 
-    # The premise of the theory: the measured stationary variance is the driven q*.
-    top = int(rnn.hidden.max())
-    at = rnn[rnn.hidden == top]
+
+def _stationary_variance(s: Summary, at: pd.DataFrame, top: int) -> None:
+    """The premise of the theory: the measured stationary variance is the driven q*."""
     driven = at[at.q_mean_field > 0]
     pts = [(f"g={gg:g}, s^2={ss:g}", (grp.q_measured / grp.q_mean_field - 1.0).to_numpy())
            for (gg, ss), grp in driven.groupby(["gain", "input_variance"])]
-    if pts:
-        s.claim(worst_matches(
-            "stationary_variance_matches",
-            f"At N = {top} the measured pre-activation variance is the driven mean field's "
-            f"stationary q* within {Q_MARGIN:.0%} at every gain and input (q* > 0).",
-            pts, [0.0] * len(pts), Q_MARGIN, what="q / q* - 1"))
+    if not pts:
+        return
+    claim = worst_matches(
+        "stationary_variance_matches",
+        f"At N = {top} the measured pre-activation variance is the driven mean field's "
+        f"stationary q* within {Q_MARGIN:.0%} at every gain and input (q* > 0).",
+        pts, [0.0] * len(pts), Q_MARGIN, what="q / q* - 1")
+    s.claim(claim.reads(Says(
+        holds="The theory's premise holds: the measured stationary variance of the "
+              "pre-activations is the driven mean field's q* within the margin.",
+        fails="The measured stationary variance departs from the driven mean field's q* ("
+              + claim.evidence + "), so its exponent is evaluated at the wrong variance "
+              "there.",
+        inconclusive="Whether the measured stationary variance is the mean field's q* is "
+                     "not resolved by the seeds."), group="stationary"))
 
-    # Input suppresses chaos: the same W (same seed) with and without input.
+
+def _input_claims(s: Summary, at: pd.DataFrame, top: int) -> None:
+    """Input suppresses chaos: the same W (same seed) with and without input; by the mean
+    field's amount; and below the driven critical gain it quenches chaos."""
     inputs = sorted(set(at.input_variance))
     gains = sorted(set(at.gain))
     chaos_gain = 2.0 if 2.0 in gains else (gains[-1] if gains else math.nan)
-    if len(inputs) >= 2 and math.isfinite(chaos_gain):
-        g = at[at.gain == chaos_gain]
-        free = g[g.input_variance == inputs[0]].set_index("seed").lambda_max
-        driven = g[g.input_variance == inputs[-1]].set_index("seed").lambda_max
-        drop = (free - driven).dropna()
-        m, lo, hi = mean_ci(drop)
+    if len(inputs) < 2 or not math.isfinite(chaos_gain):
+        return
+    g = at[at.gain == chaos_gain]
+    free = g[g.input_variance == inputs[0]].set_index("seed").lambda_max
+    driven = g[g.input_variance == inputs[-1]].set_index("seed").lambda_max
+    drop = (free - driven).dropna()
+    m, lo, hi = mean_ci(drop)
+    mf_drop = float(g[g.input_variance == inputs[0]].mean_field.iloc[0]
+                    - g[g.input_variance == inputs[-1]].mean_field.iloc[0])
+    by_amount = matches(
+        "input_drop_matches_mean_field",
+        f"The drop of lambda_max from s^2 = {inputs[0]:g} to {inputs[-1]:g} at "
+        f"g = {chaos_gain:g}, N = {top} matches the mean field's drop within "
+        f"{MF_MARGIN} nats/step.", m, lo, hi, mf_drop, MF_MARGIN, what="paired drop",
+        group="input")
+    s.claim(exceeds(
+        "input_suppresses_chaos",
+        f"Input suppresses chaos: at g = {chaos_gain:g}, N = {top}, driving every unit "
+        f"with variance s^2 = {inputs[-1]:g} lowers lambda_max below its value at "
+        f"s^2 = {inputs[0]:g} (same W).",
+        m, lo, hi, 0.0, what=f"paired drop of lambda_max over {len(drop)} seeds",
+        group="input", says=Says(
+            holds="Input suppresses chaos: driving the same W lowers lambda_max"
+                  + by_amount.choose(
+                      holds=", by the amount the mean field predicts.",
+                      fails=", but not by the amount the mean field predicts.",
+                      inconclusive=" (whether by the mean field's amount is not resolved)."),
+            fails="Driving the network did not lower lambda_max.",
+            inconclusive="Whether input lowers lambda_max is not resolved.")))
+    s.claim(by_amount)
+    if math.isfinite(m):
+        s.number("InputDrop", m, f"drop of lambda_max from s^2 = {inputs[0]:g} to "
+                 f"{inputs[-1]:g} at g = {chaos_gain:g}, N = {top}", low=lo, high=hi,
+                 unit="nats/step")
+    # Quenched: below the driven critical gain, lambda_max < 0 although g > 1.
+    quench = [gg for gg in gains if 1.0 < gg < critical_gain(inputs[-1])]
+    if quench:
+        gq = quench[-1]
+        m, lo, hi = mean_ci(at[(at.gain == gq) & (at.input_variance == inputs[-1])].lambda_max)
         s.claim(exceeds(
-            "input_suppresses_chaos",
-            f"Input suppresses chaos: at g = {chaos_gain:g}, N = {top}, driving every unit "
-            f"with variance s^2 = {inputs[-1]:g} lowers lambda_max below its value at "
-            f"s^2 = {inputs[0]:g} (same W).",
-            m, lo, hi, 0.0, what=f"paired drop of lambda_max over {len(drop)} seeds"))
-        mf_drop = float(g[g.input_variance == inputs[0]].mean_field.iloc[0]
-                        - g[g.input_variance == inputs[-1]].mean_field.iloc[0])
-        s.claim(matches(
-            "input_drop_matches_mean_field",
-            f"The drop of lambda_max from s^2 = {inputs[0]:g} to {inputs[-1]:g} at "
-            f"g = {chaos_gain:g}, N = {top} matches the mean field's drop within "
-            f"{MF_MARGIN} nats/step.",
-            m, lo, hi, mf_drop, MF_MARGIN, what="paired drop"))
-        if math.isfinite(m):
-            s.number("InputDrop", m, f"drop of lambda_max from s^2 = {inputs[0]:g} to "
-                     f"{inputs[-1]:g} at g = {chaos_gain:g}, N = {top}", low=lo, high=hi,
-                     unit="nats/step")
-        # Quenched: below the driven critical gain, lambda_max < 0 although g > 1.
-        quench = [gg for gg in gains if 1.0 < gg < critical_gain(inputs[-1])]
-        if quench:
-            gq = quench[-1]
-            vals = at[(at.gain == gq) & (at.input_variance == inputs[-1])].lambda_max
-            m, lo, hi = mean_ci(vals)
-            claim = exceeds(
-                "input_quenches_chaos",
-                f"Input quenches chaos below the driven critical gain: at g = {gq:g} "
-                f"(g* = {critical_gain(inputs[-1]):.3g} for s^2 = {inputs[-1]:g}), N = {top}, "
-                f"lambda_max < 0.", -m, -hi, -lo, 0.0, what="-lambda_max")
-            s.claim(claim)
+            "input_quenches_chaos",
+            f"Input quenches chaos below the driven critical gain: at g = {gq:g} "
+            f"(g* = {critical_gain(inputs[-1]):.3g} for s^2 = {inputs[-1]:g}), N = {top}, "
+            f"lambda_max < 0.", -m, -hi, -lo, 0.0, what="-lambda_max", group="quench",
+            says=Says(
+                holds="Below the driven critical gain g*(s^2) the input quenches chaos "
+                      "entirely although g > 1: lambda_max < 0, as the mean field's g* "
+                      "predicts.",
+                fails="Below the driven critical gain lambda_max stays positive: the input "
+                      "does not quench chaos there, against the mean field's g*.",
+                inconclusive="Whether the input quenches chaos below g* is not resolved.")))
 
-    # Gain sweep at one N: the phase diagram against the mean-field curves.
+
+def _sweep(s: Summary, rnn: pd.DataFrame) -> None:
+    """Gain sweep at one N: the phase diagram against the mean-field curves."""
     sweep = rnn[rnn.hidden == SWEEP_N]
-    if sweep.gain.nunique() >= 3:
-        table = _ci_table(sweep, ["gain", "input_variance"], ["lambda_max", "grad_rate"])
-        table = table.merge(sweep.groupby(["gain", "input_variance"], as_index=False)
-                            .mean_field.first(), on=["gain", "input_variance"])
-        s.tables["sweep"] = table
-        # Without input and g <= 1 the state is the zero fixed point, lambda_max = ln rho(W)
-        # of the one sampled W: a theorem (tested), not a mean-field comparison.
-        keep = sweep[~((sweep.input_variance == 0) & (sweep.gain <= 1))]
-        pts = [(f"g={gg:g}, s^2={ss:g}", grp.lambda_max.to_numpy())
-               for (gg, ss), grp in keep.groupby(["gain", "input_variance"])]
-        pred = [float(grp.mean_field.iloc[0])
-                for _, grp in keep.groupby(["gain", "input_variance"])]
-        s.claim(worst_matches(
-            "sweep_matches_mean_field",
-            f"At N = {SWEEP_N}, lambda_max lies within {SWEEP_MARGIN} nats/step of the "
-            f"driven mean field at every gain and input variance of the sweep (except the "
-            f"zero fixed point: no input and g <= 1).", pts, pred, SWEEP_MARGIN,
-            what="lambda_max"))
-    gg = np.round(np.linspace(0.3, max(3.2, float(rnn.gain.max()) + 0.2), 59), 4)
-    curves = [{"gain": float(g), "input_variance": float(v),
-               "mean_field": 0.5 * math.log(driven_mean_field(float(g), float(v)).chi)}
-              for v in sorted(set(rnn.input_variance)) for g in gg]
-    s.tables["theory"] = pd.DataFrame(curves)
-    s.tables["critical"] = pd.DataFrame(
-        [{"input_variance": float(v), "critical_gain": critical_gain(float(v))}
-         for v in sorted(set(rnn.input_variance))])
-
-    for gain in (2.0,):
-        for s2 in sorted(set(at.input_variance)):
-            v = at[(at.gain == gain) & (at.input_variance == s2)].lambda_max
-            m, lo, hi = mean_ci(v)
-            if len(v) >= 2 and math.isfinite(lo):
-                s.number(f"LambdaMaxGainTwoInput{_word(s2)}", m,
-                         f"lambda_max at g = 2, s^2 = {s2:g}, N = {top}", low=lo, high=hi,
-                         unit="nats/step")
+    if sweep.gain.nunique() < 3:
+        return
+    table = _ci_table(sweep, ["gain", "input_variance"], ["lambda_max", "grad_rate"])
+    table = table.merge(sweep.groupby(["gain", "input_variance"], as_index=False)
+                        .mean_field.first(), on=["gain", "input_variance"])
+    s.tables["sweep"] = table
+    # Without input and g <= 1 the state is the zero fixed point, lambda_max = ln rho(W)
+    # of the one sampled W: a theorem (tested), not a mean-field comparison.
+    keep = sweep[~((sweep.input_variance == 0) & (sweep.gain <= 1))]
+    pts = [(f"g={gg:g}, s^2={ss:g}", grp.lambda_max.to_numpy())
+           for (gg, ss), grp in keep.groupby(["gain", "input_variance"])]
+    pred = [float(grp.mean_field.iloc[0])
+            for _, grp in keep.groupby(["gain", "input_variance"])]
+    claim = worst_matches(
+        "sweep_matches_mean_field",
+        f"At N = {SWEEP_N}, lambda_max lies within {SWEEP_MARGIN} nats/step of the "
+        f"driven mean field at every gain and input variance of the sweep (except the "
+        f"zero fixed point: no input and g <= 1).", pts, pred, SWEEP_MARGIN,
+        what="lambda_max")
+    s.claim(claim.reads(Says(
+        holds=f"Across the gain sweep at N = {SWEEP_N} the mean-field curves pass "
+              "through the measurements within the margin (second figure).",
+        fails=f"Across the gain sweep at N = {SWEEP_N} some measurements lie off the "
+              "mean-field curve by more than the margin: " + claim.evidence + ".",
+        inconclusive=f"Across the gain sweep at N = {SWEEP_N} the seeds do not resolve "
+                     "agreement with the mean field at every point."), group="sweep"))
 
 
 def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> None:
+    """LSTM and GRU: the full-state spectra against the keep gate, per bias."""
     cols = ["lambda_max", "grad_rate", "ln_mean_gate", "slowest_unit"]
     table = _ci_table(gated, ["cell", "bias"], cols)
     theory = gated.groupby(["cell", "bias"], as_index=False, dropna=False).ln_sigma_bias.first()
@@ -371,35 +485,8 @@ def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> 
         s.tables["gated_spectra"] = (spectra.groupby(["cell", "bias", "index"], as_index=False,
                                                      dropna=False).exponent.mean())
     for cell, gate in (("lstm", "f"), ("gru", "z")):
-        g = gated[(gated.cell == cell) & np.isfinite(gated.bias)]
-        if not len(g):
-            continue
-        every = gated[gated.cell == cell]
-        pts = [(f"b = {b:g}" if np.isfinite(b) else "default b",
-                (grp.lambda_max - grp.ln_mean_gate).to_numpy())
-               for b, grp in every.groupby("bias", dropna=False)]
-        s.claim(worst_matches(
-            f"{cell}_gate_predicts_lambda",
-            f"The {cell.upper()}'s mean keep gate predicts its full-state lambda_max as "
-            f"ln mean({gate}) (the cell path's exponent if every {gate} sat at its mean) within "
-            f"{GATE_MARGIN} nats/step, at every bias.", pts, [0.0] * len(pts), GATE_MARGIN,
-            what=f"lambda_max - ln mean({gate})"))
-        # The h-c (or h-z) loop: lambda_max above the slowest unit's own gate product.
-        worst = None
-        for b, grp in g.groupby("bias"):
-            m, lo, hi = mean_ci(grp.lambda_max - grp.slowest_unit)
-            if worst is None or not (lo >= worst[2]):
-                worst = (b, m, lo, hi)
-        if worst is not None:
-            b, m, lo, hi = worst
-            claim = exceeds(
-                f"{cell}_loop_slows_decay",
-                f"The recurrent loop through h slows the {cell.upper()}'s decay beyond its "
-                f"slowest gate: at every bias lambda_max exceeds max_i mean_t ln {gate}_i,t (the "
-                f"top exponent of the gate product alone).",
-                m, lo, hi, 0.0, what=f"lambda_max - max_i mean_t ln {gate}_i at the least "
-                f"separated bias b = {b:g}")
-            s.claim(claim)
+        if len(gated[(gated.cell == cell) & np.isfinite(gated.bias)]):
+            _gate_claims(s, gated, cell, gate)
     for r in table.itertuples():
         if np.isfinite(r.bias) and np.isfinite(r.lambda_max_ci_low):
             s.number(f"LambdaMax{r.cell.capitalize()}Bias{_word(r.bias)}", r.lambda_max,
@@ -407,104 +494,88 @@ def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> 
                      high=r.lambda_max_ci_high, unit="nats/step")
 
 
-# ---- render: figures, tables and the claims' prose ---------------------------------
+def _gate_claims(s: Summary, gated: pd.DataFrame, cell: str, gate: str) -> None:
+    """One gated cell: its mean keep gate predicts lambda_max, and the loop through h
+    slows the decay beyond its slowest gate (group ``gated``)."""
+    every = gated[gated.cell == cell]
+    name, word = cell.upper(), {"f": "forget", "z": "update"}[gate]
+    pts = [(f"b = {b:g}" if np.isfinite(b) else "default b",
+            (grp.lambda_max - grp.ln_mean_gate).to_numpy())
+           for b, grp in every.groupby("bias", dropna=False)]
+    pred = worst_matches(
+        f"{cell}_gate_predicts_lambda",
+        f"The {name}'s mean keep gate predicts its full-state lambda_max as "
+        f"ln mean({gate}) (the cell path's exponent if every {gate} sat at its mean) within "
+        f"{GATE_MARGIN} nats/step, at every bias.", pts, [0.0] * len(pts), GATE_MARGIN,
+        what=f"lambda_max - ln mean({gate})")
+    s.claim(pred.reads(Says(
+        holds=f"The {name}'s mean {word} gate predicts its top exponent: "
+              f"lambda_max = ln mean(gate) within the margin at every bias.",
+        fails=f"The {name}'s mean {word} gate does not predict its top exponent: "
+              f"ln mean(gate) (about ln sigma(b), dotted in the figure) misses lambda_max "
+              f"({pred.evidence}).",
+        inconclusive=f"Whether the {name}'s mean {word} gate predicts its "
+                     "lambda_max is not resolved by the seeds."), group="gated"))
+    # The h-c (or h-z) loop: lambda_max above the slowest unit's own gate product.
+    worst = None
+    for b, grp in every[np.isfinite(every.bias)].groupby("bias"):
+        m, lo, hi = mean_ci(grp.lambda_max - grp.slowest_unit)
+        if worst is None or not (lo >= worst[2]):
+            worst = (b, m, lo, hi)
+    if worst is None:
+        return
+    b, m, lo, hi = worst
+    s.claim(exceeds(
+        f"{cell}_loop_slows_decay",
+        f"The recurrent loop through h slows the {name}'s decay beyond its "
+        f"slowest gate: at every bias lambda_max exceeds max_i mean_t ln {gate}_i,t (the "
+        f"top exponent of the gate product alone).",
+        m, lo, hi, 0.0, what=f"lambda_max - max_i mean_t ln {gate}_i at the least "
+        f"separated bias b = {b:g}", group="gated", says=Says(
+            holds=f"Even the {name}'s slowest unit's own gate product decays "
+                  "faster than the full state: the loop through h keeps the gradient "
+                  "alive longer than any gate path alone, so the gate bias understates "
+                  "the timescale.",
+            fails=f"The {name}'s full state decays no slower than its slowest "
+                  "unit's gate product.",
+            inconclusive=f"Whether the {name}'s full state outlives its slowest "
+                         "unit's gate product is not resolved by the seeds.")))
+
+
+#: How the section's claims read, in this order (one paragraph).
+GROUPS = [
+    Group("two_ways"),
+    Group("mean_field", tally=f"At the largest N, lambda_max matches the driven mean field "
+                              f"within {MF_MARGIN} nats/step in {{holds}} of {{n}} (gain, "
+                              "input) settings; it is off by more in {fails}, and "
+                              "{inconclusive} are not resolved by the seeds (claims below)."),
+    Group("stationary"),
+    Group("deviation"),
+    Group("input"),
+    Group("quench"),
+    Group("sweep"),
+    Group("gated"),
+]
+
+
+# ---- render: figures and tables; the prose is the claims' ---------------------------
 
 def render(frame: pd.DataFrame, out) -> None:
+    """Draw the section: finite N, the gain sweep, the two ways, the gated cells, then
+    the claims (their prose)."""
     summary = summarize(frame)
     t = summary.tables
-    c = summary.claims
     if "by_size" in t:
         _figure_finite_n(out, t["by_size"], t.get("limit"))
     if "sweep" in t:
         _figure_sweep(out, t["sweep"], t["theory"], t["critical"])
     _figure_two_ways(out, t["two_ways"])
     if "gated" in t:
-        _figure_gated(out, t["gated"], t.get("gated_spectra"))
+        _figure_gated(out, t["gated"])
+        if t.get("gated_spectra") is not None and len(t["gated_spectra"]):
+            _figure_gated_spectra(out, t["gated_spectra"])
+        _table_gated(out, t["gated"])
     out.summary(summary)
-
-    parts = []
-    two = c["gradient_rate_is_lambda_max"]
-    parts.append(two.choose(
-        holds="The gradient sent back through a trajectory by BPTT grows (or vanishes) at "
-              "lambda_max of the same trajectory: over all networks, chaotic, driven or "
-              "gated, the two rates agree within the stated margin (" + two.evidence + ").",
-        fails="The gradient's backward rate and lambda_max disagree beyond the stated "
-              "margin: " + two.evidence + ".",
-        inconclusive="The gradient's backward rate and lambda_max could not be told equal "
-                     "within the margin: " + two.evidence + "."))
-    lim = [v for k, v in c.items() if k.startswith("mean_field_g")]
-    if lim:
-        verdicts = [v.verdict for v in lim]
-        parts.append(f"At the largest N, lambda_max matches the driven mean field within "
-                     f"{MF_MARGIN} nats/step in {verdicts.count('holds')} of {len(lim)} "
-                     f"(gain, input) settings; it is off by more in "
-                     f"{verdicts.count('fails')}, and {verdicts.count('inconclusive')} are "
-                     "not resolved by the seeds (claims below).")
-    if "stationary_variance_matches" in c:
-        parts.append(c["stationary_variance_matches"].choose(
-            holds="The theory's premise holds: the measured stationary variance of the "
-                  "pre-activations is the driven mean field's q* within the margin.",
-            fails="The measured stationary variance departs from the driven mean field's q* ("
-                  + c["stationary_variance_matches"].evidence + "), so its exponent is "
-                  "evaluated at the wrong variance there.",
-            inconclusive="Whether the measured stationary variance is the mean field's q* is "
-                         "not resolved by the seeds."))
-    if "deviation_shrinks_with_n" in c:
-        parts.append(c["deviation_shrinks_with_n"].choose(
-            holds="At finite N the network sits below or above the mean field, and the gap "
-                  "closes as N grows (first figure).",
-            fails="The gap to the mean field does not close as N grows.",
-            inconclusive="Whether the gap to the mean field closes with N is not resolved by "
-                         "these seeds."))
-    if "input_suppresses_chaos" in c:
-        parts.append(c["input_suppresses_chaos"].choose(
-            holds="Input suppresses chaos: driving the same W lowers lambda_max"
-                  + c["input_drop_matches_mean_field"].choose(
-                      holds=", by the amount the mean field predicts.",
-                      fails=", but not by the amount the mean field predicts.",
-                      inconclusive=" (whether by the mean field's amount is not resolved)."),
-            fails="Driving the network did not lower lambda_max.",
-            inconclusive="Whether input lowers lambda_max is not resolved."))
-    if "input_quenches_chaos" in c:
-        parts.append(c["input_quenches_chaos"].choose(
-            holds="Below the driven critical gain g*(s^2) the input quenches chaos entirely "
-                  "although g > 1: lambda_max < 0, as the mean field's g* predicts.",
-            fails="Below the driven critical gain lambda_max stays positive: the input does "
-                  "not quench chaos there, against the mean field's g*.",
-            inconclusive="Whether the input quenches chaos below g* is not resolved."))
-    if "sweep_matches_mean_field" in c:
-        parts.append(c["sweep_matches_mean_field"].choose(
-            holds=f"Across the gain sweep at N = {SWEEP_N} the mean-field curves pass "
-                  "through the measurements within the margin (second figure).",
-            fails=f"Across the gain sweep at N = {SWEEP_N} some measurements lie off the "
-                  "mean-field curve by more than the margin: " + c[
-                      "sweep_matches_mean_field"].evidence + ".",
-            inconclusive=f"Across the gain sweep at N = {SWEEP_N} the seeds do not resolve "
-                         "agreement with the mean field at every point."))
-    for cell, gate in (("lstm", "forget"), ("gru", "update")):
-        pred = c.get(f"{cell}_gate_predicts_lambda")
-        loop = c.get(f"{cell}_loop_slows_decay")
-        if pred is None:
-            continue
-        parts.append(pred.choose(
-            holds=f"The {cell.upper()}'s mean {gate} gate predicts its top exponent: "
-                  f"lambda_max = ln mean(gate) within the margin at every bias.",
-            fails=f"The {cell.upper()}'s mean {gate} gate does not predict its top exponent: "
-                  f"ln mean(gate) (about ln sigma(b), dotted in the figure) misses lambda_max "
-                  f"({pred.evidence}).",
-            inconclusive=f"Whether the {cell.upper()}'s mean {gate} gate predicts its "
-                         "lambda_max is not resolved by the seeds."))
-        if loop is not None:
-            parts.append(loop.choose(
-                holds=f"Even the {cell.upper()}'s slowest unit's own gate product decays "
-                      "faster than the full state: the loop through h keeps the gradient "
-                      "alive longer than any gate path alone, so the gate bias understates "
-                      "the timescale.",
-                fails=f"The {cell.upper()}'s full state decays no slower than its slowest "
-                      "unit's gate product.",
-                inconclusive=f"Whether the {cell.upper()}'s full state outlives its slowest "
-                             "unit's gate product is not resolved by the seeds."))
-    out.text(" ".join(parts))
 
 
 def _figure_finite_n(out, by_size: pd.DataFrame, limit: pd.DataFrame | None) -> None:
@@ -616,7 +687,8 @@ def _figure_two_ways(out, two: pd.DataFrame) -> None:
                        "steps of alignment")
 
 
-def _figure_gated(out, gated: pd.DataFrame, spectra: pd.DataFrame | None) -> None:
+def _figure_gated(out, gated: pd.DataFrame) -> None:
+    """Full-state lambda_max of LSTM and GRU against the keep-gate bias."""
     fig, ax = new_figure("column", 3.0)
     bb = np.linspace(-0.2, 3.2, 60)
     ax.plot(bb, -1.0 / forget_gate_timescale(bb), "k:", lw=1.2, label=r"$\ln\sigma(b)$ (gate bias)")
@@ -646,29 +718,36 @@ def _figure_gated(out, gated: pd.DataFrame, spectra: pd.DataFrame | None) -> Non
                        "dotted: ln sigma(b), the cell path's exponent if f = sigma(b); dashed: "
                        "max_i of the time-averaged ln f_i,t (ln z_i,t), the top exponent of the "
                        "gate product diag(f) alone on the same trajectory")
-    if spectra is not None and len(spectra):
-        fig, axes = new_figure("page", 2.6, ncols=2)
-        for ax, cell in zip(axes, ("lstm", "gru"), strict=True):
-            g = spectra[spectra.cell == cell]
-            biases = sorted(set(g.bias[np.isfinite(g.bias)]))
-            palette = sns.color_palette("Blues" if cell == "lstm" else "Greens",
-                                        n_colors=len(biases) + 1)[1:]
-            for color, b in zip(palette, biases, strict=True):
-                sb = g[g.bias == b]
-                ax.plot(sb["index"], sb.exponent, color=color, label=f"$b = {b:g}$")
-            d = g[~np.isfinite(g.bias)]
-            if len(d):
-                ax.plot(d["index"], d.exponent, color="#9467bd", ls="--", label="default")
-            ax.set_title(cell.upper())
-            ax.set_xlabel("index $i$")
-            ax.set_ylim(max(-3.0, float(g.exponent.min())), None)
-            ax.legend(fontsize=7)
-        axes[0].set_ylabel(r"$\lambda_i$ (nats/step)")
-        out.figure("gated_spectra", fig, spectra,
-                   caption="Full Lyapunov spectra of the LSTM ([h; c]) and the GRU (h) per "
-                           "keep-gate bias.",
-                   description="Every Lyapunov exponent of the full state (QR every step), "
-                           "mean over seeds, clipped below at -3 nats/step")
+
+
+def _figure_gated_spectra(out, spectra: pd.DataFrame) -> None:
+    """Every Lyapunov exponent of the LSTM and GRU per keep-gate bias."""
+    fig, axes = new_figure("page", 2.6, ncols=2)
+    for ax, cell in zip(axes, ("lstm", "gru"), strict=True):
+        g = spectra[spectra.cell == cell]
+        biases = sorted(set(g.bias[np.isfinite(g.bias)]))
+        palette = sns.color_palette("Blues" if cell == "lstm" else "Greens",
+                                    n_colors=len(biases) + 1)[1:]
+        for color, b in zip(palette, biases, strict=True):
+            sb = g[g.bias == b]
+            ax.plot(sb["index"], sb.exponent, color=color, label=f"$b = {b:g}$")
+        d = g[~np.isfinite(g.bias)]
+        if len(d):
+            ax.plot(d["index"], d.exponent, color="#9467bd", ls="--", label="default")
+        ax.set_title(cell.upper())
+        ax.set_xlabel("index $i$")
+        ax.set_ylim(max(-3.0, float(g.exponent.min())), None)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel(r"$\lambda_i$ (nats/step)")
+    out.figure("gated_spectra", fig, spectra,
+               caption="Full Lyapunov spectra of the LSTM ([h; c]) and the GRU (h) per "
+                       "keep-gate bias.",
+               description="Every Lyapunov exponent of the full state (QR every step), "
+                       "mean over seeds, clipped below at -3 nats/step")
+
+
+def _table_gated(out, gated: pd.DataFrame) -> None:
+    """Gated cells: full-state lambda_max against the keep gate."""
     out.table("gated", gated[["model", "lambda_max", "lambda_max_ci_low", "lambda_max_ci_high",
                               "grad_rate", "ln_sigma_bias", "ln_mean_gate", "slowest_unit",
                               "timescale", "naive_timescale", "seeds"]],
