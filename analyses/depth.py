@@ -136,8 +136,8 @@ def summarize(frame: pd.DataFrame) -> Summary:
     s.tables["ratios"] = ratios
     s.tables["jacobians"] = jac
     _claims(s, ratios, shallow, deep)
-    s.group(Group("mean_field"))
-    s.group(Group("independent_steps"))
+    s.group(Group("mean_field", bullets=True, intro=LISTS["mean_field"]))
+    s.group(Group("independent_steps", bullets=True, intro=LISTS["independent_steps"]))
     for cell in cells:
         s.group(Group(f"plain_{cell}", new_paragraph=True))
         s.group(Group(f"residual_{cell}", new_paragraph=True))
@@ -218,7 +218,7 @@ def _claims(s: Summary, ratios: pd.DataFrame, shallow: int, deep: int) -> None:
             r.per_layer, r.per_layer_ci_low, r.per_layer_ci_high, r.predicted_per_layer,
             MARGIN * r.predicted_per_layer, what=f"per layer (n = {r.seeds})")
         s.claim(c.reads(_says(
-            f"- {r.cell}, {r.connection}: ", c.evidence,
+            f"{r.cell}, {r.connection}: ", c.evidence,
             holds="the mean-field factor predicts the measured one within the margin",
             fails="the mean-field factor misses the measured one by more than the margin",
             inconclusive="too wide an interval, or too close to the margin, to decide"),
@@ -257,7 +257,7 @@ def _plain_claims(s: Summary, r: Any, deep: int) -> None:
         r.per_layer, r.per_layer_ci_low, r.per_layer_ci_high, r.white_per_layer,
         MARGIN * r.white_per_layer, what=f"per layer (n = {r.seeds})")
     s.claim(c.reads(_says(
-        f"- {r.cell}: ", c.evidence,
+        f"{r.cell}: ", c.evidence,
         holds="adding successive steps as if independent predicts it too",
         fails="adding successive steps as if independent misses it: the "
               "correlation across time that a gate's mean path carries matters",
@@ -281,9 +281,7 @@ def _plain_claims(s: Summary, r: Any, deep: int) -> None:
 
 # ---- render ------------------------------------------------------------------------
 
-#: The groups written as a Markdown list under an introduction (which states no result).
-#: The layout writes a group as one paragraph of sentences joined by spaces; a list is not
-#: among its forms, so :func:`claim_list` writes these from the claims' own sentences.
+#: The introductions (which state no result) of the groups written as Markdown lists.
 LISTS = {
     "mean_field": "Mean field against measurement, per cell and connection (the prediction "
                   "tracks each adjoint's spectrum over time: a gate's mean carries it "
@@ -299,21 +297,10 @@ def render(frame: pd.DataFrame, out: Any) -> None:
     theory_vs_measured_figure(summary, out)
     depth_jacobians_figure(summary, out)
     ratios_table(summary, out)
-    for key in LISTS:
-        claim_list(summary, out, key)
     out.summary(summary)
     out.text(f"These are statements about initialization only; whether the kept gradient "
              f"helps training is not tested here. (Margin: {fmt(MARGIN)} of the predicted "
              f"factor, fixed before the comparison.)")
-
-
-def claim_list(summary: Summary, out: Any, key: str) -> None:
-    """The sentences of group ``key`` as a Markdown list under ``LISTS[key]``; the group
-    is then written (``out.summary`` does not write it again)."""
-    items = [c.sentence for c in summary.claims.values() if c.group == key and c.sentence]
-    if items:
-        out.text(LISTS[key] + "\n\n" + "\n".join(items))
-    out.written_groups.add(key)
 
 
 def _axes(summary: Summary) -> tuple[list[str], list[str], list[int]]:

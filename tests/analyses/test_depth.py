@@ -92,10 +92,10 @@ def test_claims_carry_their_sentences(analysis):
     good, bad = depth.summarize(_frame(depth)), depth.summarize(_frame(depth, scale=1.3))
     c = good.claims["rnn_none_matches_mean_field"]
     assert c.group == "mean_field"
-    assert c.sentence == (f"- rnn, none: the mean-field factor predicts the measured one "
+    assert c.sentence == (f"rnn, none: the mean-field factor predicts the measured one "
                           f"within the margin ({c.evidence}).")
     assert bad.claims["rnn_none_matches_mean_field"].sentence.startswith(
-        "- rnn, none: the mean-field factor misses the measured one")
+        "rnn, none: the mean-field factor misses the measured one")
     assert good.claims["rnn_plain_loses"].sentence.startswith(
         "Without connections, the rnn's first layer keeps less than 0.1")
     assert bad.claims["rnn_plain_loses"].sentence.startswith(
