@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -169,13 +170,15 @@ def measure(model: Path | str, *, inputs: Any = None, tokens: Any = None,
                     skip, time.perf_counter() - start)
 
 
-def analyze(model: Path | str, out: Path | str, **options: Any) -> list[Path]:
-    """Analyse a checkpoint into ``out``; returns the files written.
+def analyze(model: Path | str | Sequence[Path | str], out: Path | str,
+            **options: Any) -> list[Path]:
+    """Analyse a checkpoint, or compare several, into ``out``; returns the files written.
 
     Parameters
     ----------
     model : ``.npz`` of arrays or a ``torch.save``-d state_dict (PyTorch names), or a
-        dict holding it (``key``)
+        dict holding it (``key``); or a list of them, compared on the same sequences
+        (:mod:`gradflow._analyze.compare`), each with its own report in ``out/<stem>/``
     out : folder of the analysis (replaced only when the analysis is complete)
     inputs : ``.npy`` / ``.npz`` / ``.pt`` of float inputs (T, N, I)
     tokens : ``.npy`` / ``.npz`` / ``.pt`` of integer ids (T + 1, N) (``batch_first``:
@@ -195,15 +198,20 @@ def analyze(model: Path | str, out: Path | str, **options: Any) -> list[Path]:
     dtype : "float64" (default) or "float32" (faster, for large models)
     progress : a tqdm bar over batches; None: only on a terminal
     """
+    from gradflow._analyze.compare import labels, write_comparison
     from gradflow._analyze.data import check_out
     from gradflow._analyze.write import write_one
     from gradflow.report.staging import staging_folder, swap_in
 
     out = check_out(out)
-    measured = measure(model, **options)
+    models = [model] if isinstance(model, str | Path) else list(model)
+    if not models:
+        raise UsageError("model must be a checkpoint or a list of checkpoints; got none")
+    measured = [measure(m, **options) for m in models]
     staging = staging_folder(out)
     try:
-        written = write_one(staging, measured)
+        written = write_one(staging, measured[0]) if len(models) == 1 else \
+            write_comparison(staging, measured, labels([Path(m) for m in models]))
         return swap_in(staging, out) if written else []
     finally:
         import shutil
@@ -212,7 +220,8 @@ def analyze(model: Path | str, out: Path | str, **options: Any) -> list[Path]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    written = analyze(args.model, args.out, inputs=args.inputs, tokens=args.tokens,
+    written = analyze(args.model[0] if len(args.model) == 1 else args.model, args.out,
+                      inputs=args.inputs, tokens=args.tokens,
                       data_key=args.data_key, batch_first=args.batch_first, key=args.key,
                       prefix=args.prefix, nonlinearity=args.nonlinearity,
                       reset_after=not args.reset_before, embedding=args.embedding,
@@ -236,8 +245,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "singular values and spectral radius of W_hh, gradient-norm decay back in "
                     "time, Lyapunov spectrum per layer and direction, gate statistics and "
                     "timescales, each statistic with a 95%% interval across sequences.")
-    parser.add_argument("model", type=Path, metavar="MODEL",
-                        help="the checkpoint (.npz, or a torch.save-d state_dict)")
+    parser.add_argument("model", type=Path, metavar="MODEL", nargs="+",
+                        help="the checkpoint (.npz, or a torch.save-d state_dict); several "
+                             "are compared on the same sequences (trained vs untrained, a "
+                             "series)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
     data = parser.add_argument_group("data (default: N(0, 1) noise, which is not the "
                                      "model's data)")
