@@ -80,18 +80,11 @@ VANISHING_GOAL = 1.15
 SETTLE = 0.25
 
 
-@contextmanager
 def _engine(name: str):
-    """Run the block on engine path ``name`` (the ``GRADFLOW_ENGINE`` variable)."""
-    old = os.environ.get("GRADFLOW_ENGINE")
-    os.environ["GRADFLOW_ENGINE"] = name
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["GRADFLOW_ENGINE"]
-        else:
-            os.environ["GRADFLOW_ENGINE"] = old
+    """Run the block on engine backend ``name`` (a ``gradflow.engine.Backend`` key)."""
+    from gradflow.engine.backends import use_backend
+
+    return use_backend(name)
 
 
 def _alternate(fns: dict[str, Callable[[], object]], repeat: int,
@@ -668,9 +661,13 @@ def _run(args: argparse.Namespace) -> int:
 
     from threadpoolctl import threadpool_info
 
-    import gradflow
+    import gradflow.engine
     from gradflow._blas_info import describe as describe_blas
 
+    # The bench opts in to glibc keeping freed memory (as torch's caching allocator does);
+    # gradflow never does so on its own.
+    malloc = "glibc keeps freed memory" if gradflow.engine.keep_freed_memory() else \
+        "allocator as left"
     load_before = os.getloadavg()
     rows = benchmark(shapes, repeat=args.repeat)
     vrows = [] if custom else vanishing(repeat=max(args.repeat, 9))
@@ -688,8 +685,9 @@ def _run(args: argparse.Namespace) -> int:
         torch_version = str(torch.__version__)
     except ImportError:
         torch_version = "not installed"
-    head = (f"engine path: {gradflow.engine.backend()}; forward + full backward; "
-            f"median of {args.repeat} alternating rounds; {blas}; torch {torch_version}; "
+    head = (f"engine path: {gradflow.engine.current_backend().key}; forward + full backward; "
+            f"median of {args.repeat} alternating rounds; {blas}; {malloc}; "
+            f"torch {torch_version}; "
             f"{os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
             f"{load_after[0]:.1f} after")
     lines = _markdown(rows, vrows)

@@ -20,10 +20,10 @@ import numpy as np
 from gradflow._validate import UsageError, UsageTypeError, check_choice, describe
 
 __all__ = [
-    "CELLS", "CONNECTIONS", "DTYPES", "GRU_GATES", "HEADS", "LOSSES", "LSTM_GATES",
+    "CELLS", "CONNECTIONS", "DTYPES", "ENGINES", "GRU_GATES", "HEADS", "LOSSES", "LSTM_GATES",
     "NONLINEARITIES", "SCHEMES", "SKIP_CONNECTIONS", "SPLITS", "VARIANTS",
-    "CellKind", "ConnectionKind", "DType", "HeadKind", "LossKind", "Nonlinearity", "Scheme",
-    "SkipConnection", "Split", "check_bool", "check_cell_options",
+    "CellKind", "ConnectionKind", "DType", "EngineName", "HeadKind", "LossKind", "Nonlinearity",
+    "Scheme", "SkipConnection", "Split", "check_bool", "check_cell_options",
 ]
 
 #: Recurrent cells.
@@ -62,6 +62,11 @@ SPLITS: tuple[Split, ...] = get_args(Split)
 #: Floating-point types of parameters and activations.
 DType = Literal["float64", "float32"]
 DTYPES: tuple[DType, ...] = get_args(DType)
+
+#: The engine's paths (``gradflow.engine.Backend``): the fused numba kernels, or
+#: the plain NumPy reference.
+EngineName = Literal["numba", "numpy"]
+ENGINES: tuple[EngineName, ...] = get_args(EngineName)
 
 #: LSTM gates stacked in ``weight_ih`` / ``weight_hh`` rows: input, forget, cell, output.
 LSTM_GATES = "ifgo"

@@ -29,7 +29,14 @@ import numpy as np
 
 from gradflow._validate import UsageError
 from gradflow.engine import _fused
-from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.cell import (
+    SMALLER,
+    CellGrads,
+    CellParams,
+    check_jacobian_memory,
+    flat_gemm,
+    project,
+)
 from gradflow.engine.gates import GRU_GATES, sigmoid
 
 __all__ = ["GRUCell", "GRUTrace"]
@@ -245,6 +252,8 @@ class GRUCell:
         """
         self._check_variant(trace)
         H = self.hidden_size
+        T, B = trace.gates.shape[:2]
+        check_jacobian_memory("the GRU's step Jacobians", (T, B, H, H), trace.h.dtype, factor=3)
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         w_r, w_z, w_n = (p.weight_hh[k * H:(k + 1) * H] for k in range(3))
         h_prev = trace.h[:-1]
@@ -325,6 +334,9 @@ class GRUCell:
         """
         self._check_variant(trace)
         H = self.hidden_size
+        T, B = trace.gates.shape[:2]
+        check_jacobian_memory("the GRU's input Jacobians", (T, B, H, p.weight_ih.shape[1]),
+                              trace.h.dtype, factor=3, alternative=SMALLER)
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         w_r, w_z, w_n = (p.weight_ih[k * H:(k + 1) * H] for k in range(3))
         h_prev = trace.h[:-1]
