@@ -56,6 +56,7 @@ class Measured(NamedTuple):
     warmup: int
     skip: int
     seconds: float
+    precision: Any = None       # float32: the float64 check of lambda_1 (a DataFrame)
 
 
 def _feed(ckpt: Any, state: dict, *, inputs: Any, tokens: Any, data_key: str | None,
@@ -159,6 +160,7 @@ def measure(model: Path | str, *, inputs: Any = None, tokens: Any = None,
         acc.add(*measure_batch(net, ckpt.params, x, targets=targets, decoder=dec,
                                exponents=exponents, warmup=warmup, skip=skip, seed=seed,
                                first=first))
+    precision = None if net.dtype != "float32" else _precision(net, ckpt.params, feed, warmup)
     loss = (f"the next-token cross-entropy through the model's own decoder `{dec.name}` "
             f"at the last step (the first, for a reverse direction)") if dec is not None \
         and feed.kind == "tokens" else \
@@ -167,7 +169,24 @@ def measure(model: Path | str, *, inputs: Any = None, tokens: Any = None,
          + (" (the model's decoder needs --tokens for its targets)" if dec is not None
             else " (the checkpoint has no decoder)"))
     return Measured(Path(model), ckpt, feed, loss, acc.frames(net, ckpt.params), warmup,
-                    skip, time.perf_counter() - start)
+                    skip, time.perf_counter() - start, precision)
+
+
+def _precision(net: Any, params: dict, feed: Any, warmup: int) -> Any:
+    """The float64 check of float32's lambda_1 on the first sequences; warns if flagged."""
+    from gradflow._analyze.precision import SEQUENCES, float64_check
+
+    _, x, _ = next(feed.batches(SEQUENCES))
+    check = float64_check(net, params, x, warmup)
+    if check.flag.any():
+        worst = check.loc[check.flag].iloc[0]
+        warnings.warn(f"float32 exponents are not trustworthy here: on a short window the "
+                      f"float32 run's outputs separate from float64's by up to "
+                      f"{worst.output_separation:.2g} (relative), and lambda_1 of layer "
+                      f"{worst.layer}, {worst.direction} is {worst.lambda_1_float32:.4g} in "
+                      f"float32 and {worst.lambda_1_float64:.4g} in float64; use --dtype "
+                      f"float64", UserWarning, stacklevel=3)
+    return check
 
 
 def analyze(model: Path | str | Sequence[Path | str], out: Path | str,

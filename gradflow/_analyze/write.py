@@ -144,6 +144,29 @@ def _agreement_lines(numbers: pd.DataFrame) -> list[str]:
     return lines + [markdown_table(shown), "", TIMESCALES]
 
 
+def _precision_lines(m: Any) -> list[str]:
+    from gradflow._analyze.precision import SEPARATED, SEQUENCES, STEPS, TOLERANCE
+    from gradflow.report.output import markdown_table
+
+    check = m.precision
+    if check is None:
+        return []
+    verdict = ("**float32 is not trustworthy here** (flag): the float32 run separates from "
+               f"float64's (outputs more than {SEPARATED:g} apart, relative: a different "
+               f"trajectory, as on a chaotic model) or its lambda_1 differs by more than "
+               f"{TOLERANCE:.0%}; rerun with `--dtype float64`."
+               if check.flag.any() else
+               f"float32 follows float64's trajectory and its lambda_1 is within "
+               f"{TOLERANCE:.0%} of float64's.")
+    shown = check.copy()
+    for column in ("lambda_1_float32", "lambda_1_float64", "output_separation"):
+        shown[column] = shown[column].map(_fmt)
+    return ["## float32 against float64", "",
+            f"The numbers above are computed in float32. A check: lambda_1 over the first "
+            f"{STEPS} steps of the first {SEQUENCES} sequences, in float32 and in float64 "
+            f"(the same weights and inputs). {verdict}", "", markdown_table(shown), ""]
+
+
 def write_one(out: Path, m: Any) -> list[Path]:
     """Figures, CSVs and REPORT.md of one measured model into ``out``."""
     from gradflow._analyze.figures import draw_all
@@ -157,7 +180,7 @@ def write_one(out: Path, m: Any) -> list[Path]:
         written.append(out / f"{name}.csv")
     lines = ["# gradflow analyze", "", *_header(m), "## Numbers", "",
              markdown_table(numbers_table(m.frames["numbers"])), "",
-             *_agreement_lines(m.frames["numbers"]),
+             *_agreement_lines(m.frames["numbers"]), *_precision_lines(m),
              "## Figures", "", *[b + "\n" for b in blocks],
              f"(computed in {m.seconds:.2f} s)"]
     (out / "REPORT.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
