@@ -754,6 +754,8 @@ def _run(args: argparse.Namespace) -> int:
                   f"(~{real['trace_mib']:.0f} MiB), where the dense Jacobians would take "
                   f"{real['dense_gib']:.0f} GiB "
                   f"({'met' if real['peak_mib'] < 1024 else 'not met'})."]
+        from gradflow.bench_lyapunov import lyapunov_lines
+        lines += lyapunov_lines()
     print(head)
     print("\n".join(lines))
     if args.out is not None:
