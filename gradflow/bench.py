@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow._validate import UsageError
+from gradflow.conventions import cell_spec
 
 __all__ = ["SHAPES", "Shape", "benchmark", "gru_vs_lstm", "register", "vanishing"]
 
@@ -160,7 +161,7 @@ def _torch_step(torch, cell: str, params: dict, x: np.ndarray, d_out: np.ndarray
     """
     import warnings
 
-    kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    kind = getattr(torch.nn, cell_spec(cell).torch_class)
     I, H = x.shape[-1], d_out.shape[-1]
     module = kind(I, H, dtype=getattr(torch, str(x.dtype)))
     module.load_state_dict({k: torch.tensor(v) for k, v in params.items()})
@@ -283,7 +284,7 @@ def _measure(shape: Shape, cell: str, nonlinearity: str, dtype: str, engine: str
                                                   onednn=False)
     settle = SETTLE if shape.threads > 1 else 0.0
     t = _alternate(fns, repeat, settle)
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    G = cell_spec(cell).num_blocks
     floor = _gemm_floor(G, shape.T, shape.B, shape.I, shape.H, dtype, repeat, settle)
     nan = float("nan")
     ours, ref, theirs = t["gradflow"], t.get("numpy", t["gradflow"]), t.get("torch")

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradflow._validate import UsageError
+from gradflow.conventions import CELL_SPECS
 from gradflow.engine import _fused
 from gradflow.engine.cell import (
     SMALLER,
@@ -80,7 +81,7 @@ class GRUCell:
 
     hidden_size: int
     reset_after: bool = True
-    gates: int = 3
+    gates: int = CELL_SPECS["gru"].num_blocks
 
     @property
     def state_size(self) -> int:

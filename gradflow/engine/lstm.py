@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradflow.conventions import CELL_SPECS
 from gradflow.engine import _fused
 from gradflow.engine.cell import (
     SMALLER,
@@ -79,7 +80,7 @@ class LSTMCell:
     """LSTM cell (PyTorch convention, two biases whose sum is what matters)."""
 
     hidden_size: int
-    gates: int = 4
+    gates: int = CELL_SPECS["lstm"].num_blocks
 
     @property
     def state_size(self) -> int:

@@ -43,11 +43,9 @@ from gradflow.conventions import (
 )
 from gradflow.engine.cell import PARAM_KINDS, Cell, cell_params, torch_name
 from gradflow.engine.connections import Connection, make_connection
-from gradflow.engine.gru import GRUCell, GRUTrace
 from gradflow.engine.init import init_params
-from gradflow.engine.lstm import LSTMCell, LSTMTrace
 from gradflow.engine.operator import JacobianOperator
-from gradflow.engine.rnn import RNNCell, RNNTrace
+from gradflow.engine.registry import make_cell, trace_class
 from gradflow.engine.trace import (
     Grads,
     LayerTrace,
@@ -60,8 +58,6 @@ from gradflow.engine.trace import (
 )
 
 __all__ = ["CELLS", "CONNECTIONS", "Grads", "LayerTrace", "Network", "Trace"]
-
-_CELL_TRACES = {"rnn": RNNTrace, "lstm": LSTMTrace, "gru": GRUTrace}
 
 
 @dataclass(frozen=True)
@@ -145,11 +141,9 @@ class Network:
 
     @property
     def _cell(self) -> Cell:
-        if self.cell == "rnn":
-            return RNNCell(self.hidden_size, self.nonlinearity)
-        if self.cell == "lstm":
-            return LSTMCell(self.hidden_size)
-        return GRUCell(self.hidden_size, self.reset_after)
+        cell: Cell = make_cell(self.cell, self.hidden_size, nonlinearity=self.nonlinearity,
+                               reset_after=self.reset_after)
+        return cell
 
     @property
     def _connection(self) -> Connection:
@@ -368,7 +362,7 @@ class Network:
 
     def _params_of(self, params: Any, trace: Any) -> dict[str, np.ndarray]:
         """The checked ``params``, if ``trace`` came from this network's forward with them."""
-        check_trace(self, trace, _CELL_TRACES[self.cell])
+        check_trace(self, trace, trace_class(self.cell))
         p = self.check_params(params, strict=False, finite=False)
         check_same_params(p, trace)
         return p
@@ -376,7 +370,7 @@ class Network:
     def _check_layer(self, trace: Trace, layer: Any, direction: Any = 0) -> None:
         check_int("layer", layer, minimum=0, maximum=self.num_layers - 1)
         check_int("direction", direction, minimum=0, maximum=self.num_directions - 1)
-        check_trace(self, trace, _CELL_TRACES[self.cell])
+        check_trace(self, trace, trace_class(self.cell))
 
     def step_jacobians(self, params: dict, trace: Trace, layer: int = 0,
                        direction: int = 0) -> np.ndarray:

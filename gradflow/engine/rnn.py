@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradflow.conventions import Nonlinearity
+from gradflow.conventions import CELL_SPECS, Nonlinearity
 from gradflow.engine import _fused
 from gradflow.engine.cell import (
     SMALLER,
@@ -83,7 +83,7 @@ class RNNCell:
 
     hidden_size: int
     nonlinearity: Nonlinearity = "tanh"
-    gates: int = 1
+    gates: int = CELL_SPECS["rnn"].num_blocks
 
     @property
     def state_size(self) -> int:
