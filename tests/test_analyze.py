@@ -252,6 +252,7 @@ def test_inputs_from_npy_npz_and_pt_give_the_same_numbers(tmp_path):
     (["--inputs", "x.npy", "--data-key", "x"], r"--data-key applies to an .npz or .pt file"),
     (["--inputs", "x.csv"], r"--inputs 'x.csv' must be one of .npy, .npz, .pt, .pth"),
     (["--inputs", "absent.npy"], r"--inputs 'absent.npy' is not a file"),
+    (["--inputs", "nan.npy"], r"--inputs must hold finite numbers; sequence 1 has NaN"),
     (["--inputs", "x.npy", "--steps", "50"], r"--steps set the synthetic inputs' shape and "
                                              r"would be ignored with --inputs"),
     (["--inputs", "x.npy", "--batch", "4"], r"--batch set the synthetic inputs' shape"),
@@ -269,6 +270,8 @@ def test_bad_analyze_arguments_are_one_line_and_exit_2(tmp_path, args, message):
     np.savez(tmp_path / "m.npz", **gradflow.Network("gru", 2, 6).init(seed=0))
     np.save(tmp_path / "x.npy", np.ones((12, 2, 2)))
     np.savez(tmp_path / "two.npz", x=np.ones((12, 2, 2)), y=np.ones(3))
+    np.save(tmp_path / "nan.npy", np.where(np.arange(2)[:, None] == 1, np.nan, 1.0)
+            * np.ones((12, 2, 2)))
     (tmp_path / "x.csv").write_text("1,2\n")
     (tmp_path / "afile").write_text("not a folder")
     if "--out" not in args:

@@ -49,6 +49,10 @@ class Feed:
         for first in range(0, self.sequences, size):
             chunk = np.asarray(self._data[:, first:first + size])
             if self._embedding is None:
+                if not np.isfinite(chunk).all():
+                    bad = first + int(np.flatnonzero(~np.isfinite(chunk).all(axis=(0, 2)))[0])
+                    raise UsageError(f"--inputs must hold finite numbers; sequence {bad} has "
+                                     f"NaN or infinite entries")
                 yield first, chunk.astype(self._dtype), None
             else:
                 ids = chunk.astype(np.int64)                        # (T + 1, b)

@@ -124,10 +124,9 @@ def measure_batch(net: Any, params: dict, x: np.ndarray, *, targets: np.ndarray 
     per_seq: dict[tuple, np.ndarray] = {}
     profiles: dict[tuple, np.ndarray] = {}
     if decoder is not None and targets is not None:
-        loss = cross_entropy(trace.outputs, decoder, targets, warmup)
-        for layer in range(net.num_layers):
-            for d in range(D):
-                per_seq[(layer, _name(d), "loss")] = loss
+        # The model's loss, once: under the top layer's forward direction, which it reads.
+        per_seq[(net.num_layers - 1, "forward", "loss")] = \
+            cross_entropy(trace.outputs, decoder, targets, warmup)
     for d in range(D):
         d_out = read_gradient(net, trace.outputs, d, first, seed, decoder, targets)
         grads = net.backward(params, trace, d_out, check_finite=False)
