@@ -100,3 +100,21 @@ def test_importing_the_engine_imports_no_numba():
     """numba (and its settings) load at the first fused call, not at import."""
     out = _python("import sys, gradflow.engine; print('numba' in sys.modules)")
     assert out == "False"
+
+
+def _backend_of_the_run(config):
+    import gradflow.engine
+
+    return [{"ran_on": gradflow.engine.current_backend().key}]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_sweep_passes_its_backend_to_every_run_and_keys_on_it(tmp_path, jobs):
+    from gradflow.sweep import run_grid
+
+    configs = [{"seed": 0}, {"seed": 1}]
+    for key in ("numpy", "numba+ftz"):
+        frame = run_grid(_backend_of_the_run, configs, cache=tmp_path, jobs=jobs,
+                         progress=False, backend=key)
+        assert list(frame.ran_on) == [key, key]
+    assert len(list(tmp_path.glob("*.json"))) == 4   # one entry per config and backend
