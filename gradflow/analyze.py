@@ -124,13 +124,16 @@ def measure(model: Path | str, *, inputs: Any = None, tokens: Any = None,
             reset_after: bool = True, embedding: str | None = None,
             decoder: str | None = None, exponents: int | None = None,
             steps: int | None = None, batch: int | None = None, batch_size: int = 32,
-            warmup: int | None = None, fit_skip: int | None = None, seed: int = 0,
+            warmup: int | None = None, fit_skip: int | None = None,
+            initial_state: Path | str | None = None, seed: int = 0,
             dtype: DType = "float64", progress: bool | None = None) -> Measured:
     """Measure one checkpoint (see :func:`analyze` for the parameters)."""
     import sys
 
     from tqdm import tqdm
 
+    from gradflow._analyze.data import load_array
+    from gradflow._analyze.feed import initial_state as initial_state_of
     from gradflow._analyze.measure import measure_batch
     from gradflow._analyze.summary import Accumulator
     from gradflow._validate import check_int
@@ -149,6 +152,10 @@ def measure(model: Path | str, *, inputs: Any = None, tokens: Any = None,
     feed, dec = _feed(ckpt, state, inputs=inputs, tokens=tokens, data_key=data_key,
                       batch_first=batch_first, steps=steps, batch=batch, seed=seed,
                       embedding=embedding, decoder=decoder)
+    if initial_state is not None:
+        feed.initial = initial_state_of(load_array(initial_state, "--initial-state"),
+                                        Path(initial_state).name, net, feed.sequences)
+        warmup = 0 if warmup is None else warmup
     warmup, skip = _window(feed.steps, warmup, fit_skip)
     acc = Accumulator()
     batches = feed.batches(batch_size)
@@ -159,7 +166,7 @@ def measure(model: Path | str, *, inputs: Any = None, tokens: Any = None,
     for first, x, targets in batches:
         acc.add(*measure_batch(net, ckpt.params, x, targets=targets, decoder=dec,
                                exponents=exponents, warmup=warmup, skip=skip, seed=seed,
-                               first=first))
+                               first=first, state=feed.start(first, x.shape[1])))
     precision = None if net.dtype != "float32" else _precision(net, ckpt.params, feed, warmup)
     loss = (f"the next-token cross-entropy through the model's own decoder `{dec.name}` "
             f"at the last step (the first, for a reverse direction)") if dec is not None \
@@ -213,6 +220,9 @@ def analyze(model: Path | str | Sequence[Path | str], out: Path | str,
     batch_size : sequences measured at a time (bounds memory)
     warmup : steps from the zero initial state left out of every number (default T // 5)
     fit_skip : distances next to the loss left out of the decay fit (default T // 5)
+    initial_state : ``.npy`` / ``.npz`` / ``.pt`` of PyTorch's h0 (L*D, N, H) per sequence
+        ((h0, c0) stacked as (2, L*D, N, H) for the LSTM), instead of zeros; the warm-up
+        then defaults to 0
     seed : of the synthetic inputs, the random readouts and the Lyapunov frame
     dtype : "float64" (default) or "float32" (faster, for large models)
     progress : a tqdm bar over batches; None: only on a terminal
@@ -246,7 +256,8 @@ def _run(args: argparse.Namespace) -> int:
                       reset_after=not args.reset_before, embedding=args.embedding,
                       decoder=args.decoder, exponents=args.exponents, steps=args.steps,
                       batch=args.batch, batch_size=args.batch_size, warmup=args.warmup,
-                      fit_skip=args.fit_skip, seed=args.seed, dtype=args.dtype)
+                      fit_skip=args.fit_skip, initial_state=args.initial_state,
+                      seed=args.seed, dtype=args.dtype)
     print(f"gradflow analyze: wrote {len(written)} files into {args.out}/; see "
           f"{Path(args.out) / 'REPORT.md'}")
     return 0
@@ -309,6 +320,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               f"min({DEFAULT_EXPONENTS}, state size))")
     measure.add_argument("--warmup", type=int, default=None,
                          help="steps from the zero initial state left out (default T // 5)")
+    measure.add_argument("--initial-state", type=Path, default=None, metavar="FILE",
+                         help="h0 (L*D, N, H) per sequence, or (h0, c0) stacked (2, L*D, N, H) "
+                              "for an LSTM, instead of zeros (the warm-up then defaults to 0)")
     measure.add_argument("--fit-skip", type=int, default=None,
                          help="distances next to the loss left out of the decay fit "
                               "(default T // 5)")

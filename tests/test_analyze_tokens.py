@@ -44,12 +44,15 @@ def _step(cell, rnn, x, state):
     return h, h
 
 
-def _torch_reference(cell, model, tokens, b):
-    """Loss, decay rate and lambda_1 of sequence b, by torch autograd."""
+def _torch_reference(cell, model, tokens, b, state0=None, warmup=WARMUP):
+    """Loss, decay rate and lambda_1 of sequence b, by torch autograd, from the initial
+    state ``state0`` (S,) (zeros if None) with a warm-up of ``warmup`` steps."""
     S = 2 * H if cell == "lstm" else H
     ids = torch.from_numpy(tokens[:, b])
     x = model.encoder(ids[:-1]).detach()                               # (T, E)
-    state = torch.zeros(1, S, dtype=torch.float64)
+    start = torch.zeros(1, S, dtype=torch.float64) if state0 is None else \
+        torch.from_numpy(state0).reshape(1, S)
+    state = start
     states, outputs = [], []
     for t in range(T):
         state = _step(cell, model.rnn, x[t:t + 1], state)[0]
@@ -58,17 +61,17 @@ def _torch_reference(cell, model, tokens, b):
         outputs.append(state[:, :H])                                   # h_t, read from s_t
     logits = torch.cat([model.decoder(h) for h in outputs])             # (T, V)
     ce = torch.nn.functional.cross_entropy(logits, ids[1:], reduction="none")
-    loss = ce[WARMUP:].mean().item()
+    loss = ce[warmup:].mean().item()
     ce[-1].backward()                                                  # the last step's loss
     norms = np.array([s.grad.norm().item() for s in states])          # (T,)
     profile = norms[::-1] / norms[-1]
-    window = slice(SKIP, T - WARMUP)
+    window = slice(SKIP, T - warmup)
     rate = fit_decay(profile[window], np.arange(T)[window]).rate.item()
     # lambda_1: a power iteration on torch's dense step Jacobians, from the frame's
     # first column (the first S draws of the seed-0 generator).
     q = np.random.default_rng(0).standard_normal(S)
     q = torch.from_numpy(q / np.linalg.norm(q))
-    state, total = torch.zeros(1, S, dtype=torch.float64), 0.0
+    state, total = start, 0.0
     for t in range(T):
         J = torch.autograd.functional.jacobian(
             lambda s, t=t: _step(cell, model.rnn, x[t:t + 1], s)[0], state)[0, :, 0]
@@ -76,9 +79,9 @@ def _torch_reference(cell, model, tokens, b):
         q = J @ q
         norm = q.norm()
         q = q / norm
-        if t >= WARMUP:
+        if t >= warmup:
             total += np.log(norm.item())
-    return loss, rate, total / (T - WARMUP)
+    return loss, rate, total / (T - warmup)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -155,3 +158,31 @@ def test_bad_tokens_are_one_line_and_exit_2(tmp_path, make, message):
     result = _cli("lm.pt", "--out", "o", "--tokens", "bad.npy", cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert pytest.importorskip("re").search(message, result.stderr), result.stderr
+
+
+def test_a_given_initial_state_replaces_the_warm_up(tmp_path):
+    model = _char_lm("lstm", seed=2)
+    torch.save(model.state_dict(), tmp_path / "lm.pt")
+    tokens = np.random.default_rng(5).integers(0, V, size=(T + 1, N))
+    np.save(tmp_path / "tokens.npy", tokens)
+    h0c0 = np.random.default_rng(6).uniform(-0.5, 0.5, size=(2, 1, N, H))  # (h0, c0)
+    np.save(tmp_path / "state.npy", h0c0)
+    result = _cli("lm.pt", "--out", "out", "--tokens", "tokens.npy", "--initial-state",
+                  "state.npy", "--exponents", 1, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "the first 0 steps from the given initial state" in \
+        (tmp_path / "out" / "REPORT.md").read_text()
+    seqs = pd.read_csv(tmp_path / "out" / "sequences.csv")
+    expected = np.array([_torch_reference("lstm", model, tokens, b, warmup=0,
+                                          state0=np.concatenate([h0c0[0, 0, b], h0c0[1, 0, b]]))
+                         for b in range(N)])
+    for column, quantity in enumerate(("loss", "decay_rate", "lambda_1")):
+        got = seqs[seqs.quantity == quantity].sort_values("sequence").value.to_numpy()
+        np.testing.assert_allclose(got, expected[:, column], rtol=1e-7, atol=1e-10,
+                                   err_msg=quantity)
+    np.save(tmp_path / "bad.npy", h0c0[0])
+    result = _cli("lm.pt", "--out", "o2", "--tokens", "tokens.npy", "--initial-state",
+                  "bad.npy", cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert rf"must be PyTorch's (h0, c0) stacked, (2, L*D, N, H) = (2, 1, {N}, {H}) for this " \
+           rf"LSTM and {N} sequences; got shape (1, {N}, {H})" in result.stderr, result.stderr

@@ -23,7 +23,7 @@ import numpy as np
 
 from gradflow._validate import UsageError
 
-__all__ = ["Feed", "inputs_feed", "synthetic_feed", "tokens_feed"]
+__all__ = ["Feed", "initial_state", "inputs_feed", "synthetic_feed", "tokens_feed"]
 
 
 class Feed:
@@ -42,6 +42,18 @@ class Feed:
         self.kind, self.note, self._data, self.steps = kind, note, data, steps
         self._embedding, self._dtype = embedding, dtype
         self.sequences = int(data.shape[1])
+
+    #: The initial state: PyTorch's h0 (L*D, N, H), or (h0, c0) stacked (2, L*D, N, H)
+    #: for the LSTM; None: zeros.
+    initial: np.ndarray | None = None
+
+    def start(self, first: int, size: int) -> Any:
+        """The initial state of sequences ``first .. first + size - 1`` (None: zeros), as
+        ``Network.forward`` takes it."""
+        if self.initial is None:
+            return None
+        chunk = np.asarray(self.initial[..., first:first + size, :], dtype=self._dtype)
+        return (chunk[0], chunk[1]) if chunk.ndim == 4 else chunk
 
     def batches(self, size: int) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
         """``(first, x (T, b, I), targets (T, b) or None)`` for ``b <= size`` sequences
@@ -117,3 +129,20 @@ def tokens_feed(ids: np.ndarray, name: str, embedding: tuple[str, np.ndarray] | 
     return Feed("tokens", f"{name}: tokens through the model's embedding `{embedding[0]}`, "
                 f"T = {ids.shape[0] - 1} steps, N = {ids.shape[1]} sequences", ids,
                 int(ids.shape[0]) - 1, embedding[1], embedding[1].dtype)
+
+
+def initial_state(state: np.ndarray, name: str, net: Any, sequences: int) -> np.ndarray:
+    """``--initial-state``: PyTorch's h0 (L*D, N, H), or (h0, c0) stacked as (2, L*D, N, H)
+    for the LSTM, one per sequence of the data; checked."""
+    LD, H = net.num_layers * net.num_directions, net.hidden_size
+    shape = (2, LD, sequences, H) if net.cell == "lstm" else (LD, sequences, H)
+    layout = "(h0, c0) stacked, (2, L*D, N, H)" if net.cell == "lstm" else "h0, (L*D, N, H)"
+    if state.shape != shape:
+        raise UsageError(f"--initial-state {name!r} must be PyTorch's {layout} = {shape} for "
+                         f"this {net.cell.upper()} and {sequences} sequences; got shape "
+                         f"{state.shape}")
+    if state.dtype.kind != "f" or not np.isfinite(state).all():
+        raise UsageError(f"--initial-state {name!r} must hold finite floats; got dtype "
+                         f"{state.dtype}" + (" with non-finite entries"
+                                             if state.dtype.kind == "f" else ""))
+    return state

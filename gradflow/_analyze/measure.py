@@ -100,7 +100,7 @@ def _decay_rates(norms: np.ndarray, warmup: int, skip: int) -> tuple[np.ndarray,
 
 def measure_batch(net: Any, params: dict, x: np.ndarray, *, targets: np.ndarray | None,
                   decoder: Decoder | None, exponents: int, warmup: int, skip: int,
-                  seed: int, first: int) -> tuple[dict, dict]:
+                  seed: int, first: int, state: Any = None) -> tuple[dict, dict]:
     """One batch's per-sequence numbers and its profiles.
 
     Parameters
@@ -111,6 +111,7 @@ def measure_batch(net: Any, params: dict, x: np.ndarray, *, targets: np.ndarray 
     skip : distances next to the loss left out of the decay fit
     seed : of the random readouts and of the Lyapunov frame; first : the batch's first
         sequence's global index
+    state : the initial state as ``Network.forward`` takes it (None: zeros)
 
     Returns
     -------
@@ -118,7 +119,7 @@ def measure_batch(net: Any, params: dict, x: np.ndarray, *, targets: np.ndarray 
     profiles : {(layer, direction): (T, B) array of ||dL/ds_t|| / ||dL/ds_T|| by distance}
     """
     T, B, _ = x.shape
-    trace = net.forward(params, x, check_finite=False)
+    trace = net.forward(params, x, state, check_finite=False)
     params = trace.params
     D, H = net.num_directions, net.hidden_size
     per_seq: dict[tuple, np.ndarray] = {}

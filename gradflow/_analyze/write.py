@@ -110,8 +110,11 @@ def _header(m: Any) -> list[str]:
                   "`--inputs` (float inputs).", ""]
     lines += [f"Loss: {m.loss}. The gradient profile and its decay rate follow "
               f"`||dL/ds_t||` of each direction, in every layer, back from there.", "",
-              f"Window: the first {m.warmup} steps from the zero initial state are a warm-up, "
-              f"left out of every number; the decay rate is fitted over distances "
+              f"Window: the first {m.warmup} steps from "
+              + ("the given initial state (`--initial-state`)" if m.feed.initial is not None
+                 else "the zero initial state")
+              + f" are a warm-up, left out of every number; the decay rate is fitted over "
+              f"distances "
               f"{m.skip}..{m.feed.steps - 1 - m.warmup} from the loss. Every statistic is "
               f"the mean over the {m.feed.sequences} sequence(s) with a 95% Student-t "
               f"interval across them (`numbers.csv`; each sequence's own values in "
