@@ -274,7 +274,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "write REPORT.md with figures, numbers.csv and sequences.csv into --out: "
                     "singular values and spectral radius of W_hh, gradient-norm decay back in "
                     "time, Lyapunov spectrum per layer and direction, gate statistics and "
-                    "timescales, each statistic with a 95%% interval across sequences.")
+                    "timescales, each statistic with a 95% interval across sequences.")
     parser.add_argument("model", type=Path, metavar="MODEL", nargs="+",
                         help="the checkpoint (.npz, or a torch.save-d state_dict); several "
                              "are compared on the same sequences (trained vs untrained, a "

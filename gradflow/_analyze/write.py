@@ -128,6 +128,11 @@ def _header(m: Any) -> list[str]:
     return lines
 
 
+def _gap(a: float, b: float) -> float:
+    """``|a - b|`` relative to the larger magnitude."""
+    return abs(a - b) / max(abs(a), abs(b), 1e-300)
+
+
 def _agreement_lines(numbers: pd.DataFrame) -> list[str]:
     from gradflow.report.output import markdown_table
 
@@ -140,7 +145,8 @@ def _agreement_lines(numbers: pd.DataFrame) -> list[str]:
             lines += [f"**Flag**: layer {row.layer}, {row.direction}: the decay rate "
                       f"{row.decay_rate:.4g} [{row.decay_low:.4g}, {row.decay_high:.4g}] and "
                       f"-lambda_max {row.minus_lambda_max:.4g} [{row.lambda_low:.4g}, "
-                      f"{row.lambda_high:.4g}] disagree beyond their intervals.", ""]
+                      f"{row.lambda_high:.4g}] disagree beyond their intervals (they are "
+                      f"{_gap(row.decay_rate, row.minus_lambda_max):.1%} apart).", ""]
     shown = table.copy()
     for column in shown.columns[2:-1]:
         shown[column] = shown[column].map(_fmt)
