@@ -17,6 +17,7 @@ resolved by ``registry.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -111,8 +112,10 @@ class Network:
         """S: H for the RNN and GRU, 2H (``[h; c]``) for the LSTM."""
         return self._cell.state_size
 
-    @property
+    @cached_property
     def _cell(self) -> Cell:
+        # Built once per network (from its checked, frozen fields): a forward and
+        # backward ask for it several times.
         cell: Cell = make_cell(self.cell, self.hidden_size, nonlinearity=self.nonlinearity,
                                reset_after=self.reset_after)
         return cell
