@@ -128,9 +128,26 @@ def test_batching_and_layout_do_not_change_the_numbers(tmp_path):
         result = _cli("lm.pt", "--out", name, *args, "--exponents", 2, cwd=tmp_path)
         assert result.returncode == 0, (name, result.stderr)
     reference = pd.read_csv(tmp_path / "a" / "sequences.csv")
+    gates = pd.read_csv(tmp_path / "a" / "figures" / "gates.csv")
     for name in "bcd":
         got = pd.read_csv(tmp_path / name / "sequences.csv")
         pd.testing.assert_frame_equal(got, reference, rtol=1e-12, atol=1e-14)
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name / "figures" / "gates.csv"),
+                                      gates, rtol=1e-12, atol=1e-14)
+    # The per-unit forget-gate means over all sequences and the steps after the warm-up,
+    # by hand in torch.
+    with torch.no_grad():
+        x = model.encoder(torch.from_numpy(tokens[:-1]))                 # (T, N, E)
+        state, forget = torch.zeros(N, 2 * H, dtype=torch.float64), []
+        rnn = model.rnn
+        for t in range(T):
+            z = x[t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + state[:, :H] @ rnn.weight_hh_l0.T \
+                + rnn.bias_hh_l0
+            forget.append(torch.sigmoid(z[:, H:2 * H]))
+            state = _step("lstm", rnn, x[t], state)[0]
+    expected = torch.stack(forget[WARMUP:]).mean(dim=(0, 1)).numpy()     # (H,)
+    got = gates[gates.gate == "f"].sort_values("unit")["mean"].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9)        # the CSV keeps 10 digits
 
 
 def test_noise_into_a_model_that_reads_tokens_warns(tmp_path):
@@ -186,3 +203,17 @@ def test_a_given_initial_state_replaces_the_warm_up(tmp_path):
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert rf"must be PyTorch's (h0, c0) stacked, (2, L*D, N, H) = (2, 1, {N}, {H}) for this " \
            rf"LSTM and {N} sequences; got shape (1, {N}, {H})" in result.stderr, result.stderr
+
+
+def test_flags_that_tokens_would_ignore_are_refused(tmp_path):
+    torch.save(_char_lm("gru").state_dict(), tmp_path / "lm.pt")
+    np.save(tmp_path / "tokens.npy", np.random.default_rng(0).integers(0, V, (T + 1, N)))
+    for args, message in [
+            (["--steps", "10"], r"--steps applies to a 1-d stream of --tokens; this file holds "
+                                r"sequences of shape \(31, 5\)"),
+            (["--batch", "4"], r"--batch sets the synthetic inputs' size and would be ignored "
+                               r"with --tokens"),
+            (["--inputs", "tokens.npy"], r"give --inputs \(float inputs\) or --tokens")]:
+        result = _cli("lm.pt", "--out", "o", "--tokens", "tokens.npy", *args, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert pytest.importorskip("re").search(message, result.stderr), result.stderr

@@ -45,11 +45,18 @@ class Accumulator:
         self.per_seq: dict[tuple, list[np.ndarray]] = defaultdict(list)
         self.log_sum: dict[tuple, np.ndarray] = {}
         self.log_count: dict[tuple, np.ndarray] = {}
+        self.unit_sum: dict[tuple, np.ndarray] = {}      # per-unit gate means, summed
+        self.unit_count: dict[tuple, int] = {}
         self.sequences = 0
 
     def add(self, per_seq: dict[tuple, np.ndarray], profiles: dict[tuple, np.ndarray]) -> None:
-        """One batch's results (the batches in sequence order)."""
+        """One batch's results (the batches in sequence order). Memory grows with the
+        sequences only by their scalars: profiles and per-unit means are kept as sums."""
         for key, value in per_seq.items():
+            if key[2].startswith("unit_means_"):                   # (B, H)
+                self.unit_sum[key] = self.unit_sum.get(key, 0) + value.sum(axis=0)
+                self.unit_count[key] = self.unit_count.get(key, 0) + len(value)
+                continue
             self.per_seq[key].append(value)
         for key, profile in profiles.items():                       # (T, B)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -60,7 +67,7 @@ class Accumulator:
         self.sequences += len(next(iter(profiles.values()))[0]) if profiles else 0
 
     def values(self, key: tuple) -> np.ndarray:
-        """All sequences' values of ``(layer, direction, quantity)``: (N,) or (N, H)."""
+        """All sequences' values of ``(layer, direction, quantity)``: (N,)."""
         return np.concatenate(self.per_seq[key], axis=0)
 
     def frames(self, net: Any, params: dict) -> dict[str, pd.DataFrame]:
@@ -70,12 +77,11 @@ class Accumulator:
         lyap: list[tuple] = []
         gates: list[tuple] = []
         spectra = _spectra(net, params, numbers)
+        for (layer, direction, quantity), total in self.unit_sum.items():
+            means = total / self.unit_count[(layer, direction, quantity)]    # (H,)
+            gates += [(layer, direction, quantity[-1], u, float(m)) for u, m in enumerate(means)]
         for (layer, direction, quantity) in self.per_seq:
             values = self.values((layer, direction, quantity))
-            if quantity.startswith("unit_means_"):
-                gates += [(layer, direction, quantity[-1], u, float(m))
-                          for u, m in enumerate(values.mean(axis=0))]
-                continue
             sequences += [(i, layer, direction, quantity, float(v)) for i, v in enumerate(values)]
             mean, low, high, n = interval(values)
             if quantity.startswith("lambda_"):
