@@ -494,6 +494,7 @@ def render(frame: pd.DataFrame, out) -> None:
             ax.set_xticks(range(len(ARMS)))
             ax.set_xticklabels([a.replace("clip ", "").replace(" lr ", "@")
                                 for a in ARMS], rotation=90, fontsize="xx-small")
+            ax.set_xlim(-0.7, len(ARMS) - 0.3)     # edge labels clear of the next panel
             ax.set_title(f"$g = {r.gain:g}$, $T = {int(r.length)}$", fontsize="small")
         for row in axes:
             row[0].set_ylabel("final loss / baseline")

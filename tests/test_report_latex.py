@@ -283,7 +283,7 @@ def test_long_jacobians_break_between_terms_into_column_lines():
     tex = derivation_latex(source, "lstm", "LSTM")
     assert r"\begin{align}" in tex and r"\label{eq:lstm-dh-dh}" in tex
     assert r"\label{eq:lstm-dc-dc}" in tex and r"\label{eq:lstm-bound-1}" in tex
-    assert "\nProducts of vectors" in tex     # visible text, not a % comment
+    assert r"\else Products of vectors" in tex     # visible text, not a % comment
 
 
 def test_every_derivation_has_unique_labels():
@@ -392,32 +392,8 @@ def test_a_broken_table_fails_the_compile_check(tmp_path):
     assert not wide.errors and wide.worst() > 100
 
 
-SHIPPED = sorted(p for p in (ROOT / "analyses").glob("*.py"))
-
-
-@needs_pdflatex
-def test_the_shipped_analyses_compile_on_their_quick_grid(tmp_path):
-    """What `make reports` then `make paper` do, on the quick grids (about 15 s)."""
-    folder = tmp_path / "analyses"
-    folder.mkdir()
-    for path in SHIPPED:
-        (folder / path.name).write_bytes(path.read_bytes())
-    out = tmp_path / "report"
-    build_report(out, analyses=folder, quick=True, cache=None, stream=None, jobs=1)
-    paper = (out / "paper.tex").read_text()
-    assert "PREVIEW of a quick grid" in paper
-    assert (out / "results.tex").read_text().startswith("% PREVIEW")
-    figures = sorted((out / "figures").glob("*.tex"))
-    tables = sorted((out / "tables").glob("*.tex"))
-    assert len(figures) >= 8 and len(tables) >= 8
-    for tex in [*figures, *tables]:
-        assert rf"\input{{{tex.parent.name}/{tex.name}}}" in paper
-        assert PREVIEW in tex.read_text()
-    result = compile_paper(out)
-    _check(result)
-    for line in (out / "results.tex").read_text().splitlines():
-        assert "nan" not in line.lower() or line.startswith("%"), line
-        assert not re.search(r"\de[+-]?\d", line), line
+# The shipped analyses' quick report, in paper.tex and in an author's paper:
+# tests/test_report_paper.py.
 
 
 def test_long_macro_names_can_break_in_the_paper_list():
@@ -435,3 +411,33 @@ def test_prose_identifiers_may_break_but_numbers_do_not():
     tex = markdown_to_latex("see gradflow.report.stats.solved_fraction at g = 0.5")
     assert r"gradflow.\allowbreak{}report" in tex and r"solved\_\allowbreak{}fraction" in tex
     assert "0.5" in tex
+
+
+def test_prose_writes_e_notation_as_math():
+    from gradflow.report.latex import markdown_to_latex, prose_latex
+
+    assert prose_latex("log-rank p = 3.7e-05") == r"log-rank p = $3.7\times10^{-5}$"
+    assert r"$1\times10^{3}$ runs" in markdown_to_latex("over 1e3 runs")
+    assert prose_latex("x_1e5 and v2e3") == r"x\_\allowbreak{}1e5 and v2e3"   # names stay
+
+
+def test_derivation_notes_turn_ascii_math_into_math():
+    from gradflow.report.derivations import ascii_math_latex
+
+    note = ("CS224n writes this update with u = 1 - z: h_t = (1 - u) * h_(t-1) + u * h~_t, "
+            "so its identity path diag(1 - u) is diag(z) here")
+    assert ascii_math_latex(note) == (
+        r"CS224n writes this update with $u = 1 - z$: $h_t = (1 - u) \odot h_{t-1} + u "
+        r"\odot \tilde{h}_t$, so its identity path $\operatorname{diag}(1 - u)$ is "
+        r"$\operatorname{diag}(z)$ here")
+    assert ascii_math_latex("a plain sentence - 2 words & more") == (
+        r"a plain sentence - 2 words \& more")
+
+
+def test_the_notation_is_said_once_per_document():
+    from gradflow.report.derivations import NOTATION
+    from gradflow.symbolic import derive
+
+    tex = derivation_latex(derive("lstm", hidden_size=2, input_size=2).latex(), "lstm", "LSTM")
+    assert tex.count(NOTATION) == 1
+    assert rf"\ifdefined\gfNotationGiven\else {NOTATION}\gdef\gfNotationGiven{{}}\fi" in tex

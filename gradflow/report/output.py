@@ -321,8 +321,10 @@ def check_macros(numbers: Iterable[Number]) -> None:
 #: ``\gfShow{m}`` typesets ``m`` in math in text or math and keeps the space
 #: after it before a letter, a bracket or a command (xspace's rule, without
 #: loading xspace: a package cannot be loaded in the body);
-#: ``\gfNumber{m}{plain}`` is ``\gfShow{m}`` in text and ``plain`` in PDF strings
-#: (hyperref's ``\texorpdfstring`` when it is loaded, at use time).
+#: ``\gfNumber{m}{plain}`` is ``\gfShow{m}`` in text and ``plain`` and a space in PDF
+#: strings (hyperref's ``\texorpdfstring`` when it is loaded, at use time; a PDF
+#: string cannot look ahead, and a number in a title is followed by a word more
+#: often than by punctuation).
 RESULTS_HELPERS = r"""\ifdefined\gfShow\else
 \protected\def\gfShow#1{\ensuremath{#1}\gfSpaceAfter}
 \protected\def\gfSpaceAfter{\futurelet\gfNextToken\gfSpaceAfterCheck}
@@ -338,7 +340,7 @@ RESULTS_HELPERS = r"""\ifdefined\gfShow\else
 \long\def\gfFirstOfTwo#1#2{#1}
 \def\gfNumber#1#2{%
   \ifdefined\texorpdfstring\expandafter\texorpdfstring\else\expandafter\gfFirstOfTwo\fi
-  {\gfShow{#1}}{#2}}
+  {\gfShow{#1}}{#2 }}
 \fi"""
 
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradflow.report.latex import escape, markdown_to_latex
+from gradflow.report.latex import escape, markdown_to_latex, prose_latex
 from gradflow.report.output import Section
 
 __all__ = ["DEBIAN_PACKAGES", "PREAMBLE", "CompileResult", "compile_paper", "paper_tex",
@@ -71,6 +71,12 @@ class CompileResult:
     overfull: tuple[tuple[float, str], ...]
     pages: int
     log: str
+    #: hyperref's bookmarks file (``.out``), empty without hyperref
+    bookmarks: str = ""
+
+    def floats_too_large(self) -> tuple[str, ...]:
+        """LaTeX's "Float too large for page" warnings."""
+        return tuple(line for line in self.log.splitlines() if "Float too large" in line)
 
     def worst(self) -> float:
         """Widest overfull box (pt), 0 if none."""
@@ -93,7 +99,7 @@ def _section_latex(name: str, title: str, question: str, section: Section) -> li
                   r"\begin{itemize}\small\raggedright"]
         for c in section.claims:
             lines.append(rf"\item \textbf{{{c.verdict}}}: {markdown_to_latex(c.statement)} "
-                         rf"\emph{{({escape(c.evidence)})}}")
+                         rf"\emph{{({prose_latex(c.evidence)})}}")
         lines += [r"\end{itemize}", ""]
     if section.numbers:
         lines += [r"\paragraph{Citable numbers} (macros of \texttt{results.tex}):",
@@ -103,7 +109,7 @@ def _section_latex(name: str, title: str, question: str, section: Section) -> li
             cite = rf"\{n.macro}" + (f" {escape(n.unit)}" if n.unit else "")
             if n.low is not None:
                 cite += rf" [\{n.macro}Low, \{n.macro}High]"
-            lines.append(rf"\item {escape(' '.join(n.description.split()))}: {cite} "
+            lines.append(rf"\item {prose_latex(' '.join(n.description.split()))}: {cite} "
                          rf"(\texttt{{\textbackslash {_breakable(n.macro)}}})")
         lines += [r"\end{itemize}", ""]
     return lines
@@ -208,6 +214,9 @@ def compile_paper(folder: Path | str, tex: str = "paper.tex", *, runs: int = 2,
         logfile = Path(build) / (Path(tex).stem + ".log")
         log = logfile.read_text(encoding="utf-8", errors="replace") if logfile.exists() \
             else run.stdout
+        outline = Path(build) / (Path(tex).stem + ".out")
+        bookmarks = outline.read_text(encoding="utf-8", errors="replace") \
+            if outline.exists() else ""
         built = Path(build) / (Path(tex).stem + ".pdf")
         pdf = None
         if run.returncode == 0 and built.exists():
@@ -218,7 +227,8 @@ def compile_paper(folder: Path | str, tex: str = "paper.tex", *, runs: int = 2,
         errors = (f"pdflatex exited with {run.returncode}",)
     overfull = tuple((float(m.group(1)), m.group(2).strip()) for m in _OVERFULL.finditer(log))
     pages = re.search(r"Output written on .*?\((\d+) pages?", log.replace("\n", ""))
-    return CompileResult(pdf, errors, overfull, int(pages.group(1)) if pages else 0, log)
+    return CompileResult(pdf, errors, overfull, int(pages.group(1)) if pages else 0, log,
+                         bookmarks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
