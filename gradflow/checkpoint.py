@@ -167,31 +167,14 @@ def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
         not fit, or options that do not apply to the cell
     """
     state = _layer_names(state)
-    found: dict[str, list[str]] = {}
-    for name in state:
-        match = _RECURRENT.match(name)
-        if match:
-            found.setdefault(match["prefix"], []).append(name)
-    if not found:
-        sample = ", ".join(sorted(state)[:6]) or "no arrays at all"
-        raise UsageError(f"no recurrent weights (weight_ih_l0, weight_hh_l0, ...) in the "
-                         f"model: it holds {sample}")
-    if prefix is None:
-        if len(found) > 1:
-            raise UsageError(f"the model holds several recurrent modules "
-                             f"({', '.join(repr(p) for p in sorted(found))}); choose one "
-                             f"with --prefix")
-        (prefix,) = found
-    elif prefix not in found:
-        raise UsageError(f"no recurrent weights under prefix {prefix!r}; the model has them "
-                         f"under {', '.join(repr(p) for p in sorted(found))}")
-    module = {name[len(prefix):]: np.asarray(state[name]) for name in found[prefix]}
+    prefix, names = _module_names(state, prefix)
+    module = {name[len(prefix):]: np.asarray(state[name]) for name in names}
     projections = sorted(n for n in state if n.startswith(prefix + "weight_hr_l"))
     if projections:
         raise UsageError(f"the LSTM has proj_size > 0 ({', '.join(projections)}): "
                          f"gradflow's engine has no projected LSTM, so it cannot analyse it")
     leftover_in_module = [name for name in state if name.startswith(prefix)
-                          and name not in found[prefix]]
+                          and name not in names]
     w_hh = module.get("weight_hh_l0")
     w_ih = module.get("weight_ih_l0")
     if w_hh is None or w_ih is None or w_hh.ndim != 2 or w_ih.ndim != 2:
@@ -236,6 +219,29 @@ def infer_network(state: dict[str, np.ndarray], *, prefix: str | None = None,
     params = net.check_params(module)
     other = sorted(n for n in state if not n.startswith(prefix)) if prefix else []
     return Checkpoint(net, params, prefix, other)
+
+
+def _module_names(state: dict[str, np.ndarray], prefix: str | None) -> tuple[str, list[str]]:
+    """The recurrent module's prefix (given, or the only one) and its names in ``state``."""
+    found: dict[str, list[str]] = {}
+    for name in state:
+        match = _RECURRENT.match(name)
+        if match:
+            found.setdefault(match["prefix"], []).append(name)
+    if not found:
+        sample = ", ".join(sorted(state)[:6]) or "no arrays at all"
+        raise UsageError(f"no recurrent weights (weight_ih_l0, weight_hh_l0, ...) in the "
+                         f"model: it holds {sample}")
+    if prefix is None:
+        if len(found) > 1:
+            raise UsageError(f"the model holds several recurrent modules "
+                             f"({', '.join(repr(p) for p in sorted(found))}); choose one "
+                             f"with --prefix")
+        (prefix,) = found
+    elif prefix not in found:
+        raise UsageError(f"no recurrent weights under prefix {prefix!r}; the model has them "
+                         f"under {', '.join(repr(p) for p in sorted(found))}")
+    return prefix, found[prefix]
 
 
 def _layer_names(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
