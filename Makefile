@@ -30,7 +30,7 @@ paper: $(STAMP)  ## compile reports/paper.tex into reports/paper.pdf (needs pdfl
 
 test: $(STAMP)  ## run the whole test suite (and the engine's tests again on the NumPy path)
 	$(PY) -m pytest -q
-	GRADFLOW_ENGINE=numpy $(PY) -m pytest -q tests/engine
+	$(PY) -m pytest -q tests/engine --engine numpy
 
 lint: $(STAMP)  ## ruff over the package, tests and analyses; mypy over the package
 	$(VENV)/bin/ruff check gradflow tests analyses

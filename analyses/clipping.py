@@ -686,6 +686,7 @@ def final_loss_figure(frame: pd.DataFrame, summary: Summary, out: Any) -> None:
         ax.set_xticks(range(len(ARMS)))
         ax.set_xticklabels([arm_label(lr, m).replace("clip ", "").replace(" lr ", "@")
                             for lr, m in ARMS], rotation=90, fontsize="xx-small")
+        ax.set_xlim(-0.7, len(ARMS) - 0.3)     # edge labels clear of the next panel
         ax.set_title(f"$g = {r.gain:g}$, $T = {int(r.length)}$", fontsize="small")
     for row in axes:
         row[0].set_ylabel("final loss / baseline")

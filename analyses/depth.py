@@ -352,7 +352,7 @@ def theory_vs_measured_figure(summary: Summary, out: Any) -> None:
         return
     _, _, depths = _axes(summary)
     shallow, deep = min(depths), max(depths)
-    fig, ax = new_figure("column", 2.6)
+    fig, ax = new_figure("column", 3.6)
     lim = [0.9 * min(ratios.predicted_per_layer.min(), ratios.per_layer_ci_low.min(),
                      ratios.white_per_layer.min()),
            1.1 * max(ratios.predicted_per_layer.max(), ratios.per_layer_ci_high.max())]
@@ -366,7 +366,7 @@ def theory_vs_measured_figure(summary: Summary, out: Any) -> None:
                     yerr=[[r.per_layer - r.per_layer_ci_low],
                           [r.per_layer_ci_high - r.per_layer]],
                     marker=marker, color=CELL_COLORS[r.cell], capsize=2, markersize=4,
-                    ls="none", label=f"{r.cell} {r.connection}")
+                    ls="none", label=f"{r.cell.upper()}, {r.connection}")
         if r.connection == "none":
             ax.plot([r.white_per_layer], [r.per_layer], marker=marker, mfc="none",
                     color=CELL_COLORS[r.cell], ls="none", markersize=4)
@@ -376,7 +376,8 @@ def theory_vs_measured_figure(summary: Summary, out: Any) -> None:
     ax.set_ylim(lim)
     ax.set_xlabel("mean-field per-layer factor")
     ax.set_ylabel("measured per-layer factor")
-    ax.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    # below the plot: beside it, two columns of labels squeeze a column figure
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
     out.figure("theory_vs_measured", fig, ratios,
                caption="Per-layer factor of the first layer's gradient: measured (95% CI "
                        "over seeds) against the mean-field prediction, with the margin.",

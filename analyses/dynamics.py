@@ -514,7 +514,7 @@ def _phase_figure(runs: pd.DataFrame, out) -> None:
     ax.axvline(1.0, color="k", lw=0.9, ls=":")
     ax.set_xlabel(r"$\rho(W_{hh})$ (largest over gate blocks)")
     ax.set_ylabel(r"$\lambda_{\max}$ (nats/step)")
-    fig.legend(fontsize=5.5, loc="outside lower center", ncols=3)
+    fig.legend(loc="outside lower center", ncols=2)
     data = runs[[*RUN_KEYS, "success", "rho_init", "lambda_max_init", "rho_final",
                  "lambda_max_final"]]
     out.figure("phase", fig, data,

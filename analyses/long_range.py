@@ -277,24 +277,24 @@ def cells_table(summary: Summary, out) -> None:
     budget, _ = _budget_and_seeds(summary)
     out.table("cells", summary.tables["cells"],
               caption="Runs per cell: solved (Wilson 95% CI) and the Kaplan-Meier median "
-                      "step to solve (NaN: not reached).",
+                      "step to solve (95% CI).", labels=LABELS, missing="not reached",
               description=f"Per task, length T and model: runs, runs solved within "
                           f"{budget} steps with the Wilson 95% interval of the rate, and the "
-                          f"Kaplan-Meier median step to solve with its 95% interval (NaN "
-                          f"where the estimate never reaches one half or the interval is "
-                          f"open)")
+                          f"Kaplan-Meier median step to solve with its 95% interval (a dash "
+                          f"where the estimate never reaches one half, n/a where the interval "
+                          f"is open; NaN in the CSV)")
 
 
 def half_length_table(summary: Summary, out) -> None:
     """The half-success length per task and model."""
     out.table("half_length", summary.tables["half_length"],
               caption="The length T at which half the seeds solve each task, bracketed by "
-                      "the lengths tested.",
+                      "the lengths tested.", labels=LABELS, missing="not reached",
               description="Per task and model: success rate per T tested; t50 "
                           "interpolates log T linearly in the success rate where it crosses "
                           "one half; the interval runs from the longest T whose Wilson "
                           "interval lies above one half to the shortest T whose interval lies "
-                          "below it (NaN: open on that side)")
+                          "below it (n/a: open on that side; NaN in the CSV)")
 
 
 def parameters_table(summary: Summary, out) -> None:

@@ -24,6 +24,8 @@ __all__ = [
     "UsageError",
     "UsageTypeError",
     "as_generator",
+    "available_memory",
+    "check_allocation",
     "check_array",
     "check_choice",
     "check_finite",
@@ -172,6 +174,85 @@ def check_memory(name: str, value: Any, n_bytes: int, what: str) -> None:
         raise UsageError(
             f"{name}={value} {what} {_fmt_bytes(n_bytes)}, more than this machine's "
             f"memory ({_fmt_bytes(have)}); choose a smaller {name}")
+
+
+#: Sizes that ``check_allocation`` lets through without asking the system (64 MiB).
+_ALWAYS_FITS = 2 ** 26
+
+
+def check_allocation(what: str, shape: tuple[int, ...], dtype: Any, alternative: str,
+                     *, factor: float = 1.0) -> None:
+    """Raise UsageError before allocating a result that does not fit in the memory available.
+
+    The size is estimated from ``shape`` and ``dtype`` (times ``factor`` for
+    intermediates of the same size) and compared with the memory available now
+    (:func:`available_memory`), so a call that would take the machine down (or
+    have the kernel kill the process) is refused at once. Below 64 MiB it always
+    passes, without asking the system.
+
+    Parameters
+    ----------
+    what : the result, as the message reads it ("the step Jacobians J of ...")
+    shape, dtype : the result's
+    alternative : what to do instead (the matrix-free way, a smaller input)
+    factor : the peak memory of the call in units of the result
+    """
+    n_bytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    need = int(n_bytes * factor)
+    if need <= _ALWAYS_FITS:   # not worth reading /proc/meminfo for
+        return
+    have = available_memory()
+    if need > have:
+        peak = "" if factor == 1 else f" ({_fmt_bytes(need)} at its peak)"
+        raise UsageError(
+            f"{what} would take {_fmt_bytes(n_bytes)}{peak}: shape {_fmt_shape(shape)} of "
+            f"{np.dtype(dtype).name}, more than the memory available now "
+            f"({_fmt_bytes(have)}); {alternative}")
+
+
+def available_memory() -> int:
+    """Bytes that can be allocated now without swapping.
+
+    Linux's ``MemAvailable`` (``/proc/meminfo``, which counts reclaimable caches),
+    capped by a cgroup's memory limit where one is set; elsewhere the physical
+    memory (``sysconf``), or 2**40 where the platform does not say.
+    """
+    have = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    have = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        have = None
+    if have is None:
+        return _physical_memory()
+    return min(have, _cgroup_headroom())
+
+
+def _cgroup_headroom() -> int:
+    """What this process's memory cgroup still allows (v2, else v1), or 2**62 without a limit."""
+    try:
+        with open("/proc/self/cgroup", encoding="ascii") as f:
+            path = next((line.strip()[3:] for line in f if line.startswith("0::")), None)
+    except OSError:
+        path = None
+    for limit_file, usage_file in (
+            (f"/sys/fs/cgroup{path}/memory.max", f"/sys/fs/cgroup{path}/memory.current"),
+            ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+             "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file, encoding="ascii") as f:
+                limit = f.read().strip()
+            with open(usage_file, encoding="ascii") as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or int(limit) >= 2 ** 60:
+            return 2 ** 62
+        return max(int(limit) - usage, 0)
+    return 2 ** 62
 
 
 def _physical_memory() -> int:

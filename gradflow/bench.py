@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow._validate import UsageError
+from gradflow.conventions import cell_spec
 
 __all__ = ["SHAPES", "Shape", "benchmark", "gru_vs_lstm", "register", "vanishing"]
 
@@ -80,18 +81,11 @@ VANISHING_GOAL = 1.15
 SETTLE = 0.25
 
 
-@contextmanager
 def _engine(name: str):
-    """Run the block on engine path ``name`` (the ``GRADFLOW_ENGINE`` variable)."""
-    old = os.environ.get("GRADFLOW_ENGINE")
-    os.environ["GRADFLOW_ENGINE"] = name
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["GRADFLOW_ENGINE"]
-        else:
-            os.environ["GRADFLOW_ENGINE"] = old
+    """Run the block on engine backend ``name`` (a ``gradflow.engine.Backend`` key)."""
+    from gradflow.engine.backends import use_backend
+
+    return use_backend(name)
 
 
 def _alternate(fns: dict[str, Callable[[], object]], repeat: int,
@@ -167,7 +161,7 @@ def _torch_step(torch, cell: str, params: dict, x: np.ndarray, d_out: np.ndarray
     """
     import warnings
 
-    kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    kind = getattr(torch.nn, cell_spec(cell).torch_class)
     I, H = x.shape[-1], d_out.shape[-1]
     module = kind(I, H, dtype=getattr(torch, str(x.dtype)))
     module.load_state_dict({k: torch.tensor(v) for k, v in params.items()})
@@ -290,7 +284,7 @@ def _measure(shape: Shape, cell: str, nonlinearity: str, dtype: str, engine: str
                                                   onednn=False)
     settle = SETTLE if shape.threads > 1 else 0.0
     t = _alternate(fns, repeat, settle)
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    G = cell_spec(cell).num_blocks
     floor = _gemm_floor(G, shape.T, shape.B, shape.I, shape.H, dtype, repeat, settle)
     nan = float("nan")
     ours, ref, theirs = t["gradflow"], t.get("numpy", t["gradflow"]), t.get("torch")
@@ -668,9 +662,13 @@ def _run(args: argparse.Namespace) -> int:
 
     from threadpoolctl import threadpool_info
 
-    import gradflow
+    import gradflow.engine
     from gradflow._blas_info import describe as describe_blas
 
+    # The bench opts in to glibc keeping freed memory (as torch's caching allocator does);
+    # gradflow never does so on its own.
+    malloc = "glibc keeps freed memory" if gradflow.engine.keep_freed_memory() else \
+        "allocator as left"
     load_before = os.getloadavg()
     rows = benchmark(shapes, repeat=args.repeat)
     vrows = [] if custom else vanishing(repeat=max(args.repeat, 9))
@@ -688,8 +686,9 @@ def _run(args: argparse.Namespace) -> int:
         torch_version = str(torch.__version__)
     except ImportError:
         torch_version = "not installed"
-    head = (f"engine path: {gradflow.engine.backend()}; forward + full backward; "
-            f"median of {args.repeat} alternating rounds; {blas}; torch {torch_version}; "
+    head = (f"engine path: {gradflow.engine.current_backend().key}; forward + full backward; "
+            f"median of {args.repeat} alternating rounds; {blas}; {malloc}; "
+            f"torch {torch_version}; "
             f"{os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
             f"{load_after[0]:.1f} after")
     lines = _markdown(rows, vrows)
@@ -756,6 +755,8 @@ def _run(args: argparse.Namespace) -> int:
                   f"(~{real['trace_mib']:.0f} MiB), where the dense Jacobians would take "
                   f"{real['dense_gib']:.0f} GiB "
                   f"({'met' if real['peak_mib'] < 1024 else 'not met'})."]
+        from gradflow.bench_lyapunov import lyapunov_lines
+        lines += lyapunov_lines()
     print(head)
     print("\n".join(lines))
     if args.out is not None:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gradflow._validate import UsageError, as_generator, check_choice, check_int
+from gradflow.conventions import cell_spec
 from gradflow.diagnostics import (
     adjoint_norms,
     adjoint_profile,
@@ -40,8 +41,6 @@ from gradflow.diagnostics import (
 
 __all__ = ["QUANTITIES", "Dynamics", "describe_quantity", "measure_dynamics"]
 
-#: Gate letters of each cell, in ``W_hh``'s row-block order; "h" is the RNN's one block.
-_BLOCKS = {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}
 #: What :func:`measure_dynamics` reports (``{g}`` is a gate letter), and its meaning.
 QUANTITIES = {
     "sigma_max_{g}": "largest singular value of W_h{g}",
@@ -254,7 +253,8 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
         d_out[-1 if d == 0 else 0, :, d * H:(d + 1) * H] = \
             rng.standard_normal((B, H)) / np.sqrt(H)
         grads.append(net.backward(params, trace, d_out))
-    blocks = _BLOCKS[net.cell]
+    spec = cell_spec(net.cell)   # the row blocks of W_hh, in order; "h" is the RNN's one
+    blocks = spec.blocks
     measured: list[_Unit] = []
     units = [(layer, d) for layer in range(net.num_layers) for d in range(D)]
     # A disabled bar still costs a tenth of a millisecond: skip it when not asked for.
@@ -287,16 +287,16 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
                                  reorth_every=10 if k == 1 else 1)
         number("lambda_max", np.mean(exps[:, 0]))
         gate_means: dict[str, np.ndarray] = {}
-        if net.cell != "rnn":
+        if spec.gates:
             # One pass over all blocks (the same sums, in the same order, as per block).
             acts = trace.layers[layer].cells[d].gates.mean(axis=(0, 1))   # (G H,) per unit
             for g, gate in enumerate(blocks):
-                if gate in "gn":                                      # candidates, not gates
+                if gate == spec.candidate:                            # not a gate
                     continue
                 mean = acts[g * H:(g + 1) * H]                        # (H,)
                 gate_means[gate] = mean
                 number(f"gate_mean_{gate}", mean.mean())
-                if gate in "fz":                                      # keeps the old state
+                if gate == spec.memory_gate:                          # keeps the old state
                     with np.errstate(divide="ignore"):
                         tau = -1.0 / np.log(np.clip(mean, 0.0, 1.0))
                     number(f"timescale_{gate}", np.median(tau))

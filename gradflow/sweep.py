@@ -129,15 +129,19 @@ class RunError(Exception):
                          f"{type(cause).__name__}: {cause}")
 
 
-def environment() -> dict[str, str]:
+def environment(backend: Any = None) -> dict[str, str]:
     """What a cached run depends on besides the code: the NumPy, SciPy and gradflow
-    versions, and the engine path (numba or numpy; they differ in the last bits)."""
+    versions, and the engine's backend (``gradflow.engine.Backend.key``: numba,
+    numba+ftz or numpy; they differ in the last bits). ``backend``: a Backend or
+    its key; None for the current one."""
     from importlib import metadata
 
-    from gradflow.engine import backend
+    from gradflow.engine.backends import as_backend
 
-    engine = backend()
-    names = ("numpy", "scipy", "gradflow") + (("numba", "llvmlite") if engine == "numba" else ())
+    chosen = as_backend(backend)
+    engine = chosen.key
+    names = ("numpy", "scipy", "gradflow") + (("numba", "llvmlite") if chosen.name == "numba"
+                                              else ())
     versions = {}
     for name in names:
         try:
@@ -240,31 +244,24 @@ class _OneBlasThread:
     """``fn`` with BLAS held to one thread: the sweep's parallelism is across runs, and
     a run gives the same bits whether it ran alone, in a pool or on a cluster."""
 
-    def __init__(self, fn: Callable[[Config], list[Row]]) -> None:
-        from gradflow.engine import backend
-
+    def __init__(self, fn: Callable[[Config], list[Row]], engine: str) -> None:
         self.fn = fn
-        self.engine = backend()   # a worker (local or on a cluster) runs the parent's path
+        self.engine = engine   # a Backend's key: every worker (local or on a cluster) runs it
 
     def __call__(self, config: Config) -> list[Row]:
         from threadpoolctl import threadpool_limits
 
-        before = os.environ.get("GRADFLOW_ENGINE")
-        os.environ["GRADFLOW_ENGINE"] = self.engine
-        try:
-            with threadpool_limits(limits=1):
-                return self.fn(config)
-        finally:
-            if before is None:
-                del os.environ["GRADFLOW_ENGINE"]
-            else:
-                os.environ["GRADFLOW_ENGINE"] = before
+        from gradflow.engine.backends import use_backend
+
+        with threadpool_limits(limits=1), use_backend(self.engine):
+            return self.fn(config)
 
 
 def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, Any]], *,
              cache: str | Path | None = None, salt: str = "", executor: Executor | None = None,
              jobs: int | None = None, progress: bool | None = None,
-             desc: str = "sweep", note: Callable[[str], None] | None = None) -> pd.DataFrame:
+             desc: str = "sweep", note: Callable[[str], None] | None = None,
+             backend: Any = None) -> pd.DataFrame:
     """Run ``fn`` on every configuration and gather the rows into one DataFrame.
 
     Parameters
@@ -283,6 +280,9 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     desc : the bar's label, and the prefix of notes
     note : called with one line per cache entry that could not be used (corrupt,
         foreign, stale) and is recomputed; default: printed to stderr
+    backend : the engine's backend every run uses (``gradflow.engine.Backend`` or its
+        key, e.g. ``"numba+ftz"``); None for the caller's current one. Part of
+        every key, and passed to the workers explicitly
 
     Returns
     -------
@@ -299,11 +299,11 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
         passed on after stopping the local workers at once.
     """
     runs: list[Config] = [dict(c) for c in configs]
-    versions = environment()
+    versions = environment(backend)
     env_salt = salt + "\n" + json.dumps({k: v for k, v in versions.items() if k != "gradflow"},
                                         sort_keys=True)
     keys = [config_key(c, env_salt) for c in runs]
-    fn = _OneBlasThread(fn)
+    fn = _OneBlasThread(fn, versions["engine"])
     cache_dir = Path(cache) if cache is not None else None
     if note is None:
         def note(line: str) -> None:

@@ -1,7 +1,29 @@
-"""Shared fixtures: a seeded generator, and floating-point errors that raise."""
+"""Shared fixtures: a seeded generator, floating-point errors that raise, and the
+engine backend every test runs on (``pytest --engine numpy|numba|numba+ftz``)."""
 
 import numpy as np
 import pytest
+
+ENGINE_CHOICES = ("numba", "numba+ftz", "numpy")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--engine", choices=ENGINE_CHOICES, default=None,
+                     help="run every test within gradflow.engine.use_backend(ENGINE) "
+                          "(default: the engine's default backend)")
+
+
+@pytest.fixture(autouse=True)
+def _engine_backend(request):
+    """Every test runs on the backend ``--engine`` names (a context, not the environment)."""
+    chosen = request.config.getoption("--engine")
+    if chosen is None:
+        yield
+        return
+    from gradflow.engine.backends import use_backend
+
+    with use_backend(chosen):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +41,10 @@ def rng():
 
 
 def pytest_report_header(config):
-    """Which engine path the suite runs on (``GRADFLOW_ENGINE=numpy|numba pytest``)."""
-    import gradflow
+    """Which engine backend the suite runs on (``pytest --engine numpy|numba|numba+ftz``)."""
+    chosen = config.getoption("--engine")
+    if chosen is None:
+        import gradflow.engine
 
-    return f"gradflow engine path: {gradflow.engine.backend()} (set GRADFLOW_ENGINE to choose)"
+        chosen = f"{gradflow.engine.default_backend().key} (the default; --engine to choose)"
+    return f"gradflow engine backend: {chosen}"

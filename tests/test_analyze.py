@@ -1,4 +1,4 @@
-"""`gradflow analyze MODEL` (issue 16): checkpoints in, the diagnostics out, mistakes named."""
+"""`gradflow analyze MODEL`: checkpoints in, the diagnostics out, mistakes named."""
 
 import os
 import subprocess
@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import gradflow
 from gradflow.analyze import analyze
@@ -80,6 +81,7 @@ def test_an_npz_checkpoint_is_inferred_and_analysed(tmp_path, cell, options, lay
         assert (out / "figures" / f"{name}.png").exists()
         assert (out / "figures" / f"{name}.csv").exists()
     numbers = pd.read_csv(out / "numbers.csv")
+    sequences = pd.read_csv(out / "sequences.csv")
     # The numbers are the diagnostics, computed independently here on the dense J.
     x = np.random.default_rng(0).standard_normal((40, 3, 3))
     trace = net.forward(params, x)
@@ -94,9 +96,15 @@ def test_an_npz_checkpoint_is_inferred_and_analysed(tmp_path, cell, options, lay
             assert got == pytest.approx(np.linalg.norm(w, 2), rel=1e-9)
             J = net.step_jacobians(params, trace, layer, d)
             J = J if d == 0 else J[::-1]
-            expected = lyapunov_spectrum(J, k=4, warmup=4)[:, 0].mean()
-            got = rows[rows.quantity == "lambda_max"].value.item()
-            assert got == pytest.approx(expected, rel=1e-8, abs=1e-10)
+            # The frame's own top exponent (unsorted) per sequence, after a warm-up of T // 5.
+            lam = lyapunov_spectrum(J, k=4, warmup=8, sort=False)       # (B, 4)
+            got = rows[rows.quantity == "lambda_max"]
+            assert got.value.item() == pytest.approx(lam[:, 0].mean(), rel=1e-8, abs=1e-10)
+            half = stats.t.ppf(0.975, 2) * lam[:, 0].std(ddof=1) / np.sqrt(3)
+            assert got.high.item() - got.value.item() == pytest.approx(half, rel=1e-6)
+            per_seq = sequences[(sequences.layer == layer) & (sequences.quantity == "lambda_1")
+                                & (sequences.direction == ("reverse" if d else "forward"))]
+            np.testing.assert_allclose(per_seq.value, lam[:, 0], rtol=1e-8, atol=1e-10)
             rate = rows[rows.quantity == "decay_rate"]
             assert np.isfinite(rate.value.item())
     if cell != "rnn":
@@ -109,9 +117,10 @@ def test_user_inputs_are_used(tmp_path):
     net = gradflow.Network("rnn", 2, 4)
     np.savez(tmp_path / "m.npz", **net.init(seed=0))
     np.save(tmp_path / "x.npy", np.ones((12, 2, 2)))
-    result = _cli("m.npz", "--out", "o", "--inputs", "x.npy", "--exponents", 2, cwd=tmp_path)
+    result = _cli("m.npz", "--out", "o", "--inputs", "x.npy", "--exponents", 2,
+                  "--nonlinearity", "tanh", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Inputs: x.npy: T = 12, B = 2." in (tmp_path / "o" / "REPORT.md").read_text()
+    assert "Inputs: x.npy: T = 12, N = 2 sequences." in (tmp_path / "o" / "REPORT.md").read_text()
     profile = pd.read_csv(tmp_path / "o" / "figures" / "gradient_profile.csv")
     assert profile.distance.max() == 11
 
@@ -136,8 +145,9 @@ def test_a_pytorch_checkpoint_of_each_cell(tmp_path, name):
     torch = pytest.importorskip("torch")
     module, kind = _torch_models(torch)[name]
     torch.save(module.state_dict(), tmp_path / "model.pt")
-    result = _cli("model.pt", "--out", "out", "--steps", 30, "--exponents", 3, cwd=tmp_path,
-                  subprocess_=name == "lstm")
+    extra = ["--nonlinearity", "tanh"] if name == "rnn" else []
+    result = _cli("model.pt", "--out", "out", "--steps", 30, "--exponents", 3, *extra,
+                  cwd=tmp_path, subprocess_=name == "lstm")
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "out" / "REPORT.md").read_text()
     assert f"{kind}, input size 3, hidden size 5, 2 layer(s), bidirectional" in report
@@ -145,7 +155,8 @@ def test_a_pytorch_checkpoint_of_each_cell(tmp_path, name):
         assert "The recurrent module is `encoder.*`; 2 other name(s)" in report
         assert "head.weight" in report
     # The same weights through torch and through gradflow give the same outputs.
-    ckpt = infer_network(load_state_dict(tmp_path / "model.pt"))
+    ckpt = infer_network(load_state_dict(tmp_path / "model.pt"),
+                         nonlinearity="tanh" if name == "rnn" else None)
     x = np.random.default_rng(0).standard_normal((7, 2, 3))
     rnn = module.encoder if name == "classifier" else module
     expected = rnn(torch.from_numpy(x).float())[0].detach().double().numpy()
@@ -210,3 +221,87 @@ def test_the_library_call_returns_what_it_wrote(tmp_path):
     written = analyze(tmp_path / "m.npz", tmp_path / "out", steps=10, batch=2, exponents=2)
     assert {p.name for p in written} >= {"REPORT.md", "numbers.csv", "lyapunov.png"}
     assert all(p.exists() for p in written)
+
+
+def test_inputs_from_npy_npz_and_pt_give_the_same_numbers(tmp_path):
+    torch = pytest.importorskip("torch")
+    net = gradflow.Network("gru", 2, 3)
+    np.savez(tmp_path / "m.npz", **net.init(seed=0))
+    x = np.random.default_rng(3).standard_normal((15, 3, 2))
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "one.npz", x=x)
+    np.savez(tmp_path / "two.npz", x=x, y=np.zeros(3))
+    torch.save(torch.from_numpy(x), tmp_path / "x.pt")
+    torch.save({"inputs": torch.from_numpy(x), "labels": torch.zeros(3)}, tmp_path / "d.pt")
+    runs = {"npy": ["--inputs", "x.npy"], "npz": ["--inputs", "one.npz"],
+            "npz-key": ["--inputs", "two.npz", "--data-key", "x"], "pt": ["--inputs", "x.pt"],
+            "pt-key": ["--inputs", "d.pt", "--data-key", "inputs"]}
+    for name, args in runs.items():
+        result = _cli("m.npz", "--out", name, *args, cwd=tmp_path)
+        assert result.returncode == 0, (name, result.stderr)
+    reference = pd.read_csv(tmp_path / "npy" / "numbers.csv")
+    for name in runs:
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name / "numbers.csv"), reference)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--inputs", "two.npz"], r"--inputs 'two.npz' holds 2 arrays \('x', 'y'\); choose one "
+                              r"with --data-key"),
+    (["--inputs", "two.npz", "--data-key", "z"], r"--data-key 'z' is not in --inputs "
+                                                 r"'two.npz'; its arrays are 'x', 'y'"),
+    (["--inputs", "x.npy", "--data-key", "x"], r"--data-key applies to an .npz or .pt file"),
+    (["--inputs", "x.csv"], r"--inputs 'x.csv' must be one of .npy, .npz, .pt, .pth"),
+    (["--inputs", "absent.npy"], r"--inputs 'absent.npy' is not a file"),
+    (["--inputs", "nan.npy"], r"--inputs must hold finite numbers; sequence 1 has NaN"),
+    (["--inputs", "x.npy", "--steps", "50"], r"--steps set the synthetic inputs' shape and "
+                                             r"would be ignored with --inputs"),
+    (["--inputs", "x.npy", "--batch", "4"], r"--batch set the synthetic inputs' shape"),
+    (["--exponents", "1000"], r"exponents must be an integer <= 6; got 1000"),
+    (["--exponents", "0"], r"exponents must be an integer >= 1; got 0"),
+    (["--out", "afile/sub"], r"--out 'afile/sub' cannot be made: '.*afile' is a file"),
+    (["--out", "afile"], r"--out must be a folder; 'afile' is a file"),
+    (["--warmup", "39"], r"--warmup must leave at least 2 of the T = 40 steps; got 39"),
+    (["--fit-skip", "30"], r"the decay fit's window .* must hold at least 3 steps"),
+    (["--tokens", "x.npy"], r"--tokens needs the model's embedding"),
+    (["--batch-first"], r"--batch-first applies to --tokens"),
+    (["--key", "model"], r"--key applies to a torch.save-d dict"),
+])
+def test_bad_analyze_arguments_are_one_line_and_exit_2(tmp_path, args, message):
+    np.savez(tmp_path / "m.npz", **gradflow.Network("gru", 2, 6).init(seed=0))
+    np.save(tmp_path / "x.npy", np.ones((12, 2, 2)))
+    np.savez(tmp_path / "two.npz", x=np.ones((12, 2, 2)), y=np.ones(3))
+    np.save(tmp_path / "nan.npy", np.where(np.arange(2)[:, None] == 1, np.nan, 1.0)
+            * np.ones((12, 2, 2)))
+    (tmp_path / "x.csv").write_text("1,2\n")
+    (tmp_path / "afile").write_text("not a folder")
+    if "--out" not in args:
+        args = [*args, "--out", "o"]
+    result = _cli("m.npz", "--steps" if "--inputs" not in args and "--tokens" not in args
+                  else "--seed", 40 if "--inputs" not in args and "--tokens" not in args else 0,
+                  *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert pytest.importorskip("re").search(message, result.stderr), result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_output_under_a_file_is_a_usage_error_in_a_real_process(tmp_path):
+    np.savez(tmp_path / "m.npz", **gradflow.Network("gru", 2, 3).init(seed=0))
+    (tmp_path / "afile").write_text("x")
+    result = _cli("m.npz", "--out", "afile/report", cwd=tmp_path, subprocess_=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("gradflow analyze: error: --out 'afile/report' cannot be "
+                                    "made"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_lambda_1_does_not_move_with_the_number_of_exponents(tmp_path):
+    np.savez(tmp_path / "m.npz", **gradflow.Network("lstm", 2, 5).init(seed=2))
+    for k in (1, 3, 10):
+        result = _cli("m.npz", "--out", f"k{k}", "--steps", 30, "--batch", 3,
+                      "--exponents", k, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    seqs = [pd.read_csv(tmp_path / f"k{k}" / "sequences.csv") for k in (1, 3, 10)]
+    first = [s[s.quantity == "lambda_1"].value.to_numpy() for s in seqs]
+    np.testing.assert_allclose(first[1], first[0], rtol=1e-10)
+    np.testing.assert_allclose(first[2], first[0], rtol=1e-10)

@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 import gradflow
+from gradflow.conventions import cell_spec
 from gradflow.diagnostics.theory import forget_gate_timescale
 from gradflow.dynamics import QUANTITIES, describe_quantity, measure_dynamics
+
+LSTM = cell_spec("lstm")
 
 
 def _numbers(dyn):
@@ -45,14 +48,14 @@ def test_lstm_gate_timescale_is_the_forget_bias_timescale_at_zero_weights(bias):
     H = 4
     net = gradflow.Network("lstm", 2, H)
     params = {name: np.zeros(shape) for name, shape in net.param_shapes().items()}
-    params["bias_ih_l0"][H:2 * H] = bias                     # gate order i, f, g, o
+    params["bias_ih_l0"][LSTM.block_rows("f", H)] = bias
     x = np.random.default_rng(0).standard_normal((6, 3, 2))
     dyn = measure_dynamics(net, params, x)
     numbers = _numbers(dyn)
     assert numbers["gate_mean_f"] == pytest.approx(1 / (1 + np.exp(-bias)), rel=1e-12)
     assert numbers["timescale_f"] == pytest.approx(float(forget_gate_timescale(bias)),
                                                    rel=1e-9)
-    assert set(dyn.gates.gate) == {"i", "f", "o"}           # the candidate g is no gate
+    assert set(dyn.gates.gate) == set(LSTM.gates) == {"i", "f", "o"}   # g is no gate
     assert len(dyn.gates) == 3 * H
 
 

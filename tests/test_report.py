@@ -70,7 +70,7 @@ def test_report_writes_figures_with_data_tables_numbers_and_manifest(tmp_path, a
     assert "\\toprule" in (out / "tables" / "tiny-means.tex").read_text()
     tex = (out / "results.tex").read_text()
     assert "\\providecommand{\\gfTinyMeanValue}" in tex
-    assert "\\gfTinyMeanValueLow}{\\ensuremath{0" in tex
+    assert "\\gfTinyMeanValueLow}{\\gfNumber{0" in tex
     for name in ("preamble.tex", "paper.tex"):
         assert (out / name).exists()
     report = (out / "REPORT.md").read_text()

@@ -7,7 +7,6 @@ derivation and ``results.tex``: any LaTeX error, or an overfull box wider than
 1pt, fails. They skip when pdflatex is not installed.
 """
 
-import math
 import re
 import shutil
 from pathlib import Path
@@ -29,8 +28,6 @@ from gradflow.report.derivations import (
 )
 from gradflow.report.latex import (
     escape,
-    format_interval,
-    format_value,
     interval_columns,
     table_latex,
     table_markdown,
@@ -64,42 +61,7 @@ def test_escape_keeps_math_spans_and_escapes_around_them():
 
 
 # ------------------------------------------------------------------ numbers
-@pytest.mark.parametrize("value, text", [
-    (-1.25, "-1.25"), (7.39e-05, r"7.39\times10^{-5}"), (5.94e69, r"5.94\times10^{69}"),
-    (-3.2e-7, r"-3.20\times10^{-7}"), (0.1, "0.100"), (123456.0, "123456"),
-    (1234567.8, r"1.23\times10^{6}"), (0.0015, "0.00150"), (9.9996, "10.0"),
-    (float("nan"), "--"), (float("inf"), "--"), (None, "--"), (200.0, "200")])
-def test_format_value(value, text):
-    assert format_value(value) == text
-
-
-def test_format_value_never_writes_e_notation():
-    for value in np.geomspace(1e-12, 1e12, 97):
-        for sign in (1, -1):
-            latex = format_value(sign * value * math.pi)
-            assert not re.search(r"\de[+-]?\d", latex), latex
-            mantissa = float(latex.split(r"\times")[0])
-            assert mantissa != 0
-
-
-def test_format_value_text_style_for_markdown():
-    assert format_value(7.39e-5, style="text") == "7.39×10⁻⁵"
-    with pytest.raises(ValueError, match="style must be 'latex' or 'text'"):
-        format_value(1.0, style="html")
-
-
-def test_an_interval_shares_the_value_s_precision():
-    assert format_interval(0.0983, 0.0962, 0.1) == ("0.0983", "0.0962", "0.1000")
-    assert format_interval(7.39e-5, 6.1e-5, 8.8e-5) == (
-        r"7.39\times10^{-5}", r"6.10\times10^{-5}", r"8.80\times10^{-5}")
-    # a value far smaller than its bounds keeps its digits; the bounds follow it
-    value, low, high = format_interval(-6.58e-4, -0.0179, 0.0167)
-    assert value == "-0.000658" and low == "-0.017900" and high == "0.016700"
-    assert format_interval(0.0, 0.0, 0.4344) == ("0.000", "0.000", "0.434")
-    assert format_interval(1.0, 0.61, 1.0) == ("1.00", "0.61", "1.00")
-    assert format_interval(0.5, float("nan"), None) == ("0.500", "--", "--")
-
-
+# (the formatter itself: tests/test_report_format.py)
 def test_number_refuses_nan_naming_analysis_and_number(tmp_path):
     section = Section("vanishing", tmp_path)
     with pytest.raises(ValueError, match=r"number 'RateTanh' of analysis 'vanishing' is nan"):
@@ -143,16 +105,26 @@ def test_results_tex_macros():
                Number("lyapunov", "Tiny", 7.39e-5, "tiny"),
                Number("x", "NoInterval", 0.5, "one seed", float("nan"), float("nan"))]
     tex = results_tex(numbers)
-    assert r"\providecommand{\gfVanishingRateHalfGain}{\ensuremath{-0.0557}\xspace}" in tex
-    assert r"\providecommand{\gfVanishingRateHalfGainHigh}{\ensuremath{0.1970}\xspace}" in tex
-    assert r"\providecommand{\gfLyapunovTiny}{\ensuremath{7.39\times10^{-5}}\xspace}" in tex
-    assert r"\providecommand{\gfXNoIntervalLow}{\mbox{--}\xspace}" in tex
+    # a display macro and its plain twin, at the interval's precision
+    assert (r"\providecommand{\gfVanishingRateHalfGain}{\gfNumber{-0.056}{-0.056}}"
+            in tex)
+    assert r"\providecommand{\gfVanishingRateHalfGainHighNum}{0.197}" in tex
+    assert (r"\providecommand{\gfLyapunovTiny}{\gfNumber{7.39\times10^{-5}}{7.39e-5}}"
+            in tex)
+    assert r"\providecommand{\gfLyapunovTinyNum}{7.39e-5}" in tex
+    assert r"\providecommand{\gfXNoIntervalLow}{\gfNumber{\mbox{n/a}}{n/a}}" in tex
     assert "nan" not in tex.replace("% (no interval", "")
-    assert r"\newcommand" not in tex
+    # no package is loaded (the file may be input in the body) and nothing is redefined
+    assert r"\newcommand" not in tex and "RequirePackage" not in tex
+    assert "usepackage" not in tex and "xspace" not in tex.replace("% ", "")
     # the header's example is a macro the file defines
     example = re.search(r"% Cite e\.g\. \\(\w+)", tex).group(1)
     assert rf"\providecommand{{\{example}}}" in tex
     assert "PREVIEW" not in tex and "PREVIEW" in results_tex(numbers, preview=True)
+    assert set(numbers[0].macros) == {
+        "gfVanishingRateHalfGain", "gfVanishingRateHalfGainLow", "gfVanishingRateHalfGainHigh",
+        "gfVanishingRateHalfGainNum", "gfVanishingRateHalfGainLowNum",
+        "gfVanishingRateHalfGainHighNum"}
 
 
 # ------------------------------------------------------------------ tables
@@ -176,35 +148,84 @@ def test_interval_columns_are_recognised():
                                         "x": ("x_ci_low", "x_ci_high")}
     apart = pd.DataFrame({"y": [1.0], "other": [2.0], "y_ci_low": [0.5], "y_ci_high": [1.5]})
     assert interval_columns(apart) == {"y": ("y_ci_low", "y_ci_high")}
-
+    # X_low / X_high after a column named X...: long_range's cells
+    cells = pd.DataFrame({"rate": [0.5], "rate_low": [0.2], "rate_high": [0.8],
+                          "median_step": [300.0], "median_low": [250.0],
+                          "median_high": [400.0], "t50": [20.0], "t50_low": [10.0],
+                          "t50_high": [40.0]})
+    assert interval_columns(cells) == {"rate": ("rate_low", "rate_high"),
+                                       "median_step": ("median_low", "median_high"),
+                                       "t50": ("t50_low", "t50_high")}
+    # ... but not after an unrelated one
+    unrelated = pd.DataFrame({"n": [1], "flow_low": [0.2], "flow_high": [0.8]})
+    assert interval_columns(unrelated) == {}
 
 
 def test_table_latex_is_an_escaped_float_with_merged_intervals():
     tex = table_latex(_frame(), "Rates, 95% CI of ||g||", "tab:x-rates",
                       columns={"model": "model", "mean": r"$\rho$ mean", "rate": "rate",
-                               "big": "big", "n": "n"})
+                               "big": "big", "n": "n"}, labels={"a_b": "A, bias +1"},
+                      missing="not reached")
     env = re.search(r"\\begin\{(table\*?)\}\[tbp\]", tex).group(1)
     assert tex.startswith("%") and tex.rstrip().endswith(rf"\end{{{env}}}")
-
     assert r"\caption{Rates, 95\% CI of \textbar{}\textbar{}g\textbar{}\textbar{}}" in tex
     assert r"\label{tab:x-rates}" in tex and r"\toprule" in tex
-    assert r"a\_b & $0.500$ [$0.400$, $0.600$]" in tex
-    assert r"c\%d & $-1.25$ [$-1.50$, $-1.00$]" in tex
-    assert r"$7.39\times10^{-5}$ [$6.10\times10^{-5}$, $8.80\times10^{-5}$]" in tex
+    # display names for identifiers; the interval and its value in one math span
+    assert r"A, bias +1 & $0.500\ [0.400, 0.600]$" in tex
+    assert r"c\%d & $-1.25\ [-1.50, -1.00]$" in tex
+    assert r"$(7.39\ [6.10, 8.80])\times10^{-5}$" in tex
     assert r"$5.94\times10^{69}$" in tex and "& -- &" in tex   # nan rate, inf big
+    assert "--: not reached." in tex                            # the dash is explained
     assert r"$\rho$ mean" in tex and "ci_low" not in tex and "ci\\_low" not in tex
     assert not re.search(r"\de[+-]\d", tex) and "nan" not in tex and "inf" not in tex
+    # a caption above a table keeps its distance from the top rule
+    assert r"\setlength{\belowcaptionskip}{4pt}" in tex
+
+
+def test_constant_columns_move_to_the_caption():
+    frame = pd.DataFrame({"model": ["a", "b", "c"], "n": [16, 16, 16],
+                          "rate": [0.5, 0.25, 0.125], "rate_low": [0.4, 0.2, 0.1],
+                          "rate_high": [0.6, 0.3, 0.15], "budget": [2000, 2000, 2000]})
+    tex = table_latex(frame, "Runs per model.", "tab:c")
+    assert r"\caption{Runs per model. In every row: n = $16$, budget = $2000$.}" in tex
+    assert "model & rate \\\\" in tex
+    md = table_markdown(frame)
+    assert md.splitlines()[0] == "| model | rate |"
+    assert md.endswith("In every row: n = 16, budget = 2000.")
+    # one row: nothing is constant "in every row"
+    assert "In every row" not in table_latex(frame.iloc[:1], "One.", "tab:one")
 
 
 def test_table_latex_goes_page_wide_only_when_wide():
-    wide = pd.DataFrame({f"c{k}": [1.5] for k in range(7)})
+    wide = pd.DataFrame({f"c{k}": [1.5, 2.5] for k in range(9)})
     assert r"\begin{table*}" in table_latex(wide, "Wide", "tab:w")
     assert r"\begin{table}" in table_latex(wide.iloc[:, :3], "Narrow", "tab:n")
-    huge = pd.DataFrame({f"column_number_{k}": [1.5] for k in range(14)})
-    with pytest.raises(ValueError, match=r"'tab:h' would be about .* in wide"):
-        table_latex(huge, "Huge", "tab:h")
     with pytest.raises(ValueError, match=r"table columns \['nope'\] are not in the frame"):
         table_latex(wide, "x", "tab:x", columns=["nope"])
+
+
+def test_a_table_wider_than_a_page_is_split_by_columns_keeping_its_row_names():
+    huge = pd.DataFrame({"model": ["rnn", "lstm"],
+                         **{f"column_number_{k}": [1.5, 2.5] for k in range(14)}})
+    tex = table_latex(huge, "Huge. More words.", "tab:h")
+    floats = re.findall(r"\\begin\{table\*?\}", tex)
+    assert len(floats) >= 2
+    assert r"\label{tab:h}" in tex and r"\label{tab:h-2}" in tex
+    assert "Huge (continued, part 2 of" in tex
+    assert tex.count("model & column") == len(floats)   # every part names its rows
+    for k in range(14):
+        assert tex.count(f"column number {k} ") + tex.count(f"column number {k} \\\\") >= 1
+    with pytest.raises(ValueError, match=r"'tab:x': its columns .* wide"):
+        table_latex(pd.DataFrame({"x": ["a" * 200, "b"]}), "x", "tab:x")
+
+
+def test_a_long_table_is_split_into_floats_that_fit_a_page():
+    frame = pd.DataFrame({"arm": [f"arm {k}" for k in range(50)],
+                          "rate": np.linspace(0, 1, 50)})
+    tex = table_latex(frame, "Fifty rows.", "tab:long")
+    parts = tex.split(r"\end{table")
+    assert len(parts) - 1 == 2                                  # 25 + 25 rows
+    assert [len(re.findall(r"arm \d+ &", p)) for p in parts[:2]] == [25, 25]
 
 
 def test_table_markdown_shows_the_same_columns():
@@ -262,7 +283,7 @@ def test_long_jacobians_break_between_terms_into_column_lines():
     tex = derivation_latex(source, "lstm", "LSTM")
     assert r"\begin{align}" in tex and r"\label{eq:lstm-dh-dh}" in tex
     assert r"\label{eq:lstm-dc-dc}" in tex and r"\label{eq:lstm-bound-1}" in tex
-    assert "\nProducts of vectors" in tex     # visible text, not a % comment
+    assert r"\else Products of vectors" in tex     # visible text, not a % comment
 
 
 def test_every_derivation_has_unique_labels():
@@ -371,32 +392,8 @@ def test_a_broken_table_fails_the_compile_check(tmp_path):
     assert not wide.errors and wide.worst() > 100
 
 
-SHIPPED = sorted(p for p in (ROOT / "analyses").glob("*.py"))
-
-
-@needs_pdflatex
-def test_the_shipped_analyses_compile_on_their_quick_grid(tmp_path):
-    """What `make reports` then `make paper` do, on the quick grids (about 15 s)."""
-    folder = tmp_path / "analyses"
-    folder.mkdir()
-    for path in SHIPPED:
-        (folder / path.name).write_bytes(path.read_bytes())
-    out = tmp_path / "report"
-    build_report(out, analyses=folder, quick=True, cache=None, stream=None, jobs=1)
-    paper = (out / "paper.tex").read_text()
-    assert "PREVIEW of a quick grid" in paper
-    assert (out / "results.tex").read_text().startswith("% PREVIEW")
-    figures = sorted((out / "figures").glob("*.tex"))
-    tables = sorted((out / "tables").glob("*.tex"))
-    assert len(figures) >= 8 and len(tables) >= 8
-    for tex in [*figures, *tables]:
-        assert rf"\input{{{tex.parent.name}/{tex.name}}}" in paper
-        assert PREVIEW in tex.read_text()
-    result = compile_paper(out)
-    _check(result)
-    for line in (out / "results.tex").read_text().splitlines():
-        assert "nan" not in line.lower() or line.startswith("%"), line
-        assert not re.search(r"\de[+-]?\d", line), line
+# The shipped analyses' quick report, in paper.tex and in an author's paper:
+# tests/test_report_paper.py.
 
 
 def test_long_macro_names_can_break_in_the_paper_list():
@@ -414,3 +411,33 @@ def test_prose_identifiers_may_break_but_numbers_do_not():
     tex = markdown_to_latex("see gradflow.report.stats.solved_fraction at g = 0.5")
     assert r"gradflow.\allowbreak{}report" in tex and r"solved\_\allowbreak{}fraction" in tex
     assert "0.5" in tex
+
+
+def test_prose_writes_e_notation_as_math():
+    from gradflow.report.latex import markdown_to_latex, prose_latex
+
+    assert prose_latex("log-rank p = 3.7e-05") == r"log-rank p = $3.7\times10^{-5}$"
+    assert r"$1\times10^{3}$ runs" in markdown_to_latex("over 1e3 runs")
+    assert prose_latex("x_1e5 and v2e3") == r"x\_\allowbreak{}1e5 and v2e3"   # names stay
+
+
+def test_derivation_notes_turn_ascii_math_into_math():
+    from gradflow.report.derivations import ascii_math_latex
+
+    note = ("CS224n writes this update with u = 1 - z: h_t = (1 - u) * h_(t-1) + u * h~_t, "
+            "so its identity path diag(1 - u) is diag(z) here")
+    assert ascii_math_latex(note) == (
+        r"CS224n writes this update with $u = 1 - z$: $h_t = (1 - u) \odot h_{t-1} + u "
+        r"\odot \tilde{h}_t$, so its identity path $\operatorname{diag}(1 - u)$ is "
+        r"$\operatorname{diag}(z)$ here")
+    assert ascii_math_latex("a plain sentence - 2 words & more") == (
+        r"a plain sentence - 2 words \& more")
+
+
+def test_the_notation_is_said_once_per_document():
+    from gradflow.report.derivations import NOTATION
+    from gradflow.symbolic import derive
+
+    tex = derivation_latex(derive("lstm", hidden_size=2, input_size=2).latex(), "lstm", "LSTM")
+    assert tex.count(NOTATION) == 1
+    assert rf"\ifdefined\gfNotationGiven\else {NOTATION}\gdef\gfNotationGiven{{}}\fi" in tex

@@ -41,6 +41,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from gradflow._validate import UsageError, as_generator, check_int
+from gradflow.conventions import check_bool
 from gradflow.diagnostics._checks import as_float64, check_jacobians, is_operator
 from gradflow.diagnostics.adjoints import stable_norm
 
@@ -106,7 +107,8 @@ def _steps(J: Any) -> Iterator[tuple[int, int, Push]]:
 
 
 def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
-                      reorth_every: int = 1, *, seed: Any = 0) -> np.ndarray:
+                      reorth_every: int = 1, *, seed: Any = 0, sort: bool = True
+                      ) -> np.ndarray:
     """The ``k`` largest Lyapunov exponents of each sample, by QR.
 
     Parameters
@@ -134,7 +136,16 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
         only leaves the lower directions unaligned, as if they had had no
         warm-up, and the QRs that follow re-align them.
     seed : int, SeedSequence or Generator
-        For the random orthonormal initial frame (shared by all samples).
+        For the random orthonormal initial frame (shared by all samples). Its
+        columns are drawn one after the other, so the first ``j`` columns, and
+        with them the frame's first ``j`` exponents, are the same for every
+        ``k >= j`` (``sort=False`` keeps them in that order).
+    sort : bool
+        Return each sample's exponents in descending order (default). Over a
+        finite window a later column's average can exceed an earlier one's, so
+        the sorted ``lambda_1`` is the largest of ``k`` averages and moves with
+        ``k``; False returns them in the frame's (Gram-Schmidt) order, in which
+        ``lambda_1`` is the top direction's own average whatever ``k`` is.
 
     Returns
     -------
@@ -154,6 +165,7 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     same numbers to round-off).
     """
     warmup = check_int("warmup", warmup, minimum=0)
+    sort = check_bool("sort", sort)
     reorth_every = check_int("reorth_every", reorth_every, minimum=1)
     Q: np.ndarray | None = None
     # Set with the first chunk (when Q is set); empty placeholders until then.
@@ -167,7 +179,9 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
         for B, S, push in _steps(J):
             if Q is None:
                 k = S if k is None else check_int("k", k, minimum=1, maximum=S)
-                frame, _ = np.linalg.qr(as_generator(seed).standard_normal((S, k)))  # (S, k)
+                # Drawn column by column, so column j is the same for every k >= j: with
+                # Gram-Schmidt's order (QR), lambda_1..j do not move with k.
+                frame, _ = np.linalg.qr(as_generator(seed).standard_normal((k, S)).T)  # (S, k)
                 Q = np.broadcast_to(frame, (B, S, k)).copy()                          # (B, S, k)
                 acc = np.zeros((B, k))
                 bad = np.zeros(B, dtype=bool)             # non-finite J or frame: NaN row
@@ -190,7 +204,7 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     exponents = acc / (t - warmup)
     exponents[lost] = np.nan
     exponents[bad] = np.nan                                 # sorted below: NaN entries last
-    return -np.sort(-exponents, axis=-1)
+    return -np.sort(-exponents, axis=-1) if sort else exponents
 
 
 @lru_cache(maxsize=1)

@@ -76,12 +76,11 @@ import numpy as np
 from scipy import special
 
 from gradflow._validate import check_choice, check_int, check_real
+from gradflow.conventions import CELLS, CONNECTIONS
 
 __all__ = ["CELLS", "CONNECTIONS", "LayerMoments", "StackPrediction", "layer_moments",
            "stack_prediction"]
 
-CELLS = ("rnn", "lstm", "gru")
-CONNECTIONS = ("none", "residual", "dense", "highway")
 SIGMA_W2 = 1.0 / 3.0          # H Var(W_ij) of U(-1/sqrt(H), 1/sqrt(H))
 
 _Z = np.linspace(-12.0, 12.0, 4001)

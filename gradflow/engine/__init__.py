@@ -3,6 +3,9 @@
 Never imports SymPy (nor anything of the symbolic half): the symbolic half is an
 independent derivation, and the two meet only in tests. The closed sets of names
 (cells, connections, schemes, ...) live in :mod:`gradflow.conventions`.
+Which path runs (fused numba kernels or the NumPy reference) is an explicit
+choice, :func:`use_backend` (``backends.py``); importing the engine changes no
+setting of the process.
 """
 
 from gradflow.conventions import (
@@ -13,7 +16,14 @@ from gradflow.conventions import (
     NONLINEARITIES,
     SCHEMES,
 )
-from gradflow.engine._fused import backend
+from gradflow.engine._fused._malloc import keep_freed_memory
+from gradflow.engine.backends import (
+    Backend,
+    backend,
+    current_backend,
+    default_backend,
+    use_backend,
+)
 from gradflow.engine.cell import CellGrads, CellParams, cell_params, torch_name
 from gradflow.engine.connections import Connection, make_connection
 from gradflow.engine.gates import gate_slice, sigmoid
@@ -26,7 +36,8 @@ from gradflow.engine.trace import Grads, LayerTrace, Trace
 
 __all__ = [
     "CELLS", "CONNECTIONS", "GRU_GATES", "LSTM_GATES", "NONLINEARITIES", "SCHEMES",
-    "CellGrads", "CellParams", "Connection", "GRUCell", "Grads", "JacobianOperator",
+    "Backend", "CellGrads", "CellParams", "Connection", "GRUCell", "Grads", "JacobianOperator",
     "LSTMCell", "LayerTrace", "Network", "RNNCell", "Trace", "backend", "cell_params",
-    "gate_slice", "make_connection", "sigmoid", "torch_name",
+    "current_backend", "default_backend", "gate_slice", "keep_freed_memory", "make_connection",
+    "sigmoid", "torch_name", "use_backend",
 ]

@@ -18,8 +18,10 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-__all__ = ["PARAM_KINDS", "Cell", "CellGrads", "CellParams", "cell_params", "flat_gemm",
-           "torch_name"]
+from gradflow._validate import check_allocation
+
+__all__ = ["MATRIX_FREE", "PARAM_KINDS", "SMALLER", "Cell", "CellGrads", "CellParams",
+           "cell_params", "check_jacobian_memory", "flat_gemm", "torch_name"]
 
 #: A cell's four parameters, in PyTorch's state-dict order.
 PARAM_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -102,6 +104,23 @@ class Cell(Protocol):
     def step_rmatvec(self, p: CellParams, trace, t: int, U: np.ndarray) -> np.ndarray: ...
 
     def input_jacobians(self, p: CellParams, trace) -> np.ndarray: ...
+
+
+#: What to do instead of a dense ``(T, B, S, S)`` array of step Jacobians.
+MATRIX_FREE = ("use Network.jacobian_operator(params, trace, layer, direction) instead: "
+               "J[t] @ V and J[t].T @ U without forming J (gradflow.engine.operator), "
+               "which every diagnostic accepts; or a shorter trace or a smaller batch")
+
+
+#: What to do instead of a dense array of input (depth) Jacobians.
+SMALLER = "use a shorter trace or a smaller batch (slices of x along T or B)"
+
+
+def check_jacobian_memory(what: str, shape: tuple[int, ...], dtype: np.dtype,
+                          factor: float = 1.0, alternative: str = MATRIX_FREE) -> None:
+    """Refuse (UsageError) a Jacobian array of ``shape`` that does not fit in the memory
+    available, before allocating it; ``factor``: the call's peak in units of the result."""
+    check_allocation(what, shape, dtype, alternative, factor=factor)
 
 
 def preactivation_grads(p: CellParams, dz: np.ndarray, x: np.ndarray, h_prev: np.ndarray,

@@ -28,8 +28,16 @@ from typing import NamedTuple
 import numpy as np
 
 from gradflow._validate import UsageError
+from gradflow.conventions import CELL_SPECS
 from gradflow.engine import _fused
-from gradflow.engine.cell import CellGrads, CellParams, flat_gemm, project
+from gradflow.engine.cell import (
+    SMALLER,
+    CellGrads,
+    CellParams,
+    check_jacobian_memory,
+    flat_gemm,
+    project,
+)
 from gradflow.engine.gates import GRU_GATES, sigmoid
 
 __all__ = ["GRUCell", "GRUTrace"]
@@ -73,7 +81,7 @@ class GRUCell:
 
     hidden_size: int
     reset_after: bool = True
-    gates: int = 3
+    gates: int = CELL_SPECS["gru"].num_blocks
 
     @property
     def state_size(self) -> int:
@@ -245,6 +253,8 @@ class GRUCell:
         """
         self._check_variant(trace)
         H = self.hidden_size
+        T, B = trace.gates.shape[:2]
+        check_jacobian_memory("the GRU's step Jacobians", (T, B, H, H), trace.h.dtype, factor=3)
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         w_r, w_z, w_n = (p.weight_hh[k * H:(k + 1) * H] for k in range(3))
         h_prev = trace.h[:-1]
@@ -325,6 +335,9 @@ class GRUCell:
         """
         self._check_variant(trace)
         H = self.hidden_size
+        T, B = trace.gates.shape[:2]
+        check_jacobian_memory("the GRU's input Jacobians", (T, B, H, p.weight_ih.shape[1]),
+                              trace.h.dtype, factor=3, alternative=SMALLER)
         r, z, n = (trace.gates[..., k * H:(k + 1) * H] for k in range(3))
         w_r, w_z, w_n = (p.weight_ih[k * H:(k + 1) * H] for k in range(3))
         h_prev = trace.h[:-1]

@@ -23,8 +23,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradflow.conventions import CELL_SPECS
 from gradflow.engine import _fused
-from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
+from gradflow.engine.cell import (
+    SMALLER,
+    CellGrads,
+    CellParams,
+    check_jacobian_memory,
+    preactivation_grads,
+    project,
+)
 from gradflow.engine.gates import LSTM_GATES, sigmoid
 
 __all__ = ["LSTMCell", "LSTMTrace"]
@@ -72,7 +80,7 @@ class LSTMCell:
     """LSTM cell (PyTorch convention, two biases whose sum is what matters)."""
 
     hidden_size: int
-    gates: int = 4
+    gates: int = CELL_SPECS["lstm"].num_blocks
 
     @property
     def state_size(self) -> int:
@@ -193,6 +201,9 @@ class LSTMCell:
         (T, B, 2H, 2H) array
         """
         T, B, H = trace.tanh_c.shape
+        # Peak: J and its two (T, B, H, H) blocks computed first.
+        check_jacobian_memory("the LSTM's step Jacobians", (T, B, 2 * H, 2 * H), trace.x.dtype,
+                              factor=1.5)
         f = trace.gates[..., H:2 * H]
         o = trace.gates[..., 3 * H:]
         tau = trace.tanh_c
@@ -265,4 +276,7 @@ class LSTMCell:
         -------
         (T, B, H, I) array
         """
+        T, B, H = trace.tanh_c.shape
+        check_jacobian_memory("the LSTM's input Jacobians", (T, B, H, p.weight_ih.shape[1]),
+                              trace.x.dtype, factor=3, alternative=SMALLER)
         return self._dh_dc_wrt(trace, p.weight_ih)[0]

@@ -8,46 +8,37 @@ PyTorch's ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` with the same state dict.
 This module orchestrates only: the cells (``rnn.py``, ``lstm.py``,
 ``gru.py``) run one layer in one direction, the connections between layers
 (``connections.py``: none, residual, dense, highway) say what a layer reads
-and passes up, and the records (``trace.py``) are checked there.
+and passes up, the records (``trace.py``) are checked there, and what a
+network accepts (hyperparameters, parameter dicts) is checked in ``params.py``.
+Every per-cell fact comes from the registry (``conventions.CELL_SPECS``,
+resolved by ``registry.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from gradflow._validate import (
-    NonFiniteError,
-    UsageError,
-    UsageTypeError,
-    as_generator,
-    check_array,
-    check_choice,
-    check_int,
-    check_memory,
-    describe,
-)
+from gradflow._validate import NonFiniteError, UsageError, as_generator, check_array, check_int
 from gradflow.conventions import (
     CELLS,
     CONNECTIONS,
-    DTYPES,
     CellKind,
     ConnectionKind,
     DType,
     Nonlinearity,
     Scheme,
     check_bool,
-    check_cell_options,
 )
 from gradflow.engine.cell import PARAM_KINDS, Cell, cell_params, torch_name
 from gradflow.engine.connections import Connection, make_connection
-from gradflow.engine.gru import GRUCell, GRUTrace
 from gradflow.engine.init import init_params
-from gradflow.engine.lstm import LSTMCell, LSTMTrace
 from gradflow.engine.operator import JacobianOperator
-from gradflow.engine.rnn import RNNCell, RNNTrace
+from gradflow.engine.params import check_hyperparameters, check_network_params, network_param_shapes
+from gradflow.engine.registry import make_cell, trace_class
 from gradflow.engine.trace import (
     Grads,
     LayerTrace,
@@ -60,8 +51,6 @@ from gradflow.engine.trace import (
 )
 
 __all__ = ["CELLS", "CONNECTIONS", "Grads", "LayerTrace", "Network", "Trace"]
-
-_CELL_TRACES = {"rnn": RNNTrace, "lstm": LSTMTrace, "gru": GRUTrace}
 
 
 @dataclass(frozen=True)
@@ -104,27 +93,7 @@ class Network:
     dtype: DType = "float64"
 
     def __post_init__(self) -> None:
-        check_choice("cell", self.cell, CELLS)
-        for name in ("input_size", "hidden_size", "num_layers"):
-            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
-        check_choice("connection", self.connection, CONNECTIONS)
-        dtype = np.dtype(self.dtype).name if _is_dtype(self.dtype) else self.dtype
-        object.__setattr__(self, "dtype", check_choice("dtype", dtype, DTYPES))
-        object.__setattr__(self, "bidirectional", check_bool("bidirectional", self.bidirectional))
-        # reset_after=False on a non-GRU cell is ignored, as it always was.
-        _, _, after = check_cell_options(self.cell, self.nonlinearity, self.reset_after,
-                                         strict_reset_after=False)
-        object.__setattr__(self, "reset_after", after)
-        if self.connection in ("residual", "highway", "dense") and self.num_layers < 2:
-            raise UsageError(
-                f"connection={self.connection!r} joins stacked layers and needs "
-                f"num_layers >= 2; got num_layers={self.num_layers}")
-        count = sum(int(np.prod(shape, dtype=object)) for shape in self.param_shapes().values())
-        check_memory("hidden_size", self.hidden_size,
-                     count * np.dtype(self.dtype).itemsize,
-                     f"(with input_size={self.input_size}, num_layers={self.num_layers}, "
-                     f"bidirectional={self.bidirectional}) means {count:.3g} parameters, "
-                     f"whose {self.dtype} values alone take")
+        check_hyperparameters(self)
 
     # ---- sizes and names --------------------------------------------------
 
@@ -143,13 +112,13 @@ class Network:
         """S: H for the RNN and GRU, 2H (``[h; c]``) for the LSTM."""
         return self._cell.state_size
 
-    @property
+    @cached_property
     def _cell(self) -> Cell:
-        if self.cell == "rnn":
-            return RNNCell(self.hidden_size, self.nonlinearity)
-        if self.cell == "lstm":
-            return LSTMCell(self.hidden_size)
-        return GRUCell(self.hidden_size, self.reset_after)
+        # Built once per network (from its checked, frozen fields): a forward and
+        # backward ask for it several times.
+        cell: Cell = make_cell(self.cell, self.hidden_size, nonlinearity=self.nonlinearity,
+                               reset_after=self.reset_after)
+        return cell
 
     @property
     def _connection(self) -> Connection:
@@ -161,18 +130,7 @@ class Network:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Names and shapes of every parameter, in PyTorch's state-dict order."""
-        G, H = self._cell.gates, self.hidden_size
-        conn = self._connection
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer in range(self.num_layers):
-            K = conn.layer_input_size(layer)
-            for d in range(self.num_directions):
-                for kind, shape in zip(PARAM_KINDS, ((G * H, K), (G * H, H), (G * H,), (G * H,)),
-                                       strict=True):
-                    shapes[torch_name(kind, layer, d)] = shape
-        for layer in range(1, self.num_layers):
-            shapes.update(conn.param_shapes(layer))
-        return shapes
+        return network_param_shapes(self)
 
     def init(self, seed: Any, scheme: Scheme = "pytorch", *, gain: float = 1.0,
              forget_bias: float | None = None, carry_bias: float = -2.0
@@ -206,30 +164,7 @@ class Network:
         dict of a deeper or bidirectional model, say) raise a ValueError listing
         them, unless ``strict=False``, which ignores them.
         """
-        if not isinstance(params, dict):
-            raise UsageTypeError(f"params must be a dict of arrays; got {describe(params)}")
-        check_bool("strict", strict)
-        shapes = self.param_shapes()
-        missing = [name for name in shapes if name not in params]
-        if missing:
-            raise UsageError(
-                f"params is missing {len(missing)} parameter(s): {', '.join(missing[:6])}"
-                f"{' ...' if len(missing) > 6 else ''}; a {self._describe()} needs "
-                f"{', '.join(shapes)}")
-        if strict:
-            extra = [str(name) for name in params if name not in shapes]
-            if extra:
-                raise UsageError(
-                    f"params has {len(extra)} name(s) a {self._describe()} does not have: "
-                    f"{', '.join(extra[:8])}{' ...' if len(extra) > 8 else ''}; build the "
-                    f"network that matches them, or pass strict=False to ignore them")
-        return {name: check_array(f"params[{name!r}]", params[name], shape=shape,
-                                  dtype=self.dtype, finite=finite)
-                for name, shape in shapes.items()}
-
-    def _describe(self) -> str:
-        return (f"{self.cell} network with num_layers={self.num_layers}, "
-                f"bidirectional={self.bidirectional}, connection={self.connection!r}")
+        return check_network_params(self, params, strict=strict, finite=finite)
 
     # ---- forward ----------------------------------------------------------
 
@@ -368,7 +303,7 @@ class Network:
 
     def _params_of(self, params: Any, trace: Any) -> dict[str, np.ndarray]:
         """The checked ``params``, if ``trace`` came from this network's forward with them."""
-        check_trace(self, trace, _CELL_TRACES[self.cell])
+        check_trace(self, trace, trace_class(self.cell))
         p = self.check_params(params, strict=False, finite=False)
         check_same_params(p, trace)
         return p
@@ -376,7 +311,7 @@ class Network:
     def _check_layer(self, trace: Trace, layer: Any, direction: Any = 0) -> None:
         check_int("layer", layer, minimum=0, maximum=self.num_layers - 1)
         check_int("direction", direction, minimum=0, maximum=self.num_directions - 1)
-        check_trace(self, trace, _CELL_TRACES[self.cell])
+        check_trace(self, trace, trace_class(self.cell))
 
     def step_jacobians(self, params: dict, trace: Trace, layer: int = 0,
                        direction: int = 0) -> np.ndarray:
@@ -459,13 +394,3 @@ class Network:
             blocks.append(Jd if d == 0 else Jd[::-1])
         J = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-2)
         return self._connection.depth_jacobian(p, layer, lt, J)
-
-
-def _is_dtype(value: Any) -> bool:
-    if value is None:  # np.dtype(None) is float64: too lenient for a typo
-        return False
-    try:
-        np.dtype(value)
-    except TypeError:
-        return False
-    return True

@@ -17,9 +17,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradflow.conventions import Nonlinearity
+from gradflow.conventions import CELL_SPECS, Nonlinearity
 from gradflow.engine import _fused
-from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
+from gradflow.engine.cell import (
+    SMALLER,
+    CellGrads,
+    CellParams,
+    check_jacobian_memory,
+    preactivation_grads,
+    project,
+)
 from gradflow.engine.gates import sigmoid
 
 __all__ = ["RNNCell", "RNNTrace"]
@@ -76,7 +83,7 @@ class RNNCell:
 
     hidden_size: int
     nonlinearity: Nonlinearity = "tanh"
-    gates: int = 1
+    gates: int = CELL_SPECS["rnn"].num_blocks
 
     @property
     def state_size(self) -> int:
@@ -144,6 +151,8 @@ class RNNCell:
         -------
         (T, B, H, H) array
         """
+        T, B, H = trace.h[1:].shape
+        check_jacobian_memory("the RNN's step Jacobians", (T, B, H, H), trace.h.dtype)
         dphi = _derivative(trace.h[1:], self.nonlinearity)
         return dphi[..., :, None] * p.weight_hh
 
@@ -184,5 +193,8 @@ class RNNCell:
         -------
         (T, B, H, I) array
         """
+        T, B, H = trace.h[1:].shape
+        check_jacobian_memory("the RNN's input Jacobians", (T, B, H, p.weight_ih.shape[1]),
+                              trace.h.dtype, alternative=SMALLER)
         dphi = _derivative(trace.h[1:], self.nonlinearity)
         return dphi[..., :, None] * p.weight_ih

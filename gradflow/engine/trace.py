@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from gradflow._validate import NonFiniteError, UsageError, UsageTypeError, check_array, describe
+from gradflow.conventions import cell_spec
 
 if TYPE_CHECKING:
     from gradflow.engine.network import Network
@@ -124,7 +125,7 @@ def unpack_states(net: Network, state: Any, batch: int, name: str = "state",
     if state is None:  # zeros; read-only, never updated in place
         return [np.zeros((batch, net.state_size), dtype=net.dtype)] * LD
     shape = (LD, batch, H)
-    if net.cell == "lstm":
+    if cell_spec(net.cell).state_multiple == 2:   # [h; c]: PyTorch's (h0, c0)
         if not isinstance(state, tuple | list) or len(state) != 2:
             raise UsageTypeError(f"{name} must be a tuple (h0, c0) for cell='lstm', each of "
                                  f"shape (L*D, B, H) = {shape}; got {describe(state)}")
@@ -140,7 +141,7 @@ def unpack_states(net: Network, state: Any, batch: int, name: str = "state",
 def pack_states(net: Network, states: list[np.ndarray]) -> Any:
     """Inverse of ``unpack_states``: ``(L*D, B, H)`` or ``(h, c)``."""
     stacked = np.stack(states)  # (L*D, B, S)
-    if net.cell == "lstm":
+    if cell_spec(net.cell).state_multiple == 2:
         H = net.hidden_size
         return stacked[..., :H].copy(), stacked[..., H:].copy()
     return stacked
@@ -159,7 +160,8 @@ def check_trace(net: Network, trace: Any, cell_trace: type) -> None:
         and lt.hidden.shape[-1] == net.output_size
         and lt.inputs.shape[-1] == net.layer_input_size(layer)
         and lt.hidden.dtype == net.dtype
-        and (net.cell != "gru" or lt.cells[0].reset_after == net.reset_after)
+        and ("reset_after" not in cell_spec(net.cell).options
+             or lt.cells[0].reset_after == net.reset_after)
         for layer, lt in enumerate(trace.layers))
     if not fits:
         got = trace.layers[0] if trace.layers else None

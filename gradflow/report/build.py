@@ -53,6 +53,10 @@ __all__ = ["DERIVATIONS", "QUICK_OUT", "AnalysisError", "build_report", "default
 QUICK_OUT = "reports-quick"
 #: Seconds to wait for a Dask scheduler before giving up.
 SCHEDULER_TIMEOUT = 10
+#: The engine backend every run of the report uses (``gradflow.engine.Backend.key``),
+#: chosen here rather than inherited: the fused kernels with subnormals flushed to
+#: zero, on which the committed report was built. In every cache key and the manifest.
+REPORT_BACKEND = "numba+ftz"
 
 _PACKAGES = ("numpy", "scipy", "sympy", "pandas", "matplotlib", "seaborn", "numba",
              "gradflow")
@@ -143,6 +147,7 @@ def _connect(client_class: Any, scheduler: str) -> Any:
 def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | None,
                   executor: Any, cache: Path | None, progress: bool | None
                   ) -> tuple[Section, dict[str, Any]]:
+    from gradflow.engine.backends import use_backend
     from gradflow.sweep import RunError, package_fingerprint, run_grid
 
     configs = analysis.configs(quick)
@@ -152,12 +157,13 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
                          cache=None if cache is None else cache / analysis.name,
                          salt=analysis.source_hash() + package_fingerprint(), executor=executor,
                          jobs=jobs, progress=progress, desc=analysis.name,
-                         note=lambda line: print(f"gradflow report: {line}", file=sys.stderr))
+                         note=lambda line: print(f"gradflow report: {line}", file=sys.stderr),
+                         backend=REPORT_BACKEND)
     except RunError as exc:
         raise AnalysisError(analysis.path, "run", exc.cause, exc.config) from exc.cause
     section = Section(analysis.name, out, preview=quick)
     try:
-        with figure_style():
+        with figure_style(), use_backend(REPORT_BACKEND):  # render may run the engine too
             analysis.module.render(frame, section)
     except Exception as exc:
         raise AnalysisError(analysis.path, "render", exc) from exc
@@ -316,9 +322,8 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
                            derivation_files, preview=quick)  # preamble.tex, paper.tex
 
     from gradflow._blas_info import describe as describe_blas
-    from gradflow.engine import backend
 
-    manifest = {"generated_by": "gradflow report", **_git(analyses), "engine": backend(),
+    manifest = {"generated_by": "gradflow report", **_git(analyses), "engine": REPORT_BACKEND,
                 "blas": describe_blas(), "versions": _versions(), "quick": quick,
                 "analyses_folder": source,
                 "analyses": runs, "wall_time_s": round(time.perf_counter() - start, 3),

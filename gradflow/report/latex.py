@@ -2,13 +2,14 @@
 
 - ``escape``: plain text for LaTeX; ``$...$`` spans pass through as math, so a
   caption or header may say ``decay rate $-\\ln\\rho$`` and mean it.
-- ``format_value`` / ``format_interval``: significant digits without
-  e-notation (``7.39\\times10^{-5}``), a real minus sign (math mode), and an
-  interval at the decimal place of its value, trailing zeros kept
-  (``0.0983 [0.0962, 0.1000]``).
+- ``format_value`` / ``format_interval`` / ``format_cell``: the report's one
+  number formatter (``gradflow.report.format``), re-exported here.
 - ``markdown_to_latex``: the report's Markdown prose as LaTeX paragraphs.
 - ``table_latex`` / ``table_markdown``: a frame's chosen columns, intervals
-  merged as "value [low, high]", as a complete booktabs float and as Markdown.
+  merged as "value [low, high]", constant columns said once in the caption,
+  identifiers shown by their display names, as booktabs floats that fit a
+  column or a page of a default ``article`` (split into parts when long) and
+  as Markdown.
 
 Every function here returns text; nothing computes results.
 """
@@ -18,20 +19,26 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gradflow._validate import UsageError
+from gradflow.report.format import (
+    MISSING,
+    UNDEFINED,
+    format_cell,
+    format_interval,
+    format_value,
+    is_finite,
+)
 
-__all__ = ["MISSING", "escape", "format_interval", "format_value", "interval_columns",
-           "markdown_to_latex", "table_latex", "table_markdown"]
+__all__ = ["MISSING", "UNDEFINED", "Table", "escape", "format_cell", "format_interval",
+           "format_value", "interval_columns", "markdown_to_latex", "prose_latex",
+           "table_latex", "table_layout", "table_markdown"]
 
-#: What a missing, NaN or infinite cell prints as (an en dash in LaTeX).
-MISSING = "--"
-#: Fixed notation for |x| in [1e-3, 1e5); outside it, ``m\times10^{e}``.
-_FIXED = (-3, 5)
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "_": r"\_",
             "&": r"\&", "#": r"\#", "$": r"\$", "^": r"\textasciicircum{}",
             "~": r"\textasciitilde{}", "|": r"\textbar{}", ">": r"\textgreater{}",
@@ -39,7 +46,6 @@ _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "_": 
 _SPECIAL_RE = re.compile("|".join(re.escape(k) for k in _SPECIAL))
 # a math span: $...$ not preceded by a backslash, non-empty, on one line
 _MATH_RE = re.compile(r"(?<!\\)\$(?=\S)([^$\n]+?)(?<!\\)\$")
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _escape_plain(text: str) -> str:
@@ -62,100 +68,9 @@ def escape(text: Any) -> str:
     return "".join(out)
 
 
-# ------------------------------------------------------------------ numbers
-def _finite(value: Any) -> bool:
-    return value is not None and isinstance(value, int | float | np.integer | np.floating) \
-        and not isinstance(value, bool) and math.isfinite(float(value))
-
-
-def _exponent(value: float, digits: int) -> int:
-    """Decimal exponent of ``value`` after rounding to ``digits`` significant digits."""
-    rounded = float(f"{value:.{digits - 1}e}")
-    return math.floor(math.log10(abs(rounded)))
-
-
-def _scale(value: float, low: float | None, high: float | None, digits: int
-           ) -> tuple[int, int]:
-    """(exponent shown, decimals) that give ``value`` ``digits`` significant digits.
-
-    The largest magnitude of the three chooses the notation (fixed, or one
-    power of ten shared by all three); the value's own magnitude sets the
-    decimals, so the bounds carry the value's precision.
-    """
-    largest = max(abs(value), abs(low or 0.0), abs(high or 0.0))
-    if largest == 0:
-        return 0, 0
-    e_max = _exponent(largest, digits)
-    # a zero value: the interval's magnitude sets its precision
-    e_value = _exponent(value, digits) if value != 0 else e_max
-    if _FIXED[0] <= e_max < _FIXED[1]:
-        return 0, max(0, digits - 1 - e_value)
-    return e_max, max(0, digits - 1 + e_max - e_value)
-
-
-
-def _mantissa(value: float, exponent: int, decimals: int) -> str:
-    text = f"{value / 10.0 ** exponent:.{decimals}f}"
-    if float(text) == 0:
-        text = text.lstrip("-")  # no "-0.00"
-    return text
-
-
-def _render(mantissa: str, exponent: int, style: str) -> str:
-    if style == "latex":
-        return mantissa if exponent == 0 else rf"{mantissa}\times10^{{{exponent}}}"
-    if exponent == 0:
-        return mantissa
-    return f"{mantissa}×10{str(exponent).translate(_SUPERSCRIPT)}"
-
-
-def _check_style(style: str) -> None:
-    if style not in ("latex", "text"):
-        raise UsageError(f"style must be 'latex' or 'text'; got {style!r}")
-
-
-def format_value(value: Any, digits: int = 3, *, style: str = "latex") -> str:
-    """``value`` at ``digits`` significant digits, never in e-notation.
-
-    ``style="latex"`` gives a math-mode body (``-1.25``, ``7.39\\times10^{-5}``);
-    ``"text"`` gives plain Unicode (``7.39×10⁻⁵``) for Markdown. An integral
-    value below 10^6 prints as an integer; NaN, inf and None print as ``--``.
-    """
-    _check_style(style)
-    if not _finite(value):
-        return MISSING
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e6:
-        return str(int(value))
-    exponent, decimals = _scale(value, None, None, digits)
-    return _render(_mantissa(value, exponent, decimals), exponent, style)
-
-
-def format_interval(value: Any, low: Any, high: Any, digits: int = 3, *,
-                    style: str = "latex") -> tuple[str, str, str]:
-    """``value``, ``low`` and ``high`` at one precision: the value's ``digits``.
-
-    The bounds are written at the value's decimal place (and power of ten), so
-    0.0983 with bounds 0.0962 and 0.1 reads 0.0983, 0.0962, 0.1000. A bound that
-    is missing or not finite prints as ``--``.
-    """
-    _check_style(style)
-    if not _finite(value):
-        return MISSING, MISSING, MISSING
-    if low is None and high is None:
-        return format_value(value, digits, style=style), MISSING, MISSING
-    value = float(value)
-    lo = float(low) if _finite(low) else None
-    hi = float(high) if _finite(high) else None
-    exponent, decimals = _scale(value, lo, hi, digits)
-
-    def one(x: float | None) -> str:
-        return MISSING if x is None else _render(_mantissa(x, exponent, decimals), exponent,
-                                                 style)
-    return one(value), one(lo), one(hi)
-
-
 # ------------------------------------------------------------------ prose
+# a number in e-notation in prose (3.7e-05): written as 3.7\times10^{-5} in math
+_E_NOTATION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)[eE]([+-]?\d+)\b")
 _INLINE = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$|`[^`\n]+`|\*\*[^*\n]+?\*\*|(?<![*\w])\*[^*\n]+?\*"
                      r"|\[[^\]\n]+\]\([^)\n]+\)")
 
@@ -164,11 +79,20 @@ def _plain(text: str, breakable: bool) -> str:
     """Escaped prose in which a dotted or underscored identifier may break after its
     dots and underscores (``gradflow.report.stats.solved_fraction`` overflows a column);
     numbers (``0.5``) never break."""
-    body = _escape_plain(text)
+    parts = _E_NOTATION.split(text)   # [prose, mantissa, exponent, prose, ...]
+    body = "".join(_escape_plain(p) if k % 3 == 0 else
+                   (f"${p}" if k % 3 == 1 else rf"\times10^{{{int(p)}}}$")
+                   for k, p in enumerate(parts))
     if not breakable:
         return body
     body = re.sub(r"(?<=[A-Za-z])\.(?=[A-Za-z])", r".\\allowbreak{}", body)
     return re.sub(r"(?<=\w)\\_(?=\w)", r"\\_\\allowbreak{}", body)
+
+
+def prose_latex(text: str) -> str:
+    """Plain prose (no Markdown) as LaTeX: escaped, e-notation as math
+    (``p = 3.7e-05`` -> ``p = $3.7\\times10^{-5}$``), identifiers breakable."""
+    return _plain(str(text), True)
 
 
 def _inline(text: str, breakable: bool = False) -> str:
@@ -224,36 +148,33 @@ def markdown_to_latex(markdown: str) -> str:
 def interval_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """Which columns hold another column's interval: ``{value: (low, high)}``.
 
-    A pair of adjacent columns ``..ci_low``, ``..ci_high`` belongs to the
-    column just before it (``mean, ci_low, ci_high``; ``rate, rate_ci_low,
-    rate_ci_high``; ``lambda_max, lambda_ci_low, lambda_ci_high``; ``diverged,
-    diverged_rate, diverged_ci_low, diverged_ci_high``: the rate), unless that
-    column is another interval's bound or the pair is ``X_ci_low``/``X_ci_high``
-    of a column ``X`` elsewhere whose name the previous column does not extend.
+    A pair of adjacent columns ``..low``, ``..high`` with one stem belongs to
+    the column just before it: ``mean, ci_low, ci_high``; ``rate, rate_ci_low,
+    rate_ci_high``; ``rate, rate_low, rate_high``; ``median_step, median_low,
+    median_high``; ``lambda_max, lambda_ci_low, lambda_ci_high``; ``diverged,
+    diverged_rate, diverged_ci_low, diverged_ci_high`` (the rate). A pair
+    ``X_ci_low``/``X_ci_high`` of a column ``X`` elsewhere, whose name the previous
+    column does not extend, belongs to ``X``. A pair ``X_low``/``X_high`` (no
+    ``ci``) belongs to the previous column only if its name starts with ``X``.
     """
-    cols = list(frame.columns)
+    cols = [str(c) for c in frame.columns]
     pairs: dict[str, tuple[str, str]] = {}
     for k in range(1, len(cols) - 1):
-        low, high = str(cols[k]), str(cols[k + 1])
-        if not (low.endswith("ci_low") and high.endswith("ci_high")
-                and low[:-len("ci_low")] == high[:-len("ci_high")]):
+        low, high = cols[k], cols[k + 1]
+        if not (low.endswith("low") and high.endswith("high")
+                and low[:-len("low")] == high[:-len("high")]):
             continue
-        named = low[:-len("_ci_low")] if low.endswith("_ci_low") else ""
-        before = str(cols[k - 1])
-        if named and named in cols and not before.startswith(named):
-            value = named
-        else:
-            value = before
-        if not value.endswith(("ci_low", "ci_high")):
+        stem = low[:-len("low")]
+        ci = stem == "ci_" or stem.endswith("_ci_")
+        named = stem.removesuffix("_").removesuffix("ci").removesuffix("_")
+        before = cols[k - 1]
+        if not ci and not (named and before.startswith(named)):
+            continue
+        value = named if ci and named and named in cols and not before.startswith(named) \
+            else before
+        if not value.endswith(("low", "high")):
             pairs[value] = (low, high)
-
     return pairs
-
-
-def _math3(parts: tuple[str, str, str]) -> tuple[str, str, str]:
-    """Value, low and high each in math mode, ``--`` (missing) left as text."""
-    a, b, c = (p if p == MISSING else f"${p}$" for p in parts)
-    return a, b, c
 
 
 def _columns(frame: pd.DataFrame, columns: Sequence[str] | Mapping[str, str] | None
@@ -274,37 +195,88 @@ def _columns(frame: pd.DataFrame, columns: Sequence[str] | Mapping[str, str] | N
     return chosen
 
 
-def _cells(frame: pd.DataFrame, chosen: Mapping[str, str], digits: int, style: str
-           ) -> list[list[str]]:
+def _cell(row: Any, col: str, pairs: Mapping[str, tuple[str, str]],
+          labels: Mapping[str, str], digits: int, style: str) -> str:
+    v = row[col]
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if col in pairs and is_finite(v):
+        return format_cell(v, row[pairs[col][0]], row[pairs[col][1]], digits, style=style)
+    if is_finite(v):
+        return format_cell(v, digits=digits, style=style)
+    if v is None or isinstance(v, float | np.floating):
+        return MISSING if style == "latex" else "–"
+    text = labels.get(str(v), str(v))
+    return escape(text) if style == "latex" else text.replace("|", "\\|")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table laid out for print: headers, rows of cells, what every row shares,
+    and the notes its symbols need."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]
+    constant: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+
+    def shared(self) -> str:
+        """``"In every row: $n$ = 16, budget = 2000."`` (empty when no column is constant)."""
+        if not self.constant:
+            return ""
+        return "In every row: " + ", ".join(f"{h} = {c}" for h, c in self.constant) + "."
+
+
+def table_layout(frame: pd.DataFrame, *, columns: Sequence[str] | Mapping[str, str] | None
+                 = None, labels: Mapping[str, str] | None = None, digits: int = 3,
+                 missing: str = "no value", style: str = "latex") -> Table:
+    """``frame``'s chosen columns as printed cells (``style`` ``"latex"`` or ``"text"``).
+
+    Intervals are merged into their value's cell; a column whose cells are the
+    same in every row (of several; not a value with an interval, not a missing
+    one) leaves the table for ``Table.shared``;
+    ``labels`` maps identifiers in text cells to display names (``"lstm_fb1"``:
+    ``"LSTM, forget bias +1"``); ``missing`` says what a missing value (``--``)
+    means, ``n/a`` is always an undefined interval bound.
+    """
+    chosen = _columns(frame, columns)
     pairs = interval_columns(frame)
-    rows = []
-    for _, row in frame.iterrows():
-        cells = []
-        for col in chosen:
-            v = row[col]
-            if col in pairs and _finite(v) and not pd.api.types.is_integer_dtype(frame[col]):
-                parts = format_interval(v, row[pairs[col][0]], row[pairs[col][1]], digits,
-                                        style=style)
-                if style == "latex":  # each number in math; "--" and the brackets in text
-                    parts = _math3(parts)
-                cells.append("{} [{}, {}]".format(*parts))
+    labels = dict(labels or {})
+    header = [escape(h) if style == "latex" else h.replace("|", "\\|")
+              for h in chosen.values()]
+    cells = [[_cell(row, col, pairs, labels, digits, style) for col in chosen]
+             for _, row in frame.iterrows()]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(
+        frame[c]) for c in chosen]
+    keep = list(range(len(chosen)))
+    constant: list[tuple[str, str]] = []
+    if len(cells) > 1:
+        # a result with an interval, or a missing one, stays in the table
+        same = [k for k in keep if len({row[k] for row in cells}) == 1
+                and list(chosen)[k] not in pairs and cells[0][k] not in (MISSING, "–")]
+        if len(same) < len(keep):   # a table keeps at least one column
+            constant = [(header[k], cells[0][k]) for k in same]
+            keep = [k for k in keep if k not in same]
+    rows = tuple(tuple(row[k] for k in keep) for row in cells)
+    dash = MISSING if style == "latex" else "–"
+    notes = []
+    printed = [c for row in rows for c in row] + [c for _, c in constant]
+    if any(c == dash for c in printed):
+        notes.append(f"{dash}: {missing}")
+    if any(UNDEFINED in c for c in printed):
+        notes.append(f"{UNDEFINED}: interval bound undefined (open, or too few runs)")
+    return Table(tuple(header[k] for k in keep), rows, tuple(numeric[k] for k in keep),
+                 tuple(constant), tuple(notes))
 
-            elif isinstance(v, bool | np.bool_):
-                cells.append("yes" if v else "no")
-            elif _finite(v):
-                text = format_value(v, digits, style=style)
-                cells.append(f"${text}$" if style == "latex" else text)
-            elif v is None or isinstance(v, float | np.floating):
-                cells.append(MISSING if style == "latex" else "–")
-            else:
-                cells.append(escape(v) if style == "latex" else
-                             str(v).replace("|", "\\|"))
-        rows.append(cells)
-    return rows
 
-
-#: Printed widths (pt) the table writer plans for: a column and the page.
-COLUMN_PT, PAGE_PT = 3.4 * 72.27, 7.0 * 72.27
+#: Printed widths (pt) the writer plans for: the narrowest column and page of
+#: the common layouts (``article`` twocolumn on A4: 221 pt and 452 pt; on
+#: letter 229.5 pt and 469 pt; a 0.75 in geometry: 248 pt and 506 pt).
+COLUMN_PT, PAGE_PT = 221.0, 452.0
+#: Rows per float: a ``\\small`` row is about 11 pt, so 36 rows and a caption stay
+#: well inside the shortest common text height (550 pt, ``article`` on letter).
+MAX_ROWS = 36
 _SEP_PT = 8.0           # \tabcolsep 4pt on either side
 _CHAR_PT = 4.5          # per character at \small (9pt); calibrated against pdflatex: 0-15 % above
 
@@ -312,7 +284,8 @@ _CHAR_PT = 4.5          # per character at \small (9pt); calibrated against pdfl
 def _visible(cell: str) -> int:
     """Characters a cell prints (commands and math markup removed)."""
     text = re.sub(r"\\times10\^\{(-?\d+)\}", r"x10\1", cell)
-    text = re.sub(r"\\text[a-z]+\{\}|\\[{}%_&#$]", "x", text)
+    text = re.sub(r"\\text\{([^}]*)\}", r"\1", text)
+    text = re.sub(r"\\text[a-z]+\{\}|\\[{}%_&#$ ]", "x", text)
     text = re.sub(r"\\[A-Za-z]+", "x", text)
     return len(re.sub(r"[${}^]", "", text))
 
@@ -320,51 +293,108 @@ def _visible(cell: str) -> int:
 def table_width(header: Sequence[str], rows: Sequence[Sequence[str]]) -> float:
     """Estimated printed width (pt) of a ``\\small`` tabular of these cells."""
     widths = [max(_visible(c) for c in col) for col in zip(header, *rows, strict=True)]
-    return sum(w * _CHAR_PT + _SEP_PT for w in widths)
+    return sum(w * _CHAR_PT + _SEP_PT for w in widths) - _SEP_PT
+
+
+def _column_groups(table: Table, limit: float) -> list[list[int]]:
+    """Columns of ``table`` in groups no wider than ``limit``: one group when it fits,
+    else the leading text columns (the row's name) repeated before each group of the
+    others, packed greedily in order."""
+    every = list(range(len(table.header)))
+    if table_width(table.header, table.rows) <= limit:
+        return [every]
+    keys: list[int] = []
+    for k in every:
+        if table.numeric[k] or len(keys) == len(every) - 1:
+            break
+        keys.append(k)
+
+    def width(cols: list[int]) -> float:
+        return table_width([table.header[k] for k in cols],
+                           [[row[k] for k in cols] for row in table.rows])
+    groups: list[list[int]] = []
+    for k in every[len(keys):]:
+        if groups and width(keys + groups[-1] + [k]) <= limit:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    return [keys + g for g in groups]
 
 
 def table_latex(frame: pd.DataFrame, caption: str, label: str, *,
                 columns: Sequence[str] | Mapping[str, str] | None = None, digits: int = 3,
-                note: str = "") -> str:
-    """A complete booktabs float of ``frame``'s chosen ``columns``.
+                note: str = "", labels: Mapping[str, str] | None = None,
+                missing: str = "no value") -> str:
+    """Complete booktabs floats of ``frame``'s chosen ``columns``.
 
     ``columns`` maps a column to its header (LaTeX-ready text, ``$...$`` math
     allowed) or lists columns (header: the name, ``_`` as spaces); default:
-    every column. Intervals are merged into their value's cell. A float with
-    more than 6 columns, or wider than a 3.4 in column, is a ``table*``
-    (page-wide); wider than 7 in is an error naming the table.
+    every column. Laid out by ``table_layout`` (``labels``, ``missing``). A
+    table that fits the narrowest common column (``COLUMN_PT``) is a
+    ``table``, else a page-wide ``table*``. One wider than the narrowest page
+    (``PAGE_PT``) is split by columns (the leading text columns repeated in
+    each part), and one of more than ``MAX_ROWS`` rows by rows into equal
+    parts; each part is its own float, the first labelled ``label``, the others
+    ``label-2``, ... with "(continued)" captions. A single column wider than a
+    page is an error naming the table.
     """
-    chosen = _columns(frame, columns)
-    header = [escape(h) for h in chosen.values()]
-    rows = _cells(frame, chosen, digits, "latex")
-    width = table_width(header, rows)
-    if width > PAGE_PT:
-        raise UsageError(f"table {label!r} would be about {width / 72.27:.1f} in wide (more "
-                         f"than a 7 in page); show fewer columns with columns=")
-    env = "table*" if len(chosen) > 6 or width > COLUMN_PT else "table"
-    align = "".join("r" if pd.api.types.is_numeric_dtype(frame[c])
-                    and not pd.api.types.is_bool_dtype(frame[c]) else "l" for c in chosen)
+    table = table_layout(frame, columns=columns, labels=labels, digits=digits,
+                         missing=missing)
+    groups = _column_groups(table, PAGE_PT)
+    for cols in groups:
+        width = table_width([table.header[k] for k in cols],
+                            [[row[k] for k in cols] for row in table.rows])
+        if width > PAGE_PT:
+            raise UsageError(f"table {label!r}: its columns {[table.header[k] for k in cols]}"
+                             f" are about {width / 72.27:.1f} in wide, more than the "
+                             f"{PAGE_PT / 72.27:.2f} in page of a default article; shorten "
+                             f"the cells or show fewer columns with columns=")
+    text = escape(caption.strip())
+    first = escape(re.split(r"(?<=\.)\s", caption.strip())[0].rstrip("."))
+    caption = " ".join(p for p in (text, table.shared()) if p)
+    notes = "; ".join(p for p in (*(escape(n) for n in table.notes), escape(note)) if p)
+    chunks = max(1, math.ceil(len(table.rows) / MAX_ROWS))
+    size = math.ceil(len(table.rows) / chunks) if table.rows else 0
+    parts = [(cols, table.rows[c * size:(c + 1) * size]) for cols in groups
+             for c in range(chunks)]
     lines = [f"% {label}: generated by gradflow report; the full data is the CSV beside it.",
-             "% Needs booktabs (see preamble.tex).",
-             rf"\begin{{{env}}}[tbp]", r"\centering", r"\small",
-             r"\setlength{\tabcolsep}{4pt}",
-             rf"\caption{{{escape(caption)}}}", rf"\label{{{label}}}",
-             rf"\begin{{tabular}}{{@{{}}{align}@{{}}}}", r"\toprule",
-             " & ".join(header) + r" \\", r"\midrule"]
-    lines += [" & ".join(r) + r" \\" for r in rows]
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    if note:
-        lines.append(rf"\par\smallskip\footnotesize {escape(note)}")
-    lines += [rf"\end{{{env}}}"]
+             "% Needs booktabs (see preamble.tex)."]
+    # every part of a table in the same float: a column one if all of it fits one
+    env = "table" if all(table_width([table.header[k] for k in cols],
+                                     [[row[k] for k in cols] for row in table.rows])
+                         <= COLUMN_PT for cols in groups) else "table*"
+    for n, (cols, rows) in enumerate(parts):
+        header = [table.header[k] for k in cols]
+        cells = [[row[k] for k in cols] for row in rows]
+        align = "".join("r" if table.numeric[k] else "l" for k in cols)
+        title = caption if n == 0 else f"{first} (continued, part {n + 1} of {len(parts)})."
+        name = label if n == 0 else f"{label}-{n + 1}"
+        lines += [rf"\begin{{{env}}}[tbp]", r"\centering", r"\small",
+                  r"\setlength{\tabcolsep}{4pt}",
+                  # a caption above a table: space between it and the top rule
+                  r"\setlength{\abovecaptionskip}{0pt}\setlength{\belowcaptionskip}{4pt}",
+                  rf"\caption{{{title}}}\label{{{name}}}",
+                  rf"\begin{{tabular}}{{@{{}}{align}@{{}}}}", r"\toprule",
+                  " & ".join(header) + r" \\", r"\midrule"]
+        lines += [" & ".join(r) + r" \\" for r in cells]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        if notes and n == len(parts) - 1:
+            lines.append(rf"\par\smallskip{{\footnotesize {notes}.\par}}")
+        lines += [rf"\end{{{env}}}"]
     return "\n".join(lines) + "\n"
 
 
 def table_markdown(frame: pd.DataFrame, *,
                    columns: Sequence[str] | Mapping[str, str] | None = None,
-                   digits: int = 3) -> str:
-    """The same columns and merged intervals as ``table_latex``, as Markdown."""
-    chosen = _columns(frame, columns)
-    rows = _cells(frame, chosen, digits, "text")
-    header = "| " + " | ".join(h.replace("|", "\\|") for h in chosen.values()) + " |"
-    rule = "| " + " | ".join("---" for _ in chosen) + " |"
-    return "\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in rows)])
+                   digits: int = 3, labels: Mapping[str, str] | None = None,
+                   missing: str = "no value") -> str:
+    """The same columns, merged intervals and display names as ``table_latex``, as
+    Markdown; what every row shares and the notes follow the table."""
+    table = table_layout(frame, columns=columns, labels=labels, digits=digits,
+                         missing=missing, style="text")
+    header = "| " + " | ".join(table.header) + " |"
+    rule = "| " + " | ".join("---" for _ in table.header) + " |"
+    out = "\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in table.rows)])
+    after = " ".join(p for p in (table.shared(), "; ".join(table.notes)
+                                 + ("." if table.notes else "")) if p)
+    return out + (f"\n\n{after}" if after else "")

@@ -63,9 +63,16 @@ class Number:
 
     @property
     def macros(self) -> tuple[str, ...]:
-        """Every macro name this number defines (``Low``/``High`` for an interval)."""
+        """Every macro name this number defines: ``X`` (and ``XLow``/``XHigh`` for an
+        interval), each with its plain twin ``XNum`` (``XLowNum``, ``XHighNum``)."""
         base = self.macro
-        return (base,) if self.low is None else (base, base + "Low", base + "High")
+        names = (base,) if self.low is None else (base, base + "Low", base + "High")
+        return names + tuple(n + "Num" for n in names)
+
+    def plain(self) -> tuple[str, str, str]:
+        """(value, low, high) as plain e-notation (``-2.2e-5``) for ``\\num{}`` and PDF
+        strings, at the precision of ``latex()``."""
+        return format_interval(self.value, self.low, self.high, self.digits, style="plain")
 
     def text(self) -> tuple[str, str, str]:
         """(value, low, high) as plain text, one precision; bounds ``--`` if absent."""
@@ -180,23 +187,29 @@ class Section:
 
     def table(self, name: str, frame: pd.DataFrame, caption: str, *,
               columns: Sequence[str] | Mapping[str, str] | None = None,
-              description: str = "", digits: int = 3) -> None:
+              description: str = "", digits: int = 3,
+              labels: Mapping[str, str] | None = None, missing: str = "no value") -> None:
         """Write ``frame`` as CSV (every column), Markdown and a LaTeX float, and show it.
 
         ``columns`` chooses what the ``.tex`` and ``.md`` show: a mapping of
         column to header (``{"rho": "$\\rho$"}``) or a list; an interval
         (``X_ci_low``/``X_ci_high``, or ``ci_low``/``ci_high`` after its value)
-        is merged into its value's cell as "value [low, high]". ``caption`` is
-        short; ``description`` is prose shown with the table.
+        is merged into its value's cell as "value [low, high]"; a column the same
+        in every row is said once, after the caption. ``labels`` maps identifiers
+        in text cells to the display names the figures use (``{"lstm_fb1": "LSTM,
+        forget bias +1"}``); ``missing`` says what a missing value (``--``, NaN in
+        the CSV) means (``"not reached"``). ``caption`` is short; ``description``
+        is prose shown with the table.
         """
         caption = self._caption("table", name, caption)
         stem = self._path("tables", name)
         frame.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.10g",
                      lineterminator="\n")
-        md = table_markdown(frame, columns=columns, digits=digits)
+        md = table_markdown(frame, columns=columns, digits=digits, labels=labels,
+                            missing=missing)
         stem.with_suffix(".md").write_text(md + "\n", encoding="utf-8")
         tex = table_latex(frame, caption, f"tab:{self.name}-{name}", columns=columns,
-                          digits=digits)
+                          digits=digits, labels=labels, missing=missing)
         stem.with_suffix(".tex").write_text(tex, encoding="utf-8")
         self.files += [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
         rel = stem.relative_to(self.out).as_posix()
@@ -211,7 +224,7 @@ class Section:
 
         ``name`` is CamelCase letters (a LaTeX macro part): ``RateTanh``. The
         value must be finite; a bound that is not (one seed: no interval)
-        prints as ``--``.
+        prints as ``n/a``.
         """
         if not isinstance(name, str) or not _MACRO_WORD.match(name):
             raise UsageError(f"a number's name must be letters only (it becomes a LaTeX "
@@ -320,17 +333,53 @@ def check_macros(numbers: Iterable[Number]) -> None:
             owner[macro] = n
 
 
-def _macro(name: str, body: str) -> str:
-    value = r"\mbox{--}" if body == "--" else rf"\ensuremath{{{body}}}"
-    return rf"\providecommand{{\{name}}}{{{value}\xspace}}"
+#: Defined once by ``results.tex`` (guarded, so the file may be input twice, in
+#: the preamble or the body, with or without hyperref and xspace):
+#: ``\gfShow{m}`` typesets ``m`` in math in text or math and keeps the space
+#: after it before a letter, a bracket or a command (xspace's rule, without
+#: loading xspace: a package cannot be loaded in the body);
+#: ``\gfNumber{m}{plain}`` is ``\gfShow{m}`` in text and ``plain`` and a space in PDF
+#: strings (hyperref's ``\texorpdfstring`` when it is loaded, at use time; a PDF
+#: string cannot look ahead, and a number in a title is followed by a word more
+#: often than by punctuation).
+RESULTS_HELPERS = r"""\ifdefined\gfShow\else
+\protected\def\gfShow#1{\ensuremath{#1}\gfSpaceAfter}
+\protected\def\gfSpaceAfter{\futurelet\gfNextToken\gfSpaceAfterCheck}
+\def\gfSpaceAfterCheck{%
+  \ifcat\noexpand\gfNextToken a\space
+  \else\ifx\gfNextToken(\space
+  \else\ifx\gfNextToken[\space
+  \else\ifcat\noexpand\gfNextToken\relax
+    \ifx\gfNextToken\ \else\ifx\gfNextToken\/\else\ifx\gfNextToken\par\else
+    \ifx\gfNextToken\footnote\else\ifx\gfNextToken\\\else\space
+    \fi\fi\fi\fi\fi
+  \fi\fi\fi\fi}
+\long\def\gfFirstOfTwo#1#2{#1}
+\def\gfNumber#1#2{%
+  \ifdefined\texorpdfstring\expandafter\texorpdfstring\else\expandafter\gfFirstOfTwo\fi
+  {\gfShow{#1}}{#2 }}
+\fi"""
+
+
+def _macro(name: str, body: str, plain: str) -> list[str]:
+    if body == "--":       # no value: cannot happen for a citable number's value
+        body, plain = r"\mbox{--}", "--"
+    elif body == "n/a":    # an undefined bound
+        body, plain = r"\mbox{n/a}", "n/a"
+    return [rf"\providecommand{{\{name}}}{{\gfNumber{{{body}}}{{{plain}}}}}",
+            rf"\providecommand{{\{name}Num}}{{{plain}}}"]
 
 
 def results_tex(numbers: list[Number], *, preview: bool = False) -> str:
-    """``results.tex``: one macro per number (plus ``Low``/``High`` for an interval).
+    """``results.tex``: one macro per number (plus ``Low``/``High`` for an interval),
+    each with a plain twin (``Num``).
 
-    Each macro works in text and math (``\\ensuremath``), keeps the space
-    after it (``\\xspace``), and is defined with ``\\providecommand``, so the
-    file may be input twice. Refuses duplicate macro names.
+    A display macro works in text, math and section titles (a plain number in
+    PDF bookmarks, with hyperref) and keeps the space after it; its twin
+    ``\\gfXNum`` (``-2.2e-5``) goes into siunitx's ``\\num{}`` or any PDF string.
+    Everything is defined with ``\\providecommand`` (or guarded), so the file
+    may be input twice, in the preamble or the body, and needs no package.
+    Refuses duplicate macro names.
     """
     numbers = list(numbers)
     check_macros(numbers)
@@ -340,27 +389,28 @@ def results_tex(numbers: list[Number], *, preview: bool = False) -> str:
                   "% results. Do not cite them; run `make reports` for the real ones.", ""]
     example = numbers[0] if numbers else None
     lines += ["% Citable numbers of the gradflow report. Generated by `make reports`; do not",
-              "% edit. Needs xspace (and amsmath for \\text): \\input{preamble.tex}, or",
-              "% \\usepackage{xspace}. Input it in the preamble or the body, once or more."]
+              "% edit. Needs no package. Input it in the preamble or the body, once or more.",
+              "% \\gfX: the number in text or math (keeps the space after it; a plain",
+              "%   number in PDF bookmarks when hyperref is loaded).",
+              "% \\gfXNum: the same number as plain text (-2.2e-5), for \\num{\\gfXNum} (siunitx)",
+              "%   and PDF strings. An undefined interval bound prints n/a."]
     if example is not None:
         cite = f"\\{example.macro}" + (f" {example.unit}" if example.unit else "")
         if example.low is not None:
             cite += f" [\\{example.macro}Low, \\{example.macro}High]"
-        lines.append(f"% Cite e.g. {cite}")
-    # xspace keeps the space after a macro; "]" joins its exceptions: [\gfXLow, \gfXHigh]
-    lines += [r"\ifdefined\xspace\else\RequirePackage{xspace}\fi",
-              r"\xspaceaddexceptions{]}", ""]
-
+        lines.append(f"% Cite e.g. {cite}, or \\num{{\\{example.macro}Num}}")
+    lines += [RESULTS_HELPERS, ""]
     for n in numbers:
         value, low, high = n.latex()
+        p_value, p_low, p_high = n.plain()
         unit = f" [{n.unit}]" if n.unit else ""
         lines.append(f"% {n.analysis}: {' '.join(n.description.split())}{unit}")
-        lines.append(_macro(n.macro, value))
+        lines += _macro(n.macro, value, p_value)
         if n.low is not None:
-            if "--" in (low, high):
+            if "n/a" in (low, high):
                 lines.append("% (no interval: its bounds are not finite, e.g. one seed)")
-            lines.append(_macro(n.macro + "Low", low))
-            lines.append(_macro(n.macro + "High", high))
+            lines += _macro(n.macro + "Low", low, p_low)
+            lines += _macro(n.macro + "High", high, p_high)
     return "\n".join(lines) + "\n"
 
 

@@ -1,20 +1,18 @@
 """The fused numba path equals the NumPy reference, and the engine selector works.
 
-The reference is the plain NumPy code of the cells (``GRADFLOW_ENGINE=numpy``);
-the fused path (``=numba``) must give the same traces and gradients to
+The reference is the plain NumPy code of the cells (``use_backend("numpy")``);
+the fused path (``"numba"``) must give the same traces and gradients to
 round-off: float64 within 1e-12 relative (their ``tanh`` differs in the last
 bit or two), float32 within 2e-5 relative (a few float32 ulps, amplified
 through the steps). Also: finite differences through the fused path, the
-vectorized ``tanh`` against NumPy's, and subnormal flushing.
+vectorized ``tanh`` against NumPy's, and subnormal flushing (an opt-in).
 """
-
-import os
 
 import numpy as np
 import pytest
 
 import gradflow
-from gradflow.engine import _fused
+from gradflow.engine import backends, use_backend
 
 from ._common import ALL_CELLS, CELL_IDS, check_all_gradients, random_problem
 
@@ -31,12 +29,12 @@ def rel_err(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-def run(monkeypatch, engine, net, params, x, state, d_out, d_final):
+def run(engine, net, params, x, state, d_out, d_final):
     """Forward and backward of ``net`` on the engine path ``engine``."""
-    monkeypatch.setenv("GRADFLOW_ENGINE", engine)
-    assert gradflow.engine.backend() == engine
-    trace = net.forward(params, x, state)
-    return trace, net.backward(params, trace, d_out, d_final)
+    with use_backend(engine):
+        assert gradflow.engine.backend() == engine
+        trace = net.forward(params, x, state)
+        return trace, net.backward(params, trace, d_out, d_final)
 
 
 def flat_arrays(trace, grads):
@@ -56,13 +54,13 @@ def flat_arrays(trace, grads):
     return out
 
 
-def assert_paths_agree(monkeypatch, net, rng, T=6, B=3, rtol=None):
+def assert_paths_agree(net, rng, T=6, B=3, rtol=None):
     x, state, d_out, d_final = random_problem(net, rng, T, B)
     if net.dtype == "float32":
         x, d_out = x.astype(np.float32), d_out.astype(np.float32)
     params = net.init(seed=7)
-    ref = run(monkeypatch, "numpy", net, params, x, state, d_out, d_final)
-    fused = run(monkeypatch, "numba", net, params, x, state, d_out, d_final)
+    ref = run("numpy", net, params, x, state, d_out, d_final)
+    fused = run("numba", net, params, x, state, d_out, d_final)
     rtol = RTOL[net.dtype] if rtol is None else rtol
     for (name, a), (_, b) in zip(flat_arrays(*fused), flat_arrays(*ref), strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape, name
@@ -75,53 +73,53 @@ def assert_paths_agree(monkeypatch, net, rng, T=6, B=3, rtol=None):
 @pytest.mark.parametrize("cell,options", ALL_CELLS, ids=CELL_IDS)
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (3, False),
                                                       (2, True)])
-def test_fused_path_equals_the_numpy_reference(monkeypatch, rng, cell, options, dtype,
+def test_fused_path_equals_the_numpy_reference(rng, cell, options, dtype,
                                                num_layers, bidirectional):
     net = gradflow.Network(cell, input_size=3, hidden_size=5, num_layers=num_layers,
                            bidirectional=bidirectional, dtype=dtype, **options)
-    assert_paths_agree(monkeypatch, net, rng)
+    assert_paths_agree(net, rng)
 
 
 @pytest.mark.parametrize("cell,options", ALL_CELLS, ids=CELL_IDS)
 @pytest.mark.parametrize("T,B", [(1, 1), (1, 4), (5, 1)])
-def test_fused_path_edge_shapes(monkeypatch, rng, cell, options, T, B):
+def test_fused_path_edge_shapes(rng, cell, options, T, B):
     net = gradflow.Network(cell, input_size=2, hidden_size=3, bidirectional=True, **options)
-    assert_paths_agree(monkeypatch, net, rng, T=T, B=B)
+    assert_paths_agree(net, rng, T=T, B=B)
 
 
 @pytest.mark.parametrize("cell,options", ALL_CELLS, ids=CELL_IDS)
-def test_fused_path_long_sequence_wide_layer(monkeypatch, rng, cell, options):
+def test_fused_path_long_sequence_wide_layer(rng, cell, options):
     """Widths that are no multiple of the SIMD width, and 200 steps of round-off."""
     net = gradflow.Network(cell, input_size=4, hidden_size=37, **options)
-    assert_paths_agree(monkeypatch, net, rng, T=200, B=9, rtol=1e-10)
+    assert_paths_agree(net, rng, T=200, B=9, rtol=1e-10)
 
 
 @pytest.mark.parametrize("connection", ["residual", "dense", "highway"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_fused_path_with_connections(monkeypatch, rng, connection, cell):
+def test_fused_path_with_connections(rng, connection, cell):
     net = gradflow.Network(cell, input_size=2, hidden_size=4, num_layers=3,
                            bidirectional=True, connection=connection)
-    assert_paths_agree(monkeypatch, net, rng)
+    assert_paths_agree(net, rng)
 
 
 @pytest.mark.parametrize("cell,options", ALL_CELLS, ids=CELL_IDS)
-def test_fused_gradients_equal_finite_differences(monkeypatch, rng, cell, options):
-    monkeypatch.setenv("GRADFLOW_ENGINE", "numba")
+def test_fused_gradients_equal_finite_differences(rng, cell, options):
     net = gradflow.Network(cell, input_size=2, hidden_size=3, num_layers=2,
                            bidirectional=True, **options)
-    check_all_gradients(net, net.init(seed=4), rng)
+    with use_backend("numba"):
+        check_all_gradients(net, net.init(seed=4), rng)
 
 
 @pytest.mark.parametrize("cell,options", ALL_CELLS, ids=CELL_IDS)
-def test_fused_trace_feeds_the_step_jacobians(monkeypatch, rng, cell, options):
+def test_fused_trace_feeds_the_step_jacobians(rng, cell, options):
     """The fused trace is the reference's, so the Jacobians built from it agree."""
     net = gradflow.Network(cell, input_size=2, hidden_size=4, **options)
     params = net.init(seed=2)
     x = rng.standard_normal((5, 2, 2))
     jac = {}
     for engine in ("numpy", "numba"):
-        monkeypatch.setenv("GRADFLOW_ENGINE", engine)
-        jac[engine] = net.step_jacobians(params, net.forward(params, x))
+        with use_backend(engine):
+            jac[engine] = net.step_jacobians(params, net.forward(params, x))
     assert rel_err(jac["numba"], jac["numpy"]) < 1e-12
 
 
@@ -176,24 +174,40 @@ def test_vectorized_tanh_special_values():
 # ---- subnormals -----------------------------------------------------------------
 
 
-def test_vanishing_float32_adjoint_is_flushed_not_subnormal(monkeypatch, rng):
-    """A loss on the last step only: the adjoint dies out back in time. On the fused path
-    every value below float32's smallest normal number is exactly 0 (no subnormals),
-    and the caller's floating-point mode is as it was afterwards."""
-    monkeypatch.setenv("GRADFLOW_ENGINE", "numba")
+def _vanishing_adjoint(rng, **backend):
+    """|dL/ds_t| of a float32 RNN with a loss on the last step only: it dies out back in time."""
     net = gradflow.Network("rnn", input_size=2, hidden_size=16, dtype="float32")
     params = net.init(seed=0, scheme="gaussian", gain=0.3)
     x = rng.standard_normal((300, 4, 2)).astype(np.float32)
-    trace = net.forward(params, x)
-    d_out = np.zeros_like(trace.outputs)
-    d_out[-1] = 1.0
-    grads = net.backward(params, trace, d_out)
-    adj = np.abs(grads.state_adjoints[(0, 0)])
+    with use_backend("numba", **backend):
+        trace = net.forward(params, x)
+        d_out = np.zeros_like(trace.outputs)
+        d_out[-1] = 1.0
+        return np.abs(net.backward(params, trace, d_out).state_adjoints[(0, 0)])
+
+
+def test_vanishing_float32_adjoint_is_flushed_when_asked(rng):
+    """With ``flush_subnormals=True`` every value below float32's smallest normal number
+    is exactly 0 (no subnormals), and the caller's floating-point mode is as it was
+    afterwards."""
+    adj = _vanishing_adjoint(rng, flush_subnormals=True)
     tiny = np.finfo(np.float32).tiny
     assert (adj[0] == 0).all() and adj[-1].min() > 0           # it did vanish
     assert not ((adj > 0) & (adj < tiny)).any()                 # through zero, not subnormals
     # Outside the engine, subnormal arithmetic is IEEE again.
     assert np.float32(tiny) * np.float32(0.25) > 0
+
+
+def test_by_default_the_kernels_keep_subnormals_as_the_reference_does(rng):
+    """Flushing is an opt-in: by default the fused adjoint passes through the subnormal
+    range, as the NumPy path's does, and so reads below the flush floor."""
+    adj = _vanishing_adjoint(rng)
+    tiny = np.finfo(np.float32).tiny
+    assert ((adj > 0) & (adj < tiny)).any()
+    flushed = _vanishing_adjoint(np.random.default_rng(20261126), flush_subnormals=True)
+    # Far from the subnormal range (the last 50 steps here), flushing changes no bit.
+    np.testing.assert_array_equal(adj[-50:], flushed[-50:])
+    assert not np.array_equal(adj, flushed)
 
 
 def test_flush_block_restores_the_mode_after_an_error():
@@ -205,41 +219,80 @@ def test_flush_block_restores_the_mode_after_an_error():
     assert np.float64(2.2250738585072014e-308) * 0.5 > 0
 
 
+def test_flush_block_disabled_changes_nothing():
+    from gradflow.engine._fused._ftz import flush_subnormals
+
+    with flush_subnormals(False):
+        assert np.float64(2.2250738585072014e-308) * 0.5 > 0
+
+
 # ---- the selector -----------------------------------------------------------------
 
 
-def test_backend_follows_the_environment(monkeypatch):
-    monkeypatch.setenv("GRADFLOW_ENGINE", "numpy")
-    assert gradflow.engine.backend() == "numpy"
-    monkeypatch.setenv("GRADFLOW_ENGINE", "NUMBA")
-    assert gradflow.engine.backend() == "numba"
-    monkeypatch.delenv("GRADFLOW_ENGINE")
-    assert gradflow.engine.backend() == "numba"    # numba is importable in this test
+def test_use_backend_holds_in_its_block_only():
+    outside = gradflow.engine.current_backend()
+    with use_backend("numpy") as chosen:
+        assert chosen == gradflow.engine.Backend("numpy")
+        assert gradflow.engine.backend() == "numpy"
+        with use_backend("numba", flush_subnormals=True):
+            assert gradflow.engine.current_backend().key == "numba+ftz"
+        assert gradflow.engine.backend() == "numpy"
+    assert gradflow.engine.current_backend() == outside
 
 
-def test_backend_rejects_an_unknown_engine(monkeypatch):
-    monkeypatch.setenv("GRADFLOW_ENGINE", "cuda")
-    with pytest.raises(ValueError, match=r"GRADFLOW_ENGINE must be one of numba, numpy.*'cuda'"):
-        gradflow.engine.backend()
+def test_use_backend_holds_in_this_thread_only():
+    import threading
+
+    seen = {}
+    with use_backend("numpy"):
+        thread = threading.Thread(target=lambda: seen.update(b=gradflow.engine.backend()))
+        thread.start()
+        thread.join()
+    assert seen["b"] == gradflow.engine.default_backend().name
+
+
+@pytest.mark.parametrize("key", ["numba", "numba+ftz", "numpy"])
+def test_backend_keys_round_trip(key):
+    assert gradflow.engine.Backend.from_key(key).key == key
+
+
+@pytest.mark.parametrize("bad,match", [
+    ("cuda", r"backend must be one of 'numba', 'numpy'; got 'cuda'"),
+    ("numpy+ftz", r"flush_subnormals=True needs backend 'numba'.*got backend 'numpy'"),
+    (3, r"backend must be a Backend or one of 'numba', 'numba\+ftz', 'numpy'; got 3"),
+])
+def test_use_backend_rejects_what_is_not_a_backend(bad, match):
+    with pytest.raises(gradflow.UsageError, match=match), use_backend(bad):
+        pass
+
+
+def test_a_backend_takes_its_flush_setting_inside_it():
+    with pytest.raises(gradflow.UsageError, match="give flush_subnormals in the Backend"), \
+            use_backend(gradflow.engine.Backend("numba"), flush_subnormals=True):
+        pass
+    with pytest.raises(gradflow.UsageError, match="flush_subnormals must be True or False"):
+        gradflow.engine.Backend("numba", flush_subnormals="yes")
 
 
 def test_without_numba_the_numpy_path_runs_and_says_so_once(monkeypatch, capsys, rng):
-    monkeypatch.setattr(_fused, "_numba_found", False)
-    monkeypatch.setattr(_fused, "_noticed", False)
-    monkeypatch.delenv("GRADFLOW_ENGINE", raising=False)
+    monkeypatch.setattr(backends, "_numba_found", False)
+    monkeypatch.setattr(backends, "_default", None)
     net = gradflow.Network("gru", input_size=2, hidden_size=3)
     params = net.init(seed=0)
     for _ in range(2):
-        assert gradflow.engine.backend() == "numpy"
+        assert backends.default_backend().name == "numpy"
+        assert gradflow.engine.backend() in ("numpy", "numba")   # the suite's --engine wins
         net.backward(params, net.forward(params, rng.standard_normal((3, 2, 2))))
     err = capsys.readouterr().err
     assert err.count("numba is not importable") == 1
-    monkeypatch.setenv("GRADFLOW_ENGINE", "numba")
-    with pytest.raises(ValueError, match="GRADFLOW_ENGINE=numba, but numba is not importable"):
-        gradflow.engine.backend()
+    with pytest.raises(gradflow.UsageError, match="backend 'numba' needs numba, which is not "
+                                                  "importable here"):
+        gradflow.engine.Backend("numba")
 
 
-def test_the_suite_runs_on_the_path_it_was_asked_for():
-    """``GRADFLOW_ENGINE=numpy pytest`` and ``=numba`` run the whole suite on one path each."""
-    wanted = os.environ.get("GRADFLOW_ENGINE", "").strip().lower() or "numba"
-    assert gradflow.engine.backend() == wanted
+def test_the_suite_runs_on_the_path_it_was_asked_for(request):
+    """``pytest --engine numpy`` (or ``numba``, ``numba+ftz``) runs every test on that path."""
+    wanted = request.config.getoption("--engine")
+    if wanted is None:
+        wanted = gradflow.engine.default_backend().key
+    assert gradflow.engine.current_backend().key == wanted

@@ -9,9 +9,11 @@ shows no penalty, and there the flush changes nothing in speed). With FTZ
 below the smallest normal number is exactly zero instead: the adjoint that
 would have been a subnormal (float32 < 1.2e-38, float64 < 2.2e-308) is 0.
 
-The bits are set only around a fused cell call (``flush_subnormals()``), in
-the calling thread, and restored afterwards: NumPy, SciPy and the caller's
-own code outside the engine see IEEE arithmetic as before. BLAS calls made
+An opt-in (``Backend("numba", flush_subnormals=True)``): by default the
+kernels keep IEEE subnormals, as the NumPy path does. When chosen, the bits
+are set only around a fused cell call (``flush_subnormals(True)``), in the
+calling thread, and restored afterwards: NumPy, SciPy and the caller's own
+code outside the engine see IEEE arithmetic as before. BLAS calls made
 inside the block in this thread (the step GEMMs) are flushed too; BLAS worker
 threads (more than one BLAS thread) keep their own MXCSR, so with several
 threads a subnormal may survive inside a large GEMM. On other processors the
@@ -71,9 +73,10 @@ def _restore(old: int) -> None:
 
 
 @contextmanager
-def flush_subnormals() -> Iterator[None]:
-    """Within the block, this thread's float arithmetic flushes subnormals to zero."""
-    if not _X86:
+def flush_subnormals(enabled: bool = True) -> Iterator[None]:
+    """Within the block, this thread's float arithmetic flushes subnormals to zero
+    (when ``enabled``; else the block runs with the modes as they are)."""
+    if not (enabled and _X86):
         yield
         return
     old = _set_ftz()

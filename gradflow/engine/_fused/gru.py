@@ -15,6 +15,7 @@ from numba import njit
 from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
+from gradflow.engine.backends import current_backend
 from gradflow.engine.cell import CellGrads, CellParams, project
 from gradflow.engine.gru import GRUCell, GRUTrace
 
@@ -156,7 +157,7 @@ def forward(cell: GRUCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> GRUT
     if not cell.reset_after:
         bias[2 * H:] += p.bias_hh[2 * H:]   # b_hn adds outside the reset: fold it in
     w_hh = np.ascontiguousarray(p.weight_hh)
-    with flush_subnormals():
+    with flush_subnormals(current_backend().flush_subnormals):
         a = project(x, p.weight_ih, None)      # (T, B, 3H), becomes the gates; + bias inside
         if cell.reset_after:
             m = np.empty((T, B, H), dtype=x.dtype)
@@ -181,7 +182,7 @@ def backward(cell: GRUCell, p: CellParams, trace: GRUTrace, d_out: np.ndarray,
     adjoints = np.empty_like(d_out)
     carry = np.array(d_last, dtype=dtype, copy=True, order="C")
     w_hh = np.ascontiguousarray(p.weight_hh)
-    with flush_subnormals():
+    with flush_subnormals(current_backend().flush_subnormals):
         if cell.reset_after:
             _backward_after(trace.gates, trace.h, trace.m, d_out, w_hh, dhp, dan, adjoints,
                             carry, np.empty((B, H), dtype=dtype), blas_address(dtype))

@@ -15,6 +15,7 @@ from numba import njit
 from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
+from gradflow.engine.backends import current_backend
 from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
 from gradflow.engine.lstm import LSTMCell, LSTMTrace
 
@@ -89,7 +90,7 @@ def forward(cell: LSTMCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> LST
     c = np.empty((T + 1, B, H), dtype=x.dtype)
     tanh_c = np.empty((T, B, H), dtype=x.dtype)
     h[0], c[0] = s0[:, :H], s0[:, H:]
-    with flush_subnormals():
+    with flush_subnormals(current_backend().flush_subnormals):
         z = project(x, p.weight_ih, None)  # (T, B, 4H), becomes the gates; the kernel adds b
         scale = np.full(4 * H, 0.5, dtype=x.dtype)
         scale[2 * H:3 * H] = 1.0                          # g is a tanh, the others sigmoids
@@ -108,7 +109,7 @@ def backward(cell: LSTMCell, p: CellParams, trace: LSTMTrace, d_out: np.ndarray,
     adjoints = np.empty((T, B, 2 * H), dtype=dtype)
     dh = np.array(d_last[:, :H], dtype=dtype, copy=True, order="C")
     dc = np.array(d_last[:, H:], dtype=dtype, copy=True, order="C")
-    with flush_subnormals():
+    with flush_subnormals(current_backend().flush_subnormals):
         _backward(trace.gates, trace.c, trace.tanh_c, d_out, np.ascontiguousarray(p.weight_hh),
                   dz, adjoints, dh, dc, blas_address(dtype))
         return preactivation_grads(p, dz, trace.x, trace.h[:-1],

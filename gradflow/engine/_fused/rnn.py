@@ -14,6 +14,7 @@ from numba import njit
 from gradflow.engine._fused._blas import blas_address, gemm
 from gradflow.engine._fused._ftz import flush_subnormals
 from gradflow.engine._fused._math import JIT, tanh_f
+from gradflow.engine.backends import current_backend
 from gradflow.engine.cell import CellGrads, CellParams, preactivation_grads, project
 from gradflow.engine.rnn import RNNCell, RNNTrace
 
@@ -77,7 +78,7 @@ def forward(cell: RNNCell, p: CellParams, x: np.ndarray, s0: np.ndarray) -> RNNT
     T, B, _ = x.shape
     h = np.empty((T + 1, B, cell.hidden_size), dtype=x.dtype)
     h[0] = s0
-    with flush_subnormals():
+    with flush_subnormals(current_backend().flush_subnormals):
         u = project(x, p.weight_ih, None)  # (T, B, H); the kernel adds the bias
         _forward(u, p.bias_ih + p.bias_hh, np.ascontiguousarray(p.weight_hh), h,
                  _KINDS[cell.nonlinearity], blas_address(x.dtype))
@@ -91,7 +92,7 @@ def backward(cell: RNNCell, p: CellParams, trace: RNNTrace, d_out: np.ndarray,
     da = np.empty_like(d_out)                      # dL/da_t
     adjoints = np.empty_like(d_out)                # dL/dh_t
     carry = np.array(d_last, dtype=d_out.dtype, copy=True, order="C")
-    with flush_subnormals():
+    with flush_subnormals(current_backend().flush_subnormals):
         _backward(trace.h, d_out, np.ascontiguousarray(p.weight_hh),
                   _KINDS[cell.nonlinearity], da, adjoints, carry, blas_address(d_out.dtype))
         return preactivation_grads(p, da, trace.x, trace.h[:-1], carry, adjoints)
