@@ -32,9 +32,10 @@ test: $(STAMP)  ## run the whole test suite (and the engine's tests again on the
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q tests/engine --engine numpy
 
-lint: $(STAMP)  ## ruff over the package, tests and analyses; mypy over the package
+lint: $(STAMP)  ## ruff over the package, tests and analyses; mypy over the package and analyses
 	$(VENV)/bin/ruff check gradflow tests analyses
 	$(VENV)/bin/mypy gradflow
+	MYPYPATH=analyses $(VENV)/bin/mypy analyses
 
 bench: $(STAMP)  ## timings of the engine (never asserted in tests)
 	$(PY) -m gradflow bench --out reports/benchmarks.md

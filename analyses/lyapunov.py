@@ -32,7 +32,7 @@ from _lyapgates import (
 )
 
 from gradflow.diagnostics import critical_gain, driven_mean_field, forget_gate_timescale
-from gradflow.report.claims import Claim, Says, Summary, exceeds, fmt, matches
+from gradflow.report.claims import Says, Summary, exceeds, matches
 from gradflow.report.layout import Group
 from gradflow.report.stats import mean_ci
 from gradflow.report.style import CELL_COLORS, new_figure
@@ -125,6 +125,7 @@ ALIGN_CHUNKS = 2      # chunks that only align the QR frame (before the window) 
 ALIGN = ALIGN_CHUNKS * CHUNK  # gradient (after it): both rates average over the same steps
 #: Margins of the matches claims (nats/step).
 TWO_WAYS_MARGIN = 0.005   # gradient rate vs lambda_max: the same number, up to O(1/T)
+#                           (held in the tests: an identity is not a finding)
 MF_MARGIN = 0.01          # lambda_max extrapolated to N -> inf vs the mean field
 SWEEP_MARGIN = 0.02       # lambda_max at N = SWEEP_N vs the mean field
 GATE_MARGIN = 0.02        # lambda_max vs ln mean(gate) of the keep gate
@@ -251,25 +252,11 @@ def summarize(frame: pd.DataFrame) -> Summary:
 
 
 def _two_ways(s: Summary, runs: pd.DataFrame) -> None:
-    """The gradient's rate measured backward is lambda_max of the same trajectory."""
+    """The gradient's rate measured backward beside lambda_max of the same trajectory: a
+    table and the largest difference. The same Jacobian product read twice, so their
+    agreement is a test of the code (tests/analyses/test_lyapunov.py), not a claim."""
     diff = runs.two_ways_diff.to_numpy()
-    m, lo, hi = mean_ci(diff)
     worst = float(np.max(np.abs(diff))) if diff.size else math.nan
-    claim = matches(
-        "gradient_rate_is_lambda_max",
-        "The gradient's log-norm rate measured backward (BPTT) equals lambda_max measured "
-        "forward (QR) on the same trajectory and window: their mean difference over all runs "
-        f"lies within {TWO_WAYS_MARGIN} nats/step.",
-        m, lo, hi, 0.0, TWO_WAYS_MARGIN, what=f"rate - lambda_max over {diff.size} runs")
-    evidence = claim.evidence + f"; largest |difference| {fmt(worst, 2)}"
-    s.claim(Claim(claim.name, claim.statement, claim.verdict, evidence, Says(
-        holds="The gradient sent back through a trajectory by BPTT grows (or vanishes) at "
-              "lambda_max of the same trajectory: over all networks, chaotic, driven or "
-              "gated, the two rates agree within the stated margin (" + evidence + ").",
-        fails="The gradient's backward rate and lambda_max disagree beyond the stated "
-              "margin: " + evidence + ".",
-        inconclusive="The gradient's backward rate and lambda_max could not be told equal "
-                     "within the margin: " + evidence + "."), group="two_ways"))
     s.tables["two_ways"] = runs[["cell", "hidden", "seed", "lambda_max", "grad_rate",
                                  "two_ways_diff"]
                                 + [c for c in ("gain", "input_variance", "bias") if c in runs]]
@@ -544,7 +531,6 @@ def _gate_claims(s: Summary, gated: pd.DataFrame, cell: str, gate: str) -> None:
 
 #: How the section's claims read, in this order (one paragraph).
 GROUPS = [
-    Group("two_ways"),
     Group("mean_field", tally=f"At the largest N, lambda_max matches the driven mean field "
                               f"within {MF_MARGIN} nats/step in {{holds}} of {{n}} (gain, "
                               "input) settings; it is off by more in {fails}, and "

@@ -265,7 +265,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``analyze`` subcommand."""
-    from gradflow.engine.gates import NONLINEARITIES
+    from gradflow.conventions import NONLINEARITIES
 
     parser = subparsers.add_parser(
         "analyze", help="the gradient-flow diagnostics of a trained checkpoint",

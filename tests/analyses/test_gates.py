@@ -43,16 +43,16 @@ def world(gates, *, factor=2.0, r2=0.99, default_gap=0.3, step=0.1, noise=0.01,
 
 
 def test_run_gives_the_expected_columns(gates):
-    rows = gates.run({"variant": "lstm_b1", "seed": 0, "hidden": 4, "length": 60})
+    rows = gates.run(gates.Config("lstm_b1", 0, 4, 60))
     summary = rows[-1]
     assert summary["kind"] == "summary"
     assert {"rate", "rate_low", "rate_high", "r_squared", "bias", "ln_mean_gate",
             "slowest_unit", "lambda_max"} <= set(summary)
     assert [r["distance"] for r in rows[:-1]] == list(range(60))
-    rnn = gates.run({"variant": "rnn", "seed": 0, "hidden": 4, "length": 60})[-1]
+    rnn = gates.run(gates.Config("rnn", 0, 4, 60))[-1]
     assert "slowest_unit" not in rnn
     with pytest.raises(ValueError, match="length"):
-        gates.run({"variant": "rnn", "seed": 0, "hidden": 4, "length": 20})
+        gates.run(gates.Config("rnn", 0, 4, 20))
 
 
 @pytest.mark.parametrize("bias", [0.0, 1.0, 2.0])
@@ -83,7 +83,7 @@ def test_claims_hold_in_a_world_where_gates_outlive_the_naive_timescale(gates):
         "timescale_exceeds_naive_lstm_b1", "timescale_exceeds_naive_lstm_b2",
         "timescale_exceeds_naive_lstm_b3", "default_lstm_vs_rnn", "default_gru_vs_rnn",
         "bias_slows_decay_lstm_b0_lstm_b1", "bias_slows_decay_lstm_b1_lstm_b2",
-        "bias_slows_decay_lstm_b2_lstm_b3", "rate_is_minus_lambda_max"}
+        "bias_slows_decay_lstm_b2_lstm_b3"}
     assert all(v == "holds" for v in verdicts.values()), verdicts
 
 
@@ -136,12 +136,10 @@ def test_summarize_is_pure_and_render_writes_the_figures(gates, tmp_path):
     assert len(section.claims) == len(summary.claims)
 
 
-def test_rate_vs_lyapunov_claim_fails_off_the_exponent(gates):
-    verdict = gates.summarize(world(gates, lyapunov_gap=0.1)).verdicts()
-    assert verdict["rate_is_minus_lambda_max"] == "fails"
-
-
-def test_real_runs_reconcile_the_rate_with_lambda_max(gates):
-    """On a real (small) LSTM the fitted rate of ||dL/ds_t|| is -lambda_max of the same runs."""
-    row = gates.run({"variant": "lstm_b1", "seed": 0, "hidden": 8, "length": 200})[-1]
-    assert row["rate"] == pytest.approx(-row["lambda_max"], abs=0.03)
+@pytest.mark.parametrize("variant", ["rnn", "gru", "lstm_b1"])
+def test_real_runs_reconcile_the_rate_with_lambda_max(gates, variant):
+    """The fitted rate of ||dL/ds_t|| is -lambda_max of the same runs: the same Jacobian
+    product read backward and forward (an identity of the code, so a test here and not a
+    claim of the report)."""
+    row = gates.run(gates.Config(variant, seed=0, hidden=8, length=200))[-1]
+    assert row["rate"] == pytest.approx(-row["lambda_max"], abs=gates.LYAPUNOV_MARGIN)

@@ -120,7 +120,7 @@ def test_driven_network_sits_near_the_mean_field(lyap):
 def test_every_claim_holds_in_a_world_that_follows_the_theory(lyap):
     verdicts = lyap.summarize(world()).verdicts()
     assert set(verdicts) == {
-        "gradient_rate_is_lambda_max", "mean_field_g1p5_s0", "mean_field_g1p5_s1",
+        "mean_field_g1p5_s0", "mean_field_g1p5_s1",
         "mean_field_g2_s0", "mean_field_g2_s1", "deviation_shrinks_with_n",
         "input_suppresses_chaos", "input_drop_matches_mean_field", "input_quenches_chaos",
         "sweep_matches_mean_field", "stationary_variance_matches",
@@ -129,9 +129,13 @@ def test_every_claim_holds_in_a_world_that_follows_the_theory(lyap):
     assert all(v == "holds" for v in verdicts.values()), verdicts
 
 
-def test_two_ways_claim_fails_when_the_rates_differ(lyap):
-    v = lyap.summarize(world(two_ways=0.05)).verdicts()
-    assert v["gradient_rate_is_lambda_max"] == "fails"
+@pytest.mark.parametrize("case", [("rnn", 64, 3.0, 0.0, None), ("lstm", 16, None, None, 1.0),
+                                  ("gru", 16, None, None, 0.0)])
+def test_the_gradient_rate_is_lambda_max_on_the_same_trajectory(lyap, case):
+    """BPTT's rate and QR's lambda_max are the same Jacobian product read twice: equal up
+    to the window's O(1/T) (a test of the code, no longer a claim of the report)."""
+    row = lyap.run(_config(lyap, case, 0, 1000))[0]
+    assert row["grad_rate"] == pytest.approx(row["lambda_max"], abs=0.01)
 
 
 def test_mean_field_claims_fail_off_the_theory(lyap):
@@ -165,7 +169,6 @@ def test_gate_claims_fail_when_the_bias_misses(lyap):
 def test_noisy_seeds_are_inconclusive_not_holding(lyap):
     v = lyap.summarize(world(noise=0.2)).verdicts()
     assert v["mean_field_g2_s0"] == "inconclusive"
-    assert v["gradient_rate_is_lambda_max"] != "holds"
 
 
 def test_summarize_is_pure_and_tables_render(lyap, tmp_path):
@@ -191,7 +194,8 @@ def test_prose_is_one_paragraph_of_the_claims(lyap):
 
     s = lyap.summarize(world())
     (prose,) = paragraphs(s.claims.values(), s.groups)
-    assert prose.startswith("The gradient sent back through a trajectory by BPTT grows")
+    assert prose.startswith("At the largest N, lambda_max matches the driven mean field")
+    assert "BPTT" not in prose          # an identity of the code: a test, not a claim
     assert ("lambda_max matches the driven mean field within 0.01 nats/step in 4 of 4 "
             "(gain, input) settings; it is off by more in 0, and 0 are not resolved") in prose
     assert prose.index("The theory's premise holds") < prose.index("the gap closes as N grows")
