@@ -300,7 +300,8 @@ def render(frame: pd.DataFrame, out) -> None:
     if len(ratios):
         out.table("depth_ratios", ratios,
                   caption=f"Gradient at the bottom of a {deep}-layer stack relative to "
-                          f"{shallow} layer(s), per-layer factor and its mean-field value.",
+                          f"{shallow} {'layer' if shallow == 1 else 'layers'}, per-layer "
+                          f"factor and its mean-field value.",
                   columns={"cell": "cell", "connection": "connection",
                            "ratio": r"ratio, $W_{ih}^{0}$", "per_layer": "per layer",
                            "predicted_per_layer": "mean field",

@@ -416,7 +416,7 @@ def render(frame: pd.DataFrame, out) -> None:
     out.table("groups", groups,
               caption=f"Adding problem, $T = {length}$: solved runs and the median of each "
                       f"tracked quantity at initialization and at the end, per cell and "
-                      f"clipping.",
+                      f"clipping.", labels=LABELS,
               columns={"cell": "cell", "clip": "clip", "solved_rate": "solved",
                        "rho_init": r"$\rho$ init", "rho_final": r"$\rho$ end",
                        "lambda_max_init": r"$\lambda_{\max}$ init",
