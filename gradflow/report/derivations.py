@@ -23,7 +23,7 @@ DERIVATIONS: tuple[tuple[str, dict, str], ...] = (
     ("rnn", {"nonlinearity": "tanh"}, "Vanilla RNN (tanh)"),
     ("rnn", {"nonlinearity": "relu"}, "Vanilla RNN (relu)"),
     ("rnn", {"nonlinearity": "sigmoid"}, "Vanilla RNN (sigmoid)"),
-    ("lstm", {}, "LSTM, full (h, c) state"),
+    ("lstm", {}, "LSTM, full $(h, c)$ state"),
     ("gru", {"reset_after": True}, "GRU, PyTorch form (reset after the matmul)"),
     ("gru", {"reset_after": False}, "GRU, Cho et al. 2014 form (reset before the matmul)"),
 )
