@@ -92,6 +92,14 @@ DECAY_MARGIN = 0.05   # decades per word
 MARGIN_NOTE = "mean over seeds, 95% t-interval"
 
 
+#: What a reader sees for each quantity of the slopes table.
+QUANTITY_LABELS = {"error_per_10_words": "error per 10 words of distance",
+                   "error_per_attractor": "error per attractor",
+                   "log10_grad_per_word_init": "log10 gradient per word, at init",
+                   "log10_grad_per_word_trained": "log10 gradient per word, trained",
+                   "error_no_attractor": "error, no attractor",
+                   "error_max_attractors": "error, most attractors"}
+
 def _task(objective: str) -> AgreementLM:
     return AgreementLM(objective=objective, distance=(min(DISTANCES), max(DISTANCES)),
                        n_attractors=(0, MAX_ATTRACTORS), mismatch_rate=TRAIN_MISMATCH,
@@ -493,6 +501,7 @@ def slopes_table(s: Summary, out) -> None:
     """The per-seed fits' means with their intervals."""
     out.table("slopes", s.tables["slopes"],
               caption="Per-seed fits: error vs distance and attractors, gradient decay.",
+              labels=QUANTITY_LABELS,
               columns={"objective": "objective", "quantity": "quantity", "mean": "mean",
                        "seeds": "seeds", "unit": "unit"},
               description=f"Per seed, least-squares slopes of the agreement error on the "

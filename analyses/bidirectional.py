@@ -439,12 +439,14 @@ def accuracy_tables(s: Summary, out) -> None:
     """The accuracy table and the learning-curve check's table."""
     out.table("accuracy", s.tables["accuracy"],
               caption="Early cue: test accuracy and solved seeds per model and length.",
+              labels=LABELS,
               columns={"model": "model", "length": "$T$", "accuracy": "accuracy",
                        "solved": "solved", "n": "seeds", "solved_rate": "solved rate"},
               description="Test accuracy (mean over seeds, 95% t-interval) and the seeds "
                           f"with accuracy > {SOLVED:g} (Wilson 95% interval)")
     out.table("plateau", s.tables["plateau"],
               caption="The learning-curve check: loss drop over the last 20% of the budget.",
+              labels=LABELS,
               columns={"model": "model", "length": "$T$", "improvement": "loss drop",
                        "final_loss": "final loss", "n": "seeds"},
               description=f"Per model and length: the mean training loss over the "

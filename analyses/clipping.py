@@ -620,8 +620,9 @@ def outcomes_table(summary: Summary, out: Any) -> None:
               columns={"gain": "$g$", "length": "$T$", "arm": "arm", "solved": "solved",
                        "solved_rate": "rate", "km_median_step": "median step",
                        "diverged": "non-finite", "clipped_fraction": "clipped"},
+              missing="fewer than half solved",
               description=f"{n_seeds} seeds per arm, budget {STEPS} steps; median step: "
-                          f"Kaplan-Meier (NaN: fewer than half solved); non-finite: runs "
+                          f"Kaplan-Meier (a dash: fewer than half solved); non-finite: runs "
                           f"with a skipped (non-finite) step; clipped: mean fraction of "
                           f"the steps run that were clipped")
 

@@ -425,7 +425,8 @@ def ratios_table(summary: Summary, out: Any) -> None:
     _, _, depths = _axes(summary)
     out.table("depth_ratios", ratios,
               caption=f"Gradient at the bottom of a {max(depths)}-layer stack relative to "
-                      f"{min(depths)} layer(s), per-layer factor and its mean-field value.",
+                      f"{min(depths)} {'layer' if min(depths) == 1 else 'layers'}, per-layer "
+                      f"factor and its mean-field value.",
               columns={"cell": "cell", "connection": "connection",
                        "ratio": r"ratio, $W_{ih}^{0}$", "per_layer": "per layer",
                        "predicted_per_layer": "mean field",

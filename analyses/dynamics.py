@@ -531,7 +531,7 @@ def groups_table_out(summary: Summary, length: int, out) -> None:
     out.table("groups", summary.tables["groups"],
               caption=f"Adding problem, $T = {length}$: solved runs and the median of each "
                       f"tracked quantity at initialization and at the end, per cell and "
-                      f"clipping.",
+                      f"clipping.", labels=LABELS,
               columns={"cell": "cell", "clip": "clip", "solved_rate": "solved",
                        "rho_init": r"$\rho$ init", "rho_final": r"$\rho$ end",
                        "lambda_max_init": r"$\lambda_{\max}$ init",

@@ -289,7 +289,8 @@ def half_length_table(summary: Summary, out) -> None:
     """The half-success length per task and model."""
     out.table("half_length", summary.tables["half_length"],
               caption="The length T at which half the seeds solve each task, bracketed by "
-                      "the lengths tested.", labels=LABELS, missing="not reached",
+                      "the lengths tested.", labels=LABELS,
+              missing="the rate does not cross one half within the lengths tested",
               description="Per task and model: success rate per T tested; t50 "
                           "interpolates log T linearly in the success rate where it crosses "
                           "one half; the interval runs from the longest T whose Wilson "

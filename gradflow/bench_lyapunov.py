@@ -97,7 +97,12 @@ def lyapunov_vs_torch(hidden_size: int = 1024, steps: int = 1000, exponents: int
 
 def lyapunov_lines(hidden_size: int = 1024, steps: int = 1000, exponents: int = 10,
                    repeat: int = 3) -> list[str]:
-    """The bench's Markdown paragraph and table."""
+    """The bench's Markdown paragraph and table (a line saying so without torch)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return ["", "**Matrix-free Lyapunov spectrum against a hand-written torch J Q loop**: "
+                "skipped, torch is not installed."]
     rows = lyapunov_vs_torch(hidden_size, steps, exponents, repeat=repeat)
     lines = ["", f"**Matrix-free Lyapunov spectrum against a hand-written torch J Q loop**: the "
              f"top {exponents} exponents of an LSTM with H = {hidden_size} over T = {steps} "

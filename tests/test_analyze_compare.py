@@ -45,5 +45,10 @@ def test_two_char_lms_compared_equal_torch_paired_differences(tmp_path):
     assert row.difference == pytest.approx(np.linalg.norm(w1, 2) - np.linalg.norm(w0, 2),
                                            rel=1e-9)
     assert row.n == 0
+    values = pd.read_csv(out / "values.csv")
+    for model, per_seq in (("untrained", ref), ("trained", new)):
+        row = values[(values.model == model) & (values.quantity == "loss")]
+        assert row.value.item() == pytest.approx(per_seq[:, 0].mean(), rel=1e-7)
     report = (out / "REPORT.md").read_text()
     assert "# gradflow analyze: comparison" in report and "| trained |" in report
+    assert "| layer | direction | meaning | untrained | trained |" in report

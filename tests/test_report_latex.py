@@ -418,7 +418,20 @@ def test_prose_writes_e_notation_as_math():
 
     assert prose_latex("log-rank p = 3.7e-05") == r"log-rank p = $3.7\times10^{-5}$"
     assert r"$1\times10^{3}$ runs" in markdown_to_latex("over 1e3 runs")
-    assert prose_latex("x_1e5 and v2e3") == r"x\_\allowbreak{}1e5 and v2e3"   # names stay
+    assert prose_latex("run_1e5 and v2e3") == r"run\_\allowbreak{}1e5 and v2e3"  # names stay
+
+
+def test_prose_writes_ascii_math_as_math():
+    from gradflow.report.latex import prose_latex
+
+    assert prose_latex("||dL/dh_t|| over dL/ds_t and dh_t/dh_{t-1}.") == (
+        r"$\|\partial L/\partial h_{t}\|$ over $\partial L/\partial s_{t}$ and "
+        r"$\partial h_{t}/\partial h_{t-1}$.")
+    assert prose_latex("||dL/dW_ih^0|| at s_in^2 = 1, ln(g^2), R^2") == (
+        r"$\|\partial L/\partial W_{ih}^{0}\|$ at $s_{in}^{2}$ = 1, ln($g^{2}$), $R^{2}$")
+    # words with underscores are names, not math
+    assert prose_latex("mean_t of solved_fraction") == (
+        r"mean\_\allowbreak{}t of solved\_\allowbreak{}fraction")
 
 
 def test_derivation_notes_turn_ascii_math_into_math():

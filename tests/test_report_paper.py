@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import gradflow.report.output as output
@@ -49,14 +50,15 @@ MIN_PRINTED_PT = 6.5
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    """The shipped analyses' quick report, and every figure's text as saved."""
+    """The shipped analyses' quick report, every figure's text as saved, and the
+    (caption, keywords) of every table they write, by file stem."""
     tmp = tmp_path_factory.mktemp("quick")
     folder = tmp / "analyses"
     folder.mkdir()
     for path in sorted((ROOT / "analyses").glob("*.py")):
         (folder / path.name).write_bytes(path.read_bytes())
-    texts = {}
-    real = output.save_figure
+    texts, tables = {}, {}
+    real, real_table = output.save_figure, output.Section.table
 
     def measured(fig, stem, *args, **kwargs):
         width = width_name(fig)
@@ -64,16 +66,21 @@ def quick(tmp_path_factory):
         texts[stem.name] = (width, figure_text(fig), fig.get_figheight())
         return paths
 
+    def table(self, name, frame, caption, **kwargs):
+        tables[f"{self.name}-{name}"] = (caption, kwargs)
+        return real_table(self, name, frame, caption, **kwargs)
+
     out = tmp / "report"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(output, "save_figure", measured)
+        patch.setattr(output.Section, "table", table)
         build_report(out, analyses=folder, quick=True, cache=None, stream=None, jobs=1)
-    return out, texts
+    return out, texts, tables
 
 
 # ------------------------------------------------------------------ figures
 def test_every_figure_text_prints_at_6_5_pt_or_more(quick):
-    _, texts = quick
+    _, texts, _ = quick
     assert len(texts) >= 8
     small = []
     for name, (width, items, _) in texts.items():
@@ -91,7 +98,7 @@ def _overlap(a, b, gap=1.0 / 72.27):
 
 
 def test_no_figure_text_overlaps_another_or_leaves_the_figure(quick):
-    _, texts = quick
+    _, texts, _ = quick
     clashes, outside = [], []
     for name, (width, items, height) in texts.items():
         edge = 1.0 / 72.27
@@ -117,7 +124,7 @@ def _check(result):
 @needs_pdflatex
 def test_the_shipped_analyses_compile_on_their_quick_grid(quick):
     """What `make reports` then `make paper` do, on the quick grids."""
-    out, _ = quick
+    out, _, _ = quick
     paper = (out / "paper.tex").read_text()
     assert "PREVIEW of a quick grid" in paper
     assert (out / "results.tex").read_text().startswith("% PREVIEW")
@@ -199,7 +206,7 @@ def test_an_author_paper_takes_the_report_with_zero_fixes(quick, tmp_path, geome
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    out, _ = quick
+    out, _, _ = quick
     shutil.copytree(out, tmp_path / "reports")
     (tmp_path / "authorfigs").mkdir()
     fig = plt.figure(figsize=(1, 1))
@@ -259,3 +266,32 @@ def test_citation_cff_has_what_an_exported_citation_needs():
     assert f'version = "{version}"' in pyproject        # one version, two places
     bib = _readme_bibtex()
     assert f"version = {{{version}}}" in bib and f"Version {version}" in bib
+
+
+@needs_pdflatex
+def test_the_full_report_s_tables_fit_a_default_article(quick, tmp_path):
+    """The committed full report's tables (reports/tables/*.csv: 50 rows, 12 columns)
+    re-written by today's writer with the analyses' own settings fit the column or
+    page of a default two-column article."""
+    from gradflow.report.latex import table_latex
+
+    written = 0
+    (tmp_path / "tables").mkdir()
+    out, _, tables = quick
+    for stem, (caption, kwargs) in sorted(tables.items()):
+        csv = ROOT / "reports" / "tables" / f"{stem}.csv"
+        if not csv.exists():
+            continue
+        keep = {k: v for k, v in kwargs.items() if k in ("columns", "digits", "labels",
+                                                         "missing")}
+        tex = table_latex(pd.read_csv(csv), caption, f"tab:{stem}", **keep)
+        (tmp_path / "tables" / f"{stem}.tex").write_text(tex, encoding="utf-8")
+        written += 1
+    if not written:
+        pytest.skip("no committed full report (reports/tables/*.csv) to re-render")
+    shutil.copy(out / "preamble.tex", tmp_path)
+    body = [rf"\input{{tables/{p.name}}}" for p in sorted((tmp_path / "tables").glob("*.tex"))]
+    (tmp_path / "full.tex").write_text("\n".join([
+        r"\documentclass[twocolumn]{article}", r"\input{preamble.tex}", r"\begin{document}",
+        *body, r"\end{document}"]), encoding="utf-8")
+    _check(compile_paper(tmp_path, "full.tex", runs=1))

@@ -5,7 +5,8 @@ seed), so each sequence gives a paired difference: the table of differences
 reports, for each number of each model against the first, the mean over
 sequences of ``value_model - value_first`` with a 95% Student-t interval of
 those paired differences (exact for numbers read off the weights). DIR holds
-the overlaid figures, ``differences.csv`` and REPORT.md; each model's own
+the overlaid figures, ``values.csv`` (every model's numbers), ``differences.csv``
+and REPORT.md; each model's own
 analysis is in ``DIR/<label>/``.
 """
 
@@ -67,6 +68,22 @@ def _table(frame: pd.DataFrame) -> pd.DataFrame:
                        for lo, hi, n in zip(frame.low, frame.high, frame["n"], strict=True)]})
 
 
+def _values_table(values: pd.DataFrame) -> pd.DataFrame:
+    """One row per statistic, one column per model: ``value [low, high]``."""
+    from gradflow._analyze.write import describe
+
+    def cell(row: Any) -> str:
+        return f"{row.value:.4g} [{row.low:.4g}, {row.high:.4g}]" if row.low == row.low \
+            else f"{row.value:.4g}"
+
+    stats = values[values.n > 0].assign(shown=lambda f: [cell(r) for r in f.itertuples()])
+    table = stats.pivot_table(index=["layer", "direction", "quantity"], columns="model",
+                              values="shown", aggfunc="first", sort=False)
+    table = table[[m for m in dict.fromkeys(values.model) if m in table.columns]]
+    table.insert(0, "meaning", [describe(q) for q in table.index.get_level_values(2)])
+    return table.reset_index().drop(columns="quantity")
+
+
 def write_comparison(out: Path, measured: list[Any], names: list[str]) -> list[Path]:
     """The comparison's figures, differences.csv and REPORT.md into ``out``; each model's
     own analysis into ``out / label``."""
@@ -78,16 +95,19 @@ def write_comparison(out: Path, measured: list[Any], names: list[str]) -> list[P
     for m, name in zip(measured, names, strict=True):
         written += write_one(out / name, m)
     bidirectional = any(m.ckpt.network.bidirectional for m in measured)
+    first = measured[0]          # the same sequences, T, warm-up and skip for every model
     blocks = draw_models(out, [(n, m.frames) for n, m in zip(names, measured, strict=True)],
-                         bidirectional, written)
+                         bidirectional, written, (first.skip, first.feed.steps - 1 - first.warmup))
     diffs = pd.concat([differences(measured[0], m, n)
                        for m, n in zip(measured[1:], names[1:], strict=True)],
                       ignore_index=True)
     diffs = diffs.sort_values(["model", "layer", "direction"], kind="stable")
-    diffs.to_csv(out / "differences.csv", index=False, float_format="%.10g",
-                 lineterminator="\n")
-    written.append(out / "differences.csv")
-    first = measured[0]
+    values = pd.concat([m.frames["numbers"].assign(model=n)
+                        for m, n in zip(measured, names, strict=True)], ignore_index=True)
+    for name, frame in (("differences", diffs), ("values", values)):
+        frame.to_csv(out / f"{name}.csv", index=False, float_format="%.10g",
+                     lineterminator="\n")
+        written.append(out / f"{name}.csv")
     lines = ["# gradflow analyze: comparison", "",
              "Models: " + "; ".join(
                  f"`{n}` ({m.model.name}: {m.ckpt.network.cell.upper()}, hidden "
@@ -99,6 +119,8 @@ def write_comparison(out: Path, measured: list[Any], names: list[str]) -> list[P
              f"number of `{names[0]}`: the mean over the {first.feed.sequences} sequences of "
              f"the paired differences, with a 95% Student-t interval "
              f"(`differences.csv`).", "",
+             "## Values", "", "Each model's statistics (mean over sequences, 95% interval; "
+             "every number in `values.csv`):", "", markdown_table(_values_table(values)), "",
              "## Differences", "", markdown_table(_table(diffs)), "",
              "## Figures (overlaid)", "", *[b + "\n" for b in blocks]]
     (out / "REPORT.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

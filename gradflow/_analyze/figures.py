@@ -59,7 +59,10 @@ def _lyapunov(ax: Any, models: Models, bi: bool) -> None:
                               g.high.fillna(g.exponent) - g.exponent],
                         fmt="o-", ms=3, lw=1, capsize=2,
                         label=_label(model, layer, direction, bi))
+    from matplotlib.ticker import MaxNLocator
+
     ax.axhline(0.0, color="grey", lw=0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("index $i$")
     ax.set_ylabel(r"Lyapunov exponent $\lambda_i$ (nats/step)")
 
@@ -89,7 +92,9 @@ def draw_models(out: Path, models: Models, bidirectional: bool, written: list[Pa
              "the loss reads; shaded: the decay fit's window)"),
             ("lyapunov", "lyapunov", _lyapunov,
              "Top Lyapunov exponents of the state dynamics after the warm-up (mean over "
-             "sequences, 95% interval; matrix-free QR method)"),
+             "sequences, 95% interval; matrix-free QR method, in the frame's order, so that "
+             "lambda_1 does not depend on how many are computed: over a finite window a "
+             "later one can exceed an earlier)"),
             ("gates", "gates", _gates, "Per-unit mean gate values after the warm-up")]
     blocks = []
     with figure_style():

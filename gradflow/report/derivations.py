@@ -23,7 +23,7 @@ DERIVATIONS: tuple[tuple[str, dict, str], ...] = (
     ("rnn", {"nonlinearity": "tanh"}, "Vanilla RNN (tanh)"),
     ("rnn", {"nonlinearity": "relu"}, "Vanilla RNN (relu)"),
     ("rnn", {"nonlinearity": "sigmoid"}, "Vanilla RNN (sigmoid)"),
-    ("lstm", {}, "LSTM, full (h, c) state"),
+    ("lstm", {}, "LSTM, full $(h, c)$ state"),
     ("gru", {"reset_after": True}, "GRU, PyTorch form (reset after the matmul)"),
     ("gru", {"reset_after": False}, "GRU, Cho et al. 2014 form (reset before the matmul)"),
 )
@@ -244,7 +244,10 @@ def _name(lhs: str) -> str:
 
 
 def _align(displays: list[str], labels: list[str]) -> list[str]:
-    lines = [r"\begin{align}"]
+    # A long align may break between equations (not inside one: \\* there), so a
+    # derivation longer than what is left of a column never overfills it; the
+    # penalty is set in a group, the author's document keeps its own.
+    lines = [r"{\interdisplaylinepenalty=2500", r"\begin{align}"]
     for k, (math, label) in enumerate(zip(displays, labels, strict=True)):
         match = _RELATION.search(math)
         lhs, rhs = (math[:match.start()], math[match.start() + 1:]) if match else ("", math)
@@ -254,10 +257,10 @@ def _align(displays: list[str], labels: list[str]) -> list[str]:
         for j, (depth, text) in enumerate(broken):
             indent = "" if j == 0 else r"\quad " * (depth + 1)
             rows.append((f"{lhs.strip()} &" if j == 0 else "&") + f" {indent}{text}")
-        rows = [r + r" \nonumber\\" for r in rows[:-1]] + [rows[-1]]
+        rows = [r + r" \nonumber\\*" for r in rows[:-1]] + [rows[-1]]
         rows[-1] += rf" \label{{{label}}}" + (r"\\" if k < len(displays) - 1 else "")
         lines += rows
-    lines.append(r"\end{align}")
+    lines.append(r"\end{align}}")
     return lines
 
 

@@ -69,29 +69,71 @@ def escape(text: Any) -> str:
 
 
 # ------------------------------------------------------------------ prose
-# a number in e-notation in prose (3.7e-05): written as 3.7\times10^{-5} in math
-_E_NOTATION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)[eE]([+-]?\d+)\b")
+# ASCII math in prose, written as math: a number in e-notation (3.7e-05), a
+# gradient and its norm (dL/dh_t, ||dL/dW_ih^0||), a one-letter name with a
+# subscript or a power (h_t, s_in^2, W_hh^2, g^2, R^2).
+_SUB = r"(?:_(?:\{[^{}]*\}|[A-Za-z0-9]{1,4}))?(?:\^(?:\{[^{}]*\}|\d+))?"
+_PROSE_MATH = re.compile(
+    r"(?P<e>(?<![\w.])-?\d+(?:\.\d+)?[eE][+-]?\d+\b)"
+    rf"|(?P<norm>\|\|d[A-Za-z]{_SUB}/d[A-Za-z]{_SUB}\|\|(?:\^\d+)?)"
+    rf"|(?P<grad>(?<![\w/])d[A-Za-z]{_SUB}/d[A-Za-z]{_SUB}(?![\w/]))"
+    r"|(?P<var>(?<![\w\\])[A-Za-z](?:_(?:\{[^{}]*\}|[A-Za-z0-9]{1,4})(?:\^(?:\{[^{}]*\}|\d+))?"
+    r"|\^(?:\{[^{}]*\}|\d+))(?![\w{]))")
+
+
+def _math_name(text: str) -> str:
+    """``W_hh^2`` -> ``W_{hh}^{2}``; braces kept."""
+    text = re.sub(r"_(\{[^{}]*\}|[A-Za-z0-9]+)", lambda m: "_" + (
+        m.group(1) if m.group(1).startswith("{") else "{" + m.group(1) + "}"), text)
+    return re.sub(r"\^(\{[^{}]*\}|\d+)", lambda m: "^" + (
+        m.group(1) if m.group(1).startswith("{") else "{" + m.group(1) + "}"), text)
+
+
+def _prose_math(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if match.group("e"):
+        mantissa, exponent = re.split("[eE]", token)
+        return rf"${mantissa}\times10^{{{int(exponent)}}}$"
+    if match.group("norm") or match.group("grad"):
+        body, power = token, ""
+        if match.group("norm"):
+            body, _, power = token[2:].rpartition("||")
+            power = _math_name(power)
+        top, bottom = body.split("/")
+        grad = rf"\partial {_math_name(top[1:])}/\partial {_math_name(bottom[1:])}"
+        return rf"$\|{grad}\|{power}$" if match.group("norm") else f"${grad}$"
+    return f"${_math_name(token)}$"
+
+
 _INLINE = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$|`[^`\n]+`|\*\*[^*\n]+?\*\*|(?<![*\w])\*[^*\n]+?\*"
                      r"|\[[^\]\n]+\]\([^)\n]+\)")
 
 
-def _plain(text: str, breakable: bool) -> str:
-    """Escaped prose in which a dotted or underscored identifier may break after its
-    dots and underscores (``gradflow.report.stats.solved_fraction`` overflows a column);
-    numbers (``0.5``) never break."""
-    parts = _E_NOTATION.split(text)   # [prose, mantissa, exponent, prose, ...]
-    body = "".join(_escape_plain(p) if k % 3 == 0 else
-                   (f"${p}" if k % 3 == 1 else rf"\times10^{{{int(p)}}}$")
-                   for k, p in enumerate(parts))
+def _words(text: str, breakable: bool) -> str:
+    body = _escape_plain(text)
     if not breakable:
         return body
     body = re.sub(r"(?<=[A-Za-z])\.(?=[A-Za-z])", r".\\allowbreak{}", body)
     return re.sub(r"(?<=\w)\\_(?=\w)", r"\\_\\allowbreak{}", body)
 
 
+def _plain(text: str, breakable: bool) -> str:
+    """Escaped prose in which a dotted or underscored identifier may break after its
+    dots and underscores (``gradflow.report.stats.solved_fraction`` overflows a column);
+    numbers (``0.5``) never break; ASCII math (``3.7e-05``, ``||dL/dh_t||``, ``s_in^2``)
+    is written as math."""
+    out, last = [], 0
+    for match in _PROSE_MATH.finditer(text):
+        out += [_words(text[last:match.start()], breakable), _prose_math(match)]
+        last = match.end()
+    out.append(_words(text[last:], breakable))
+    return "".join(out)
+
+
 def prose_latex(text: str) -> str:
-    """Plain prose (no Markdown) as LaTeX: escaped, e-notation as math
-    (``p = 3.7e-05`` -> ``p = $3.7\\times10^{-5}$``), identifiers breakable."""
+    """Plain prose (no Markdown) as LaTeX: escaped, ASCII math as math
+    (``p = 3.7e-05`` -> ``p = $3.7\\times10^{-5}$``, ``||dL/dh_t||``, ``g^2``),
+    identifiers breakable."""
     return _plain(str(text), True)
 
 
