@@ -299,11 +299,11 @@ def test_the_manifest_names_the_commit_of_the_analyses(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["git_dirty"] is True
 
 
-HEAVY = ("pandas", "matplotlib", "seaborn", "sympy", "scipy")
+HEAVY = ("pandas", "matplotlib", "seaborn", "sympy", "scipy", "gradflow.engine", "torch", "numba")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["report", "--help"],
-                                  ["derive", "--help"], ["bench", "--help"]])
+                                  ["derive", "--help"], ["bench", "--help"], ["analyze", "--help"]])
 def test_the_command_line_starts_light(argv):
     """Help and version import none of the heavy libraries (their time is in the README)."""
     code = ("import sys\nfrom gradflow.cli import main\ntry:\n"
