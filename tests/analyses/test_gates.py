@@ -17,7 +17,7 @@ def gates(analysis):
 
 
 def world(gates, *, factor=2.0, r2=0.99, default_gap=0.3, step=0.1, noise=0.01,
-          seeds=5, lyapunov_gap=0.0, seed=0) -> pd.DataFrame:
+          seeds=5, seed=0) -> pd.DataFrame:
     """Synthetic run() output: each biased variant decays at rate 1 / (factor * naive
     timescale); the RNN ``default_gap`` faster than the default LSTM and GRU (0.45); each
     forget-bias step lowers the rate (by at least ``step``, as the naive rates do, when
@@ -38,7 +38,7 @@ def world(gates, *, factor=2.0, r2=0.99, default_gap=0.3, step=0.1, noise=0.01,
                          "rate_high": r + 0.01, "r_squared": r2,
                          "bias": math.nan if bias is None else bias,
                          "ln_mean_gate": -0.5, "slowest_unit": -0.4,
-                         "lambda_max": -r + lyapunov_gap + 1e-3 * rng.standard_normal()})
+                         "lambda_max": -r + 1e-3 * rng.standard_normal()})
     return pd.DataFrame(rows)
 
 

@@ -17,11 +17,11 @@ def _mf(g: float, s2: float) -> float:
     return 0.5 * math.log(driven_mean_field(g, s2).chi)
 
 
-def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset=0.0,
+def world(*, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset=0.0,
           loop=0.1, q_ratio=1.0, noise=1e-3, seed=0) -> pd.DataFrame:
     """A synthetic frame with run()'s columns: lambda_max = lambda_MF + offset + slope / N
     (+ a change of input_effect times the mean field's drop), the gradient rate
-    lambda_max + two_ways, gated lambda_max = ln <gate> + gate_offset, slowest unit
+    lambda_max, gated lambda_max = ln <gate> + gate_offset, slowest unit
     lambda_max - loop; Gaussian noise of sd ``noise`` on each run."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -35,7 +35,7 @@ def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset
             lam += noise * rng.standard_normal()
             rows.append({"case": "x", "seed": seed_, "steps": 1000, "kind": "summary",
                          "cell": "rnn", "hidden": n, "gain": g, "input_variance": s2,
-                         "lambda_max": lam, "grad_rate": lam + two_ways
+                         "lambda_max": lam, "grad_rate": lam
                          + noise * rng.standard_normal(), "mean_field": mf,
                          "q_mean_field": 1.0, "q_measured": q_ratio
                          * (1 + noise * rng.standard_normal())})
@@ -47,7 +47,7 @@ def world(*, two_ways=0.0, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset
                     + noise * rng.standard_normal()
                 rows.append({"case": "x", "seed": seed_, "steps": 1000, "kind": "summary",
                              "cell": cell, "hidden": 64, "bias": b, "lambda_max": lam,
-                             "grad_rate": lam + two_ways, "ln_sigma_bias": ln_sig,
+                             "grad_rate": lam, "ln_sigma_bias": ln_sig,
                              "ln_mean_gate": -0.4 if math.isnan(b) else ln_sig,
                              "slowest_unit": lam - loop})
                 rows += [{"case": "x", "seed": seed_, "steps": 1000, "kind": "spectrum",
