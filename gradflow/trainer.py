@@ -26,20 +26,26 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, get_args
 
 import numpy as np
 from tqdm import tqdm
 
-from gradflow._validate import NonFiniteError, as_generator, check_int
+from gradflow._validate import NonFiniteError, as_generator, check_choice, check_int, check_real
 from gradflow.conventions import Split
 from gradflow.engine.heads import Readout, loss_backward, loss_forward, split_params
 from gradflow.optim import clip_by_global_norm, clip_by_value, global_norm
 
-__all__ = ["Recorder", "StepMetrics", "TrainState", "TrainStep", "batches", "fit",
-           "loss_and_gradients"]
+__all__ = ["CLIP_MODES", "NONFINITE_POLICIES", "Recorder", "StepMetrics", "TrainState",
+           "TrainStep", "batches", "fit", "loss_and_gradients"]
 
 Batch = tuple[np.ndarray, Any]
+#: How ``clip`` is applied: Algorithm 1 (joint norm) or elementwise.
+ClipMode = Literal["norm", "value"]
+CLIP_MODES: tuple[str, ...] = get_args(ClipMode)
+#: What to do with a non-finite loss or gradient norm.
+NonFinitePolicy = Literal["raise", "skip"]
+NONFINITE_POLICIES: tuple[str, ...] = get_args(NonFinitePolicy)
 
 
 @dataclass(frozen=True)
@@ -126,9 +132,15 @@ class TrainStep:
     task: Any
     optimizer: Any
     clip: float | None = None
-    clip_mode: str = "norm"
-    nonfinite: str = "raise"
+    clip_mode: ClipMode = "norm"
+    nonfinite: NonFinitePolicy = "raise"
     frozen: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_choice("clip_mode", self.clip_mode, CLIP_MODES)
+        check_choice("nonfinite", self.nonfinite, NONFINITE_POLICIES)
+        if self.clip is not None:
+            check_real("clip", self.clip, minimum=0.0, strict_min=True)
 
     @property
     def head(self) -> Readout:

@@ -97,16 +97,22 @@ from gradflow.engine.network import Network
 from gradflow.optim import make_optimizer
 from gradflow.recorders import RecordDiagnostics, RecordDynamics, RecordLoss, StopWhen
 from gradflow.tasks import Task
-from gradflow.trainer import TrainState, TrainStep, batches, fit, loss_and_gradients
+from gradflow.trainer import (
+    CLIP_MODES,
+    NONFINITE_POLICIES,
+    ClipMode,
+    NonFinitePolicy,
+    TrainState,
+    TrainStep,
+    batches,
+    fit,
+    loss_and_gradients,
+)
 
 __all__ = ["CLIP_MODES", "DIAGNOSTICS", "NONFINITE_POLICIES", "History", "LossGradients",
            "SeedStreams", "evaluate", "initial_params", "loss_gradients", "predict",
            "seed_streams", "train"]
 
-#: How ``clip`` is applied: Algorithm 1 (joint norm) or elementwise.
-CLIP_MODES: tuple[str, ...] = ("norm", "value")
-#: What to do with a non-finite loss or gradient norm.
-NONFINITE_POLICIES: tuple[str, ...] = ("raise", "skip")
 #: Diagnostics ``train`` can record (see the module docstring).
 DIAGNOSTICS: tuple[str, ...] = ("batch_adjoint_norms", "param_norms", "dynamics")
 
@@ -342,7 +348,8 @@ def initial_params(net: Any, task: Any, seed: int = 0,
 
 def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "adam",
           lr: float | None = None, clip: float | None = None, seed: int = 0,
-          record_every: int = 1, *, clip_mode: str = "norm", nonfinite: str = "raise",
+          record_every: int = 1, *, clip_mode: ClipMode = "norm",
+          nonfinite: NonFinitePolicy = "raise",
           diagnostics: Iterable[str] = (), params: Mapping[str, np.ndarray] | None = None,
           init: Mapping[str, Any] | None = None,
           optimizer_options: Mapping[str, Any] | None = None,

@@ -93,3 +93,14 @@ def test_a_non_finite_step_raises_or_is_skipped(setup):
     new, metrics = skipping(state, batch)
     assert metrics.skipped and new.n_skipped == 1 and new.step == 1
     assert new.params is state.params
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("clip_mode", "nrom", "clip_mode must be one of 'norm', 'value'; got 'nrom'"),
+    ("nonfinite", "ignore", "nonfinite must be one of 'raise', 'skip'; got 'ignore'"),
+    ("clip", 0.0, "clip must be > 0.0; got 0.0"),
+])
+def test_a_step_refuses_bad_rules(setup, option, value, message):
+    net, task, _ = setup
+    with pytest.raises(gradflow.UsageError, match=message):
+        TrainStep(net, task, make_optimizer("sgd", 0.1), **{option: value})
