@@ -130,3 +130,15 @@ def test_report_writes_claims_csv(tmp_path, monkeypatch):
         "analysis": "tiny", "claim": "x is positive.", "verdict": "inconclusive",
         "evidence": claims.evidence[0]}]
     assert "x is positive." in (tmp_path / "out" / "REPORT.md").read_text()
+
+
+def test_an_inconclusive_verdict_says_whether_more_seeds_would_decide_it():
+    near = exceeds("a", "s", 0.5, 0.3, 0.7, 0.4)      # half-width 0.2 at distance 0.1: 4x
+    assert near.verdict == "inconclusive" and "likely decide it (about 4x the runs)" in \
+        near.evidence
+    on = exceeds("b", "s", 0.401, 0.2, 0.6, 0.4)      # on its threshold: (0.2/0.001)^2
+    assert "would hardly decide it" in on.evidence
+    tested = differ("c", "s", [1, 2, 3, 4, 5], [2, 3, 4, 5, 6])
+    assert tested.verdict == "inconclusive" and "the runs)" in tested.evidence
+    decided = exceeds("d", "s", 0.9, 0.8, 1.0, 0.4)
+    assert "seeds" not in decided.evidence            # only an inconclusive verdict says it

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gradflow.errors import UsageError
 from gradflow.report import mean_ci, rate_ci, summarize
 
 
@@ -79,3 +80,26 @@ def test_equivalence_of_two_constant_groups_is_exact():
     assert equivalence(np.zeros(20), np.zeros(20), margin=0.05) == 0.0
     assert equivalence(np.zeros(5), np.full(5, 0.03), margin=0.05) == 0.0
     assert equivalence(np.zeros(5), np.full(5, 0.3), margin=0.05) == 1.0
+
+
+def test_bounded_mean_ci_stays_inside_its_bounds_where_the_t_interval_leaves_them():
+    accuracy = [1.0, 1.0, 1.0, 0.95, 1.0, 0.55, 1.0, 1.0]
+    _, t_low, t_high = mean_ci(accuracy)
+    assert t_high > 1.0                                    # the defect: a t-interval past 1
+    mean, low, high = mean_ci(accuracy, bounds=(0, 1))
+    assert 0.0 <= low < mean < high <= 1.0
+    assert mean_ci(accuracy, bounds=(0, 1)) == (mean, low, high)   # a fixed bootstrap seed
+
+
+def test_bounded_mean_ci_of_successes_is_wilson_and_of_a_constant_is_not_a_point():
+    mean, low, high = mean_ci([1, 1, 0, 1, 1, 1, 1, 0], bounds=(0, 1))
+    assert (mean, low, high) == rate_ci(6, 8)
+    mean, low, high = mean_ci([0.9] * 8, bounds=(0, 1))
+    assert low < 0.9 < high <= 1.0                         # no spread is not certainty
+
+
+def test_bounded_mean_ci_refuses_values_outside_its_bounds():
+    with pytest.raises(UsageError, match=r"bounds \[0, 1\].*1\.2"):
+        mean_ci([0.5, 1.2], bounds=(0, 1))
+    with pytest.raises(UsageError, match="lo < hi"):
+        mean_ci([0.5, 0.6], bounds=(1, 0))

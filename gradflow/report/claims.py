@@ -43,7 +43,7 @@ from scipy import stats as _stats
 from gradflow._validate import UsageError, describe
 
 __all__ = ["VERDICTS", "Cite", "Claim", "Says", "Summary", "Verdict", "below", "differ",
-           "exceeds", "fmt", "matches", "proportion", "survival_differ"]
+           "exceeds", "fmt", "matches", "more_seeds", "proportion", "survival_differ"]
 
 Verdict = Literal["holds", "fails", "inconclusive"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
@@ -195,6 +195,33 @@ class Summary:
         return {name: c.verdict for name, c in self.claims.items()}
 
 
+# An inconclusive verdict says whether more seeds would decide it: an interval's
+# half-width shrinks as 1/sqrt(n), so deciding at the present distance from the
+# threshold takes about (half-width / distance)^2 times the runs; a test's z-score grows
+# as sqrt(n), so a p-value p needs about (z_alpha / z_p)^2 times them. Beyond
+# MORE_SEEDS_LIMIT times the runs, more seeds are not a remedy (the effect, if any, is
+# smaller than the design can see).
+MORE_SEEDS_LIMIT = 10.0
+
+
+def more_seeds(factor: float) -> str:
+    """The evidence's note on power: would about ``factor`` times the runs decide it?"""
+    if not math.isfinite(factor) or factor > MORE_SEEDS_LIMIT:
+        return ("more seeds would hardly decide it (it would take more than "
+                f"{MORE_SEEDS_LIMIT:g}x the runs at this distance from the threshold)")
+    return f"more seeds would likely decide it (about {max(factor, 1.0):.2g}x the runs)"
+
+
+def _width_factor(low: float, high: float, distance: float) -> float:
+    half = (high - low) / 2
+    return math.inf if distance <= 0 else (half / distance) ** 2
+
+
+def _p_factor(p: float, alpha: float) -> float:
+    z_p = float(_stats.norm.isf(p / 2)) if p < 1 else 0.0
+    return math.inf if z_p <= 0 else (float(_stats.norm.isf(alpha / 2)) / z_p) ** 2
+
+
 def _finite(*values: float) -> bool:
     return all(v is not None and math.isfinite(float(v)) for v in values)
 
@@ -217,6 +244,7 @@ def exceeds(name: str, statement: str, estimate: float, low: float, high: float,
         verdict = "fails"
     else:
         verdict = "inconclusive"
+        evidence += "; " + more_seeds(_width_factor(low, high, abs(estimate - threshold)))
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -234,6 +262,7 @@ def below(name: str, statement: str, estimate: float, low: float, high: float,
         verdict = "fails"
     else:
         verdict = "inconclusive"
+        evidence += "; " + more_seeds(_width_factor(low, high, abs(estimate - threshold)))
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -262,6 +291,8 @@ def matches(name: str, statement: str, estimate: float, low: float, high: float,
         verdict = "fails"
     else:
         verdict = "inconclusive"
+        edge = min(abs(estimate - lo), abs(estimate - hi))
+        evidence += "; " + more_seeds(_width_factor(low, high, edge))
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -287,6 +318,8 @@ def proportion(name: str, statement: str, successes: int, n: int, threshold: flo
     else:
         above, under = low > threshold, high <= threshold
         verdict = "holds" if under else "fails" if above else "inconclusive"
+    if verdict == "inconclusive":
+        evidence += "; " + more_seeds(_width_factor(low, high, abs(p - threshold)))
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -331,6 +364,7 @@ def differ(name: str, statement: str, a: ArrayLike, b: ArrayLike, *,
         if p_eq < alpha:
             return Claim(name, statement, "fails", evidence + " (equal within the margin)",
                          says, group, label)
+    evidence += "; " + more_seeds(_p_factor(p, alpha))
     return Claim(name, statement, "inconclusive", evidence, says, group, label)
 
 
@@ -369,4 +403,5 @@ def survival_differ(name: str, statement: str, times_a: ArrayLike,
     if p < alpha:
         return Claim(name, statement, "holds" if sooner_a else "fails",
                      evidence + ("" if sooner_a else f"; {lb} solved sooner"), says, group, label)
+    evidence += "; " + more_seeds(_p_factor(p, alpha))
     return Claim(name, statement, "inconclusive", evidence, says, group, label)

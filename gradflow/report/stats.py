@@ -1,5 +1,6 @@
-"""Summaries over seeds for the report: means with t-intervals, success rates with
-Wilson intervals, times-to-solve under a step budget (Kaplan-Meier, log-rank: a run
+"""Summaries over seeds for the report: means with t-intervals (or, for a quantity
+confined to a range such as an accuracy, intervals that stay inside it), success rates
+with Wilson intervals, times-to-solve under a step budget (Kaplan-Meier, log-rank: a run
 that never solved is censored at the budget, not a number), and equivalence (TOST):
 "no difference" needs a margin, not overlapping intervals. Analyses report a
 statistic only with its interval. The survival statistics are SciPy's
@@ -17,10 +18,23 @@ from gradflow._validate import UsageError
 __all__ = ["equivalence", "logrank", "mean_ci", "rate_ci", "solved_fraction", "summarize"]
 
 
-def mean_ci(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its two-sided t-interval over independent runs (seeds).
+def mean_ci(values: ArrayLike, confidence: float = 0.95, *,
+            bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:
+    """Mean and its two-sided interval over independent runs (seeds).
+
+    Without ``bounds``: the t-interval. With ``bounds=(lo, hi)`` (a quantity that
+    cannot leave a range: an accuracy, an error rate, a fraction of steps), an interval
+    that stays inside it:
+
+    - values all at the bounds (per-seed successes): the Wilson interval of the count;
+    - values with no spread inside the bounds: Wilson's interval with ``n`` trials at the
+      mean, which is conservative for any quantity in ``[lo, hi]`` (its variance is at
+      most ``p (1 - p)`` on the rescaled range);
+    - otherwise the BCa bootstrap of the mean (SciPy, 9999 resamples from a fixed seed:
+      the same values give the same bytes), which stays inside the values' range.
 
     Non-finite values are dropped. One value gives an interval of NaN (no spread).
+    Values outside ``bounds`` are refused.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -29,14 +43,42 @@ def mean_ci(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, 
     mean = float(v.mean())
     if v.size == 1:
         return (mean, np.nan, np.nan)
-    half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
-    return (mean, mean - half, mean + half)
+    if bounds is None:
+        half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1)
+                     / np.sqrt(v.size))
+        return (mean, mean - half, mean + half)
+    return (mean, *_bounded_interval(v, bounds, confidence))
 
 
-def rate_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Success rate and its Wilson score interval (sound for 0/n and n/n)."""
-    if n <= 0:
-        return (np.nan, np.nan, np.nan)
+def _bounded_interval(v: np.ndarray, bounds: tuple[float, float],
+                      confidence: float) -> tuple[float, float]:
+    lo, hi = (float(b) for b in bounds)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise UsageError(f"bounds must be two finite numbers lo < hi; got {bounds!r}")
+    if (v < lo).any() or (v > hi).any():
+        raise UsageError(f"values must lie in bounds [{lo:g}, {hi:g}]; got values from "
+                         f"{v.min():g} to {v.max():g}")
+    unit = (v - lo) / (hi - lo)
+    at_ends = np.isin(unit, (0.0, 1.0)).all()
+    if at_ends or np.ptp(unit) == 0:
+        successes = float(unit.sum())
+        _, low, high = _wilson(successes, v.size, confidence)
+    else:
+        result = stats.bootstrap((unit,), np.mean, confidence_level=confidence,
+                                 n_resamples=9999, method="BCa",
+                                 random_state=np.random.default_rng(0))
+        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+        if not (np.isfinite(low) and np.isfinite(high)):   # a degenerate BCa: percentile
+            result = stats.bootstrap((unit,), np.mean, confidence_level=confidence,
+                                     n_resamples=9999, method="percentile",
+                                     random_state=np.random.default_rng(0))
+            low = float(result.confidence_interval.low)
+            high = float(result.confidence_interval.high)
+        low, high = max(0.0, low), min(1.0, high)
+    return (lo + (hi - lo) * low, lo + (hi - lo) * high)
+
+
+def _wilson(successes: float, n: int, confidence: float) -> tuple[float, float, float]:
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -46,13 +88,22 @@ def rate_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return (p, low, high)
 
 
+def rate_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Success rate and its Wilson score interval (sound for 0/n and n/n)."""
+    if n <= 0:
+        return (np.nan, np.nan, np.nan)
+    return _wilson(successes, n, confidence)
+
+
 def summarize(frame: pd.DataFrame, by: list[str], value: str,
-              confidence: float = 0.95) -> pd.DataFrame:
-    """``mean``, ``ci_low``, ``ci_high`` and ``n`` of ``value`` for each group of ``by``."""
+              confidence: float = 0.95, *,
+              bounds: tuple[float, float] | None = None) -> pd.DataFrame:
+    """``mean``, ``ci_low``, ``ci_high`` and ``n`` of ``value`` for each group of ``by``
+    (``bounds``: as :func:`mean_ci`'s, for a quantity confined to a range)."""
     rows = []
     for key, group in frame.groupby(by, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        mean, low, high = mean_ci(group[value].to_numpy(), confidence)
+        mean, low, high = mean_ci(group[value].to_numpy(), confidence, bounds=bounds)
         rows.append({**dict(zip(by, key, strict=True)), "mean": mean, "ci_low": low,
                      "ci_high": high, "n": int(np.isfinite(group[value]).sum())})
     return pd.DataFrame(rows)
