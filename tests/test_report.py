@@ -83,6 +83,7 @@ def test_report_writes_figures_with_data_tables_numbers_and_manifest(tmp_path, a
     assert manifest["analyses"]["tiny"]["seeds"] == [0, 1]
     from gradflow._blas_info import describe
     assert manifest["blas"] == describe() != []     # which kernels computed the numbers
+    assert set(manifest["reproducible"]) == {"bytes", "verdicts"}   # the two-level contract
     for rel, digest in manifest["outputs"].items():
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
 

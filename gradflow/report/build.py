@@ -187,6 +187,16 @@ def default_out(quick: bool, analyses: Path | str = "analyses") -> Path:
     return Path(f"reports-{name}" + ("-quick" if quick else ""))
 
 
+# The reproducibility contract, in two levels (README, "Reproducible at two levels").
+REPRODUCIBLE = {
+    "bytes": "the same bytes (but the wall times) from the same code, seeds, versions, engine "
+             "backend and BLAS library and kernels ('blas')",
+    "verdicts": "other BLAS kernels change numbers in round-off, and a trained RNN or LSTM "
+                "amplifies round-off into a different run; a verdict that sits near its "
+                "threshold can then change (see each inconclusive claim's more-seeds note)",
+}
+
+
 def _note_other_kernels(previous: Any, staging: Path, say: Any) -> None:
     """Say when the report being replaced was computed on other BLAS libraries or kernels
     than the new one (both as their manifests record them): its numbers may then differ
@@ -200,7 +210,8 @@ def _note_other_kernels(previous: Any, staging: Path, say: Any) -> None:
     if sorted(map(str, previous.blas)) != sorted(map(str, now)):
         say(f"gradflow report: note: the report being replaced was computed on other BLAS "
             f"kernels ({'; '.join(map(str, previous.blas))}) than this one "
-            f"({'; '.join(map(str, now))}); numbers may differ from it in the last bits")
+            f"({'; '.join(map(str, now))}); its numbers may differ in round-off, and a "
+            f"verdict near its threshold may differ (README: 'Reproducible at two levels')")
 
 
 def build_report(out: Path | str | None = None, *, analyses: Path | str = "analyses",
@@ -324,7 +335,7 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
     from gradflow._blas_info import describe as describe_blas
 
     manifest = {"generated_by": "gradflow report", **_git(analyses), "engine": REPORT_BACKEND,
-                "blas": describe_blas(), "versions": _versions(), "quick": quick,
+                "blas": describe_blas(), "reproducible": REPRODUCIBLE, "versions": _versions(), "quick": quick,
                 "analyses_folder": source,
                 "analyses": runs, "wall_time_s": round(time.perf_counter() - start, 3),
                 "outputs": {p.relative_to(out).as_posix():
