@@ -99,7 +99,7 @@ def test_section_lists_claims_in_markdown_csv_and_paper(tmp_path):
     md = section.markdown()
     assert "The rate is positive." in md and "**holds**" in md
     frame = section.claims_frame()
-    assert list(frame.columns) == ["analysis", "claim", "verdict", "evidence"]
+    assert list(frame.columns) == ["analysis", "claim", "verdict", "evidence", "round_off"]
     assert frame.verdict.tolist() == ["holds"] and section.numbers[0].macro == "gfDemoRate"
     tex = paper_tex([("demo", "Demo", "Why?", section)], [])
     assert r"\textbf{holds}" in tex and "The rate is positive." in tex
@@ -125,10 +125,10 @@ def test_report_writes_claims_csv(tmp_path, monkeypatch):
         "def render(frame, out):\n    out.summary(summarize(frame))\n")
     monkeypatch.chdir(tmp_path)
     build_report(tmp_path / "out", analyses=folder, cache=None, jobs=1, stream=None)
-    claims = pd.read_csv(tmp_path / "out" / "tables" / "claims.csv")
+    claims = pd.read_csv(tmp_path / "out" / "tables" / "claims.csv", keep_default_na=False)
     assert claims.to_dict("records") == [{
         "analysis": "tiny", "claim": "x is positive.", "verdict": "inconclusive",
-        "evidence": claims.evidence[0]}]
+        "evidence": claims.evidence[0], "round_off": ""}]     # no replicate: not checked
     assert "x is positive." in (tmp_path / "out" / "REPORT.md").read_text()
 
 
@@ -142,3 +142,57 @@ def test_an_inconclusive_verdict_says_whether_more_seeds_would_decide_it():
     assert tested.verdict == "inconclusive" and "the runs)" in tested.evidence
     decided = exceeds("d", "s", 0.9, 0.8, 1.0, 0.4)
     assert "seeds" not in decided.evidence            # only an inconclusive verdict says it
+
+
+_ROUND_OFF = (
+    "from gradflow.engine.backends import backend\n"
+    "from gradflow.report.claims import Says, Summary, exceeds\n"
+    "TITLE = 'Tiny'\nQUESTION = 'Is x positive?'\nREPLICATE = True\n"
+    "GRID = {'seed': [0, 1, 2]}\n"
+    "def run(config):\n"
+    "    # the backend stands in for round-off: y's sign is what a chaotic run would draw\n"
+    "    y = 1.0 if backend() == 'numba' else -1.0\n"
+    "    return [{'x': 1.0 + config['seed'], 'y': y}]\n"
+    "def summarize(frame):\n"
+    "    s = Summary()\n"
+    "    says = Says('yes', 'no', 'cannot tell')\n"
+    "    s.claim(exceeds('x_positive', 'x is positive.', 2.0, 1.0, 3.0, 0.0, says=says,\n"
+    "                    group='g'))\n"
+    "    y = frame.y.mean()\n"
+    "    s.claim(exceeds('y_positive', 'y is positive.', y, y - 0.1, y + 0.1, 0.0, says=says,\n"
+    "                    group='g'))\n"
+    "    return s\n"
+    "def render(frame, out):\n    out.summary(summarize(frame))\n")
+
+
+def test_a_verdict_the_round_off_replicate_does_not_repeat_is_reported_fragile(
+        tmp_path, monkeypatch):
+    from gradflow.report.build import build_report
+
+    folder = tmp_path / "analyses"
+    folder.mkdir()
+    (folder / "tiny.py").write_text(_ROUND_OFF)
+    monkeypatch.chdir(tmp_path)
+    build_report(tmp_path / "out", analyses=folder, cache=None, jobs=1, stream=None)
+    claims = pd.read_csv(tmp_path / "out" / "tables" / "claims.csv", keep_default_na=False)
+    stable, fragile = claims.to_dict("records")
+    assert (stable["verdict"], stable["round_off"]) == ("holds", "stable")
+    assert (fragile["verdict"], fragile["round_off"]) == ("inconclusive", "fragile")
+    assert "fragile under round-off: holds here, fails on the replicate" in fragile["evidence"]
+    report = (tmp_path / "out" / "REPORT.md").read_text()
+    assert "1 verdict moved" in report and "tiny: y is positive." in report
+    assert "cannot tell" in report     # the prose reads the fragile verdict, not the first one
+
+
+def test_replicate_must_be_a_bool_and_needs_summarize(tmp_path):
+    from gradflow.report.analyses import discover
+
+    folder = tmp_path / "analyses"
+    folder.mkdir()
+    (folder / "tiny.py").write_text(_ROUND_OFF.replace("REPLICATE = True", "REPLICATE = 1"))
+    with pytest.raises(ValueError, match="REPLICATE must be True or False; got 1"):
+        discover(folder)
+    (folder / "tiny.py").unlink()     # a module is imported once per path: a new file
+    (folder / "other.py").write_text(_ROUND_OFF.replace("def summarize", "def summarise"))
+    with pytest.raises(ValueError, match="REPLICATE = True needs a pure summarize"):
+        discover(folder)

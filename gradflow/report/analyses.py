@@ -14,6 +14,7 @@ An analysis is a Python file in ``analyses/`` (or ``--analyses DIR``)::
 
     GRID = {"cell": ["rnn"], "gain": [0.5, 1.0], "seed": [0, 1, 2]}   # expands to Configs
     QUICK_GRID = {...}              # optional: a small grid for `--quick` and tests
+    REPLICATE = True                # optional: check every verdict on a round-off replicate
 
     def run(config: Config) -> list[dict]: ...        # pure; seeded by the config
     def render(frame: pandas.DataFrame, out: Section) -> None: ...
@@ -22,6 +23,11 @@ With a ``Config`` dataclass, every configuration of the grid is checked
 against it at discovery (a missing or unknown field names the file), and
 ``run`` receives a ``Config``; the cache keys and the frame's columns are its
 fields, as they would be for the plain dicts ``run`` receives without one.
+
+With ``REPLICATE = True`` (and a pure ``summarize(frame) -> Summary``), the grid
+runs a second time on the engine's NumPy reference backend, which differs from the
+fused kernels only in round-off; a claim whose verdict the replicate does not repeat
+is reported as inconclusive, "fragile under round-off" (:class:`~gradflow.report.output.Section`).
 
 Files whose name starts with ``_`` are helpers, not analyses. gradflow never
 imports ``analyses/`` as a package: a user's own analysis file runs exactly as
@@ -99,6 +105,7 @@ class Analysis:
     title: str
     question: str
     order: int
+    replicate: bool = False
 
     @property
     def module(self) -> ModuleType:
@@ -210,6 +217,14 @@ def discover(folder: str | Path) -> list[Analysis]:
         if missing:
             raise UsageError(f"analysis file {path} lacks {', '.join(missing)}: an analysis "
                              f"defines TITLE, QUESTION, GRID, run(config) and render(frame, out)")
+        replicate = getattr(module, "REPLICATE", False)
+        if not isinstance(replicate, bool):
+            raise UsageError(f"analysis file {path}: REPLICATE must be True or False; got "
+                             f"{replicate!r}")
+        if replicate and not callable(getattr(module, "summarize", None)):
+            raise UsageError(f"analysis file {path}: REPLICATE = True needs a pure "
+                             f"summarize(frame) -> Summary, whose claims the replicate checks")
         found.append(Analysis(path.stem, path.resolve(), str(module.TITLE),
-                              str(module.QUESTION), int(getattr(module, "ORDER", 100))))
+                              str(module.QUESTION), int(getattr(module, "ORDER", 100)),
+                              replicate))
     return sorted(found, key=lambda a: (a.order, a.name))

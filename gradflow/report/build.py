@@ -161,7 +161,10 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
                          backend=REPORT_BACKEND)
     except RunError as exc:
         raise AnalysisError(analysis.path, "run", exc.cause, exc.config) from exc.cause
-    section = Section(analysis.name, out, preview=quick)
+    section = Section(analysis.name, out, preview=quick,
+                      replicate=_replicate(analysis, configs, jobs=jobs, executor=executor,
+                                           cache=cache, progress=progress)
+                      if analysis.replicate else None)
     try:
         with figure_style(), use_backend(REPORT_BACKEND):  # render may run the engine too
             analysis.module.render(frame, section)
@@ -175,6 +178,57 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
             "rows": len(frame), "seeds": seeds, "quick": quick,
             "wall_time_s": round(time.perf_counter() - start, 3)}
     return section, info
+
+
+# The round-off replicate: the engine's NumPy reference backend, which computes what the
+# fused kernels compute in another order of summation (the differences are round-off).
+REPLICATE_BACKEND = "numpy"
+
+
+def _replicate(analysis: Analysis, configs: list[dict[str, Any]], *, jobs: int | None,
+               executor: Any, cache: Path | None, progress: bool | None) -> dict[str, Any]:
+    """The claims of ``analysis`` recomputed on the round-off replicate (its grid run on
+    :data:`REPLICATE_BACKEND`; cached apart, as the backend is part of every key)."""
+    from gradflow.engine.backends import use_backend
+    from gradflow.sweep import RunError, package_fingerprint, run_grid
+
+    try:
+        frame = run_grid(RunConfig(analysis.path), configs,
+                         cache=None if cache is None else cache / analysis.name,
+                         salt=analysis.source_hash() + package_fingerprint(), executor=executor,
+                         jobs=jobs, progress=progress, desc=f"{analysis.name} (replicate)",
+                         note=lambda line: print(f"gradflow report: {line}", file=sys.stderr),
+                         backend=REPLICATE_BACKEND)
+    except RunError as exc:
+        raise AnalysisError(analysis.path, "run", exc.cause, exc.config) from exc.cause
+    try:
+        with use_backend(REPLICATE_BACKEND):
+            return dict(analysis.module.summarize(frame).claims)
+    except Exception as exc:
+        raise AnalysisError(analysis.path, "render", exc) from exc
+
+
+def _round_off_lines(sections: list[tuple[Analysis, Section]]) -> list[str]:
+    """REPORT.md's account of the round-off replicate: what was checked, what moved."""
+    checked = [(a, s) for a, s in sections if s.replicate is not None]
+    if not checked:
+        return []
+    n = sum(sum(1 for c in s.claims if s.round_off(c)) for _, s in checked)
+    fragile = [(a, c) for a, s in checked for c in s.claims if c.name in s.fragile]
+    unchecked = [a.name for a, s in sections if s.replicate is None]
+    text = (f"**Round-off.** The claims of {', '.join(a.name for a, _ in checked)} "
+            f"({n} claims) were recomputed on a replicate that differs only in round-off "
+            f"(the engine's NumPy reference backend instead of its fused kernels); "
+            f"{len(fragile)} verdict{'s' if len(fragile) != 1 else ''} moved, and "
+            f"{'is' if len(fragile) == 1 else 'are'} reported as inconclusive, \"fragile "
+            f"under round-off\" (column `round_off` of `tables/claims.csv`)")
+    text += (": " + "; ".join(f"{a.name}: {c.statement}" for a, c in fragile) + "."
+             if fragile else ".")
+    if unchecked:
+        text += (f" Not yet checked: {', '.join(unchecked)} (training runs whose replicate "
+                 f"would double the report's time; their verdicts near a threshold can move "
+                 f"on other BLAS kernels).")
+    return [text, ""]
 
 
 def default_out(quick: bool, analyses: Path | str = "analyses") -> Path:
@@ -305,6 +359,7 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
               "The engine's speed against PyTorch and the machine's GEMM rate is measured by "
               "`make bench` into `benchmarks.md` (machine-dependent, so kept apart from this "
               "byte-reproducible report).", ""]
+    lines += _round_off_lines(sections)
     lines += ["## Contents", ""]
     lines += [f"- [{a.title}](#{a.name.replace('_', '-')})" for a, _ in sections]
     lines += ["- [One-step Jacobians, derived by SymPy](#one-step-jacobians-derived-by-sympy)", ""]
@@ -335,7 +390,8 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
     from gradflow._blas_info import describe as describe_blas
 
     manifest = {"generated_by": "gradflow report", **_git(analyses), "engine": REPORT_BACKEND,
-                "blas": describe_blas(), "reproducible": REPRODUCIBLE, "versions": _versions(), "quick": quick,
+                "blas": describe_blas(), "reproducible": REPRODUCIBLE,
+                "versions": _versions(), "quick": quick,
                 "analyses_folder": source,
                 "analyses": runs, "wall_time_s": round(time.perf_counter() - start, 3),
                 "outputs": {p.relative_to(out).as_posix():

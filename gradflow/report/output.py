@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,34 @@ class Section:
     claims: list[Claim] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     written_groups: set[str] = field(default_factory=set)
+    replicate: dict[str, Claim] | None = None
+    fragile: list[str] = field(default_factory=list)
+
+    def robust(self, claim: Claim) -> Claim:
+        """The claim as the round-off replicate leaves it (``replicate``: the claims of
+        the same analysis recomputed on the NumPy reference backend; None: not checked).
+        A verdict the replicate does not repeat becomes inconclusive, "fragile under
+        round-off", with both verdicts in the evidence."""
+        other = None if self.replicate is None else self.replicate.get(claim.name)
+        if other is None or other.verdict == claim.verdict:
+            return claim
+        if claim.name not in self.fragile:
+            self.fragile.append(claim.name)
+        if "fragile under round-off" in claim.evidence:
+            return claim
+        return replace(claim, verdict="inconclusive",
+                       evidence=f"{claim.evidence}; fragile under round-off: {claim.verdict} "
+                                f"here, {other.verdict} on the replicate ({other.evidence})")
+
+    def round_off(self, claim: Claim) -> str:
+        """``"fragile"``, ``"stable"`` (checked on the replicate) or ``""`` (not checked)."""
+        if claim.name in self.fragile:
+            return "fragile"
+        return "stable" if self.replicate is not None and claim.name in self.replicate else ""
+
+    def _robust_summary(self, summary: Summary) -> None:
+        for name, claim in summary.claims.items():
+            summary.claims[name] = self.robust(claim)
 
     def _path(self, folder: str, name: str) -> Path:
         if not isinstance(name, str) or not _NAME.match(name):
@@ -262,12 +290,14 @@ class Section:
         if any(c.name == claim.name for c in self.claims):
             raise UsageError(f"claim {claim.name!r} of analysis {self.name!r} is already "
                              f"registered")
+        claim = self.robust(claim)
         self.claims.append(claim)
         return claim
 
     def summary(self, summary: Summary) -> None:
         """Register every citable number and claim of an analysis's ``summarize``, and
         write the prose of the claims' groups not yet written (:meth:`prose`)."""
+        self._robust_summary(summary)
         for name, cite in summary.numbers.items():
             self.number(name, cite.value, cite.description, low=cite.low, high=cite.high,
                         unit=cite.unit, digits=cite.digits)
@@ -280,6 +310,7 @@ class Section:
         not yet written when none is named), laid out by :mod:`gradflow.report.layout`."""
         from gradflow.report.layout import paragraphs
 
+        self._robust_summary(summary)
         wanted = set(keys) if keys else {c.group for c in summary.claims.values()} | {
             g.key for g in summary.groups}
         wanted -= self.written_groups
@@ -290,11 +321,13 @@ class Section:
             self.text(paragraph)
 
     def claims_frame(self) -> pd.DataFrame:
-        """The section's claims as rows ``analysis, claim, verdict, evidence``."""
+        """The section's claims as rows ``analysis, claim, verdict, evidence, round_off``
+        (``round_off``: "stable" or "fragile" on the round-off replicate, "" unchecked)."""
         return pd.DataFrame([{"analysis": self.name, "claim": c.statement,
-                              "verdict": c.verdict, "evidence": c.evidence}
+                              "verdict": c.verdict, "evidence": c.evidence,
+                              "round_off": self.round_off(c)}
                              for c in self.claims],
-                            columns=["analysis", "claim", "verdict", "evidence"])
+                            columns=["analysis", "claim", "verdict", "evidence", "round_off"])
 
     def markdown(self) -> str:
         """The section's body for REPORT.md."""
