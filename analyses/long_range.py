@@ -8,7 +8,10 @@ budget ends. Solving is checked every 50 updates on one fixed held-out batch of
 (3 of 4 symbols after a delay T, T + 6 steps in all), at least 95% of the recalled
 symbols right. A run that never solves is censored at the budget. Before training, the input
 gradient ||dL/dx_t|| of the task loss at the first cue (the first marker, the
-first X/Y, the first symbol) is measured in float64 on a fixed batch of 64.
+first X/Y, the first symbol) is measured in float64 on a fixed batch of 64, with the
+gradient at the last step and its prediction at the first cue (the last step's carried back
+at the predicted rate: the tanh RNN's driven mean field, the IRNN's identity Jacobian; the
+gated cells have none yet).
 Models: the tanh RNN (Gaussian W_hh, gain 1; orthogonal W_hh), the IRNN (ReLU,
 W_hh = I, Le et al. 2015), the GRU, the GRU with its reset gate held open, and
 the LSTM with the default forget-gate bias and with +1 and +3. Each (task, model)
@@ -28,11 +31,14 @@ from _long_range import (
     BATCH,
     CHECK_EVERY,
     CLIP,
+    FLOAT32_FLOOR,
     HELD_OUT,
     HIDDEN,
     LABELS,
     LR,
+    MARGIN_PER_STEP,
     MODELS,
+    N_GRAD,
     RESET_BIAS,
     TASKS,
     train_one,
@@ -40,7 +46,7 @@ from _long_range import (
 from _long_range import claims as lr_claims
 
 import gradflow
-from gradflow.report.claims import Summary
+from gradflow.report.claims import Summary, fmt
 from gradflow.report.stats import rate_ci
 from gradflow.report.style import CELL_COLORS, new_figure, shared_legend
 
@@ -106,8 +112,11 @@ QUICK_GRID = {"model": ["rnn", "gru", "gru_open"], "task": ["adding"], "lengths"
 GRU_VS_LSTM_T = 100   # the adding-problem length of the GRU-vs-LSTM and reset-gate claims
 RESET_MARGIN = 0.15   # decades of steps to solve: equivalence margin of "no reset-gate effect"
 PARAM_SIZES = (16, 32, 64, 128, 256)
-#: The columns of every run that the gradient-vs-outcome figure plots (and its CSV holds).
-RUN_COLUMNS = ["task", "length", "model", "seed", "log10_grad_init", "solved", "solve_step"]
+#: The columns of every run that the gradient-vs-outcome figure plots (and its CSV holds);
+#: the last four (the gradient at the last step, the predicted rate, the distance from the
+#: first cue to the end and the prediction at the cue) where the runs carry them.
+RUN_COLUMNS = ["task", "length", "model", "seed", "log10_grad_init", "solved", "solve_step",
+               "log10_grad_last", "mf_rate", "cue_distance", "log10_grad_pred"]
 
 
 def go_on(solved: int, n: int) -> bool:
@@ -161,7 +170,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
     """Every table, number and claim of the section (pure)."""
     s = lr_claims(frame, parameter_counts(), gru_vs_lstm_t=GRU_VS_LSTM_T,
                   reset_margin=RESET_MARGIN, lengths=chain_lengths(frame))
-    s.tables["runs"] = frame[RUN_COLUMNS]
+    s.tables["runs"] = frame[[c for c in RUN_COLUMNS if c in frame]]
     return s
 
 
@@ -182,7 +191,10 @@ def render(frame: pd.DataFrame, out) -> None:
     summary = summarize(frame)
     solved_fraction_figure(summary, out)
     gradient_figure(summary, out)
+    gradient_prediction_figure(summary, out)
     cells_table(summary, out)
+    gradient_cells_table(summary, out)
+    gradient_theory_table(summary, out)
     half_length_table(summary, out)
     parameters_table(summary, out)
     out.text(method_text(summary, chain_lengths(frame)))
@@ -237,11 +249,25 @@ def solved_fraction_figure(summary: Summary, out) -> None:
                        f"The table has the pointwise 95% log-log intervals.")
 
 
+_MARKER = {"-": "o", "--": "^", ":": "s"}
+
+
+def _log_axis(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """log10 gradients as drawn: real values; an exact zero (-inf) at 5 decades below the
+    smallest finite one (returned, NaN when there is none)."""
+    finite = values[np.isfinite(values)]
+    zero_at = float(finite.min() - 5) if finite.size and (~np.isfinite(values)).any() \
+        else float("nan")
+    return np.where(np.isfinite(values), values, zero_at), zero_at
+
+
 def gradient_figure(summary: Summary, out) -> None:
-    """The gradient at the first cue at initialisation vs the outcome, every run."""
+    """The gradient at the first cue at initialisation vs the outcome, every run, at its
+    real value."""
     runs = summary.tables["runs"]
     budget, _ = _budget_and_seeds(summary)
     fig, axes = new_figure("page", 2.9, ncols=3, squeeze=False)
+    zeros = []
     for ax, task in zip(axes[0], TASKS, strict=False):
         r = runs[runs.task == task]
         if r.empty:
@@ -252,24 +278,82 @@ def gradient_figure(summary: Summary, out) -> None:
             if m.empty:
                 continue
             y = np.where(m.solved, m.solve_step, budget * 1.15)
-            jitter = np.random.default_rng(0).uniform(-0.04, 0.04, len(m)) * budget
-            ax.scatter(np.maximum(m.log10_grad_init, -40), y + jitter, s=7,
-                       color=_color(model), marker="o" if _STYLE[model][1] == "-" else
-                       "^" if _STYLE[model][1] == "--" else "s", alpha=0.6, lw=0,
-                       label=LABELS[model])
+            y = y + np.random.default_rng(0).uniform(-0.04, 0.04, len(m)) * budget
+            x, zero_at = _log_axis(m.log10_grad_init.to_numpy(float))
+            zeros.append(zero_at)
+            ax.scatter(x, y, s=7, color=_color(model), marker=_MARKER[_STYLE[model][1]],
+                       alpha=0.6, lw=0, label=LABELS[model])
         ax.axhline(budget * 1.075, color="grey", lw=0.7)
+        if r.log10_grad_init.min() < FLOAT32_FLOOR:
+            ax.axvline(FLOAT32_FLOOR, color="grey", lw=0.7, ls=":")
         ax.set_title(_SHORT[task])
         ax.set_xlabel(r"$\log_{10}\|\partial L/\partial x_{t_1}\|$ at init")
     axes[0][0].set_ylabel("step solved")
     shared_legend(fig, axes.flat, ncol=3, markerscale=1.5, fontsize="small")
+    zero_note = ("; an exactly zero gradient is drawn 5 decades left of the smallest one"
+                 if np.isfinite(zeros).any() else "")
     out.figure("gradient_vs_outcome", fig, runs,
-               caption="Every run: the gradient reaching the first cue at initialisation "
-                       "against the step it solved at (above the line: never).",
-               description=f"Every trained run: log10 of the median over 64 sequences of "
-                       f"||dL/dx_t|| at the first cue at initialisation (float64; values "
-                       f"below -40 drawn at -40), against the step at which it solved the "
-                       f"task; runs that did not solve within {budget} steps are drawn above "
-                       f"the grey line (vertical jitter)")
+               caption="Every run: the gradient reaching the first cue at initialisation, at "
+                       "its real value, against the step it solved at (above the line: "
+                       "never).",
+               description=f"Every trained run: log10 of the median over {N_GRAD} sequences "
+                       f"of ||dL/dx_t|| at the first cue at initialisation (float64), at its "
+                       f"real value{zero_note}, against the step at which it solved the task; "
+                       f"runs that did not solve within {budget} steps are drawn above the "
+                       f"grey line (vertical jitter). The dotted line, where a run is left of "
+                       f"it, is log10 of half float32's smallest positive number "
+                       f"({FLOAT32_FLOOR:.2f}): left of it the gradient rounds to exactly "
+                       f"zero in the float32 the models train in")
+
+
+def gradient_prediction_figure(summary: Summary, out) -> None:
+    """Measured vs predicted log10 gradient at the first cue at initialisation, every run
+    with a prediction, one panel per task that has one."""
+    runs = summary.tables["runs"]
+    theory = summary.tables["gradient_theory"]
+    if theory.empty:
+        return
+    has = runs[np.isfinite(runs.log10_grad_pred) & np.isfinite(runs.log10_grad_init)]
+    tasks = [t for t in TASKS if t in set(has.task)]
+    fig, axes = new_figure("page", 2.6, ncols=len(tasks), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        r = has[has.task == task]
+        lo = float(min(r.log10_grad_pred.min(), r.log10_grad_init.min())) - 0.3
+        hi = float(max(r.log10_grad_pred.max(), r.log10_grad_init.max())) + 0.3
+        margin = float(theory[theory.task == task].margin.min())
+        ax.fill_between([lo, hi], [lo - margin, hi - margin], [lo + margin, hi + margin],
+                        color="grey", alpha=0.15, lw=0)
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        for (model, T), m in r.groupby(["model", "length"], sort=False):
+            ls = _STYLE[model][1]
+            ax.scatter(m.log10_grad_pred, m.log10_grad_init, s=9, lw=0.6, alpha=0.8,
+                       marker=_MARKER[ls], color=_color(model) if T == min(r.length) else
+                       "none", edgecolors=_color(model), label=f"{LABELS[model]}, T = {T}")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_title(_SHORT[task])
+        ax.set_xlabel(r"predicted $\log_{10}\|\partial L/\partial x_{t_1}\|$")
+    axes[0][0].set_ylabel("measured")
+    shared_legend(fig, axes.flat, ncol=3, markerscale=1.5, fontsize="small")
+    out.figure("gradient_prediction", fig, theory,
+               caption="The gradient at the first cue at initialisation against its "
+                       "prediction, every run with one (grey: the claims' margin); none yet "
+                       "for the gated cells.",
+               description=f"Every run with a prediction: log10 of the median over {N_GRAD} "
+                       f"sequences of ||dL/dx_t1|| at initialisation (float64) against the "
+                       f"prediction, the run's gradient at the last step carried back to the "
+                       f"first cue at the predicted decay rate of ||dL/dh_t|| per step: the "
+                       f"tanh RNN's driven mean field at its initial gain (g^2 = H "
+                       f"mean(W_hh^2)) and input variance (mean of (U x_t + b)^2 on the "
+                       f"batch), the IRNN's identity Jacobian (no decay while a unit stays "
+                       f"active). Filled: the shortest T of the panel, open: longer ones. The "
+                       f"line is equality; the grey band +-{fmt(MARGIN_PER_STEP, 3)} nats per "
+                       f"step of the distance from the cue to the end (the smallest cell's in "
+                       f"the panel; the table has each cell's). The gated cells have no "
+                       f"prediction yet (a gated mean field, issue 27, goes in "
+                       f"_long_range.GATED_PREDICTION); nor has the copy task, which scores "
+                       f"every step, so the gradient at its first symbol is mostly that of "
+                       f"the losses next to it. The figure's CSV is the per-cell table")
 
 
 def cells_table(summary: Summary, out) -> None:
@@ -283,6 +367,42 @@ def cells_table(summary: Summary, out) -> None:
                           f"Kaplan-Meier median step to solve with its 95% interval (a dash "
                           f"where the estimate never reaches one half, n/a where the interval "
                           f"is open; NaN in the CSV)")
+
+
+def gradient_cells_table(summary: Summary, out) -> None:
+    """Per cell: does the gradient at the first cue at initialisation tell its runs that
+    solve from those that do not?"""
+    out.table("gradient_cells", summary.tables["gradient_cells"],
+              caption="Per cell, the gradient at the first cue at initialisation of the runs "
+                      "that solved and those that did not (medians, log10), with the "
+                      "within-cell rank test where both occur.", labels=LABELS,
+              missing="nothing to compare (all or none solved)",
+              description="Per task, length T and model: runs, runs solved, whether all, "
+                          "none or some solved; the smallest and largest log10 ||dL/dx_t1|| at "
+                          "initialisation (an exactly zero gradient counts as -400, below "
+                          "every float64) and the medians of the solved and unsolved runs; "
+                          "in mixed cells the AUC (the probability that a solved run started "
+                          "with the larger gradient), the two-sided Mann-Whitney p and Holm's "
+                          "adjustment over the mixed cells (a dash or NaN: nothing to compare)")
+
+
+def gradient_theory_table(summary: Summary, out) -> None:
+    """The measured vs predicted gradient at the first cue at initialisation per cell."""
+    table = summary.tables["gradient_theory"]
+    if table.empty:
+        return
+    out.table("gradient_theory", table,
+              caption="The gradient at the first cue at initialisation against its "
+                      "prediction, per cell with one (log10; 95% t-interval of the "
+                      "difference).", labels=LABELS,
+              description=f"Per task, length T and model with a prediction: the theory, "
+                          f"seeds, the predicted decay rate (nats/step, mean over seeds), the "
+                          f"median distance from the first cue to the last step, the mean "
+                          f"measured and predicted log10 ||dL/dx_t1||, the mean difference "
+                          f"with its 95% t-interval over seeds and the margin of the claim "
+                          f"({fmt(MARGIN_PER_STEP, 3)} nats per step of the distance, "
+                          f"in decades). The IRNN's rows are shown, not claimed: W_hh = I sets "
+                          f"its no-decay prediction (the test suite checks it)")
 
 
 def half_length_table(summary: Summary, out) -> None:
@@ -335,4 +455,8 @@ def method_text(summary: Summary, lengths: list[int]) -> str:
         f"model is "
         f"followed until its half-success length is bracketed, and the cells beyond are not "
         f"trained (comparisons are made only where both models were trained). "
-        + _not_trained_text(summary.tables["not_trained"]))
+        + _not_trained_text(summary.tables["not_trained"])
+        + " Whether the gradient at the first cue at initialisation tells the runs that "
+          "solve is tested within cells of one task, length and model (van Elteren's "
+          "stratified rank test, two-sided): the pooled test mixes models whose gradients "
+          "and success rates differ together (Simpson's setting).")

@@ -52,7 +52,10 @@ def test_run_trains_a_chain_with_the_expected_columns(lr):
     assert [(r["length"], r["seed"]) for r in rows] == [(10, 0), (10, 1), (20, 0), (20, 1)]
     assert set(rows[0]) == {"task", "length", "model", "seed", "solved", "solve_step",
                             "log10_grad_init", "held_out_loss", "baseline", "n_params",
-                            "n_skipped"}
+                            "n_skipped", "log10_grad_last", "mf_rate", "cue_distance",
+                            "log10_grad_pred"}
+    # The GRU reset-gate control: no prediction yet (the gated mean field's place).
+    assert np.isnan(rows[0]["mf_rate"]) and np.isnan(rows[0]["log10_grad_pred"])
     assert all(r["solve_step"] == 3 or r["solved"] for r in rows)
     assert rows[0]["n_params"] == 3 * (32 * 32 + 32 * 2 + 2 * 32)
     assert np.isfinite(rows[0]["log10_grad_init"])
@@ -346,7 +349,7 @@ def test_each_group_of_claims_reads_as_its_own_paragraph(lr, tmp_path):
         "With its reset gate learned the GRU solves sooner than with it held open ("
         + c["reset_gate_helps"].evidence + "); the difference in steps to solve exceeds the "
         "stated margin (" + c["reset_gate_no_effect"].evidence + ").")
-    assert section.blocks[4].endswith("; the pooled test mixes models and lengths, so the "
+    assert section.blocks[4].endswith("so it says nothing about a given model: the "
                                       "within-cell test below is the one about seeds.)")
     # The per-cell comparisons are in the claims table only.
     assert c["gru_sooner_than_lstm_fb1_adding_t100"].sentence == ""
