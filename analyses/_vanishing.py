@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
-from gradflow.report.claims import Claim, Verdict, fmt, matches
+from gradflow.report.claims import Claim, Verdict, exceeds, fmt, matches
 
 
 def first_crossing(gains: np.ndarray, rates: np.ndarray) -> float:
@@ -50,6 +50,81 @@ def all_match(name: str, statement: str, cells: pd.DataFrame, margin: float, *,
     verdict: Verdict = ("fails" if n_fail else "holds" if n_hold == len(cells)
                         else "inconclusive")
     return Claim(name, statement, verdict, evidence)
+
+
+def all_exceed(name: str, statement: str, cells: pd.DataFrame, *,
+               what: str = "measured") -> Claim:
+    """Every cell's measurement lies above its prediction (``cells`` as in
+    :func:`all_match`; each row one :func:`gradflow.report.claims.exceeds`).
+
+    Holds when every cell holds, fails when any cell fails (its interval lies at or below
+    the prediction), inconclusive otherwise; the evidence quotes the smallest excess.
+    """
+    if cells.empty:
+        return Claim(name, statement, "inconclusive", "no cells to compare")
+    verdicts = [exceeds(name, statement, r.estimate, r.low, r.high, r.predicted).verdict
+                for r in cells.itertuples()]
+    excess = (cells.low - cells.predicted).to_numpy(float)
+    least = cells.iloc[int(np.nanargmin(excess)) if np.isfinite(excess).any() else 0]
+    n_hold = sum(v == "holds" for v in verdicts)
+    n_fail = sum(v == "fails" for v in verdicts)
+    evidence = (f"{n_hold}/{len(cells)} cells with the interval above the prediction, "
+                f"{n_fail} at or below it; least clear at {least.label}: {what} "
+                f"{fmt(least.estimate, 5)} [{fmt(least.low, 5)}, {fmt(least.high, 5)}] vs "
+                f"{fmt(least.predicted, 5)}")
+    verdict: Verdict = ("fails" if n_fail else "holds" if n_hold == len(cells)
+                        else "inconclusive")
+    return Claim(name, statement, verdict, evidence)
+
+
+def power_fit(n: np.ndarray, mean: np.ndarray, se: np.ndarray) -> tuple[float, float, float,
+                                                                         float]:
+    """``mean ~ c N^p`` by weighted least squares (weights ``1/se^2``, known errors):
+    ``(p, p_low, p_high, c)``, a 95% normal interval of the exponent ``p``.
+
+    Fitted on the means themselves (not their logarithms), so a mean at or below zero
+    does not break the fit; NaNs when there are fewer than three sizes or it fails.
+    """
+    n, mean, se = (np.asarray(a, float) for a in (n, mean, se))
+    ok = np.isfinite(mean) & np.isfinite(se) & (se > 0)
+    if ok.sum() < 3:
+        return (np.nan, np.nan, np.nan, np.nan)
+    n, mean, se = n[ok], mean[ok], se[ok]
+    scale = float(n.min())
+    try:
+        popt, pcov = optimize.curve_fit(
+            lambda x, c, p: c * (x / scale) ** p, n, mean,
+            p0=(float(mean[np.argmin(n)]), -0.5), sigma=se, absolute_sigma=True,
+            maxfev=10000)
+    except (RuntimeError, ValueError):
+        return (np.nan, np.nan, np.nan, np.nan)
+    half = 1.96 * float(np.sqrt(pcov[1, 1]))
+    return (float(popt[1]), float(popt[1] - half), float(popt[1] + half),
+            float(popt[0] * scale ** -popt[1]))
+
+
+def inverse_fit(n: np.ndarray, mean: np.ndarray, se: np.ndarray, *,
+                intercept: bool) -> dict:
+    """``mean ~ a + b / N`` (or ``b / N`` through the origin) by weighted least squares
+    with known errors ``se``: ``b``, ``a`` and their 95% normal intervals (``a`` 0 and
+    its interval NaN through the origin)."""
+    n, mean, se = (np.asarray(a, float) for a in (n, mean, se))
+    ok = np.isfinite(mean) & np.isfinite(se) & (se > 0)
+    n, mean, se = n[ok], mean[ok], se[ok]
+    design = np.column_stack([1.0 / n, np.ones_like(n)] if intercept else [1.0 / n])
+    if len(n) < design.shape[1] + 1:
+        return {"b": np.nan, "b_low": np.nan, "b_high": np.nan, "a": np.nan,
+                "a_low": np.nan, "a_high": np.nan}
+    w = 1.0 / se
+    coef, *_ = np.linalg.lstsq(design * w[:, None], mean * w, rcond=None)
+    cov = np.linalg.inv((design * w[:, None]).T @ (design * w[:, None]))
+    half = 1.96 * np.sqrt(np.diag(cov))
+    out = {"b": float(coef[0]), "b_low": float(coef[0] - half[0]),
+           "b_high": float(coef[0] + half[0]), "a": 0.0, "a_low": np.nan, "a_high": np.nan}
+    if intercept:
+        out.update(a=float(coef[1]), a_low=float(coef[1] - half[1]),
+                   a_high=float(coef[1] + half[1]))
+    return out
 
 
 def loglog_slopes(frame: pd.DataFrame, by: list[str], x: str, y: str,
