@@ -204,3 +204,49 @@ def describe_values(values: Values) -> str:
     """``n = 3: 0.1, 0.2, 0.3`` for evidence text."""
     v = [float(x) for x in values]
     return f"n = {len(v)}: " + ", ".join(fmt(x) for x in v)
+
+
+#: Blocks of the LSTM's dc_t/dh_{t-1} kept by each Jacobian surgery: the forget slope
+#: diag(c_{t-1} f') W_hf, and the write path diag(g i') W_hi + diag(i g') W_hg.
+SURGERIES = {"full": ("forget_slope", "write"), "no_write": ("forget_slope",),
+             "no_forget_slope": ("write",)}
+
+
+def lstm_surgery_exponent(params: dict, traces: Sequence, keep: Sequence[str], *,
+                          warmup: int, rng: np.random.Generator) -> float:
+    """Top Lyapunov exponent (nats/step) of the LSTM's step Jacobians on the given forward
+    traces (batch 1) with blocks of dc_t/dh_{t-1} removed (``keep``: a value of SURGERIES).
+
+    The one-step map of a tangent vector (dh, dc), from the engine's Jacobian::
+
+        dc' = f dc + [c_prev f' W_hf]*forget_slope + [g i' W_hi + i g' W_hg]*write) dh
+        dh' = o (1 - tau^2) dc' + tau o' W_ho dh
+
+    Power iteration with renormalization every step; the first ``warmup`` steps only
+    align the vector. With every block kept this is lambda_max of the QR method.
+    """
+    W = params["weight_hh_l0"]
+    H = W.shape[1]
+    Wi, Wf, Wg, Wo = (W[gate_slice(LSTM_GATES, k, H)] for k in "ifgo")
+    v = rng.standard_normal(2 * H)
+    dh, dc = v[:H] / np.linalg.norm(v), v[H:] / np.linalg.norm(v)
+    total, steps = 0.0, 0
+    for tr in traces:
+        ct = tr.layers[0].cells[0]
+        for t in range(ct.gates.shape[0]):
+            gates, c_prev, tau = ct.gates[t, 0], ct.c[t, 0], ct.tanh_c[t, 0]
+            i, f, g, o = gates[:H], gates[H:2 * H], gates[2 * H:3 * H], gates[3 * H:]
+            write = np.zeros(H)
+            if "forget_slope" in keep:
+                write += c_prev * f * (1 - f) * (Wf @ dh)
+            if "write" in keep:
+                write += g * i * (1 - i) * (Wi @ dh) + i * (1 - g * g) * (Wg @ dh)
+            dc_new = f * dc + write
+            dh = o * (1 - tau * tau) * dc_new + tau * o * (1 - o) * (Wo @ dh)
+            dc = dc_new
+            norm = math.sqrt(float(dh @ dh + dc @ dc))
+            dh, dc = dh / norm, dc / norm
+            if steps >= warmup:
+                total += math.log(norm)
+            steps += 1
+    return total / max(steps - warmup, 1)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from _lyapgates import gated_network, keep_gate, ratio_interval
+from _lyapgates import gated_network, keep_gate, ratio_interval, worst_matches
 
 from gradflow.diagnostics import (
     adjoint_norms,
@@ -27,6 +27,7 @@ from gradflow.diagnostics import (
     forget_gate_timescale,
     lyapunov_spectrum,
 )
+from gradflow.diagnostics.theory_gated import gru_mean_field, lstm_mean_field
 from gradflow.report.claims import Claim, Says, Summary, differ, exceeds, fmt
 from gradflow.report.layout import Group
 from gradflow.report.stats import mean_ci
@@ -63,7 +64,7 @@ class Config:
     length: int
 
 
-GRID = {"variant": list(VARIANTS), "seed": [0, 1, 2, 3, 4], "hidden": [64], "length": [400]}
+GRID = {"variant": list(VARIANTS), "seed": list(range(8)), "hidden": [64], "length": [400]}
 QUICK_GRID = {"variant": ["rnn", "lstm_b1", "lstm_b3"], "seed": [0, 1, 2], "hidden": [8],
               "length": [80]}
 
@@ -77,6 +78,9 @@ SAME_RATE = 0.05
 #: the same Jacobian product read backward and forward, so a test of the code
 #: (tests/analyses/test_gates.py), not a claim of the report.
 LYAPUNOV_MARGIN = 0.02
+#: Margin (nats/step) of the measured decay rate against the gated mean field's
+#: -lambda_max (gradflow.diagnostics.theory_gated), as in the Lyapunov section.
+GATED_MF_MARGIN = 0.03
 
 
 def run(config: Config) -> list[dict]:
@@ -109,8 +113,10 @@ def run(config: Config) -> list[dict]:
            "lambda_max": float(np.mean(lam))}
     if cell != "rnn":
         gate = keep_gate(cell, trace)                                 # (T, B, H)
+        theory = (lstm_mean_field if cell == "lstm" else gru_mean_field)(H, bias)
         row |= {"ln_mean_gate": float(np.log(gate.mean())),
-                "slowest_unit": float(np.log(gate).mean(axis=(0, 1)).max())}
+                "slowest_unit": float(np.log(gate).mean(axis=(0, 1)).max()),
+                "mf_rate": theory.decay_rate}
     return [*rows, row]
 
 
@@ -178,9 +184,35 @@ def summarize(frame: pd.DataFrame) -> Summary:
             f"Raising the forget bias from {LABELS[a].split('= ')[1]} to "
             f"{LABELS[b].split('= ')[1]} slows the gradient's decay.", rates(a), rates(b),
             labels=(LABELS[a], LABELS[b]), group="bias"))
+    for cell in ("lstm", "gru"):
+        _mean_field_claim(s, summary, cell, [v for v in order if VARIANTS[v][0] == cell])
     for group in GROUPS:
         s.group(group)
     return s
+
+
+def _mean_field_claim(s: Summary, summary: pd.DataFrame, cell: str,
+                      variants: list[str]) -> None:
+    """The measured decay rates of one gated cell against the gated mean field's."""
+    if not variants or "mf_rate" not in summary:
+        return
+    pts = [(LABELS[v], summary[summary.variant == v].rate.to_numpy()) for v in variants]
+    pred = [float(summary[summary.variant == v].mf_rate.iloc[0]) for v in variants]
+    name = cell.upper()
+    claim = worst_matches(
+        f"{cell}_rate_matches_gated_mean_field",
+        f"The {name}'s measured gradient decay rate matches the gated mean field's "
+        f"-lambda_max (frozen gates, circular law) within {GATED_MF_MARGIN} nats/step for "
+        "every bias, default included.", pts, pred, GATED_MF_MARGIN, what="rate")
+    s.claim(claim.reads(Says(
+        holds=f"The gated mean field predicts the {name}'s decay rate within "
+              f"{GATED_MF_MARGIN} nats/step at every bias (stars in the rates figure), "
+              "where the bias alone misses by up to 0.25 nats/step.",
+        fails=f"The gated mean field misses the {name}'s decay rate by more than "
+              f"{GATED_MF_MARGIN} nats/step ({claim.evidence}).",
+        inconclusive=f"Whether the gated mean field predicts the {name}'s decay rate within "
+                     f"{GATED_MF_MARGIN} nats/step is not resolved by the seeds."),
+        group="mean_field"))
 
 
 def _rate_row(v: str, g: pd.DataFrame, s: Summary) -> dict[str, Any]:
@@ -197,8 +229,10 @@ def _rate_row(v: str, g: pd.DataFrame, s: Summary) -> dict[str, Any]:
                 "timescale_ci_high": 1.0 / lo if informative else math.nan,
                 "informative": bool(informative)}
     if cell != "rnn":
+        mf = float(g.mf_rate.iloc[0]) if "mf_rate" in g else math.nan
         row |= {"slowest_unit_timescale": float(-1.0 / g.slowest_unit.mean()),
-                "mean_gate_timescale": float(-1.0 / g.ln_mean_gate.mean())}
+                "mean_gate_timescale": float(-1.0 / g.ln_mean_gate.mean()),
+                "mf_rate": mf, "mf_timescale": 1.0 / mf if mf > 0 else math.nan}
     if bias is not None:
         row["naive_timescale"] = naive_timescale(bias)
         claim, ratio = timescale_claim(f"timescale_exceeds_naive_{v}", LABELS[v],
@@ -231,6 +265,7 @@ def _default_says(what: str, claim: Claim) -> Says:
 #: How the section's claims read, in this order (one paragraph).
 GROUPS = [
     Group("defaults"),
+    Group("mean_field"),
     Group("bias", tally="Of the {n} one-step increases of the forget bias, {holds} slow the "
                         "decay significantly (rank test), {fails} speed it up and "
                         "{inconclusive} are not resolved by the seeds."),
@@ -238,7 +273,8 @@ GROUPS = [
           holds="The full-state gradient outlives the naive timescale -1/ln sigma(b) for "
                 "{labels} (ratios with their intervals in the table and the claims): the "
                 "bias alone understates how far the gradient reaches. The Lyapunov section "
-                "tests why: the gates' spread across units and the loop through h.",
+                "tests why: the gates' spread across units, the gated mean field and a "
+                "Jacobian surgery of the loop through h.",
           fails="It does not for {labels}.",
           inconclusive="For {labels} the timescale is not resolved (the claims say why); it "
                        "is not cited."),
@@ -262,6 +298,7 @@ def render(frame: pd.DataFrame, out) -> None:
     """Draw the section: two figures, the rates table, then the claims (their prose)."""
     summary = summarize(frame)
     profiles_figure(summary, out)
+    rates_figure(summary, out)
     timescales_figure(summary, out)
     rates_table(summary, out)
     out.summary(summary)
@@ -327,6 +364,9 @@ def timescales_figure(summary: Summary, out) -> None:
         ax.plot(bb, [naive_timescale(b) for b in bb], "k:", label=r"naive $-1/\ln\sigma(b_f)$")
         ax.plot(lstm.bias, lstm.slowest_unit_timescale, "^--", color="grey", mfc="none",
                 lw=0.8, label=r"slowest unit's $-1/\langle\ln f_i\rangle$")
+        if "mf_timescale" in lstm:
+            ax.plot(lstm.bias, lstm.mf_timescale, "*-", color=CELL_COLORS["lstm"], alpha=0.6,
+                    lw=0.8, ms=7, label=r"gated mean field $1/\mathrm{rate}$")
         ok = lstm[lstm.informative]
         ax.errorbar(ok.bias, ok.timescale, yerr=[ok.timescale - ok.timescale_ci_low,
                                                  ok.timescale_ci_high - ok.timescale],
@@ -349,16 +389,47 @@ def timescales_figure(summary: Summary, out) -> None:
                            f"random-walk errors, distances {FIT_FROM}..T-1, pooled over the "
                            "sequences of a seed), mean and 95% CI over seeds, against the "
                            "naive timescale -1/ln sigma(b_f) (dotted) and the slowest unit's "
-                           "gate product -1/max_i mean_t ln f_i,t (triangles). A bias whose fit is "
+                           "gate product -1/max_i mean_t ln f_i,t (triangles) and the gated mean "
+                           "field's 1/rate (stars; none where it predicts no decay). A bias "
+                           "whose fit is "
                            "uninformative (R^2 < 0.5 or a rate interval reaching 0) is marked, "
                            "not plotted")
+
+
+def rates_figure(summary: Summary, out) -> None:
+    """Measured decay rate per model against the gated mean field's prediction."""
+    rates = summary.tables["rates"]
+    if "mf_rate" not in rates:
+        return
+    fig, ax = new_figure("column", 2.8)
+    color = _colors(list(rates.variant))
+    y = np.arange(len(rates))[::-1]
+    for yy, r in zip(y, rates.itertuples(), strict=True):
+        ax.errorbar([r.rate], [yy], xerr=[[r.rate - r.rate_ci_low], [r.rate_ci_high - r.rate]],
+                    marker="o", capsize=2, color=color[r.variant], ls="none")
+        if math.isfinite(r.mf_rate):
+            ax.plot([r.mf_rate], [yy], marker="*", ms=9, color="k", mfc="none", ls="none")
+    ax.plot([], [], "ko", label="measured (95% CI)")
+    ax.plot([], [], "k*", mfc="none", ms=9, label="gated mean field")
+    ax.set_yticks(y, [_math(m) for m in rates.model], fontsize=7)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel(r"decay rate of $\|\partial L/\partial s_t\|$ (nats/step)")
+    ax.legend(loc="lower right", fontsize=7)
+    out.figure("rates", fig, rates[["variant", "model", "rate", "rate_ci_low", "rate_ci_high",
+                                    "mf_rate"]],
+               caption="Decay rate of the full-state gradient per model: measured against "
+                       "the gated mean field.",
+               description="Fitted decay rate of ||dL/ds_t|| (nats/step), mean and 95% CI "
+                       "over seeds (points), and the gated mean field's -lambda_max (stars: "
+                       "frozen gates, circular law, gradflow.diagnostics.theory_gated, at "
+                       "the same width, init and input); none for the tanh RNN")
 
 
 def rates_table(summary: Summary, out) -> None:
     """Decay rate and timescale per model, with the naive timescale and the ratio."""
     rates = summary.tables["rates"]
-    out.table("rates", rates[["model", "rate", "rate_ci_low", "rate_ci_high", "r_squared",
-                              "timescale", "timescale_ci_low", "timescale_ci_high",
+    out.table("rates", rates[["model", "rate", "rate_ci_low", "rate_ci_high", "mf_rate",
+                              "r_squared", "timescale", "timescale_ci_low", "timescale_ci_high",
                               "naive_timescale", "ratio", "ratio_ci_low", "ratio_ci_high",
                               "seeds"] if "naive_timescale" in rates else
                              ["model", "rate", "rate_ci_low", "rate_ci_high", "r_squared",
@@ -366,9 +437,12 @@ def rates_table(summary: Summary, out) -> None:
               caption="Decay rate and timescale of the full-state gradient at "
                       "initialization, 95% CI over seeds, against the naive timescale.",
               columns={"model": "model", "rate": "rate (nats/step)", "r_squared": "$R^2$",
+                       "mf_rate": "mean field",
                        "timescale": "timescale (steps)", "naive_timescale": "naive",
                        "ratio": "ratio"},
-              description="Decay rate of ||dL/ds_t|| (nats/step) and its inverse, the "
+              description="Decay rate of ||dL/ds_t|| (nats/step), the gated mean field's "
+                          "-lambda_max (blank for the tanh RNN) and the measured rate's "
+                          "inverse, the "
                           "timescale (steps; blank where the fit is uninformative: mean R^2 "
                           f"< {MIN_R2} or a rate interval reaching 0), the naive -1/ln "
                           "sigma(b) and their ratio, 95% CI over seeds")

@@ -8,7 +8,10 @@ W_ij ~ N(0, g^2/N), against the mean-field value 1/2 ln(g^2 E[phi'(h)^2]) at
 the driven stationary variance, as N grows from 32 to 512 and with inputs of
 variance s^2 = 0..1; the gradient's log-norm rate measured backward (BPTT) on
 the same trajectories; and the full (h, c) spectra of PyTorch-initialized
-LSTMs and GRUs against their keep-gate bias, the systems of the gates section.
+LSTMs and GRUs against their keep-gate bias, the systems of the gates section,
+against the gated mean field (gradflow.diagnostics.theory_gated: frozen gates,
+circular law), with the LSTM's Jacobian surgery (its write path W_hi, W_hg or
+its forget slope c f' W_hf removed from dc_t/dh_{t-1}, on the same trajectory).
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from _lyapgates import (
+    SURGERIES,
     forward_and_backward,
     gated_network,
     keep_gate,
+    lstm_surgery_exponent,
     rnn_network,
     trajectory,
     worst_matches,
 )
 
 from gradflow.diagnostics import critical_gain, driven_mean_field, forget_gate_timescale
+from gradflow.diagnostics.theory_gated import gru_mean_field, lstm_mean_field
 from gradflow.report.claims import Says, Summary, exceeds, matches
 from gradflow.report.layout import Group
 from gradflow.report.stats import mean_ci
@@ -45,7 +51,8 @@ QUESTION = (
     "predicts lambda_max = 1/2 ln(g^2 E[phi'(h)^2]) as N -> inf: how far is a network of N "
     "units from it, does input suppress chaos as predicted, and is the gradient's growth "
     "rate measured backward the same number? For LSTM and GRU, does the keep-gate bias "
-    "predict the full (h, c) spectrum's top exponent as ln sigma(b)?")
+    "predict the full (h, c) spectrum's top exponent as ln sigma(b), does a gated mean field "
+    "predict it, and which path of the LSTM's Jacobian carries what the bias misses?")
 ORDER = 60
 
 #: Finite-N sweep: every N at each (gain, input variance).
@@ -112,7 +119,7 @@ def _cases() -> list[dict[str, Any]]:
             + [Case(cell, GATED_H, bias=b) for cell, b in GATED]]
 
 
-GRID: dict[str, list[Any]] = {"case": _cases(), "seed": [0, 1, 2, 3], "steps": [1000]}
+GRID: dict[str, list[Any]] = {"case": _cases(), "seed": list(range(8)), "steps": [1000]}
 QUICK_GRID: dict[str, list[Any]] = {
     "case": [asdict(c) for c in [Case("rnn", n, 2.0, s) for n in (16, 24, 32)
                                  for s in (0.0, 1.0)]
@@ -129,6 +136,12 @@ TWO_WAYS_MARGIN = 0.005   # gradient rate vs lambda_max: the same number, up to 
 MF_MARGIN = 0.01          # lambda_max extrapolated to N -> inf vs the mean field
 SWEEP_MARGIN = 0.02       # lambda_max at N = SWEEP_N vs the mean field
 GATE_MARGIN = 0.02        # lambda_max vs ln mean(gate) of the keep gate
+#: lambda_max vs the gated mean field (gradflow.diagnostics.theory_gated), set a priori
+#: against the 0.25 nats/step by which ln sigma(b_f) misses at default init.
+GATED_MF_MARGIN = 0.03
+#: Jacobian surgery (LSTM): the write path removed vs the slowest unit's <ln f_i>, and
+#: the forget slope c_prev f' removed vs the intact product (paired, same trajectory).
+SURGERY_MARGIN = 0.01
 Q_MARGIN = 0.05           # relative: measured stationary variance vs the mean field's q*
 
 
@@ -173,10 +186,17 @@ def run(config: Config) -> list[dict]:
     else:
         gate = np.concatenate([keep_gate(cell, tr)[:, 0] for tr in window])   # (T, H)
         log_gate = np.log(gate)
+        theory = (lstm_mean_field if cell == "lstm" else gru_mean_field)(N, bias)
         row |= {"ln_sigma_bias": (math.nan if bias is None
                                   else -1.0 / float(forget_gate_timescale(bias))),
                 "ln_mean_gate": float(np.log(gate.mean())),
-                "slowest_unit": float(log_gate.mean(axis=0).max())}
+                "slowest_unit": float(log_gate.mean(axis=0).max()),
+                "gated_mf": theory.lambda_max, "annealed_mf": theory.annealed}
+        if cell == "lstm":   # Jacobian surgery on the same forward trajectory
+            for name, keep in SURGERIES.items():
+                row[f"surgery_{name}"] = lstm_surgery_exponent(
+                    params, traces[:len(traces) - ALIGN_CHUNKS], keep, warmup=ALIGN,
+                    rng=np.random.default_rng([seed, 4]))
         rows += [{"kind": "spectrum", "cell": cell, "hidden": N, "bias": row["bias"],
                   "index": i + 1, "exponent": float(e)} for i, e in enumerate(spectrum)]
     return [row, *rows]
@@ -458,8 +478,10 @@ def _sweep(s: Summary, rnn: pd.DataFrame) -> None:
 def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> None:
     """LSTM and GRU: the full-state spectra against the keep gate, per bias."""
     cols = ["lambda_max", "grad_rate", "ln_mean_gate", "slowest_unit"]
+    cols += [c for c in gated if c.startswith("surgery_")]
     table = _ci_table(gated, ["cell", "bias"], cols)
-    theory = gated.groupby(["cell", "bias"], as_index=False, dropna=False).ln_sigma_bias.first()
+    theory = gated.groupby(["cell", "bias"], as_index=False, dropna=False)[
+        ["ln_sigma_bias", "gated_mf", "annealed_mf"]].first()
     table = table.merge(theory, on=["cell", "bias"], how="left")
     table["model"] = [_bias_label(c, b) for c, b in zip(table.cell, table.bias, strict=True)]
     with np.errstate(divide="ignore"):
@@ -481,11 +503,81 @@ def _summarize_gated(s: Summary, gated: pd.DataFrame, spectra: pd.DataFrame) -> 
                      high=r.lambda_max_ci_high, unit="nats/step")
 
 
+def _bias_points(every: pd.DataFrame, column: str, reference: str | None
+                 ) -> tuple[list[tuple[str, np.ndarray]], list[float]]:
+    """Per bias (default included): the per-seed values of ``column`` (minus the per-seed
+    ``reference`` column if given) and the prediction ``gated_mf`` (0 with a reference)."""
+    pts, pred = [], []
+    for b, grp in every.groupby("bias", dropna=False):
+        values = grp[column] - (grp[reference] if reference else 0.0)
+        pts.append((f"b = {b:g}" if np.isfinite(b) else "default b", values.to_numpy()))
+        pred.append(0.0 if reference else float(grp.gated_mf.iloc[0]))
+    return pts, pred
+
+
+def _gated_mean_field_claim(s: Summary, every: pd.DataFrame, cell: str) -> None:
+    """lambda_max against the gated mean field (frozen gates, circular law) at every bias."""
+    name = cell.upper()
+    pts, pred = _bias_points(every, "lambda_max", None)
+    claim = worst_matches(
+        f"{cell}_matches_gated_mean_field",
+        f"The {name}'s full-state lambda_max matches the gated mean field (frozen gates, "
+        f"circular law; gradflow.diagnostics.theory_gated) within {GATED_MF_MARGIN} "
+        "nats/step at every bias, default included.", pts, pred, GATED_MF_MARGIN,
+        what="lambda_max")
+    s.claim(claim.reads(Says(
+        holds=f"The gated mean field predicts the {name}'s lambda_max within "
+              f"{GATED_MF_MARGIN} nats/step at every bias (stars in the figure): the decay "
+              "is that of the time-averaged Jacobian, diagonal gates times random W.",
+        fails=f"The gated mean field misses the {name}'s lambda_max by more than "
+              f"{GATED_MF_MARGIN} nats/step ({claim.evidence}).",
+        inconclusive=f"Whether the gated mean field predicts the {name}'s lambda_max within "
+                     f"{GATED_MF_MARGIN} nats/step is not resolved by the seeds."),
+        group="gated"))
+
+
+def _surgery_claims(s: Summary, every: pd.DataFrame) -> bool:
+    """The LSTM's Jacobian surgery: without the write path lambda_max falls to the slowest
+    unit's gate product; without the forget slope it hardly moves. True when both hold."""
+    if "surgery_no_write" not in every or not every.surgery_no_write.notna().any():
+        return False
+    pts, zero = _bias_points(every, "surgery_no_write", "slowest_unit")
+    write = worst_matches(
+        "lstm_write_path_carries_excess",
+        "Removing the LSTM's write path (diag(g i') W_hi + diag(i g') W_hg of dc_t/dh_{t-1}) "
+        "from its step Jacobians brings lambda_max down to the slowest unit's "
+        f"max_i <ln f_i> within {SURGERY_MARGIN} nats/step at every bias (same trajectory).",
+        pts, zero, SURGERY_MARGIN, what="lambda_max(no write) - max_i <ln f_i>")
+    s.claim(write.reads(Says(
+        holds="Jacobian surgery locates the excess: without the write path W_hi, W_hg the "
+              "LSTM's lambda_max is its slowest unit's gate product.",
+        fails="Without the write path the LSTM's lambda_max is not its slowest unit's gate "
+              f"product ({write.evidence}).",
+        inconclusive="Whether the write path carries the LSTM's excess over its slowest "
+                     "gate is not resolved by the seeds."), group="gated"))
+    pts, zero = _bias_points(every, "surgery_no_forget_slope", "surgery_full")
+    slope = worst_matches(
+        "lstm_forget_slope_negligible",
+        "Removing the forget slope diag(c_{t-1} f') W_hf from the LSTM's step Jacobians "
+        f"changes lambda_max by less than {SURGERY_MARGIN} nats/step at every bias (paired, "
+        "same trajectory).", pts, zero, SURGERY_MARGIN,
+        what="lambda_max(no c f') - lambda_max")
+    s.claim(slope.reads(Says(
+        holds="The c f' term hardly matters: removing it leaves lambda_max within the margin.",
+        fails=f"The c f' term matters ({slope.evidence}).",
+        inconclusive="Whether the c f' term matters is not resolved by the seeds."),
+        group="gated"))
+    return write.verdict == "holds" and slope.verdict == "holds"
+
+
 def _gate_claims(s: Summary, gated: pd.DataFrame, cell: str, gate: str) -> None:
-    """One gated cell: its mean keep gate predicts lambda_max, and the loop through h
-    slows the decay beyond its slowest gate (group ``gated``)."""
+    """One gated cell: its mean keep gate predicts lambda_max, the gated mean field does,
+    the loop through h slows the decay beyond its slowest gate, and (LSTM) the Jacobian
+    surgery that says which path (group ``gated``)."""
     every = gated[gated.cell == cell]
     name, word = cell.upper(), {"f": "forget", "z": "update"}[gate]
+    _gated_mean_field_claim(s, every, cell)
+    located = _surgery_claims(s, every) if cell == "lstm" else False
     pts = [(f"b = {b:g}" if np.isfinite(b) else "default b",
             (grp.lambda_max - grp.ln_mean_gate).to_numpy())
            for b, grp in every.groupby("bias", dropna=False)]
@@ -520,9 +612,12 @@ def _gate_claims(s: Summary, gated: pd.DataFrame, cell: str, gate: str) -> None:
         m, lo, hi, 0.0, what=f"lambda_max - max_i mean_t ln {gate}_i at the least "
         f"separated bias b = {b:g}", group="gated", says=Says(
             holds=f"Even the {name}'s slowest unit's own gate product decays "
-                  "faster than the full state: the loop through h keeps the gradient "
-                  "alive longer than any gate path alone, so the gate bias understates "
-                  "the timescale.",
+                  "faster than the full state" + (
+                      ": the loop through h keeps the gradient alive longer than any gate "
+                      "path alone, and the surgery says which loop: the write path "
+                      "W_hi, W_hg, not the c f' term" if located else
+                      " (which path of the loop through h carries the excess is not "
+                      "established here)") + "; so the gate bias understates the timescale.",
             fails=f"The {name}'s full state decays no slower than its slowest "
                   "unit's gate product.",
             inconclusive=f"Whether the {name}'s full state outlives its slowest "
@@ -673,34 +768,51 @@ def _figure_two_ways(out, two: pd.DataFrame) -> None:
                        "steps of alignment")
 
 
+#: Where the default-bias (PyTorch's random) models sit on the gated figure's bias axis.
+DEFAULT_X = -0.6
+
+
 def _figure_gated(out, gated: pd.DataFrame) -> None:
     """Full-state lambda_max of LSTM and GRU against the keep-gate bias."""
     fig, ax = new_figure("column", 3.0)
-    bb = np.linspace(-0.2, 3.2, 60)
+    bb = np.linspace(-0.25, 3.2, 60)
     ax.plot(bb, -1.0 / forget_gate_timescale(bb), "k:", lw=1.2, label=r"$\ln\sigma(b)$ (gate bias)")
     for cell, marker in (("lstm", "o"), ("gru", "s")):
-        g = gated[(gated.cell == cell) & np.isfinite(gated.bias)]
+        g = gated[gated.cell == cell].assign(
+            x=lambda d: np.where(np.isfinite(d.bias), d.bias, DEFAULT_X)).sort_values("x")
         if not len(g):
             continue
         color = CELL_COLORS[cell]
-        ax.errorbar(g.bias, g.lambda_max, yerr=[g.lambda_max - g.lambda_max_ci_low,
-                                                g.lambda_max_ci_high - g.lambda_max],
-                    marker=marker, ls="-", capsize=2, color=color,
+        ax.errorbar(g.x, g.lambda_max, yerr=[g.lambda_max - g.lambda_max_ci_low,
+                                             g.lambda_max_ci_high - g.lambda_max],
+                    marker=marker, ls="none", capsize=2, color=color,
                     label=rf"{cell.upper()} $\lambda_{{\max}}$")
+        ax.plot(g.x, g.gated_mf, marker="*", ms=7, ls="-", lw=0.8, color=color, alpha=0.6,
+                label=f"{cell.upper()} gated mean field")
+        if "surgery_no_write" in g and g.surgery_no_write.notna().any():
+            ax.plot(g.x, g.surgery_no_write, marker="v", ls="none", ms=4, color="grey",
+                    label=f"{cell.upper()} without the write path")
+        g = g[np.isfinite(g.bias)]
         ax.plot(g.bias, g.ln_mean_gate, marker="x", ls="none", color=color, ms=4,
                 label=rf"{cell.upper()} $\ln\langle k\rangle$ (mean gate)")
         ax.plot(g.bias, g.slowest_unit, marker=marker, mfc="none", ls="--", lw=0.8,
                 color=color, label=rf"{cell.upper()} slowest unit's $\langle\ln k_i\rangle$")
     ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks([DEFAULT_X, 0, 1, 2, 3], ["default", "0", "1", "2", "3"])
     ax.set_xlabel(r"keep-gate bias $b$ ($b_f$ for LSTM, $b_z$ for GRU)")
     ax.set_ylabel("exponent (nats/step)")
     fig.legend(loc="outside lower center", ncol=2, fontsize=7)
     out.figure("gated", fig, gated,
                caption=r"Full-state $\lambda_{\max}$ of LSTM and GRU vs the keep-gate bias, "
-                       r"against $\ln\sigma(b)$ and the slowest unit's gate product.",
+                       r"against the gated mean field (stars), $\ln\sigma(b)$ and the "
+                       r"slowest unit's gate product.",
                description="Top Lyapunov exponent of the full state ([h; c] for the LSTM) at "
                        f"PyTorch's initialization, H = {GATED_H}, x_t ~ N(0, 1), mean and 95% "
-                       "CI over seeds, with the forget (LSTM) or update (GRU) gate bias set; "
+                       "CI over seeds, with the forget (LSTM) or update (GRU) gate bias set "
+                       "(left: PyTorch's default, random per unit); stars: the gated mean "
+                       "field's lambda_max (frozen gates, circular law, "
+                       "gradflow.diagnostics.theory_gated); grey triangles: the LSTM's "
+                       "lambda_max with the write path removed from its Jacobians; "
                        "dotted: ln sigma(b), the cell path's exponent if f = sigma(b); dashed: "
                        "max_i of the time-averaged ln f_i,t (ln z_i,t), the top exponent of the "
                        "gate product diag(f) alone on the same trajectory")
@@ -734,17 +846,26 @@ def _figure_gated_spectra(out, spectra: pd.DataFrame) -> None:
 
 def _table_gated(out, gated: pd.DataFrame) -> None:
     """Gated cells: full-state lambda_max against the keep gate."""
-    out.table("gated", gated[["model", "lambda_max", "lambda_max_ci_low", "lambda_max_ci_high",
-                              "grad_rate", "ln_sigma_bias", "ln_mean_gate", "slowest_unit",
-                              "timescale", "naive_timescale", "seeds"]],
+    cols = ["model", "lambda_max", "lambda_max_ci_low", "lambda_max_ci_high", "gated_mf",
+            "annealed_mf", "grad_rate", "ln_sigma_bias", "ln_mean_gate", "slowest_unit"]
+    cols += [c for c in ("surgery_no_write", "surgery_no_forget_slope") if c in gated]
+    out.table("gated", gated[[*cols, "timescale", "naive_timescale", "seeds"]],
               caption=r"Gated cells: full-state $\lambda_{\max}$ against the keep gate.",
               columns={"model": "model", "lambda_max": r"$\lambda_{\max}$",
                        "grad_rate": "gradient rate", "ln_sigma_bias": r"$\ln\sigma(b)$",
+                       "gated_mf": "mean field", "annealed_mf": "annealed",
+                       "surgery_no_write": "no write path",
+                       "surgery_no_forget_slope": "no $c f'$",
                        "ln_mean_gate": r"$\ln\langle k\rangle$",
                        "slowest_unit": r"$\max_i\langle\ln k_i\rangle$"},
-              description="lambda_max (QR) with its 95% CI over seeds; the gradient's "
+              description="lambda_max (QR) with its 95% CI over seeds; the gated mean "
+                          "field's prediction (frozen gates, circular law) and the annealed "
+                          "second-moment map's (gradflow.diagnostics.theory_gated); the "
+                          "gradient's "
                           "backward rate on the same trajectories (mean); ln sigma(b); ln of "
                           "the mean keep gate (f or z); the slowest unit's mean ln gate; "
+                          "LSTM: lambda_max with the write path (W_hi, W_hg) or the forget "
+                          "slope (c f' W_hf) removed from the step Jacobians (mean); "
                           "timescale -1/lambda_max and the naive -1/ln sigma(b) in steps "
                           "(inf: no decay)")
 

@@ -46,10 +46,17 @@ from gradflow.diagnostics.theory import (
     mean_field_variance,
     pascanu_bound,
 )
+from gradflow.diagnostics.theory_gated import (
+    GatedMeanField,
+    gru_mean_field,
+    lstm_mean_field,
+    pytorch_drive,
+)
 
 __all__ = [
     "DecayFit",
     "DrivenMeanField",
+    "GatedMeanField",
     "SpectralSummary",
     "adjoint_norms",
     "adjoint_profile",
@@ -60,13 +67,16 @@ __all__ = [
     "driven_mean_field",
     "fit_decay",
     "forget_gate_timescale",
+    "gru_mean_field",
     "jacobian_products",
     "layer_products",
+    "lstm_mean_field",
     "lyapunov_spectrum",
     "mean_field_lyapunov",
     "mean_field_variance",
     "pascanu_bound",
     "product_norms",
+    "pytorch_drive",
     "singular_values",
     "spectral_norm",
     "spectral_radius",

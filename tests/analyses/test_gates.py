@@ -17,7 +17,7 @@ def gates(analysis):
 
 
 def world(gates, *, factor=2.0, r2=0.99, default_gap=0.3, step=0.1, noise=0.01,
-          seeds=5, seed=0) -> pd.DataFrame:
+          seeds=5, mf_offset=0.0, seed=0) -> pd.DataFrame:
     """Synthetic run() output: each biased variant decays at rate 1 / (factor * naive
     timescale); the RNN ``default_gap`` faster than the default LSTM and GRU (0.45); each
     forget-bias step lowers the rate (by at least ``step``, as the naive rates do, when
@@ -38,7 +38,8 @@ def world(gates, *, factor=2.0, r2=0.99, default_gap=0.3, step=0.1, noise=0.01,
                          "rate_high": r + 0.01, "r_squared": r2,
                          "bias": math.nan if bias is None else bias,
                          "ln_mean_gate": -0.5, "slowest_unit": -0.4,
-                         "lambda_max": -r + 1e-3 * rng.standard_normal()})
+                         "lambda_max": -r + 1e-3 * rng.standard_normal()}
+                        | ({} if cell == "rnn" else {"mf_rate": rate + mf_offset}))
     return pd.DataFrame(rows)
 
 
@@ -47,7 +48,7 @@ def test_run_gives_the_expected_columns(gates):
     summary = rows[-1]
     assert summary["kind"] == "summary"
     assert {"rate", "rate_low", "rate_high", "r_squared", "bias", "ln_mean_gate",
-            "slowest_unit", "lambda_max"} <= set(summary)
+            "slowest_unit", "lambda_max", "mf_rate"} <= set(summary)
     assert [r["distance"] for r in rows[:-1]] == list(range(60))
     rnn = gates.run(gates.Config("rnn", 0, 4, 60))[-1]
     assert "slowest_unit" not in rnn
@@ -83,8 +84,15 @@ def test_claims_hold_in_a_world_where_gates_outlive_the_naive_timescale(gates):
         "timescale_exceeds_naive_lstm_b1", "timescale_exceeds_naive_lstm_b2",
         "timescale_exceeds_naive_lstm_b3", "default_lstm_vs_rnn", "default_gru_vs_rnn",
         "bias_slows_decay_lstm_b0_lstm_b1", "bias_slows_decay_lstm_b1_lstm_b2",
-        "bias_slows_decay_lstm_b2_lstm_b3"}
+        "bias_slows_decay_lstm_b2_lstm_b3", "lstm_rate_matches_gated_mean_field",
+        "gru_rate_matches_gated_mean_field"}
     assert all(v == "holds" for v in verdicts.values()), verdicts
+
+
+def test_mean_field_claims_fail_off_the_prediction(gates):
+    verdicts = gates.summarize(world(gates, mf_offset=0.1)).verdicts()
+    assert verdicts["lstm_rate_matches_gated_mean_field"] == "fails"
+    assert verdicts["gru_rate_matches_gated_mean_field"] == "fails"
 
 
 def test_timescale_claims_fail_when_shorter_than_naive(gates):
@@ -133,6 +141,7 @@ def test_summarize_is_pure_and_render_writes_the_figures(gates, tmp_path):
     section = Section("gates", tmp_path)
     gates.render(frame, section)
     assert (tmp_path / "figures" / "gates-timescales-column.png").exists()
+    assert (tmp_path / "figures" / "gates-rates-column.png").exists()
     assert len(section.claims) == len(summary.claims)
 
 

@@ -18,11 +18,14 @@ def _mf(g: float, s2: float) -> float:
 
 
 def world(*, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset=0.0,
-          loop=0.1, q_ratio=1.0, noise=1e-3, seed=0) -> pd.DataFrame:
+          loop=0.1, q_ratio=1.0, noise=1e-3, mf_offset=0.0, write_gap=0.0, slope_gap=0.0,
+          seed=0) -> pd.DataFrame:
     """A synthetic frame with run()'s columns: lambda_max = lambda_MF + offset + slope / N
     (+ a change of input_effect times the mean field's drop), the gradient rate
     lambda_max, gated lambda_max = ln <gate> + gate_offset, slowest unit
-    lambda_max - loop; Gaussian noise of sd ``noise`` on each run."""
+    lambda_max - loop, the gated mean field lambda_max + mf_offset, and (LSTM) the
+    surgeries: without the write path the slowest unit + write_gap, without the forget
+    slope lambda_max + slope_gap; Gaussian noise of sd ``noise`` on each run."""
     rng = np.random.default_rng(seed)
     rows = []
     settings = {(n, g, s) for n in SIZES for g in (1.5, 2.0) for s in (0.0, 1.0)}
@@ -43,13 +46,20 @@ def world(*, offset=0.0, slope=-1.0, input_effect=1.0, gate_offset=0.0,
         for b in (math.nan, 0.0, 1.0, 2.0):
             ln_sig = math.nan if math.isnan(b) else -math.log1p(math.exp(-b))
             for seed_ in SEEDS:
-                lam = (-0.4 if math.isnan(b) else ln_sig) + gate_offset \
-                    + noise * rng.standard_normal()
-                rows.append({"case": "x", "seed": seed_, "steps": 1000, "kind": "summary",
-                             "cell": cell, "hidden": 64, "bias": b, "lambda_max": lam,
-                             "grad_rate": lam, "ln_sigma_bias": ln_sig,
-                             "ln_mean_gate": -0.4 if math.isnan(b) else ln_sig,
-                             "slowest_unit": lam - loop})
+                exact = (-0.4 if math.isnan(b) else ln_sig) + gate_offset
+                lam = exact + noise * rng.standard_normal()
+                row = {"case": "x", "seed": seed_, "steps": 1000, "kind": "summary",
+                       "cell": cell, "hidden": 64, "bias": b, "lambda_max": lam,
+                       "grad_rate": lam, "ln_sigma_bias": ln_sig,
+                       "ln_mean_gate": -0.4 if math.isnan(b) else ln_sig,
+                       "slowest_unit": lam - loop, "gated_mf": exact + mf_offset,
+                       "annealed_mf": exact - 0.2}
+                if cell == "lstm":
+                    row |= {"surgery_full": lam, "surgery_no_forget_slope": lam + slope_gap
+                            + noise * rng.standard_normal(),
+                            "surgery_no_write": lam - loop + write_gap
+                            + noise * rng.standard_normal()}
+                rows.append(row)
                 rows += [{"case": "x", "seed": seed_, "steps": 1000, "kind": "spectrum",
                           "cell": cell, "hidden": 64, "bias": b, "index": i,
                           "exponent": lam - 0.1 * i} for i in (1, 2, 3)]
@@ -87,8 +97,9 @@ def test_run_gives_the_expected_columns(lyap):
     assert {"kind", "cell", "hidden", "gain", "input_variance", "lambda_max", "grad_rate",
             "mean_field", "q_mean_field", "q_measured"} <= set(rnn[0])
     lstm = lyap.run(_config(lyap, ("lstm", 3, None, None, 1.0), 0, 150))
-    assert {"lambda_max", "grad_rate", "ln_sigma_bias", "ln_mean_gate",
-            "slowest_unit"} <= set(lstm[0])
+    assert {"lambda_max", "grad_rate", "ln_sigma_bias", "ln_mean_gate", "slowest_unit",
+            "gated_mf", "annealed_mf", "surgery_full", "surgery_no_write",
+            "surgery_no_forget_slope"} <= set(lstm[0])
     assert [r["index"] for r in lstm[1:]] == list(range(1, 7))      # the full (h, c) spectrum
     gru = lyap.run(_config(lyap, ("gru", 3), 0, 150))
     assert math.isnan(gru[0]["bias"]) and len(gru) == 4
@@ -125,7 +136,9 @@ def test_every_claim_holds_in_a_world_that_follows_the_theory(lyap):
         "input_suppresses_chaos", "input_drop_matches_mean_field", "input_quenches_chaos",
         "sweep_matches_mean_field", "stationary_variance_matches",
         "lstm_gate_predicts_lambda", "lstm_loop_slows_decay",
-        "gru_gate_predicts_lambda", "gru_loop_slows_decay"}
+        "gru_gate_predicts_lambda", "gru_loop_slows_decay",
+        "lstm_matches_gated_mean_field", "gru_matches_gated_mean_field",
+        "lstm_write_path_carries_excess", "lstm_forget_slope_negligible"}
     assert all(v == "holds" for v in verdicts.values()), verdicts
 
 
@@ -164,6 +177,37 @@ def test_gate_claims_fail_when_the_bias_misses(lyap):
     assert v["gru_gate_predicts_lambda"] == "fails"
     assert v["lstm_loop_slows_decay"] == "fails"
     assert v["gru_loop_slows_decay"] == "fails"
+
+
+def test_gated_mean_field_and_surgery_claims_fail_off_their_predictions(lyap):
+    v = lyap.summarize(world(mf_offset=0.1, write_gap=0.05, slope_gap=0.05)).verdicts()
+    assert v["lstm_matches_gated_mean_field"] == "fails"
+    assert v["gru_matches_gated_mean_field"] == "fails"
+    assert v["lstm_write_path_carries_excess"] == "fails"
+    assert v["lstm_forget_slope_negligible"] == "fails"
+
+
+def test_the_loop_sentence_rests_on_the_surgery(lyap):
+    """'The loop through h keeps the gradient alive ... the write path' is said only when
+    both surgery claims hold; otherwise the path is said not to be established."""
+    from gradflow.report.layout import paragraphs
+
+    s = lyap.summarize(world())
+    (prose,) = paragraphs(s.claims.values(), s.groups)
+    assert "the surgery says which loop: the write path W_hi, W_hg, not the c f' term" in prose
+    s = lyap.summarize(world(write_gap=0.05))
+    (prose,) = paragraphs(s.claims.values(), s.groups)
+    assert "the write path W_hi, W_hg, not" not in prose
+    assert "is not established here" in prose
+
+
+def test_surgery_with_every_block_is_the_qr_exponent(lyap):
+    """Power iteration on the hand-built LSTM Jacobian (every block kept) is lambda_max of
+    the QR method on the engine's Jacobians: the surgery's code, checked."""
+    row = lyap.run(_config(lyap, ("lstm", 16, None, None, 1.0), 0, 1000))[0]
+    assert row["surgery_full"] == pytest.approx(row["lambda_max"], abs=0.01)
+    assert row["surgery_no_write"] <= row["surgery_full"] + 0.01
+    assert math.isfinite(row["gated_mf"]) and math.isfinite(row["annealed_mf"])
 
 
 def test_noisy_seeds_are_inconclusive_not_holding(lyap):
