@@ -122,7 +122,7 @@ def decay_rate(task_name: str, model: str, params: dict, x: np.ndarray) -> float
       ``s_in^2 = mean((U x_t + b)^2)`` over the batch ``x`` (T, B, I);
     - IRNN: ``W_hh = I``, so the Jacobian is the 0/1 mask of the active units; on inputs
       that keep a unit on, it passes the gradient unchanged: rate 0 (no mean field needed);
-    - gated cells: no prediction yet (``GATED_PREDICTION``);
+    - gated cells: the gated mean field (``GATED_PREDICTION``);
     - the copy task: none. It scores every step, so the gradient at its first symbol is
       mostly that of the losses next to it, not one carried from the end.
     """
@@ -140,16 +140,29 @@ def decay_rate(task_name: str, model: str, params: dict, x: np.ndarray) -> float
                              float(np.mean(drive ** 2))).rate
 
 
-def no_gated_prediction(model: str, params: dict, x: np.ndarray) -> float:
-    """THE PLACE FOR A GATED MEAN FIELD (issue 27): the predicted decay rate of a GRU's or
-    LSTM's ``||dL/dh_t||`` per step at initialisation, nats, from its initial ``params`` and
-    the batch ``x``. None yet: NaN, and the figure and claims skip the gated cells."""
-    return float("nan")
+def gated_prediction(model: str, params: dict, x: np.ndarray) -> float:
+    """The gated mean field's decay rate of ``||dL/dh_t||`` per step at initialisation
+    (nats, ``-lambda_max`` of :func:`gradflow.diagnostics.lstm_mean_field` /
+    :func:`~gradflow.diagnostics.gru_mean_field`), for the GRU and the LSTM (default or set
+    forget bias) at ``HIDDEN`` units, driven by the variance ``W_ih x`` adds to each
+    pre-activation over the batch ``x`` (T, B, I), rounded to 2 significant digits (the
+    theory is cached per drive). The GRU with its reset gate held open: NaN (the theory
+    has no such cell)."""
+    cell, _, init, open_reset = MODELS[model]
+    if open_reset:
+        return float("nan")
+    from gradflow.diagnostics import gru_mean_field, lstm_mean_field
+
+    w_ih = params["weight_ih_l0"].astype(np.float64)
+    drive = float(f"{np.mean((x.astype(np.float64) @ w_ih.T) ** 2):.2g}")
+    if cell == "lstm":
+        return -float(lstm_mean_field(HIDDEN, init.get("forget_bias"), drive=drive).lambda_max)
+    return -float(gru_mean_field(HIDDEN, drive=drive).lambda_max)
 
 
-#: The gated cells' prediction (rate in nats per step; NaN: none). Replace with a gated
-#: mean field; everything downstream (figure, theory table, claims) picks it up.
-GATED_PREDICTION = no_gated_prediction
+#: The gated cells' prediction (rate in nats per step; NaN: none); everything downstream
+#: (figure, theory table, claims) picks it up.
+GATED_PREDICTION = gated_prediction
 
 
 def gradient_prediction(task_name: str, model: str, params: dict, x: np.ndarray,

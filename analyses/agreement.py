@@ -122,20 +122,15 @@ PLAIN = f"no attractor, d = {min(DISTANCES)}..{max(DISTANCES)}"
 
 
 def gated_decay_per_word() -> float | None:
-    """THE LEAD'S HOOK: the LSTM's gated mean-field decay of the gradient per word at
-    PyTorch's initialization (decades per word, negative), for ``HIDDEN`` units reading
-    this task's one-hot words (``gradflow.diagnostics.theory_gated``, built elsewhere).
+    """The LSTM's gated mean-field decay of the gradient per word at PyTorch's
+    initialization (decades per word, negative), for ``HIDDEN`` units reading this task's
+    one-hot words (:func:`gradflow.diagnostics.lstm_mean_field`): every input is one word,
+    one-hot, so ``W_ih x`` adds variance 1/(3H) to each pre-activation. Drawn in the
+    gradient figure and compared in ``*_init_decay_matches_gated_theory`` (margin
+    ``DECAY_MARGIN``) beside the cell path's ``INIT_DECAY``."""
+    from gradflow.diagnostics import lstm_mean_field
 
-    ``None`` until it is filled in: then the gradient figure draws no gated line and no
-    ``*_init_decay_matches_gated_theory`` claim is made. Once it returns a number, both
-    appear (margin ``DECAY_MARGIN``) beside the cell path's ``INIT_DECAY``. A body that
-    fits (every input is one word, one-hot, so ``W_ih x`` adds variance 1/(3H) to each
-    pre-activation; -0.186 decades per word with the module as of 2026-12-07)::
-
-        from gradflow.diagnostics.theory_gated import lstm_mean_field
-        return lstm_mean_field(HIDDEN, drive=1.0 / (3 * HIDDEN)).lambda_max / np.log(10.0)
-    """
-    return None
+    return float(lstm_mean_field(HIDDEN, drive=1.0 / (3 * HIDDEN)).lambda_max / np.log(10.0))
 
 
 #: What a reader sees for each quantity of the slopes table.

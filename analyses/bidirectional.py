@@ -232,11 +232,19 @@ def choose_rate(tuning: pd.DataFrame, budget: int) -> pd.DataFrame:
 
 
 def gated_mean_field_rate(cell: str) -> float | None:
-    """TO BE WRITTEN BY THE LEAD: the mean-field lambda_max (nats/step, < 0) of ``cell``
-    ("rnn" or "lstm") at this section's initialization (PyTorch's default, hidden 32,
-    one-hot neutral words as input). When it returns a number, the gradient table gains
-    the column ``mean_field`` (rate x median distance / ln 10) and the gradient-ratio
-    figure draws it (dashed); None (now): nothing is drawn."""
+    """The mean-field lambda_max (nats/step, < 0) of ``cell`` ("rnn" or "lstm") at this
+    section's initialization (PyTorch's default, hidden ``HIDDEN``, one-hot neutral words
+    as input, so ``W_ih x`` adds variance 1/(3H) to each pre-activation): the LSTM's from
+    the gated mean field (:func:`gradflow.diagnostics.lstm_mean_field`), the tanh RNN's
+    from the driven mean field at PyTorch's gain 1/sqrt(3) with input variance
+    1/(3H) + 2/(3H) (the one-hot column and the two biases). The gradient table gains the
+    column ``mean_field`` (rate x median distance / ln 10), drawn dashed in the figure."""
+    from gradflow.diagnostics import driven_mean_field, lstm_mean_field
+
+    if cell == "lstm":
+        return float(lstm_mean_field(HIDDEN, drive=1.0 / (3 * HIDDEN)).lambda_max)
+    if cell == "rnn":
+        return -float(driven_mean_field(1.0 / np.sqrt(3.0), 1.0 / HIDDEN).rate)
     return None
 
 

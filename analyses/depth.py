@@ -55,6 +55,9 @@ class Config:
     seed: int
 
 
+#: Every verdict is checked on a round-off replicate (the NumPy reference backend): a
+#: cheap section, so the check costs little (README, "Verdicts checked against round-off").
+REPLICATE = True
 GRID = {"cell": CELLS, "connection": CONNECTIONS, "layers": [1, 2, 4, 6, 8],
         "seed": list(range(12))}
 QUICK_GRID = {"cell": ["rnn", "gru"], "connection": ["none", "residual"], "layers": [1, 4],

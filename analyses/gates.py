@@ -64,6 +64,9 @@ class Config:
     length: int
 
 
+#: Every verdict is checked on a round-off replicate (the NumPy reference backend): a
+#: cheap section, so the check costs little (README, "Verdicts checked against round-off").
+REPLICATE = True
 GRID = {"variant": list(VARIANTS), "seed": list(range(8)), "hidden": [64], "length": [400]}
 QUICK_GRID = {"variant": ["rnn", "lstm_b1", "lstm_b3"], "seed": [0, 1, 2], "hidden": [8],
               "length": [80]}

@@ -10,8 +10,8 @@ symbols right. A run that never solves is censored at the budget. Before trainin
 gradient ||dL/dx_t|| of the task loss at the first cue (the first marker, the
 first X/Y, the first symbol) is measured in float64 on a fixed batch of 64, with the
 gradient at the last step and its prediction at the first cue (the last step's carried back
-at the predicted rate: the tanh RNN's driven mean field, the IRNN's identity Jacobian; the
-gated cells have none yet).
+at the predicted rate: the tanh RNN's driven mean field, the IRNN's identity Jacobian, the
+GRU's and the LSTM's gated mean field; the GRU with its reset gate open has none).
 Models: the tanh RNN (Gaussian W_hh, gain 1; orthogonal W_hh), the IRNN (ReLU,
 W_hh = I, Le et al. 2015), the GRU, the GRU with its reset gate held open, and
 the LSTM with the default forget-gate bias and with +1 and +3. Each (task, model)
@@ -337,8 +337,7 @@ def gradient_prediction_figure(summary: Summary, out) -> None:
     shared_legend(fig, axes.flat, ncol=3, markerscale=1.5, fontsize="small")
     out.figure("gradient_prediction", fig, theory,
                caption="The gradient at the first cue at initialisation against its "
-                       "prediction, every run with one (grey: the claims' margin); none yet "
-                       "for the gated cells.",
+                       "prediction, every run with one (grey: the claims' margin).",
                description=f"Every run with a prediction: log10 of the median over {N_GRAD} "
                        f"sequences of ||dL/dx_t1|| at initialisation (float64) against the "
                        f"prediction, the run's gradient at the last step carried back to the "
@@ -346,12 +345,13 @@ def gradient_prediction_figure(summary: Summary, out) -> None:
                        f"tanh RNN's driven mean field at its initial gain (g^2 = H "
                        f"mean(W_hh^2)) and input variance (mean of (U x_t + b)^2 on the "
                        f"batch), the IRNN's identity Jacobian (no decay while a unit stays "
-                       f"active). Filled: the shortest T of the panel, open: longer ones. The "
-                       f"line is equality; the grey band +-{fmt(MARGIN_PER_STEP, 3)} nats per "
+                       f"active), the GRU's and the LSTM's gated mean field (frozen gates, "
+                       f"circular law; driven by the variance W_ih x adds on the batch). "
+                       f"Filled: the shortest T of the panel, open: longer ones. The line is "
+                       f"equality; the grey band +-{fmt(MARGIN_PER_STEP, 3)} nats per "
                        f"step of the distance from the cue to the end (the smallest cell's in "
-                       f"the panel; the table has each cell's). The gated cells have no "
-                       f"prediction yet (a gated mean field, issue 27, goes in "
-                       f"_long_range.GATED_PREDICTION); nor has the copy task, which scores "
+                       f"the panel; the table has each cell's). The GRU with its reset gate "
+                       f"held open has no prediction; nor has the copy task, which scores "
                        f"every step, so the gradient at its first symbol is mostly that of "
                        f"the losses next to it. The figure's CSV is the per-cell table")
 

@@ -119,6 +119,9 @@ def _cases() -> list[dict[str, Any]]:
             + [Case(cell, GATED_H, bias=b) for cell, b in GATED]]
 
 
+#: Every verdict is checked on a round-off replicate (the NumPy reference backend): a
+#: cheap section, so the check costs little (README, "Verdicts checked against round-off").
+REPLICATE = True
 GRID: dict[str, list[Any]] = {"case": _cases(), "seed": list(range(8)), "steps": [1000]}
 QUICK_GRID: dict[str, list[Any]] = {
     "case": [asdict(c) for c in [Case("rnn", n, 2.0, s) for n in (16, 24, 32)

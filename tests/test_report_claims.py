@@ -180,7 +180,7 @@ def test_a_verdict_the_round_off_replicate_does_not_repeat_is_reported_fragile(
     assert (fragile["verdict"], fragile["round_off"]) == ("inconclusive", "fragile")
     assert "fragile under round-off: holds here, fails on the replicate" in fragile["evidence"]
     report = (tmp_path / "out" / "REPORT.md").read_text()
-    assert "1 verdict moved" in report and "tiny: y is positive." in report
+    assert "1 verdict moved and is reported" in report and "tiny: y is positive." in report
     assert "cannot tell" in report     # the prose reads the fragile verdict, not the first one
 
 

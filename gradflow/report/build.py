@@ -218,16 +218,18 @@ def _round_off_lines(sections: list[tuple[Analysis, Section]]) -> list[str]:
     unchecked = [a.name for a, s in sections if s.replicate is None]
     text = (f"**Round-off.** The claims of {', '.join(a.name for a, _ in checked)} "
             f"({n} claims) were recomputed on a replicate that differs only in round-off "
-            f"(the engine's NumPy reference backend instead of its fused kernels); "
-            f"{len(fragile)} verdict{'s' if len(fragile) != 1 else ''} moved, and "
-            f"{'is' if len(fragile) == 1 else 'are'} reported as inconclusive, \"fragile "
-            f"under round-off\" (column `round_off` of `tables/claims.csv`)")
-    text += (": " + "; ".join(f"{a.name}: {c.statement}" for a, c in fragile) + "."
-             if fragile else ".")
+            f"(the engine's NumPy reference backend instead of its fused kernels); ")
+    if fragile:
+        text += (f"{len(fragile)} verdict{'s' if len(fragile) != 1 else ''} moved and "
+                 f"{'is' if len(fragile) == 1 else 'are'} reported as inconclusive, \"fragile "
+                 f"under round-off\" (column `round_off` of `tables/claims.csv`): "
+                 + "; ".join(f"{a.name}: {c.statement}" for a, c in fragile) + ".")
+    else:
+        text += "no verdict moved (column `round_off` of `tables/claims.csv`)."
     if unchecked:
-        text += (f" Not yet checked: {', '.join(unchecked)} (training runs whose replicate "
-                 f"would double the report's time; their verdicts near a threshold can move "
-                 f"on other BLAS kernels).")
+        text += (f" Not yet checked: {', '.join(unchecked)} (a replicate runs a section "
+                 f"twice, and for the training sections that would double the report's time); "
+                 f"their verdicts near a threshold can move on other BLAS kernels.")
     return [text, ""]
 
 

@@ -178,11 +178,14 @@ def test_error_intervals_stay_inside_0_1(analysis):
 
 
 def test_gated_theory_hook(analysis, monkeypatch):
-    """None (for now): no gated claim. A number: the claim appears, decided with the
-    margin DECAY_MARGIN against the init slopes."""
+    """None: no gated claim. A number: the claim appears, decided with the margin
+    DECAY_MARGIN against the init slopes. The hook is the gated mean field's decay."""
+    from gradflow.diagnostics import lstm_mean_field
     mod = analysis("agreement")
-    assert mod.gated_decay_per_word() is None
+    assert mod.gated_decay_per_word() == pytest.approx(
+        lstm_mean_field(mod.HIDDEN, drive=1 / (3 * mod.HIDDEN)).lambda_max / np.log(10))
     frame = _frame({"lm": LINZEN, "number": FLAT})
+    monkeypatch.setattr(mod, "gated_decay_per_word", lambda: None)
     assert not [n for n in mod.summarize(frame).claims if "gated" in n]
     monkeypatch.setattr(mod, "gated_decay_per_word", lambda: -0.31)
     v = mod.summarize(frame).verdicts()
@@ -352,13 +355,14 @@ def test_rates_differ_is_fishers_exact_test(analysis):
     assert rates_differ("x", "A fails more.", 0, 0, 1, 2).verdict == "inconclusive"
 
 
-def test_claims_read_one_paragraph_per_objective_then_the_contrasts(analysis):
+def test_claims_read_one_paragraph_per_objective_then_the_contrasts(analysis, monkeypatch):
     """A paragraph per objective (the margin gradient after training last), then the
     objective contrast, whose closing reading follows whether the language model errs
     more without attractors, then the gradient contrast."""
     from gradflow.report.layout import paragraphs
 
     mod = analysis("agreement")
+    monkeypatch.setattr(mod, "gated_decay_per_word", lambda: None)   # its sentence: apart
     for pattern, reading in (({"lm": LINZEN, "number": FLAT}, ": the language model's "),
                              ({"lm": FLAT, "number": LINZEN}, ".")):
         s = mod.summarize(_frame(pattern))

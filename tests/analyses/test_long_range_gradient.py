@@ -177,8 +177,15 @@ def test_decay_rate_per_model():
         assert L.decay_rate("adding", model, p, x) == pytest.approx(expected)
     assert L.decay_rate("adding", "irnn", {}, x) == 0.0
     assert np.isnan(L.decay_rate("copy", "rnn", {}, x))          # every step scored
-    for model in L.GATED + ("gru_open",):
-        assert np.isnan(L.decay_rate("adding", model, {}, x))  # the gated place: empty
+    assert np.isnan(L.decay_rate("adding", "gru_open", {}, x))    # no theory of that cell
+    from gradflow.diagnostics import gru_mean_field, lstm_mean_field
+    for model in L.GATED:
+        net = L.network(model, task.input_size)
+        p = gradflow.initial_params(net, task, 1, L.MODELS[model][2])
+        drive = float(f"{np.mean((x @ p['weight_ih_l0'].T.astype(float)) ** 2):.2g}")
+        theory = (lstm_mean_field(L.HIDDEN, L.MODELS[model][2].get("forget_bias"), drive=drive)
+                  if L.MODELS[model][0] == "lstm" else gru_mean_field(L.HIDDEN, drive=drive))
+        assert L.decay_rate("adding", model, p, x) == pytest.approx(-theory.lambda_max)
 
 
 def test_prediction_carries_the_last_step_back_at_the_rate():
@@ -188,7 +195,7 @@ def test_prediction_carries_the_last_step_back_at_the_rate():
     p = L.gradient_prediction("adding", "irnn", {}, np.zeros((11, 2, 2)), norms, t1)
     assert p["log10_grad_pred"] == p["log10_grad_last"] == pytest.approx(-2.0)  # rate 0
     assert p["cue_distance"] == 7.5
-    p = L.gradient_prediction("adding", "gru", {}, np.zeros((11, 2, 2)), norms, t1)
+    p = L.gradient_prediction("adding", "gru_open", {}, np.zeros((11, 2, 2)), norms, t1)
     assert np.isnan(p["log10_grad_pred"]) and p["log10_grad_last"] == pytest.approx(-2.0)
 
 
