@@ -101,7 +101,7 @@ N_TEST = 1000
 RHO_MARGIN = 0.25    # "clipping makes no difference" only if the peak radii agree within this
 MF_MARGIN = 0.1      # nats/step: agreement of lambda_max at init with the mean field
 QUANTITY_LABELS = {"rho": r"$\rho(W_{hh})$", "lambda_max": r"$\lambda_{\max}$ (nats/step)",
-                   "decay_rate": "decay of $\\|dL/ds_t\\|$ (nats/step)",
+                   "decay_rate": "decay of $\\|dL/ds_t\\|$\n(nats/step)",
                    "timescale": "gate timescale (steps)"}
 CRITICAL = {"rho": 1.0, "lambda_max": 0.0, "decay_rate": 0.0}
 BAND = ("lambda_max", "decay_rate")     # drawn with the band |value| < 1/T

@@ -196,3 +196,9 @@ def test_replicate_must_be_a_bool_and_needs_summarize(tmp_path):
     (folder / "other.py").write_text(_ROUND_OFF.replace("def summarize", "def summarise"))
     with pytest.raises(ValueError, match="REPLICATE = True needs a pure summarize"):
         discover(folder)
+
+
+def test_survival_differ_is_inconclusive_where_the_log_rank_test_is_undefined():
+    with np.errstate(all="raise"):        # as the report's tests run: no 0/0 escapes
+        claim = survival_differ("a", "s", [50, 50], [True, True], [50, 50], [True, True])
+    assert claim.verdict == "inconclusive" and "undefined here" in claim.evidence

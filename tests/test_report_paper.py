@@ -183,7 +183,14 @@ def author_paper(report: str, results: str, *, geometry: bool, after: bool) -> s
                      + rf", plain \{macro}Num.")
         if k % 5 == 4:
             lines.append(rf"\subsection{{At \{macro}}}")
-    lines += [rf"\input{{{p.as_posix()}}}" for p in [*tables, *figures, *derivations]]
+    # Every float of the report, with a line of the author's text after each and a
+    # \clearpage every 12 (as any article with more floats than LaTeX's queue of 18 holds
+    # needs: a long run of floats with no text between them overflows LaTeX's float
+    # queue; here 51 in a row ended in "Output loop---100 consecutive dead cycles").
+    for k, p in enumerate([*tables, *figures, *derivations]):
+        lines += [rf"\input{{{p.as_posix()}}}", "The author's text."]
+        if k % 12 == 11:
+            lines.append(r"\clearpage")
     lines += [r"\end{document}"]
     return "\n".join(line for line in lines if line) + "\n"
 

@@ -393,6 +393,11 @@ def survival_differ(name: str, statement: str, times_a: ArrayLike,
         return Claim(name, statement, "inconclusive",
                      f"no run solved ({la} 0/{ta.size}, {lb} 0/{tb.size})", says, group, label)
     statistic, p = logrank(ta, sa, tb, sb)
+    if not math.isfinite(p):
+        return Claim(name, statement, "inconclusive",
+                     f"{la} solved {int(sa.sum())}/{ta.size}, {lb} {int(sb.sum())}/{tb.size}; "
+                     f"the log-rank test is undefined here (its variance is 0: every run at "
+                     f"risk solved at the same checks)", says, group, label)
     # Mean rank of solving time, censored runs last: who solves sooner.
     key_a = np.where(sa, ta, np.inf)
     key_b = np.where(sb, tb, np.inf)

@@ -154,9 +154,15 @@ def logrank(times_a: ArrayLike, solved_a: ArrayLike, times_b: ArrayLike,
             solved_b: ArrayLike) -> tuple[float, float]:
     """Log-rank test that two groups of runs solve at the same rate over steps.
 
-    Returns ``(statistic, p_value)`` (two-sided; censored runs count until their budget).
+    Returns ``(statistic, p_value)`` (two-sided; censored runs count until their budget);
+    both NaN when the test is undefined (its variance is 0: at every step with a run
+    solving, every run at risk solved).
     """
-    result = stats.logrank(_censored(times_a, solved_a), _censored(times_b, solved_b))
+    # SciPy divides by the statistic's variance, which is 0 when at every step with an event
+    # all runs at risk have it (say every run of both solved at the first check): the
+    # test is then undefined, returned as NaN (its callers say so), not raised.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = stats.logrank(_censored(times_a, solved_a), _censored(times_b, solved_b))
     return float(result.statistic), float(result.pvalue)
 
 
