@@ -70,22 +70,23 @@ def test_write_path_surgery_in_the_theory_reaches_the_slowest_unit():
     assert no_slope.lambda_max == pytest.approx(full.lambda_max, abs=0.01)
 
 
-def test_prediction_is_above_the_quenched_floor_and_grows_with_the_bias():
+def test_prediction_grows_with_the_bias_and_the_mean_gate_is_the_bias_s():
+    # (lambda_max > slowest_unit holds by construction: the root lies above ln max<f>,
+    # which Jensen puts above max<ln f>; it is not asserted as a finding.)
     lams = [lstm_mean_field(64, b, **SMALL).lambda_max for b in (0.0, 1.0, 2.0)]
     assert lams == sorted(lams)
     for b in (0.0, 1.0):
         r = lstm_mean_field(64, b, **SMALL)
-        assert r.lambda_max > r.slowest_unit > r.mean_log_gate - 1e-9
         assert r.mean_log_gate == pytest.approx(-math.log1p(math.exp(-b)), abs=0.01)
-    g = gru_mean_field(64, 2.0, **SMALL)
-    assert g.lambda_max > g.slowest_unit
 
 
 def test_same_seed_same_value_and_drive():
-    assert lstm_mean_field(32, 1.0, units=512, seed=3) == lstm_mean_field(32, 1.0, units=512,
-                                                                          seed=3)
-    assert gru_mean_field(32, units=512, steps=300, burn=50).lambda_max == \
-        gru_mean_field(32, units=512, steps=300, burn=50).lambda_max
+    # Two computations, not one cached result read twice (the functions are lru_cached).
+    lstm, gru = lstm_mean_field.__wrapped__, gru_mean_field.__wrapped__
+    assert lstm(32, 1.0, units=512, seed=3) == lstm(32, 1.0, units=512, seed=3)
+    assert gru(32, units=512, steps=300, burn=50).lambda_max == \
+        gru(32, units=512, steps=300, burn=50).lambda_max
+    assert lstm(32, 1.0, units=512, seed=3) != lstm(32, 1.0, units=512, seed=4)
     assert pytorch_drive(64) == pytest.approx(8 / 192)
     assert SIGMA_W2 == pytest.approx(1 / 3)
 
