@@ -100,12 +100,31 @@ def config_key(config: Mapping[str, Any], salt: str = "") -> str:
     return hashlib.sha256(f"{salt}\n{text}".encode()).hexdigest()[:32]
 
 
-def package_fingerprint() -> str:
-    """sha256 of gradflow's own source files: a change to the code invalidates caches."""
+#: gradflow's files that no analysis's ``run(config)`` executes: the report layer but
+#: its run harness ``report/analyses.py`` and ``report/stats.py`` (long_range's chains
+#: decide their next length with ``rate_ci``; the rest summarizes and renders rows, it
+#: never makes them), the checkpoint analyzer, the benchmarks and the command line.
+#: They are left out of :func:`package_fingerprint`, so editing them keeps every cached
+#: run; a file not named here counts (a new one included, the safe side).
+#: tests/test_run_fingerprint.py traces each analysis's run and fails if one of them
+#: executes there.
+NOT_IN_RUNS = tuple(f"report/{name}.py" for name in (
+    "__init__", "build", "claims", "command", "derivations", "format", "latex", "layout",
+    "output", "ownership", "paper", "staging", "style")) + (
+    "_analyze/", "analyze.py", "bench.py", "bench_lyapunov.py", "cli.py", "__main__.py")
+
+
+def package_fingerprint(exclude: tuple[str, ...] = NOT_IN_RUNS) -> str:
+    """sha256 of gradflow's own source files a run can execute (all but those ``exclude``
+    names, paths relative to the package, a trailing ``/`` for a folder): a change to
+    that code invalidates caches."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
+        relative = path.relative_to(root).as_posix()
+        if any(relative == e or (e.endswith("/") and relative.startswith(e)) for e in exclude):
+            continue
+        digest.update(relative.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -98,3 +98,26 @@ def test_bad_arguments_are_refused():
         gru_mean_field(8, steps=10, burn=20)
     with pytest.raises(UsageError):
         pytorch_drive(0)
+
+
+def test_largest_root_is_the_largest_of_several():
+    from gradflow.diagnostics.theory_gated import _largest_root
+
+    # excess < 0 just above 0, roots at 0.3, 0.5 and 0.9: the largest is wanted, and a
+    # bracket from just above the floor to far above would let brentq stop at any of them.
+    def excess(lam: float) -> float:
+        return (lam - 0.3) * (lam - 0.5) * (lam - 0.9)
+
+    assert _largest_root(excess, 0.0) == pytest.approx(0.9, abs=1e-9)
+    # excess already >= 0 just above the floor: the floor itself.
+    assert _largest_root(lambda lam: 1.0, 0.2) == 0.2
+
+
+def test_self_consistency_stops_at_tolerance_or_says_it_did_not():
+    # One pass cannot settle (q_h starts at 0.1, the LSTM's is ~0.01): a clear error,
+    # never a silently unconverged prediction.
+    with pytest.raises(RuntimeError, match="did not settle"):
+        lstm_mean_field.__wrapped__(32, units=256, steps=200, burn=50, iterations=1)
+    settled = lstm_mean_field.__wrapped__(32, units=256, steps=200, burn=50)
+    more = lstm_mean_field.__wrapped__(32, units=256, steps=200, burn=50, iterations=80)
+    assert settled == more                # stopping at rtol, not at the cap
