@@ -226,6 +226,11 @@ def _round_off_lines(sections: list[tuple[Analysis, Section]]) -> list[str]:
                  + "; ".join(f"{a.name}: {c.statement}" for a, c in fragile) + ".")
     else:
         text += "no verdict moved (column `round_off` of `tables/claims.csv`)."
+    only = [f"{a.name}: {name}" for a, s in checked for name in s.replicate_only()]
+    if only:
+        text += (f" The replicate also made {len(only)} claim{'s' if len(only) != 1 else ''} "
+                 f"this run does not (its data crossed a condition this run's did not): "
+                 + "; ".join(only) + ".")
     if unchecked:
         text += (f" Not yet checked: {', '.join(unchecked)} (a replicate runs a section "
                  f"twice, and for the training sections that would double the report's time); "

@@ -124,22 +124,34 @@ class Section:
     written_groups: set[str] = field(default_factory=set)
     replicate: dict[str, Claim] | None = None
     fragile: list[str] = field(default_factory=list)
+    _robust: dict[str, Claim] = field(default_factory=dict, repr=False)
 
     def robust(self, claim: Claim) -> Claim:
         """The claim as the round-off replicate leaves it (``replicate``: the claims of
         the same analysis recomputed on the NumPy reference backend; None: not checked).
-        A verdict the replicate does not repeat becomes inconclusive, "fragile under
-        round-off", with both verdicts in the evidence."""
-        other = None if self.replicate is None else self.replicate.get(claim.name)
-        if other is None or other.verdict == claim.verdict:
+        A verdict the replicate does not repeat, or a claim the replicate does not make at
+        all, becomes inconclusive, "fragile under round-off", with both sides in the
+        evidence. Idempotent: the claim it returned comes back unchanged."""
+        if self.replicate is None or self._robust.get(claim.name) == claim:
+            return claim
+        other = self.replicate.get(claim.name)
+        if other is not None and other.verdict == claim.verdict:
             return claim
         if claim.name not in self.fragile:
             self.fragile.append(claim.name)
-        if "fragile under round-off" in claim.evidence:
-            return claim
-        return replace(claim, verdict="inconclusive",
-                       evidence=f"{claim.evidence}; fragile under round-off: {claim.verdict} "
-                                f"here, {other.verdict} on the replicate ({other.evidence})")
+        there = ("the replicate makes no such claim" if other is None else
+                 f"{other.verdict} on the replicate ({other.evidence})")
+        moved = replace(claim, verdict="inconclusive",
+                        evidence=f"{claim.evidence}; fragile under round-off: "
+                                 f"{claim.verdict} here, {there}")
+        self._robust[claim.name] = moved
+        return moved
+
+    def replicate_only(self) -> list[str]:
+        """Names of the claims the replicate made and this run did not (sorted)."""
+        if self.replicate is None:
+            return []
+        return sorted(set(self.replicate) - {c.name for c in self.claims})
 
     def round_off(self, claim: Claim) -> str:
         """``"fragile"``, ``"stable"`` (checked on the replicate) or ``""`` (not checked)."""
