@@ -54,6 +54,7 @@ from gradflow.report.claims import (
     proportion,
 )
 from gradflow.report.layout import Group
+from gradflow.report.leave_one_out import steady
 from gradflow.report.style import CELL_COLORS, new_figure
 from gradflow.tasks import AgreementLM
 
@@ -445,10 +446,11 @@ def _objective_claims(s: Summary, k0: pd.DataFrame, kmax: pd.DataFrame, k_hi: in
     (Fisher's exact test); the paragraph ends on what the two differ in (its reading
     follows the first claim)."""
     labels = ("language model", "classifier")
-    plain = differ(
+    plain = steady(lambda a, b: differ(
         "lm_worse_than_number_plain",
         "The language model errs more than the number classifier without attractors.",
-        _one(k0, objective="lm").error, _one(k0, objective="number").error, labels=labels)
+        a, b, labels=labels), _one(k0, objective="lm").error,
+        _one(k0, objective="number").error, labels=labels)
     s.claim(_worded(
         plain, "objective",
         "Without attractors the language model errs more than the classifier trained on "
@@ -456,12 +458,11 @@ def _objective_claims(s: Summary, k0: pd.DataFrame, kmax: pd.DataFrame, k_hi: in
         "Without attractors the language model does not err more than the classifier",
         "Without attractors the difference is not decided", before="**The objective.** "))
     _fail_claim(s, "plain", "without attractors", k0)
-    s.claim(_worded(differ(
+    s.claim(_worded(steady(lambda a, b: differ(
         "lm_worse_than_number_attractors",
         f"The language model errs more than the number classifier with {k_hi} mismatching "
-        f"attractors.",
-        _one(kmax, objective="lm").error, _one(kmax, objective="number").error,
-        labels=labels), "objective",
+        f"attractors.", a, b, labels=labels), _one(kmax, objective="lm").error,
+        _one(kmax, objective="number").error, labels=labels), "objective",
         "With the most attractors the language model errs more",
         "With the most attractors the language model does not err more",
         "With the most attractors the difference is not decided"))
@@ -476,16 +477,16 @@ def _objective_claims(s: Summary, k0: pd.DataFrame, kmax: pd.DataFrame, k_hi: in
 def _fail_claim(s: Summary, key: str, where: str, errors: pd.DataFrame, *,
                 after: str = "") -> None:
     """More language-model seeds than classifier seeds fail (error > FAIL_ERROR)."""
-    def count(obj: str) -> tuple[int, int]:
+    def failed(obj: str) -> np.ndarray:
         e = _one(errors, objective=obj).error.to_numpy(float)
-        e = e[np.isfinite(e)]
-        return int((e > FAIL_ERROR).sum()), int(e.size)
+        return (e[np.isfinite(e)] > FAIL_ERROR).astype(float)       # (seeds,) 0/1
 
-    claim = rates_differ(
+    labels = ("language model", "classifier")
+    claim = steady(lambda a, b: rates_differ(
         f"lm_fails_more_than_number_{key}",
         f"More seeds of the language model than of the number classifier fail {where} "
-        f"(error > {FAIL_ERROR:g}).", *count("lm"), *count("number"),
-        labels=("language model", "classifier"))
+        f"(error > {FAIL_ERROR:g}).", int(a.sum()), a.size, int(b.sum()), b.size,
+        labels=labels), failed("lm"), failed("number"), labels=labels)
     s.claim(_worded(
         claim, "objective",
         f"more language-model seeds than classifier seeds fail {where}",
@@ -500,12 +501,13 @@ def _gradient_contrast(s: Summary, g_slope: pd.DataFrame) -> None:
     """After training, the two objectives on the same quantity: the per-seed decay per word
     of the number margin's gradient at the subject (two-sided rank test)."""
     trained = _one(g_slope, when="trained")
-    s.claim(_worded(differ(
+    labels = ("language model", "classifier")
+    s.claim(_worded(steady(lambda a, b: differ(
         "lm_margin_gradient_decays_faster",
         "After training, the gradient of the verb's number margin at the subject decays "
         "faster with the distance in the language model than in the classifier.",
-        _one(trained, objective="lm").slope, _one(trained, objective="number").slope,
-        alternative="less", labels=("language model", "classifier")), "objective_gradient",
+        a, b, alternative="less", labels=labels), _one(trained, objective="lm").slope,
+        _one(trained, objective="number").slope, labels=labels), "objective_gradient",
         "After training, the number margin's gradient at the subject decays faster with the "
         "distance in the language model than in the classifier",
         "After training, the number margin's gradient at the subject does not decay faster "

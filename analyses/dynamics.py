@@ -33,7 +33,6 @@ from _dynamics import (
     TRACKED,
     detectable_shift,
     per_run,
-    steady,
     time_order,
     tracked,
     train_recorded,
@@ -54,6 +53,7 @@ from gradflow.report.claims import (
     proportion,
 )
 from gradflow.report.layout import Group
+from gradflow.report.leave_one_out import steady
 from gradflow.report.style import CELL_COLORS, new_figure
 
 TITLE = "Training moves the dynamics: towards the critical line?"

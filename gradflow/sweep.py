@@ -110,7 +110,7 @@ def config_key(config: Mapping[str, Any], salt: str = "") -> str:
 #: executes there.
 NOT_IN_RUNS = tuple(f"report/{name}.py" for name in (
     "__init__", "build", "claims", "command", "derivations", "format", "latex", "layout",
-    "output", "ownership", "paper", "staging", "style")) + (
+    "leave_one_out", "output", "ownership", "paper", "staging", "style")) + (
     "_analyze/", "analyze.py", "bench.py", "bench_lyapunov.py", "cli.py", "__main__.py")
 
 

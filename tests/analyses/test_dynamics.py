@@ -247,30 +247,6 @@ def test_claims_read_one_paragraph_per_group(dynamics):
         assert text[7].count(lowers) == 3
 
 
-def test_a_verdict_one_run_decides_is_fragile(analysis):
-    """The leave-one-out rule: a verdict that dropping one run would change is reported
-    as inconclusive, with the run named in the evidence."""
-    analysis("dynamics")
-    from _dynamics import steady
-
-    from gradflow.report.claims import below, proportion
-
-    def make(v):
-        m = float(np.mean(v))
-        return below("x", "the mean is below 0", m, m - 0.1, m + 0.1, 0.0)
-
-    assert steady(make, np.array([-3.0, -2.0, -1.0])).verdict == "holds"
-    fragile = steady(make, np.array([-3.0, 0.5, 0.5]), labels=("runs",))
-    assert make(np.array([-3.0, 0.5, 0.5])).verdict == "holds"
-    assert fragile.verdict == "inconclusive"
-    assert "fragile: leaving out one run (runs, -3) gives 'fails'" in fragile.evidence
-    most = steady(lambda v: proportion("y", "most", int(v.sum()), len(v), 0.5),
-                  np.ones(4))
-    assert most.verdict == "inconclusive" and "(a 'yes') gives 'inconclusive'" in \
-        most.evidence
-    assert steady(make, np.array([-0.05, 0.0])).verdict == "inconclusive"   # already
-
-
 def test_time_order_per_run(analysis):
     analysis("dynamics")
     from _dynamics import time_order
