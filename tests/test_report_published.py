@@ -55,7 +55,7 @@ def test_claims_say_which_verdicts_were_checked_against_round_off():
     claims = pd.read_csv(REPORTS / "tables" / "claims.csv", keep_default_na=False)
     assert set(claims.round_off) <= {"stable", "fragile", ""}
     checked = claims[claims.round_off != ""]
-    assert set(checked.analysis) == {"gates", "depth", "lyapunov"}
+    assert set(checked.analysis) == {"gates", "depth", "lyapunov", "dynamics"}
     fragile = claims[claims.round_off == "fragile"]
     assert (fragile.verdict == "inconclusive").all()
     assert fragile.evidence.str.contains("fragile under round-off").all()
