@@ -203,9 +203,9 @@ def _mean_field_claim(s: Summary, summary: pd.DataFrame, cell: str,
     pred = [float(summary[summary.variant == v].mf_rate.iloc[0]) for v in variants]
     name = cell.upper()
     # The bias alone: the rate -ln sigma(b) = 1 / naive_timescale(b), where b is set.
-    misses = [abs(float(summary[summary.variant == v].rate.mean())
-                  - 1.0 / naive_timescale(VARIANTS[v][1]))
-              for v in variants if VARIANTS[v][1] is not None]
+    biases = {v: b for v in variants if (b := VARIANTS[v][1]) is not None}
+    misses = [abs(float(summary[summary.variant == v].rate.mean()) - 1.0 / naive_timescale(b))
+              for v, b in biases.items()]
     naive = (f", where the bias alone (-ln sigma(b)) misses by up to {fmt(max(misses), 2)} "
              "nats/step" if misses else "")
     claim = worst_matches(
