@@ -133,15 +133,87 @@ def test_report_writes_claims_csv(tmp_path, monkeypatch):
 
 
 def test_an_inconclusive_verdict_says_whether_more_seeds_would_decide_it():
-    near = exceeds("a", "s", 0.5, 0.3, 0.7, 0.4)      # half-width 0.2 at distance 0.1: 4x
-    assert near.verdict == "inconclusive" and "likely decide it (about 4x the runs)" in \
-        near.evidence
+    # half-width 0.2 at distance 0.1: the expected interval touches the threshold at 4x
+    # the runs (even odds); 80% power takes 4 * ((1.96 + 0.842) / 1.96)^2 = 8.2x.
+    near = exceeds("a", "s", 0.5, 0.3, 0.7, 0.4)
+    assert near.verdict == "inconclusive" and "likely decide it (about 8.2x the runs for " \
+        "80% power" in near.evidence
     on = exceeds("b", "s", 0.401, 0.2, 0.6, 0.4)      # on its threshold: (0.2/0.001)^2
     assert "would hardly decide it" in on.evidence
     tested = differ("c", "s", [1, 2, 3, 4, 5], [2, 3, 4, 5, 6])
-    assert tested.verdict == "inconclusive" and "the runs)" in tested.evidence
+    assert tested.verdict == "inconclusive" and "the runs" in tested.evidence
     decided = exceeds("d", "s", 0.9, 0.8, 1.0, 0.4)
     assert "seeds" not in decided.evidence            # only an inconclusive verdict says it
+
+
+def test_more_seeds_states_the_multiple_for_80_percent_power_and_stops_at_10x():
+    from gradflow.report.claims import more_seeds
+
+    # the 50%-power factor times ((1.96 + 0.8416) / 1.96)^2 = 2.0435
+    assert "about 2x the runs for 80% power" in more_seeds(1.0)
+    assert "about 10x the runs" in more_seeds(4.89)               # 9.99x: still said
+    assert "hardly decide it" in more_seeds(4.9) and "more than 10x" in more_seeds(4.9)
+    assert "hardly decide it" in more_seeds(np.inf)
+    # one-sided at 5% (a TOST's tests): ((1.645 + 0.8416) / 1.645)^2 = 2.285
+    assert "about 2.3x" in more_seeds(1.0, sides=1)
+
+
+def test_more_seeds_uses_the_side_of_an_asymmetric_interval_towards_the_threshold():
+    # 0.5 [0.35, 0.95] vs 0.4: the side towards 0.4 is 0.15 at distance 0.1, so
+    # (1.5 * 1.4294)^2 = 4.6x; the symmetric half-width 0.3 would have said 18x (hardly).
+    assert "about 4.6x the runs" in exceeds("a", "s", 0.5, 0.35, 0.95, 0.4).evidence
+    assert "about 4.6x the runs" in below("a", "s", 0.5, 0.05, 0.65, 0.6).evidence
+    # the long side towards the threshold: 0.5 [0.05, 0.55] vs 0.4 is (0.45/0.1)^2 * 2.04
+    assert "hardly decide it" in exceeds("a", "s", 0.5, 0.05, 0.55, 0.4).evidence
+    # a measurement 0.1 past its margin's edge 1.4 with its interval's lower side 0.15
+    # long: 4.6x (the symmetric half-width 0.1 said 1x)
+    outside = matches("m", "s", 1.5, 1.35, 1.55, 1.1, 0.3)
+    assert outside.verdict == "inconclusive" and "about 4.6x the runs" in outside.evidence
+    # inside the margin, the end that must come within it decides: 1.2 [1.1, 1.5] against
+    # [0.8, 1.4] needs its upper side 0.3 inside 0.2: (1.5 * 1.4294)^2 = 4.6x
+    inside = matches("m", "s", 1.2, 1.1, 1.5, 1.1, 0.3)
+    assert inside.verdict == "inconclusive" and "about 4.6x the runs" in inside.evidence
+
+
+def test_the_stated_multiple_decides_with_80_percent_power_not_even_odds():
+    # A claim inconclusive at n = 20 (true mean 0.3, sd 1, threshold 0); at the stated
+    # multiple of the runs the same experiment holds in ~80% of repeats. At the touching
+    # multiple (half / distance)^2 it would hold in only ~50%.
+    from gradflow.report import mean_ci
+
+    n, mu = 20, 0.3
+    half = 1.959964 / np.sqrt(n)                      # a known-sd interval: no luck in it
+    claim = exceeds("a", "s", mu, mu - half, mu + half, 0.0)
+    multiple = float(claim.evidence.split("about ")[1].split("x the runs")[0])
+    assert 4.0 < multiple < 4.8
+    rng = np.random.default_rng(20261207)
+    runs = round(multiple * n)
+    holds = [exceeds("a", "s", *mean_ci(rng.normal(mu, 1.0, runs)), 0.0).verdict == "holds"
+             for _ in range(2000)]
+    assert 0.75 < np.mean(holds) < 0.85
+
+
+def test_differ_with_a_margin_says_which_test_more_seeds_would_decide():
+    from scipy import stats
+
+    from gradflow.report.stats import equivalence
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.0, 1.0, 6), rng.normal(0.1, 1.0, 6)
+    near_equal = differ("c", "s", a, b, margin=0.5)   # equivalence is the nearer verdict
+    p_eq = equivalence(a, b, 0.5)
+    k = ((stats.norm.isf(0.05) + stats.norm.ppf(0.8)) / stats.norm.isf(p_eq)) ** 2
+    assert near_equal.verdict == "inconclusive" and 2 < k < 10
+    assert f"by the equivalence test (about {k:.2g}x the runs for 80% power" in \
+        near_equal.evidence
+    assert "the difference test would take more than 10x" in near_equal.evidence
+    x = [1, 2, 3, 4, 5, 1.2, 2.2, 3.3]
+    apart = differ("c", "s", x, np.add(x, 1.1), alternative="less", margin=0.5)
+    assert apart.verdict == "inconclusive"
+    assert "by the difference test (about" in apart.evidence
+    assert "the equivalence test would take more than 10x" in apart.evidence
+    neither = differ("c", "s", [1, 2, 3, 4, 5], [1.5, 2.5, 3.5, 4.5, 5.5], margin=0.1)
+    assert "hardly decide it" in neither.evidence and "equivalence test" in neither.evidence
 
 
 _ROUND_OFF = (

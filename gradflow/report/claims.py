@@ -195,31 +195,86 @@ class Summary:
         return {name: c.verdict for name, c in self.claims.items()}
 
 
-# An inconclusive verdict says whether more seeds would decide it: an interval's
-# half-width shrinks as 1/sqrt(n), so deciding at the present distance from the
-# threshold takes about (half-width / distance)^2 times the runs; a test's z-score grows
-# as sqrt(n), so a p-value p needs about (z_alpha / z_p)^2 times them. Beyond
-# MORE_SEEDS_LIMIT times the runs, more seeds are not a remedy (the effect, if any, is
-# smaller than the design can see).
+# An inconclusive verdict says whether more seeds would decide it, and at about what
+# multiple of the runs. Take the present estimate as the true effect. With k times the
+# runs its standard error shrinks by sqrt(k), so a test's z-score z (the distance from the
+# threshold in standard errors) grows to z sqrt(k); the verdict is reached when it passes
+# the critical value z_c (1.96 for a two-sided 95% test or interval; 1.645 for each
+# one-sided test of a TOST at 5%), which it does with probability POWER when
+#     z sqrt(k) = z_c + z_POWER,   i.e.   k = ((z_c + z_POWER) / z)^2.
+# A note's "factor" is the multiple at which the expected z-score just reaches z_c (the
+# expected interval just touches the threshold), (z_c / z)^2: 50% power, even odds. For a
+# test with p-value p, z = z(p); for an interval, z = z_c * distance / half, with ``half``
+# the interval's side towards the threshold (from the estimate to the end that crosses
+# it: an interval inside bounds is not symmetric), so factor = (half / distance)^2. The
+# note states the multiple for POWER: factor * ((z_c + z_POWER) / z_c)^2 (about 2.04x the
+# factor at z_c = 1.96). Beyond MORE_SEEDS_LIMIT times the runs, more seeds are not a
+# remedy (the effect, if any, is smaller than the design can see).
 MORE_SEEDS_LIMIT = 10.0
+POWER = 0.8
 
 
-def more_seeds(factor: float) -> str:
-    """The evidence's note on power: would about ``factor`` times the runs decide it?"""
-    if not math.isfinite(factor) or factor > MORE_SEEDS_LIMIT:
-        return ("more seeds would hardly decide it (it would take more than "
-                f"{MORE_SEEDS_LIMIT:g}x the runs at this distance from the threshold)")
-    return f"more seeds would likely decide it (about {max(factor, 1.0):.2g}x the runs)"
+def _power_multiple(factor: float, alpha: float = 0.05, sides: int = 2) -> float:
+    """The multiple of the runs for ``POWER`` from the 50%-power ``factor`` (above)."""
+    z_c = float(_stats.norm.isf(alpha / sides))
+    return factor * ((z_c + float(_stats.norm.ppf(POWER))) / z_c) ** 2
 
 
-def _width_factor(low: float, high: float, distance: float) -> float:
-    half = (high - low) / 2
+def _runs(multiple: float) -> str:
+    if not math.isfinite(multiple) or multiple > MORE_SEEDS_LIMIT:
+        return f"more than {MORE_SEEDS_LIMIT:g}x the runs"
+    return f"about {max(multiple, 1.0):.2g}x the runs"
+
+
+def more_seeds(factor: float, *, alpha: float = 0.05, sides: int = 2) -> str:
+    """The evidence's note on power: how many times the runs would decide it.
+
+    ``factor`` is the 50%-power multiple (the comment above): ``(z_c / z)^2`` for a test
+    whose z-score is ``z`` (``z_c`` from ``alpha``, two-sided unless ``sides=1``), or
+    ``(half / distance)^2`` for an interval. The note states the multiple for 80% power
+    (``POWER``), and that more seeds would hardly decide it beyond ``MORE_SEEDS_LIMIT``.
+    """
+    multiple = _power_multiple(factor, alpha, sides)
+    if not math.isfinite(multiple) or multiple > MORE_SEEDS_LIMIT:
+        return (f"more seeds would hardly decide it ({POWER:.0%} power would take "
+                f"{_runs(multiple)} at this distance from the threshold)")
+    return (f"more seeds would likely decide it ({_runs(multiple)} for {POWER:.0%} power, "
+            f"if the effect is as estimated)")
+
+
+def _side_factor(estimate: float, low: float, high: float, threshold: float) -> float:
+    """(half / distance)^2 with ``half`` the interval's side towards ``threshold``."""
+    distance = abs(estimate - threshold)
+    half = estimate - low if estimate > threshold else high - estimate
     return math.inf if distance <= 0 else (half / distance) ** 2
 
 
-def _p_factor(p: float, alpha: float) -> float:
-    z_p = float(_stats.norm.isf(p / 2)) if p < 1 else 0.0
-    return math.inf if z_p <= 0 else (float(_stats.norm.isf(alpha / 2)) / z_p) ** 2
+def _p_factor(p: float, alpha: float, sides: int = 2) -> float:
+    """(z_c / z)^2 for a p-value ``p`` (``sides``: 2 two-sided, 1 one-sided)."""
+    z_p = float(_stats.norm.isf(p / sides)) if p < 1 else 0.0
+    return math.inf if z_p <= 0 else (float(_stats.norm.isf(alpha / sides)) / z_p) ** 2
+
+
+def _matches_factor(estimate: float, low: float, high: float, lo: float, hi: float) -> float:
+    """The 50%-power factor of a measurement against the margin ``[lo, hi]``: inside it,
+    both ends of the interval must come within it (the larger factor of the two edges);
+    outside it, the interval's end across the nearer edge must leave it."""
+    if lo <= estimate <= hi:
+        return max(_side_factor(estimate, low, high, lo), _side_factor(estimate, low, high, hi))
+    return _side_factor(estimate, low, high, hi if estimate > hi else lo)
+
+
+def _either_seeds(p: float, p_eq: float, alpha: float) -> str:
+    """The note for a difference test (two-sided ``p``) beside a TOST (``p_eq``): which of
+    the two more seeds would decide, at what multiple for 80% power."""
+    tests = {"the difference test": _power_multiple(_p_factor(p, alpha), alpha),
+             "the equivalence test": _power_multiple(_p_factor(p_eq, alpha, 1), alpha, 1)}
+    (first, k), (other, k_other) = sorted(tests.items(), key=lambda item: item[1])
+    if not math.isfinite(k) or k > MORE_SEEDS_LIMIT:
+        return (f"more seeds would hardly decide it ({POWER:.0%} power would take "
+                f"{_runs(k)} for the difference test and for the equivalence test)")
+    return (f"more seeds would likely decide it by {first} ({_runs(k)} for {POWER:.0%} "
+            f"power, if the effect is as estimated; {other} would take {_runs(k_other)})")
 
 
 def _finite(*values: float) -> bool:
@@ -244,7 +299,7 @@ def exceeds(name: str, statement: str, estimate: float, low: float, high: float,
         verdict = "fails"
     else:
         verdict = "inconclusive"
-        evidence += "; " + more_seeds(_width_factor(low, high, abs(estimate - threshold)))
+        evidence += "; " + more_seeds(_side_factor(estimate, low, high, threshold))
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -262,7 +317,7 @@ def below(name: str, statement: str, estimate: float, low: float, high: float,
         verdict = "fails"
     else:
         verdict = "inconclusive"
-        evidence += "; " + more_seeds(_width_factor(low, high, abs(estimate - threshold)))
+        evidence += "; " + more_seeds(_side_factor(estimate, low, high, threshold))
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -291,8 +346,7 @@ def matches(name: str, statement: str, estimate: float, low: float, high: float,
         verdict = "fails"
     else:
         verdict = "inconclusive"
-        edge = min(abs(estimate - lo), abs(estimate - hi))
-        evidence += "; " + more_seeds(_width_factor(low, high, edge))
+        evidence += "; " + more_seeds(_matches_factor(estimate, low, high, lo, hi))
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -319,7 +373,8 @@ def proportion(name: str, statement: str, successes: int, n: int, threshold: flo
         above, under = low > threshold, high <= threshold
         verdict = "holds" if under else "fails" if above else "inconclusive"
     if verdict == "inconclusive":
-        evidence += "; " + more_seeds(_width_factor(low, high, abs(p - threshold)))
+        evidence += "; " + more_seeds(_side_factor(p, low, high, threshold),
+                                        alpha=1 - confidence)
     return Claim(name, statement, verdict, evidence, says, group, label)
 
 
@@ -333,7 +388,9 @@ def differ(name: str, statement: str, a: ArrayLike, b: ArrayLike, *,
     right for bimodal per-seed outcomes). Holds when p < alpha in the stated
     direction; fails when p < alpha in the other direction, or when ``margin``
     is given and TOST shows the means equal within it; inconclusive otherwise,
-    with n per group in the evidence (the power the comparison had).
+    with n per group in the evidence (the power the comparison had) and a note on
+    how many times the runs would decide it: by the difference test or, with a
+    ``margin``, by whichever of it and the equivalence test would take fewer.
     """
     from gradflow.report.stats import equivalence
 
@@ -358,13 +415,15 @@ def differ(name: str, statement: str, a: ArrayLike, b: ArrayLike, *,
     if p < alpha:
         return Claim(name, statement, "fails", evidence + "; significant the other way",
                      says, group, label)
-    if margin is not None:
-        p_eq = equivalence(x, y, margin)
-        evidence += f"; TOST within +-{fmt(margin, 2)}: p = {fmt(p_eq, 2)}"
-        if p_eq < alpha:
-            return Claim(name, statement, "fails", evidence + " (equal within the margin)",
-                         says, group, label)
-    evidence += "; " + more_seeds(_p_factor(p, alpha))
+    if margin is None:
+        evidence += "; " + more_seeds(_p_factor(p, alpha), alpha=alpha)
+        return Claim(name, statement, "inconclusive", evidence, says, group, label)
+    p_eq = equivalence(x, y, margin)
+    evidence += f"; TOST within +-{fmt(margin, 2)}: p = {fmt(p_eq, 2)}"
+    if p_eq < alpha:
+        return Claim(name, statement, "fails", evidence + " (equal within the margin)",
+                     says, group, label)
+    evidence += "; " + _either_seeds(p, p_eq, alpha)
     return Claim(name, statement, "inconclusive", evidence, says, group, label)
 
 
@@ -408,5 +467,5 @@ def survival_differ(name: str, statement: str, times_a: ArrayLike,
     if p < alpha:
         return Claim(name, statement, "holds" if sooner_a else "fails",
                      evidence + ("" if sooner_a else f"; {lb} solved sooner"), says, group, label)
-    evidence += "; " + more_seeds(_p_factor(p, alpha))
+    evidence += "; " + more_seeds(_p_factor(p, alpha), alpha=alpha)
     return Claim(name, statement, "inconclusive", evidence, says, group, label)
