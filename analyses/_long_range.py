@@ -187,8 +187,10 @@ def gradient_prediction(task_name: str, model: str, params: dict, x: np.ndarray,
             "log10_grad_pred": float(np.median(pred)) if np.isfinite(rate) else float("nan")}
 
 
-def train_one(task_name: str, length: int, model: str, seed: int, steps: int) -> dict:
-    """Train one model until it solves the task or the budget ends; one summary row."""
+def train_one(task_name: str, length: int, model: str, seed: int, steps: int,
+              lr: float = LR) -> dict:
+    """Train one model (Adam at ``lr``, clipped at ``CLIP``) until it solves the task or
+    the budget ends; one summary row."""
     cell, _, init, open_reset = MODELS[model]
     task = make_task(task_name, length)
     net = network(model, task.input_size)
@@ -196,7 +198,7 @@ def train_one(task_name: str, length: int, model: str, seed: int, steps: int) ->
     if open_reset:
         params, freeze = reset_open(gradflow.initial_params(net, task, seed), HIDDEN)
         options = {"params": params, "freeze": freeze}
-    hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=LR, clip=CLIP,
+    hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=lr, clip=CLIP,
                           seed=seed, record_every=CHECK_EVERY, nonfinite="skip",
                           progress=False, stop_every=CHECK_EVERY, stop_size=HELD_OUT,
                           stop_when=lambda p, y: solved(task_name, task, p, y), **options)
@@ -853,3 +855,89 @@ def _half_verdict(half: pd.DataFrame) -> Claim:
                                           for lo in rnn_low):
         return Claim("half_length_gru_longer", statement, "fails", evidence)
     return Claim("half_length_gru_longer", statement, "inconclusive", evidence)
+
+
+# ---- the budget: the doubled cells and the protocol in every learning claim -----------------
+
+def budget_cells(chains: pd.DataFrame, doubled: pd.DataFrame, budget: int) -> pd.DataFrame:
+    """Per doubled (task, length, model) cell: its rate, seeds, runs solved within B in the
+    reported chain, runs censored there, runs of the replicate solved within B and within
+    2 B, and ``same_first_b`` (whether every seed's replicate solved at the same step within
+    B as its reported run, or neither did: a 2 B run is the B run continued)."""
+    columns = ["task", "length", "model", "lr", "n", "solved_b", "censored_b",
+               "replicate_solved_b", "solved_2b", "same_first_b"]
+    rows = []
+    for (task, T, model), d in doubled.groupby(["task", "length", "model"], sort=False):
+        c = _group(chains, task, T, model).set_index("seed")
+        d = d.set_index("seed")
+        within = d.solved & (d.solve_step <= budget)
+        same = (len(c) == len(d) and bool(((within == c.solved.reindex(d.index))
+                                           & (~within | (d.solve_step == c.solve_step
+                                                         .reindex(d.index)))).all()))
+        rows.append({"task": task, "length": int(T), "model": model,
+                     "lr": float(d.lr.iloc[0]) if "lr" in d else np.nan, "n": len(d),
+                     "solved_b": int(c.solved.sum()), "censored_b": int((~c.solved).sum()),
+                     "replicate_solved_b": int(within.sum()), "solved_2b": int(d.solved.sum()),
+                     "same_first_b": same})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def budget_verdicts(s: Summary, at_2b: Summary, names, budget: int) -> pd.DataFrame:
+    """Per claim of ``names`` decided both ways: its verdict with every cell at B (``s``)
+    and with the doubled cells at 2 B (``at_2b``), and whether they are the same; each
+    claim's evidence gains its verdict at 2 B."""
+    rows = []
+    for name in names:
+        if name in s.claims and name in at_2b.claims:
+            a, b = s.claims[name], at_2b.claims[name]
+            rows.append({"claim": name, "verdict_b": a.verdict, "verdict_2b": b.verdict,
+                         "same": a.verdict == b.verdict, "evidence_2b": b.evidence})
+            s.claims[name] = replace(a, evidence=f"{a.evidence}; with the doubled cells at "
+                                                 f"2 B = {2 * budget} steps: {b.verdict} "
+                                                 f"({b.evidence})")
+    return pd.DataFrame(rows, columns=["claim", "verdict_b", "verdict_2b", "same",
+                                       "evidence_2b"])
+
+
+def doubling_claim(table: pd.DataFrame, budget: int) -> Claim:
+    """Doubling the budget of the doubled cells changes no verdict of the claims about them
+    (a check on censoring: holds when every verdict is the same, fails otherwise)."""
+    statement = (f"No verdict about the doubled cells changes when their budget is doubled "
+                 f"from {budget} to {2 * budget} steps.")
+    name = "budget_doubling_keeps_verdicts"
+    if table.empty:
+        return Claim(name, statement, "inconclusive", "no claim decided at both budgets")
+    parts = "; ".join(f"{r.claim}: {r.verdict_b} at B, {r.verdict_2b} at 2 B"
+                      for r in table.itertuples())
+    verdict: Verdict = "holds" if table.same.all() else "fails"
+    claim = Claim(name, statement, verdict, parts)
+    return claim.reads(_says(
+        holds=f"Doubling the budget of the doubled cells to {2 * budget} steps changes no "
+              f"verdict about them",
+        fails=f"Doubling the budget of the doubled cells to {2 * budget} steps changes a "
+              f"verdict about them", inconclusive="No claim was decided at both budgets",
+        tail=f" ({parts})."), group="budget")
+
+
+def censored_note(s: Summary, chains: pd.DataFrame, T0: int, budget: int) -> None:
+    """The GRU-vs-LSTM claim's evidence gains how many runs of its two cells are censored
+    at B (none: no run can change when the budget is doubled)."""
+    name = "gru_sooner_than_lstm"
+    if name not in s.claims:
+        return
+    cells = [_group(chains, "adding", T0, m) for m in ("gru", "lstm")]
+    k = sum(int((~c.solved).sum()) for c in cells)
+    n = sum(len(c) for c in cells)
+    tail = ("none, so no run can change at 2 B" if k == 0 else
+            "so the claim is decided again with both cells trained to 2 B")
+    s.claims[name] = replace(s.claims[name], evidence=f"{s.claims[name].evidence}; {k} of "
+                                                      f"{n} runs censored at B = {budget}: "
+                                                      f"{tail}")
+
+
+def note_protocol(s: Summary, suffix: str) -> None:
+    """Every learning claim's evidence ends with the protocol (``suffix``); the claims
+    about the gradient at initialisation against its prediction involve no training."""
+    for name, c in list(s.claims.items()):
+        if not name.startswith("mean_field_gradient_"):
+            s.claims[name] = replace(c, evidence=f"{c.evidence}; {suffix}")

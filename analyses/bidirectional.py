@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _gradients import input_gradient_norms
+from _protocol import choose_rate
 
 import gradflow
 from gradflow.diagnostics import lyapunov_spectrum
@@ -205,30 +206,6 @@ def probe_lambda_max(net: Any, params: dict, task: Any, seed: int) -> float:
 
 
 # ---- summarize: every statistic and claim ---------------------------------------------
-
-
-def choose_rate(tuning: pd.DataFrame, budget: int) -> pd.DataFrame:
-    """The protocol's rule on the tuning runs, per model, length and rate: ``solved``
-    (tuning seeds solved within ``budget``), ``mean_steps`` (steps to solve, an unsolved
-    run counted at ``budget``), ``final_loss`` (mean final training loss) and ``chosen``
-    (the cell's rate by the rule: most solved, then fewest mean steps, then the lower
-    final loss, then the smaller rate)."""
-    rows = []
-    for (model, length, lr), g in tuning.groupby(["model", "length", "lr"]):
-        at = g.solved_at.to_numpy(dtype=float)
-        solved = np.isfinite(at) & (at <= budget)
-        rows.append({"model": model, "length": int(length), "lr": float(lr),
-                     "solved": int(solved.sum()), "n": len(g),
-                     "mean_steps": float(np.mean(np.where(solved, at, budget))),
-                     "final_loss": float(g.final_loss.mean())})
-    table = pd.DataFrame(rows, columns=["model", "length", "lr", "solved", "n", "mean_steps",
-                                        "final_loss"])
-    table["chosen"] = False
-    for _, g in table.groupby(["model", "length"]):
-        best = g.sort_values(["solved", "mean_steps", "final_loss", "lr"],
-                             ascending=[False, True, True, True]).index[0]
-        table.loc[best, "chosen"] = True
-    return table
 
 
 def gated_mean_field_rate(cell: str) -> float | None:

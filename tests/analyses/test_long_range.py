@@ -68,7 +68,7 @@ def test_run_stops_a_chain_once_the_rate_is_significantly_below_half(lr, monkeyp
     outcome = {10: [True] * 16, 20: [True] * 5 + [False] * 11, 40: [True] * 4 + [False] * 12}
     calls = []
 
-    def fake(task, length, model, seed, steps):
+    def fake(task, length, model, seed, steps, lr=None):
         calls.append(length)
         return {"solved": outcome[length][seed], "solve_step": steps}
 
@@ -82,9 +82,12 @@ def test_run_stops_a_chain_once_the_rate_is_significantly_below_half(lr, monkeyp
 
 def test_the_grid_trains_every_model_on_every_task_but_the_reset_gate_control(lr):
     from gradflow.sweep import expand_grid
-    configs = [lr.Config(**c) for c in expand_grid(lr.GRID)]
-    assert lr.GRID["seeds"] == [16] and lr.GRID["lengths"] == [(50, 100, 200, 400)]
-    trained = [(c.task, c.model) for c in configs if c.trained]
+    configs = [lr.Config(**c) for g in lr.GRID for c in expand_grid(g)]
+    chains = [c for c in configs if c.first_seed == 0 and c.steps == lr.STEPS]
+    assert {c.seeds for c in chains} == {16} and {c.lengths for c in chains} == {(50, 100, 200,
+                                                                                  400)}
+    assert all(c.lr == lr.TUNED[c.model] for c in chains)
+    trained = [(c.task, c.model) for c in chains if c.trained]
     assert len(set(trained)) == len(trained)
     assert set(trained) == ({(t, m) for t in L.TASKS for m in L.MODELS if m != "gru_open"}
                             | {("adding", "gru_open")})
@@ -332,6 +335,11 @@ def test_half_length_is_tabled_per_task_and_cited_where_bracketed(lr):
     assert summary.claims["half_length_gru_longer"].verdict == "inconclusive"
 
 
+def bare(claim) -> str:
+    """A claim's evidence without the protocol suffix the claims table adds."""
+    return claim.evidence.split("; protocol: ")[0]
+
+
 def test_each_group_of_claims_reads_as_its_own_paragraph(lr, tmp_path):
     from gradflow.report.output import Section
     spec = {("adding", 100, "gru"): FAST, ("adding", 100, "gru_open"): SLOW,
@@ -343,12 +351,16 @@ def test_each_group_of_claims_reads_as_its_own_paragraph(lr, tmp_path):
     assert len(section.blocks) == 6          # GRU vs LSTM, gated, reset, half, pooled, within
     assert section.blocks[0] == ("The GRU solves sooner than the LSTM with the default forget "
                                  "bias on the adding problem at T = 100 (log-rank: "
-                                 + c["gru_sooner_than_lstm"].evidence + ").")
+                                 + c["gru_sooner_than_lstm"].evidence.split("; 0 of 32 runs "
+                                                                           "censored")[0]
+                                 + ").")
+    # The claims table's evidence adds the censored runs and the protocol.
+    assert "; 0 of 32 runs censored at B = 2000: none" in c["gru_sooner_than_lstm"].evidence
     # The reset gate's two claims share one sentence: the test, then the equivalence.
     assert section.blocks[2] == (
         "With its reset gate learned the GRU solves sooner than with it held open ("
-        + c["reset_gate_helps"].evidence + "); the difference in steps to solve exceeds the "
-        "stated margin (" + c["reset_gate_no_effect"].evidence + ").")
+        + bare(c["reset_gate_helps"]) + "); the difference in steps to solve exceeds the "
+        "stated margin (" + bare(c["reset_gate_no_effect"]) + ").")
     assert section.blocks[4].endswith("so it says nothing about a given model: the "
                                       "within-cell test below is the one about seeds.)")
     # The per-cell comparisons are in the claims table only.
