@@ -41,8 +41,8 @@ from tqdm import tqdm
 
 from gradflow._validate import UsageError, UsageTypeError, check_int, describe
 
-__all__ = ["RunError", "config_key", "environment", "expand_grid", "package_fingerprint",
-           "run_grid"]
+__all__ = ["RunError", "config_key", "environment", "expand_grid", "left_out",
+           "package_fingerprint", "run_grid"]
 
 Config = dict[str, Any]
 Row = dict[str, Any]
@@ -114,6 +114,12 @@ NOT_IN_RUNS = tuple(f"report/{name}.py" for name in (
     "_analyze/", "analyze.py", "bench.py", "bench_lyapunov.py", "cli.py", "__main__.py")
 
 
+def left_out(relative: str, exclude: tuple[str, ...] = NOT_IN_RUNS) -> bool:
+    """Whether the package file at ``relative`` (a POSIX path inside gradflow/) is one of
+    ``exclude``: named exactly, or below a folder named with a trailing ``/``."""
+    return any(relative == e or (e.endswith("/") and relative.startswith(e)) for e in exclude)
+
+
 def package_fingerprint(exclude: tuple[str, ...] = NOT_IN_RUNS) -> str:
     """sha256 of gradflow's own source files a run can execute (all but those ``exclude``
     names, paths relative to the package, a trailing ``/`` for a folder): a change to
@@ -122,7 +128,7 @@ def package_fingerprint(exclude: tuple[str, ...] = NOT_IN_RUNS) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         relative = path.relative_to(root).as_posix()
-        if any(relative == e or (e.endswith("/") and relative.startswith(e)) for e in exclude):
+        if left_out(relative, exclude):
             continue
         digest.update(relative.encode())
         digest.update(path.read_bytes())

@@ -58,10 +58,15 @@ def mean_ci(values: ArrayLike, confidence: float = 0.95, *,
     if v.size == 1:
         return (mean, np.nan, np.nan)
     if bounds is None:
-        half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1)
-                     / np.sqrt(v.size))
+        half = _t_half(v, confidence)
         return (mean, mean - half, mean + half)
     return (mean, *_bounded_interval(v, bounds, confidence))
+
+
+def _t_half(v: np.ndarray, confidence: float) -> float:
+    """Half-width of the t-interval of the mean of ``v`` (n >= 2)."""
+    return float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1)
+                 / np.sqrt(v.size))
 
 
 def _bounded_interval(v: np.ndarray, bounds: tuple[float, float],
@@ -101,8 +106,7 @@ def _union_interval(unit: np.ndarray, confidence: float) -> tuple[float, float]:
         low = float(result.confidence_interval.low)
         high = float(result.confidence_interval.high)
     mean = float(unit.mean())
-    half = float(stats.t.ppf(0.5 + confidence / 2, unit.size - 1) * unit.std(ddof=1)
-                 / np.sqrt(unit.size))
+    half = _t_half(unit, confidence)
     low, high = min(low, mean - half), max(high, mean + half)
     if unit.size < SMALL_N:
         _, w_low, w_high = _wilson(float(unit.sum()), unit.size, confidence)
