@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,8 @@ from _gradients import input_gradient_norms
 from scipy import stats as _stats
 
 import gradflow
-from gradflow.conventions import GRU_GATES
-from gradflow.diagnostics.theory import driven_mean_field
+from gradflow.conventions import GRU_GATES, LSTM_GATES
+from gradflow.diagnostics.theory import critical_gain, driven_mean_field
 from gradflow.engine.gates import gate_slice
 from gradflow.report.claims import (
     VERDICTS,
@@ -37,21 +38,31 @@ N_GRAD = 64          # sequences in the batch the gradient at initialisation is 
 RESET_BIAS = 20.0    # sigma(20) = 1 - 2e-9: the reset gate held open
 COPY_SYMBOLS, COPY_N = 4, 3
 
-#: model -> (cell, nonlinearity, init options, fixed-open reset gate)
-MODELS: dict[str, tuple[str, str, dict, bool]] = {
-    "rnn": ("rnn", "tanh", {"scheme": "gaussian"}, False),
-    "rnn_orth": ("rnn", "tanh", {"scheme": "orthogonal"}, False),
-    "irnn": ("rnn", "relu", {"scheme": "identity"}, False),
-    "gru": ("gru", "tanh", {}, False),
-    "gru_open": ("gru", "tanh", {}, True),
-    "lstm": ("lstm", "tanh", {}, False),
-    "lstm_fb1": ("lstm", "tanh", {"forget_bias": 1.0}, False),
-    "lstm_fb3": ("lstm", "tanh", {"forget_bias": 3.0}, False),
+#: model -> (cell, nonlinearity, init options, gates held open)
+MODELS: dict[str, tuple[str, str, dict, tuple[str, ...]]] = {
+    "rnn": ("rnn", "tanh", {"scheme": "gaussian"}, ()),
+    "rnn_orth": ("rnn", "tanh", {"scheme": "orthogonal"}, ()),
+    "irnn": ("rnn", "relu", {"scheme": "identity"}, ()),
+    "gru": ("gru", "tanh", {}, ()),
+    "gru_open": ("gru", "tanh", {}, ("r",)),
+    "lstm": ("lstm", "tanh", {}, ()),
+    "lstm_fb1": ("lstm", "tanh", {"forget_bias": 1.0}, ()),
+    "lstm_fb3": ("lstm", "tanh", {"forget_bias": 3.0}, ()),
+    "rnn_crit": ("rnn", "tanh", {"scheme": "orthogonal"}, ()),
+    "gru_eq": ("gru", "tanh", {}, ()),
+    "lstm_io_open": ("lstm", "tanh", {}, ("i", "o")),
 }
+#: The tanh RNN started at the driven critical gain g*(s_in^2) (orthogonal W_hh scaled so
+#: that the driven mean field's lambda_max is 0 at the task's expected input drive).
+CRITICAL = ("rnn_crit",)
+#: The arms the lecture's fixes call for (issue 25), each compared with its own baseline.
+ARMS = ("rnn_crit", "gru_eq", "lstm_io_open")
 LABELS = {"rnn": "tanh RNN (Gaussian)", "rnn_orth": "tanh RNN (orthogonal)",
           "irnn": "IRNN (ReLU, identity)", "gru": "GRU", "gru_open": "GRU, reset gate open",
           "lstm": "LSTM (default bias)", "lstm_fb1": "LSTM, forget bias +1",
-          "lstm_fb3": "LSTM, forget bias +3"}
+          "lstm_fb3": "LSTM, forget bias +3", "rnn_crit": "tanh RNN (orthogonal, critical gain)",
+          "gru_eq": "GRU, the LSTM's parameter count",
+          "lstm_io_open": "LSTM, input and output gates open"}
 GATED = ("gru", "lstm", "lstm_fb1", "lstm_fb3")
 RNNS = ("rnn", "rnn_orth", "irnn")
 TASKS = {"adding": "adding problem", "order": "temporal-order task", "copy": "copy task"}
@@ -89,28 +100,67 @@ def first_cue(name: str, task, x: np.ndarray) -> np.ndarray:
     return np.zeros(x.shape[1], dtype=np.int64)
 
 
-def reset_open(params: dict, hidden: int) -> tuple[dict, dict]:
-    """GRU parameters with the reset gate held open, and the freeze mask that keeps it so.
+def held_open(params: dict, cell: str, gates: tuple[str, ...], hidden: int
+              ) -> tuple[dict, dict]:
+    """Parameters with ``gates`` held open, and the freeze mask that keeps them so.
 
-    ``r = sigma(W_ir x + b_ir + W_hr h + b_hr)``: its rows of both weights are set to 0
-    and ``b_ir`` to ``RESET_BIAS`` (``b_hr`` 0), so ``r = 1 - 2e-9`` whatever the input;
+    A gate ``sigma(W_i. x + b_i. + W_h. h + b_h.)`` (the GRU's reset gate; the LSTM's
+    input and output gates): its rows of both weights are set to 0 and its input bias to
+    ``RESET_BIAS`` (its hidden bias 0), so the gate is ``1 - 2e-9`` whatever the input;
     ``freeze`` holds these rows at those values during training.
     """
-    rows = gate_slice(GRU_GATES, "r", hidden)
+    order = GRU_GATES if cell == "gru" else LSTM_GATES
     out, freeze = dict(params), {}
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
         value = np.array(params[name])
-        value[rows] = RESET_BIAS if name == "bias_ih_l0" else 0.0
         mask = np.zeros(value.shape, dtype=bool)
-        mask[rows] = True
+        for gate in gates:
+            rows = gate_slice(order, gate, hidden)
+            value[rows] = RESET_BIAS if name == "bias_ih_l0" else 0.0
+            mask[rows] = True
         out[name], freeze[name] = value, mask
     return out, freeze
 
 
+def reset_open(params: dict, hidden: int) -> tuple[dict, dict]:
+    """GRU parameters with the reset gate held open (``held_open``)."""
+    return held_open(params, "gru", ("r",), hidden)
+
+
+def recurrent_params(cell: str, hidden: int, input_size: int = 2) -> int:
+    """The recurrent layer's parameter count (weights and biases, no head)."""
+    return sum(int(np.prod(shape)) for shape in
+               gradflow.Network(cell, input_size, hidden).param_shapes().values())
+
+
+def equal_count_hidden(cell: str, like: str, hidden: int = HIDDEN) -> int:
+    """The hidden size at which ``cell`` has the parameter count closest to ``like``'s at
+    ``hidden`` (the adding problem's two inputs)."""
+    target = recurrent_params(like, hidden)
+    return min(range(1, 4 * hidden), key=lambda h: abs(recurrent_params(cell, h) - target))
+
+
+#: Hidden sizes other than HIDDEN: the GRU with the LSTM's parameter count.
+HIDDEN_OF = {"gru_eq": equal_count_hidden("gru", "lstm")}
+
+
+def hidden_of(model: str) -> int:
+    return HIDDEN_OF.get(model, HIDDEN)
+
+
 def network(model: str, input_size: int) -> gradflow.Network:
     cell, nonlinearity, _, _ = MODELS[model]
-    return gradflow.Network(cell, input_size, HIDDEN, nonlinearity=nonlinearity,
+    return gradflow.Network(cell, input_size, hidden_of(model), nonlinearity=nonlinearity,
                             dtype="float32")
+
+
+def init_for(model: str, task_name: str, length: int) -> dict:
+    """The model's init options on this task and length: the critical-gain arm's gain is
+    ``gradflow.diagnostics.theory.critical_gain`` at the task's expected drive."""
+    init = MODELS[model][2]
+    if model in CRITICAL:
+        return {**init, "gain": critical_gain(expected_drive(task_name, length))}
+    return init
 
 
 def decay_rate(task_name: str, model: str, params: dict, x: np.ndarray) -> float:
@@ -122,7 +172,8 @@ def decay_rate(task_name: str, model: str, params: dict, x: np.ndarray) -> float
       ``s_in^2 = mean((U x_t + b)^2)`` over the batch ``x`` (T, B, I);
     - IRNN: ``W_hh = I``, so the Jacobian is the 0/1 mask of the active units; on inputs
       that keep a unit on, it passes the gradient unchanged: rate 0 (no mean field needed);
-    - gated cells: the gated mean field (``GATED_PREDICTION``);
+    - gated cells: the gated mean field at the task's expected drive (``GATED_PREDICTION``,
+      with ``T`` the length of ``x``, the task's length for the adding and order tasks);
     - the copy task: none. It scores every step, so the gradient at its first symbol is
       mostly that of the losses next to it, not one carried from the end.
     """
@@ -130,7 +181,7 @@ def decay_rate(task_name: str, model: str, params: dict, x: np.ndarray) -> float
         return float("nan")
     cell, nonlinearity, _, _ = MODELS[model]
     if cell != "rnn":
-        return GATED_PREDICTION(model, params, x)
+        return GATED_PREDICTION(model, task_name, x.shape[0])
     if nonlinearity == "relu":
         return 0.0
     w_hh = params["weight_hh_l0"].astype(np.float64)
@@ -140,24 +191,40 @@ def decay_rate(task_name: str, model: str, params: dict, x: np.ndarray) -> float
                              float(np.mean(drive ** 2))).rate
 
 
-def gated_prediction(model: str, params: dict, x: np.ndarray) -> float:
+DRIVE_SAMPLE = 4096   # sequences of the fixed sample that sets a task's expected drive
+
+
+@cache
+def expected_drive(task_name: str, length: int, hidden: int = HIDDEN) -> float:
+    """The variance ``W_ih x_t`` adds to each pre-activation at initialisation, expected
+    over the init of ``W_ih`` (entries ``U(-1/sqrt(H), 1/sqrt(H))``, variance ``1/(3H)``,
+    for every model here but the IRNN) and the task's inputs: ``E||x_t||^2 / (3 H)``, with
+    ``E||x_t||^2`` the mean over the steps and ``DRIVE_SAMPLE`` sequences of a fixed sample
+    (seed ``[0, 11]``) of the task at ``length``."""
+    x, _ = make_task(task_name, length).sample(np.random.default_rng([0, 11]), DRIVE_SAMPLE,
+                                               "test")                      # (T, N, I)
+    return float(np.mean(np.sum(x.astype(np.float64) ** 2, axis=-1)) / (3 * hidden))
+
+
+@cache
+def gated_prediction(model: str, task_name: str, length: int) -> float:
     """The gated mean field's decay rate of ``||dL/dh_t||`` per step at initialisation
     (nats, ``-lambda_max`` of :func:`gradflow.diagnostics.lstm_mean_field` /
     :func:`~gradflow.diagnostics.gru_mean_field`), for the GRU and the LSTM (default or set
-    forget bias) at ``HIDDEN`` units, driven by the variance ``W_ih x`` adds to each
-    pre-activation over the batch ``x`` (T, B, I), rounded to 2 significant digits (the
-    theory is cached per drive). The GRU with its reset gate held open: NaN (the theory
+    forget bias) at the model's hidden size, at the task's expected drive (``expected_drive``):
+    one prediction per (model, task, length), the same for every seed. A cell with gates
+    held open (the GRU's reset gate; the LSTM's input and output gates): NaN (the theory
     has no such cell)."""
-    cell, _, init, open_reset = MODELS[model]
-    if open_reset:
+    cell, _, init, gates_open = MODELS[model]
+    if gates_open:
         return float("nan")
     from gradflow.diagnostics import gru_mean_field, lstm_mean_field
 
-    w_ih = params["weight_ih_l0"].astype(np.float64)
-    drive = float(f"{np.mean((x.astype(np.float64) @ w_ih.T) ** 2):.2g}")
+    hidden = hidden_of(model)
+    drive = expected_drive(task_name, length, hidden)
     if cell == "lstm":
-        return -float(lstm_mean_field(HIDDEN, init.get("forget_bias"), drive=drive).lambda_max)
-    return -float(gru_mean_field(HIDDEN, drive=drive).lambda_max)
+        return -float(lstm_mean_field(hidden, init.get("forget_bias"), drive=drive).lambda_max)
+    return -float(gru_mean_field(hidden, drive=drive).lambda_max)
 
 
 #: The gated cells' prediction (rate in nats per step; NaN: none); everything downstream
@@ -191,12 +258,13 @@ def train_one(task_name: str, length: int, model: str, seed: int, steps: int,
               lr: float = LR) -> dict:
     """Train one model (Adam at ``lr``, clipped at ``CLIP``) until it solves the task or
     the budget ends; one summary row."""
-    cell, _, init, open_reset = MODELS[model]
+    cell, _, _, gates_open = MODELS[model]
     task = make_task(task_name, length)
     net = network(model, task.input_size)
-    options: dict = {"init": init}
-    if open_reset:
-        params, freeze = reset_open(gradflow.initial_params(net, task, seed), HIDDEN)
+    options: dict = {"init": init_for(model, task_name, length)}
+    if gates_open:
+        params, freeze = held_open(gradflow.initial_params(net, task, seed), cell, gates_open,
+                                   hidden_of(model))
         options = {"params": params, "freeze": freeze}
     hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=lr, clip=CLIP,
                           seed=seed, record_every=CHECK_EVERY, nonfinite="skip",
@@ -352,6 +420,8 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
     s.claim(_gated_claim(frame, cells))
     _irnn_and_forget_bias_claims(s, frame, cells)
     _reset_gate_claims(s, frame, gru_vs_lstm_t, reset_margin)
+    for claim in _arm_claims(frame, cells):
+        s.claim(claim)
     half = _half_lengths(s, cells)
     s.tables["half_length"] = half
     s.claim(_half_claim(half[half.task == "adding"]))
@@ -367,7 +437,7 @@ def claims(frame: pd.DataFrame, parameters: pd.DataFrame, *, gru_vs_lstm_t: int,
 #: per-cell comparisons (GRU vs LSTM elsewhere, IRNN vs orthogonal, forget bias) are in
 #: the claims table only.
 GROUPS = [Group(key, new_paragraph=True) for key in (
-    "gru_vs_lstm", "gated_vs_rnn", "reset_gate", "half_length", "gradient_pooled",
+    "gru_vs_lstm", "gated_vs_rnn", "reset_gate", "arms", "half_length", "gradient_pooled",
     "gradient_within_cells", "gradient_vanished")] + [Group(
         "gradient_theory", new_paragraph=True,
         holds="At initialisation the gradient at the first cue is the one at the last step "
@@ -462,6 +532,57 @@ def _gated_claim(frame: pd.DataFrame, cells: pd.DataFrame) -> Claim:
               "model.",
         inconclusive="Not every gated-vs-RNN comparison where both were trained is "
                      "decided.", tail=" (" + claim.evidence + ")"), group="gated_vs_rnn")
+
+
+def _arm_claims(frame: pd.DataFrame, cells: pd.DataFrame) -> list[Claim]:
+    """The lecture's fixes as arms, each against its baseline wherever both were trained
+    (one log-rank comparison per cell): the tanh RNN started at the driven critical gain
+    against the orthogonal one at gain 1, the GRU at the LSTM's parameter count against
+    the default LSTM, and the default LSTM against its ablation with the input and output
+    gates held open."""
+    out = []
+    arms = (("rnn_crit", "rnn_orth", "critical_gain_sooner_than_orthogonal",
+             "the tanh RNN started at the driven critical gain g*(s_in^2) (orthogonal) solves "
+             "sooner than the orthogonal tanh RNN at gain 1",
+             ("Started at the driven critical gain, the orthogonal tanh RNN solves sooner than "
+              "at gain 1 wherever both were trained",
+              "Somewhere both were trained, the orthogonal tanh RNN at gain 1 solves sooner "
+              "than when started at the driven critical gain",
+              "Whether starting the orthogonal tanh RNN at the driven critical gain makes it "
+              "solve sooner than at gain 1 is not decided everywhere both were trained")),
+            ("gru_eq", "lstm", "gru_eq_sooner_than_lstm",
+             f"the GRU with the LSTM's parameter count (hidden {hidden_of('gru_eq')}: "
+             f"{recurrent_params('gru', hidden_of('gru_eq'))} recurrent parameters against "
+             f"the LSTM's {recurrent_params('lstm', HIDDEN)}) solves sooner than the LSTM with "
+             f"the default forget bias",
+             ("At the LSTM's parameter count, the GRU still solves sooner than the default "
+              "LSTM wherever both were trained",
+              "At the LSTM's parameter count, the default LSTM solves sooner than the GRU "
+              "somewhere both were trained",
+              "At the LSTM's parameter count, whether the GRU solves sooner than the default "
+              "LSTM is not decided everywhere both were trained")),
+            ("lstm", "lstm_io_open", "io_gates_help_lstm",
+             "the LSTM with the default forget bias solves sooner than the LSTM with its input "
+             "and output gates held open (i = o = 1)",
+             ("Holding the LSTM's input and output gates open slows it wherever both were "
+              "trained",
+              "Somewhere both were trained, the LSTM with its input and output gates held "
+              "open solves sooner than the default LSTM",
+              "Whether holding the LSTM's input and output gates open slows it is not "
+              "decided everywhere both were trained")))
+    for a, b, name, what, (holds, fails, unsure) in arms:
+        arm = b if a == "lstm" else a
+        parts = [c for task, T in cells[cells.model == arm][["task", "length"]]
+                 .itertuples(index=False)
+                 if (c := _survival(frame, f"{name}_{task}_t{T}", "part", task, T, a, b))
+                 is not None]
+        if not parts:
+            continue
+        claim = all_of(name, f"On every task and length where both were trained, {what} "
+                       f"(log-rank, each cell).", parts)
+        out.append(claim.reads(_says(holds=holds, fails=fails, inconclusive=unsure,
+                                     tail=f" ({claim.evidence})."), group="arms"))
+    return out
 
 
 def _irnn_and_forget_bias_claims(s: Summary, frame: pd.DataFrame, cells: pd.DataFrame) -> None:
@@ -734,6 +855,7 @@ def vanished_claim(runs: pd.DataFrame) -> Claim:
 #: mean field (N = HIDDEN = 32; about 0.5 decades over the ~40 steps at T = 50).
 MARGIN_PER_STEP = 1.0 / HIDDEN
 THEORY = {"rnn": "driven mean field", "rnn_orth": "driven mean field",
+          "rnn_crit": "driven mean field",
           "irnn": "identity Jacobian (no decay)"}
 
 

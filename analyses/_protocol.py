@@ -10,6 +10,8 @@ log10 distance); last by the smaller rate. Pure pandas.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -50,3 +52,90 @@ def choose_rate(tuning: pd.DataFrame, budget: int, by: tuple[str, ...] = ("model
         best = g.sort_values(keys, ascending=[False, True, *[True] * len(tie), True]).index[0]
         table.loc[best, "chosen"] = True
     return table
+
+
+# ---- the staged protocol (long_range): extend at an edge, confirm the two finalists ------
+
+#: Rates a grid may extend to, a factor ~3 apart.
+LADDER = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+@dataclass(frozen=True)
+class Stages:
+    """A staged learning-rate protocol, fixed before the runs.
+
+    Stage 1: every rate of ``rates`` on the ``seeds``. Extension: while a cell's choice
+    (``choose_rate``) sits at the top (bottom) of the rates it has tried, the next rate
+    of ``ladder`` above (below) is tried on the same seeds. Confirmation: the two best
+    rates of stage 1 by the rule (the finalists) run again on the ``confirm`` seeds, and
+    the rule on all the finalists' seeds chooses the rate used."""
+
+    rates: tuple[float, ...]
+    seeds: tuple[int, ...]
+    confirm: tuple[int, ...]
+    prefer: float
+    ladder: tuple[float, ...] = LADDER
+
+
+def _order(table: pd.DataFrame) -> pd.DataFrame:
+    """``choose_rate``'s order: most solved, fewest mean steps, closest, smaller rate."""
+    return table.sort_values(["solved", "mean_steps", "distance", "lr"],
+                             ascending=[False, True, True, True])
+
+
+def staged_table(tuning: pd.DataFrame, budget: int, stages: Stages,
+                 by: tuple[str, ...] = ("model", "length")) -> pd.DataFrame:
+    """The protocol's state on the tuning runs ``tuning`` (one row per run: the ``by``
+    columns, ``seed``, ``lr``, ``solved_at``; NaN: never solved).
+
+    One row per (cell, rate tried): ``solved``, ``n``, ``mean_steps`` and ``distance`` on
+    the stage-1 seeds (``choose_rate``); ``first`` (the rule's choice on them);
+    ``finalist`` (one of its two best); ``solved_all``, ``n_all``, ``mean_steps_all`` on
+    the stage-1 and confirmation seeds (finalists only, else NaN); ``chosen`` (the rule on
+    the finalists' runs, once every finalist has its confirmation runs; else False)."""
+    by = tuple(by)
+    first = choose_rate(tuning[tuning.seed.isin(stages.seeds)], budget, by=by,
+                        prefer=stages.prefer).rename(columns={"chosen": "first"})
+    first["finalist"] = False
+    for _, g in first.groupby(list(by)):
+        first.loc[_order(g).index[:2], "finalist"] = True
+    seeds = (*stages.seeds, *stages.confirm)
+    keys = [*by, "lr"]
+    finalists = first.loc[first.finalist, keys]
+    runs = tuning[tuning.seed.isin(seeds)].merge(finalists, on=keys)
+    both = choose_rate(runs, budget, by=by, prefer=stages.prefer) if len(runs) else None
+    table = first.copy()
+    for column in ("solved_all", "n_all", "mean_steps_all"):
+        table[column] = np.nan
+    table["chosen"] = False
+    if both is None:
+        return table
+    both = both.rename(columns={"solved": "solved_all", "n": "n_all",
+                                "mean_steps": "mean_steps_all", "chosen": "final"})
+    table = table.drop(columns=["solved_all", "n_all", "mean_steps_all", "chosen"]).merge(
+        both[[*keys, "solved_all", "n_all", "mean_steps_all", "final"]], on=keys, how="left")
+    complete = table.groupby(list(by)).n_all.transform(
+        lambda n: bool(n.notna().sum() and (n.dropna() == len(seeds)).all()))
+    table["chosen"] = table.final.fillna(False).astype(bool) & complete.astype(bool)
+    return table.drop(columns="final")
+
+
+def pending(table: pd.DataFrame, stages: Stages,
+            by: tuple[str, ...] = ("model", "length")) -> list[tuple[tuple, float, tuple]]:
+    """The runs the protocol still needs after ``staged_table``: (cell key, rate, seeds).
+    An extension where a cell's stage-1 choice sits at an edge of the rates it tried and
+    the ladder goes further; else the confirmation runs its finalists lack."""
+    todo = []
+    for key, g in table.groupby(list(by)):
+        tried = sorted(g.lr)
+        choice = float(g[g["first"]].lr.iloc[0])
+        up = [r for r in stages.ladder if r > tried[-1] * 1.001]
+        down = [r for r in stages.ladder if r < tried[0] * 0.999]
+        if len(tried) > 1 and choice == tried[-1] and up:
+            todo.append((key, up[0], stages.seeds))
+        elif len(tried) > 1 and choice == tried[0] and down:
+            todo.append((key, down[-1], stages.seeds))
+        else:
+            todo += [(key, float(r.lr), stages.confirm) for r in g[g.finalist].itertuples()
+                     if not r.n_all == len(stages.seeds) + len(stages.confirm)]
+    return todo

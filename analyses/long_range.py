@@ -2,25 +2,26 @@
 
 Each run trains one model (hidden 32, batch 32, Adam at the model's own rate, gradient
 clipped at norm 1, float32) on one task of length T until it solves the task or the step
-budget B ends. The protocol (issue 25, as bidirectional's): each model's rate is chosen
-from {0.003, 0.01, 0.03} on tuning seeds 100-103 (never reported) on the adding problem
-at T = 50 by ``_protocol.choose_rate`` (``TUNED``), and used for every task and length of
-that model; the cells of ``DOUBLED`` are trained again to 2 B and the claims about them
-decided at both budgets. Solving is checked every 50 updates on one fixed held-out batch of
-128 sequences (``gradflow.train(stop_when=...)``): adding, MSE below a tenth of the
-1/6 baseline; temporal order, at least 95% of sequences classified right; copy
-(3 of 4 symbols after a delay T, T + 6 steps in all), at least 95% of the recalled
-symbols right. A run that never solves is censored at the budget. Before training, the input
-gradient ||dL/dx_t|| of the task loss at the first cue (the first marker, the
-first X/Y, the first symbol) is measured in float64 on a fixed batch of 64, with the
-gradient at the last step and its prediction at the first cue (the last step's carried back
-at the predicted rate: the tanh RNN's driven mean field, the IRNN's identity Jacobian, the
-GRU's and the LSTM's gated mean field; the GRU with its reset gate open has none).
-Models: the tanh RNN (Gaussian W_hh, gain 1; orthogonal W_hh), the IRNN (ReLU,
-W_hh = I, Le et al. 2015), the GRU, the GRU with its reset gate held open, and
-the LSTM with the default forget-gate bias and with +1 and +3. Each (task, model)
-chain runs T = 50, 100, 200, 400 in turn, 16 seeds per length, and stops after a
-length where the success rate is significantly below one half (``go_on``).
+budget B ends. The protocol (issue 25): each model's rate is chosen on the adding problem
+at T = 50 by a staged rule (``_protocol.Stages``: the grid {0.003, 0.01, 0.03, 0.1} on
+tuning seeds 100-103, never reported, extended where the choice sits at an edge; the two
+best rates confirmed on seeds 104-107), applied by ``follow`` on this report's own tuning
+rows, and used for every task and length of that model; the cells of ``DOUBLED`` are
+trained again to 2 B and the claims about them decided at both budgets. Solving is checked
+every 50 updates on one fixed held-out batch of 128 sequences
+(``gradflow.train(stop_when=...)``): adding, MSE below a tenth of the 1/6 baseline;
+temporal order, at least 95% of sequences classified right; copy (3 of 4 symbols after a
+delay T, T + 6 steps in all), at least 95% of the recalled symbols right. A run that never
+solves is censored at the budget. Before training, the input gradient ||dL/dx_t|| of the
+task loss at the first cue (the first marker, the first X/Y, the first symbol) is measured
+in float64 on a fixed batch of 64, with the gradient at the last step and its prediction
+at the first cue (the last step's carried back at the predicted rate: the tanh RNN's
+driven mean field, the IRNN's identity Jacobian, the GRU's and the LSTM's gated mean
+field; the GRU with its reset gate open has none). Models: the tanh RNN (Gaussian W_hh,
+gain 1; orthogonal W_hh), the IRNN (ReLU, W_hh = I, Le et al. 2015), the GRU, the GRU with
+its reset gate held open, and the LSTM with the default forget-gate bias and with +1 and
++3. Each (task, model) chain runs T = 50, 100, 200, 400 in turn, 16 seeds per length, and
+stops after a length where the success rate is significantly below one half (``go_on``).
 """
 
 from __future__ import annotations
@@ -49,13 +50,17 @@ from _long_range import (
     budget_verdicts,
     censored_note,
     doubling_claim,
+    expected_drive,
+    hidden_of,
     note_protocol,
+    recurrent_params,
     train_one,
 )
 from _long_range import claims as lr_claims
-from _protocol import choose_rate
+from _protocol import Stages, pending, staged_table
 
 import gradflow
+from gradflow.diagnostics.theory import critical_gain
 from gradflow.report.claims import Summary, fmt
 from gradflow.report.layout import Group
 from gradflow.report.stats import rate_ci
@@ -75,11 +80,17 @@ QUESTION = (
 ORDER = 30
 
 Task = Literal["adding", "order", "copy"]
-Model = Literal["rnn", "rnn_orth", "irnn", "gru", "gru_open", "lstm", "lstm_fb1", "lstm_fb3"]
+Model = Literal["rnn", "rnn_orth", "irnn", "gru", "gru_open", "lstm", "lstm_fb1", "lstm_fb3",
+                "rnn_crit", "gru_eq", "lstm_io_open"]
 
 #: The tasks a model is trained on when not every task: the GRU with its reset gate held
 #: open is the reset-gate control of the adding problem only.
-ONLY_ON: dict[str, tuple[str, ...]] = {"gru_open": ("adding",)}
+ONLY_ON: dict[str, tuple[str, ...]] = {"gru_open": ("adding",), "gru_eq": ("adding",),
+                                       "lstm_io_open": ("adding",)}
+#: The lengths a model's chains are given when not every length: the GRU at the LSTM's
+#: parameter count and the LSTM with its input and output gates held open, at the first
+#: length and the GRU-vs-LSTM headline length (T = 100).
+LENGTHS_OF: dict[str, tuple[int, ...]] = {"gru_eq": (50, 100), "lstm_io_open": (50, 100)}
 
 
 @dataclass(frozen=True)
@@ -114,34 +125,41 @@ STEPS = 2000          # B: the step budget of every reported chain (censoring)
 SEEDS = 16
 LENGTHS = (50, 100, 200, 400)
 
-# ---- the protocol: fixed before the runs (as bidirectional's) ------------------------------
+# ---- the protocol: fixed before the runs, applied by the code (``follow``) ----------------
 #
-# Each model's Adam rate (clip 1) is chosen from LR_GRID (a factor ~3 apart) on the
-# TUNING_SEEDS (never reported) on the adding problem at T = TUNE_LENGTH (the length every
-# chain starts at) by _protocol.choose_rate: most tuning seeds solved within STEPS; ties by
-# the fewest mean steps to solve (unsolved counted at STEPS); then by the rate closest to LR
-# (log10 distance); then the smaller. Where a model's choice sits at the top of its grid,
-# its grid goes one step further up (EXTENDED), until the choice is inside. The rate chosen
-# is used for every task and length of that model. The cells of DOUBLED are trained again,
-# 16 reported seeds, to 2 x STEPS.
+# Each model's Adam rate (clip 1) is chosen on the adding problem at T = tune_length (the
+# length every chain starts at) by _protocol's staged rule (``Stages``): stage 1 tries every
+# rate of the grid on the tuning seeds (never reported); while a model's choice sits at an
+# edge of the rates it has tried, the next rate of the ladder (a factor ~3) is tried too;
+# then the two best rates run again on the confirmation seeds and the rule (most solved
+# within the budget, then the fewest mean steps with an unsolved run counted at the budget,
+# then the rate closest to LR, then the smaller) chooses between them on all their seeds.
+# The chains then run at the chosen rate, for every task and length of that model, and
+# the cells of DOUBLED again to twice the budget. Every choice is made by ``follow`` on the
+# rows this report computed: no rate is copied into the source.
 #
-# How the grid came about, honestly: the first grid was {0.003, 0.01, 0.03}; it put 7 of 8
-# models at its top, so 0.1 was added for every model, and 0.3 for the two models that then
-# chose 0.1 (the GRU and the LSTM with forget bias 1); at 0.3 both solve fewer tuning seeds.
-LR_GRID = (0.003, 0.01, 0.03, 0.1)
-#: Rates beyond LR_GRID's top for the models whose choice sat there.
-EXTENDED: dict[str, tuple[float, ...]] = {"gru": (0.3,), "lstm_fb1": (0.3,)}
-TUNING_SEEDS = (100, 101, 102, 103)
-TUNE_LENGTH = 50
-#: The rate the rule picked on the 136 tuning runs of the full grid (the reported chains
-#: need it before they start; computed 2026-12-07 on this machine); summarize() re-derives
-#: it from the tuning rows and the protocol table says whether they agree. The tanh RNNs
-#: solved no tuning seed at any rate (a tie: 0.01, the rate closest to LR); the IRNN solved
-#: only at 0.03 (2/4); the GRU and the LSTM with forget bias 1 solved 4/4 soonest at 0.1
-#: (fewer at 0.3); the other gated models 4/4 soonest at 0.03.
-TUNED: dict[str, float] = {"rnn": 0.01, "rnn_orth": 0.01, "irnn": 0.03, "gru": 0.1,
-                           "gru_open": 0.03, "lstm": 0.03, "lstm_fb1": 0.1,
-                           "lstm_fb3": 0.03}
+# How the grid came about, honestly: the grid was first {0.003, 0.01, 0.03} (FIRST_GRID);
+# too many models chose its top, so 0.1 joined it and the extension rule was written (after
+# seeing that); the confirmation stage was added when four tuning seeds were seen not to
+# separate neighbouring rates (the choice moved with flush-to-zero).
+FIRST_GRID = (0.003, 0.01, 0.03)
+
+
+@dataclass(frozen=True)
+class Design:
+    """One grid of the section: the models, tasks, chain lengths, budget and seeds, the
+    tuning stages and the doubled cells."""
+
+    models: tuple[str, ...]
+    tasks: tuple[str, ...]
+    lengths: tuple[int, ...]
+    steps: int
+    seeds: int
+    stages: Stages
+    tune_length: int
+    doubled: tuple[tuple[str, int, str], ...]
+
+
 #: The (task, length, model) cells trained again to twice the budget: the tanh-RNN
 #: variants at the first length (0/16 at B before the protocol) and the GRU-vs-LSTM cells.
 DOUBLED: tuple[tuple[str, int, str], ...] = (
@@ -151,38 +169,69 @@ DOUBLED: tuple[tuple[str, int, str], ...] = (
 BUDGET_CLAIMS = ("gru_sooner_than_lstm", "gated_beat_rnn",
                  "irnn_sooner_than_orthogonal_adding_t50", "half_length_gru_longer")
 #: Models listed most expensive first, so the two workers finish together.
-ORDERED = ["lstm", "lstm_fb1", "lstm_fb3", "gru", "gru_open", "rnn", "rnn_orth", "irnn"]
+ORDERED = ("lstm", "lstm_fb1", "lstm_fb3", "lstm_io_open", "gru", "gru_eq", "gru_open", "rnn",
+           "rnn_orth", "rnn_crit", "irnn")
+
+FULL = Design(ORDERED, ("adding", "order", "copy"), LENGTHS, STEPS, SEEDS,
+              Stages(rates=(0.003, 0.01, 0.03, 0.1), seeds=(100, 101, 102, 103),
+                     confirm=(104, 105, 106, 107), prefer=LR), 50, DOUBLED)
+QUICK = Design(("rnn", "rnn_crit", "gru", "gru_open"), ("adding",), (10, 20), 100, 2,
+               Stages(rates=(0.01, 0.03), seeds=(100,), confirm=(101,), prefer=LR), 10,
+               (("adding", 10, "rnn"), ("adding", 20, "gru")))
+TUNING_SEEDS = (*FULL.stages.seeds, *FULL.stages.confirm, *QUICK.stages.seeds,
+                *QUICK.stages.confirm)
 
 
-def make_grid(models: list[str], tasks: list[str], lengths: tuple[int, ...], steps: int,
-              seeds: int, *, rates: tuple[float, ...], tuning: tuple[int, ...],
-              tune_length: int, doubled,
-              extended: dict[str, tuple[float, ...]] | None = None) -> list[dict]:
-    """The grids: the tuning runs (every model and rate on the adding problem at
-    ``tune_length``, the ``tuning`` seeds, ``steps``; a model of ``extended`` also at its
-    further rates), one chain per (task, model) at the
-    model's tuned rate, and the ``doubled`` cells at the tuned rate to ``2 x steps``. The
-    reset-gate control on the temporal-order and copy tasks is outside the design
-    (``ONLY_ON``) and runs nothing."""
-    tune = {"model": models, "task": ["adding"], "lengths": [(tune_length,)],
-            "steps": [steps], "seeds": [len(tuning)], "lr": list(rates),
-            "first_seed": [tuning[0]]}
-    extended = extended or {}
-    further = [tune | {"model": [m], "lr": list(extended[m])}
-               for m in models if m in extended]
-    chains = [{"model": [m], "task": tasks, "lengths": [lengths], "steps": [steps],
-               "seeds": [seeds], "lr": [TUNED[m]]} for m in models]
-    double = [{"model": [m], "task": [t], "lengths": [(T,)], "steps": [2 * steps],
-               "seeds": [seeds], "lr": [TUNED[m]]} for t, T, m in doubled]
-    return [tune, *further, *chains, *double]
+def tuning_grid(design: Design, runs: list[tuple[str, float, tuple[int, ...]]]) -> list[dict]:
+    """Tuning configurations: (model, rate, seeds) on the adding problem at the design's
+    tuning length and budget, the seeds consecutive from the first."""
+    return [{"model": [m], "task": ["adding"], "lengths": [(design.tune_length,)],
+             "steps": [design.steps], "seeds": [len(seeds)], "lr": [rate],
+             "first_seed": [seeds[0]]} for m, rate, seeds in runs]
 
 
-GRID = make_grid(ORDERED, ["adding", "order", "copy"], LENGTHS, STEPS, SEEDS,
-                 rates=LR_GRID, tuning=TUNING_SEEDS, tune_length=TUNE_LENGTH, doubled=DOUBLED,
-                 extended=EXTENDED)
-QUICK_GRID = make_grid(["rnn", "gru", "gru_open"], ["adding"], (10, 20), 100, 2,
-                       rates=(0.01, 0.03), tuning=TUNING_SEEDS[:1], tune_length=10,
-                       doubled=(("adding", 10, "rnn"), ("adding", 20, "gru")))
+def first_stage(design: Design) -> list[dict]:
+    """Stage 1: every model at every rate of the grid on the tuning seeds."""
+    return tuning_grid(design, [(m, r, design.stages.seeds) for m in design.models
+                                for r in design.stages.rates])
+
+
+def chain_grid(design: Design, rates: dict[str, float]) -> list[dict]:
+    """One chain per (task, model) at the model's chosen rate, and the doubled cells at the
+    chosen rate to twice the budget. The reset-gate control on the temporal-order and copy
+    tasks is outside the design (``ONLY_ON``) and runs nothing."""
+    chains = [{"model": [m], "task": list(design.tasks),
+               "lengths": [tuple(T for T in design.lengths
+                                 if T in LENGTHS_OF.get(m, design.lengths))],
+               "steps": [design.steps], "seeds": [design.seeds], "lr": [rates[m]]}
+              for m in design.models]
+    double = [{"model": [m], "task": [t], "lengths": [(T,)], "steps": [2 * design.steps],
+               "seeds": [design.seeds], "lr": [rates[m]]} for t, T, m in design.doubled]
+    return chains + double
+
+
+def protocol_state(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """``_protocol.staged_table`` on the tuning rows of ``frame`` (per model)."""
+    tuning = frame[frame.seed.isin(TUNING_SEEDS)] if "seed" in frame else frame.iloc[:0]
+    runs = tuning.assign(solved_at=np.where(tuning.solved, tuning.solve_step, np.nan))
+    return staged_table(runs, design.steps, design.stages, by=("model",))
+
+
+def follow(frame: pd.DataFrame, quick: bool) -> list[dict]:
+    """The protocol's next stage after the rows ``frame``: the tuning runs it still needs
+    (an extension, a confirmation), else the chains at the chosen rates, else nothing."""
+    design = QUICK if quick else FULL
+    table = protocol_state(frame, design)
+    todo = pending(table, design.stages, by=("model",))
+    if todo:
+        return tuning_grid(design, [(key[0], rate, seeds) for key, rate, seeds in todo])
+    if (~frame.seed.isin(TUNING_SEEDS)).any():
+        return []
+    return chain_grid(design, table[table.chosen].set_index("model").lr.to_dict())
+
+
+GRID = first_stage(FULL)
+QUICK_GRID = first_stage(QUICK)
 
 GRU_VS_LSTM_T = 100   # the adding-problem length of the GRU-vs-LSTM and reset-gate claims
 RESET_MARGIN = 0.15   # decades of steps to solve: equivalence margin of "no reset-gate effect"
@@ -265,7 +314,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
     tuning, chains, doubled, budget = split(frame)
     s = _claims(chains)
     s.tables["runs"] = chains[[c for c in RUN_COLUMNS if c in chains]]
-    s.tables["protocol"] = protocol_table(tuning, budget)
+    s.tables["protocol"] = protocol_table(tuning, chains, budget)
     s.tables["budget"] = budget_cells(chains, doubled, budget)
     if len(doubled):
         keys = set(zip(doubled.task, doubled.length, doubled.model, strict=True))
@@ -281,24 +330,27 @@ def summarize(frame: pd.DataFrame) -> Summary:
     return s
 
 
-def protocol_table(tuning: pd.DataFrame, budget: int) -> pd.DataFrame:
-    """Per model and rate: tuning seeds solved within ``budget`` and the mean steps to
-    solve (``choose_rate``, closest to ``LR`` on a tie), the rule's ``chosen`` rate,
-    ``tuned`` (the rate of ``TUNED`` the reported runs used) and ``agrees`` (whether
-    ``TUNED`` is the rule's choice re-derived from these rows)."""
+def design_of(budget: int) -> Design:
+    """The design whose budget is ``budget`` (the quick grid's, else the full one)."""
+    return QUICK if budget == QUICK.steps else FULL
+
+
+def protocol_table(tuning: pd.DataFrame, chains: pd.DataFrame, budget: int) -> pd.DataFrame:
+    """Per model and rate tried: the staged protocol's table (``_protocol.staged_table``:
+    stage-1 seeds solved within ``budget``, mean steps, distance to ``LR``, the stage-1
+    choice, the finalists and their counts on every tuning seed, the rate ``chosen``),
+    and ``used`` (the rate the model's reported chains ran at; NaN: none)."""
+    columns = ["model", "lr", "solved", "n", "mean_steps", "distance", "first", "finalist",
+               "solved_all", "n_all", "mean_steps_all", "chosen", "used"]
     if tuning.empty or "lr" not in tuning:
-        return pd.DataFrame(columns=["model", "length", "lr", "solved", "n", "mean_steps",
-                                     "distance", "chosen", "tuned", "agrees"])
-    runs = tuning.assign(solved_at=np.where(tuning.solved, tuning.solve_step, np.nan))
-    table = choose_rate(runs, budget, by=("model", "length"), prefer=LR)
+        return pd.DataFrame(columns=columns)
+    table = protocol_state(tuning, design_of(budget))
     order = {m: i for i, m in enumerate(MODELS)}
     table = table.sort_values(["model", "lr"], key=lambda c: c.map(order) if c.name ==
                               "model" else c, kind="stable").reset_index(drop=True)
-    chosen = table[table.chosen].set_index("model").lr
-    table["tuned"] = table.model.map(lambda m: TUNED.get(m, LR))
-    table["agrees"] = table.model.map(lambda m: bool(np.isclose(chosen.get(m, np.nan),
-                                                                TUNED.get(m, LR))))
-    return table
+    used = chains.groupby("model").lr.first() if len(chains) else pd.Series(dtype=float)
+    table["used"] = table.model.map(used)
+    return table[columns]
 
 
 def protocol_suffix(tuning: pd.DataFrame, chains: pd.DataFrame, budget: int) -> str:
@@ -306,19 +358,20 @@ def protocol_suffix(tuning: pd.DataFrame, chains: pd.DataFrame, budget: int) -> 
     if tuning.empty or "lr" not in tuning:
         return (f"protocol: Adam rate {LR:g} (clip {CLIP:g}), no tuning runs; budget B = "
                 f"{budget} steps, {chains.seed.nunique()} reported seeds")
-    rates = sorted(tuning.lr.unique())
-    per_model = tuning.groupby("model").lr.nunique()
-    grid = ", ".join(f"{r:g}" for r in rates) if len(tuning) else "-"
-    if len(rates) > 1 and (per_model < len(rates)).any():
-        grid += f" ({rates[-1]:g} where the choice sat at {rates[-2]:g})"
-    seeds = sorted(int(x) for x in tuning.seed.unique())
-    named = f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else ", ".join(map(str, seeds))
+    stages = design_of(budget).stages
+    grid = ", ".join(f"{r:g}" for r in stages.rates)
     lengths = sorted(int(x) for x in tuning.length.unique())
-    return (f"protocol: Adam rate per model from {{{grid}}} (clip {CLIP:g}) on tuning seeds "
-            f"{named} of the adding problem at T = {', '.join(map(str, lengths))} (most "
-            f"solved within {budget} steps, then fewest mean steps, then closest to "
-            f"{LR:g}), used at every task and length; budget B = {budget} steps, "
-            f"{chains.seed.nunique()} reported seeds")
+    return (f"protocol: Adam rate per model (clip {CLIP:g}) from {{{grid}}}, extended by "
+            f"the ladder where the choice sat at an edge, on tuning seeds "
+            f"{_seeds(stages.seeds)} of the adding problem at T = "
+            f"{', '.join(map(str, lengths))}, the two best rates confirmed on seeds "
+            f"{_seeds(stages.confirm)} (most solved within {budget} steps, then fewest mean "
+            f"steps, then closest to {LR:g}), used at every task and length; budget B = "
+            f"{budget} steps, {chains.seed.nunique()} reported seeds")
+
+
+def _seeds(seeds: tuple[int, ...]) -> str:
+    return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else ", ".join(map(str, seeds))
 
 
 # ---- figures and text -----------------------------------------------------------------------
@@ -326,7 +379,8 @@ def protocol_suffix(tuning: pd.DataFrame, chains: pd.DataFrame, budget: int) -> 
 _SHORT = {"adding": "adding", "order": "order", "copy": "copy"}
 _STYLE = {"rnn": ("rnn", "-"), "rnn_orth": ("rnn", "--"), "irnn": ("rnn", ":"),
           "gru": ("gru", "-"), "gru_open": ("gru", "--"), "lstm": ("lstm", "-"),
-          "lstm_fb1": ("lstm", "--"), "lstm_fb3": ("lstm", ":")}
+          "lstm_fb1": ("lstm", "--"), "lstm_fb3": ("lstm", ":"), "rnn_crit": ("rnn", "-."),
+          "gru_eq": ("gru", "-."), "lstm_io_open": ("lstm", "-.")}
 
 
 def _color(model: str) -> str:
@@ -397,7 +451,7 @@ def solved_fraction_figure(summary: Summary, out) -> None:
                        f"The table has the pointwise 95% log-log intervals.")
 
 
-_MARKER = {"-": "o", "--": "^", ":": "s"}
+_MARKER = {"-": "o", "--": "^", ":": "s", "-.": "D"}
 
 
 def _log_axis(values: np.ndarray) -> tuple[np.ndarray, float]:
@@ -583,13 +637,15 @@ def protocol_tables(summary: Summary, out) -> None:
               caption="The learning-rate protocol: tuning seeds solved and mean steps per "
                       "model and rate, the rule's choice and the rate the reported runs "
                       "used.", labels=LABELS,
-              description=f"Per model and Adam rate, on the tuning seeds (never reported) "
-                          f"of the adding problem within {budget} steps: seeds solved, "
+              description=f"Per model and Adam rate tried, on the stage-1 tuning seeds "
+                          f"(never reported) of the adding problem within {budget} steps: "
+                          f"seeds solved, "
                           f"seeds, mean steps to solve (an unsolved run counted at "
                           f"{budget}), |log10(rate / {LR:g})| (the last tie-break), whether "
-                          f"the rule chose the rate, the rate the reported runs used "
-                          f"(TUNED in the source) and whether it is the rule's choice "
-                          f"re-derived from these rows")
+                          f"the stage-1 choice, the two finalists, the finalists' seeds "
+                          f"solved, seeds and mean steps on every tuning seed (stage 1 and "
+                          f"confirmation), the rule's final choice, and the rate the "
+                          f"reported chains ran at")
     table = summary.tables["budget"]
     if table.empty:
         return
@@ -604,34 +660,57 @@ def protocol_tables(summary: Summary, out) -> None:
                           f"reported run (or neither did)")
 
 
+def first_grid_top(table: pd.DataFrame, grid: list[float]) -> int:
+    """How many models the rule (``choose_rate``'s order: most solved, fewest mean steps,
+    closest to ``LR``, smaller rate) puts at the top of ``grid`` when only the rates of
+    ``grid`` are tried; ``table`` is the protocol table (one row per model and rate)."""
+    rows = table[table.lr.isin(grid)]
+    best = rows.sort_values(["solved", "mean_steps", "distance", "lr"],
+                            ascending=[False, True, True, True]).groupby("model").lr.first()
+    return int(np.isclose(best, max(grid)).sum())
+
+
 def protocol_text(summary: Summary) -> str:
-    """The protocol's sentences: the rule, the rates chosen and whether TUNED agrees."""
+    """The protocol's sentences: the stages, the rates chosen, where the grid was extended
+    and where the confirmation moved the choice (all read from the protocol table)."""
     table = summary.tables["protocol"]
+    budget, _ = _budget_and_seeds(summary)
+    design = design_of(budget)
+    stages = design.stages
     chosen = table[table.chosen]
-    rates = ", ".join(f"{LABELS[r.model]} {r.tuned:g}" for r in chosen.itertuples())
-    grid = ", ".join(f"{r:g}" for r in sorted(set(table.lr)))
-    lengths = ", ".join(str(int(T)) for T in sorted(set(table.length)))
-    text = (f"Each model's Adam rate was chosen from {{{grid}}} on tuning seeds "
-            f"{TUNING_SEEDS[0]}-{TUNING_SEEDS[-1]} (never reported) on the adding problem "
-            f"at T = {lengths}, the length every chain starts at, by a "
-            f"rule fixed before the runs (most tuning seeds solved within the budget, then "
-            f"the fewest mean steps to solve with an unsolved run counted at the budget, "
-            f"then the rate closest to {LR:g}); the rate chosen there is used for every "
-            f"task and length of that model: {rates or 'no tuning runs'}.")
-    top = sorted(set(table.lr))
-    short = [m for m in MODELS if m in set(table.model)
-              and len(set(table[table.model == m].lr)) < len(top)]
-    if short and len(top) > 1:
-        text += (f" The grid goes up to {top[-2]:g} for every model and to {top[-1]:g} only "
-                 f"for the models whose choice sat at {top[-2]:g}, the grid's top, until the "
-                 f"choice was inside it: " + ", ".join(
-                     LABELS[m] for m in MODELS if m in set(table.model) and m not in short)
-                 + ". (The first grid stopped at 0.03 and put 7 of 8 models at its top: the "
-                   "extension rule was applied after seeing that.)")
-    wrong = sorted(set(table[~table.agrees].model))
-    if wrong:
-        text += (" The rates used differ from the rule's choice re-derived from the tuning "
-                 "runs for " + ", ".join(LABELS[m] for m in wrong) + ".")
+    rates = ", ".join(f"{LABELS[r.model]} {r.lr:g}" for r in chosen.itertuples())
+    grid = ", ".join(f"{r:g}" for r in stages.rates)
+    n_all = len(stages.seeds) + len(stages.confirm)
+    text = (f"Each model's Adam rate was chosen on the adding problem at T = "
+            f"{design.tune_length}, the length every chain starts at, by a staged rule fixed "
+            f"before the runs: every rate of {{{grid}}} on tuning seeds {_seeds(stages.seeds)} "
+            f"(never reported); where a model's choice sat at an edge of the rates it had "
+            f"tried, the next rate a factor of about 3 beyond it was tried too; then its two "
+            f"best rates ran again on seeds {_seeds(stages.confirm)}, and the rate that "
+            f"solved the most of their {n_all} seeds within the budget (then the fewest mean "
+            f"steps to solve, an unsolved run counted at the budget; then the rate closest "
+            f"to {LR:g}) was used for every task and length of that model: "
+            f"{rates or 'no tuning runs'}.")
+    extended = [f"{LABELS[m]} to {', '.join(f'{r:g}' for r in sorted(g.lr))}"
+                for m, g in table[~table.lr.isin(stages.rates)].groupby("model", sort=False)]
+    if extended:
+        text += " Extended: " + "; ".join(extended) + "."
+    moved = [f"{LABELS[m]} ({g[g['first']].lr.iloc[0]:g} to {g[g.chosen].lr.iloc[0]:g})"
+             for m, g in table.groupby("model", sort=False)
+             if g.chosen.any() and not g[g.chosen]["first"].iloc[0]]
+    text += (" The confirmation seeds moved the choice for " + ", ".join(moved) + "."
+             if moved else " The confirmation seeds kept every stage-1 choice.") \
+        if len(chosen) else ""
+    first = list(FIRST_GRID)
+    if design is FULL and set(first) <= set(table.lr):
+        text += (f" The grid was first {{{', '.join(f'{r:g}' for r in first)}}}; on these "
+                 f"tuning runs the rule would put {first_grid_top(table, first)} of "
+                 f"{table.model.nunique()} models at its top, {first[-1]:g} (the grid was "
+                 f"widened and the extension and confirmation written after seeing that).")
+    differ = chosen[~np.isclose(chosen.lr, chosen.used.astype(float))]
+    if len(differ):
+        text += (" The reported chains ran at another rate than the rule's choice for "
+                 + ", ".join(LABELS[m] for m in differ.model) + ".")
     return text
 
 
@@ -641,6 +720,38 @@ def _not_trained_text(rows: pd.DataFrame) -> str:
     parts = [f"{LABELS[r.model]} on the {TASKS[r.task]} beyond T = {r.last} ({r.rates})"
              for r in rows.itertuples()]
     return "Not trained, by that rule: " + "; ".join(parts) + "."
+
+
+#: The arms as a sentence names them.
+_NAMED = {"gru_eq": "the GRU at the LSTM's parameter count",
+          "lstm_io_open": "the LSTM with its input and output gates held open"}
+
+
+def arms_text(design: Design) -> str:
+    """How the design's arms of the lecture's fixes are built (computed from it)."""
+    text = []
+    if "rnn_crit" in design.models:
+        g = {(t, T): critical_gain(expected_drive(t, T)) for t in design.tasks
+             for T in design.lengths}
+        first = design.lengths[0]
+        gains = ", ".join(f"{TASKS[t]} {g[t, first]:.3f}" for t in design.tasks)
+        spread = max(abs(g[t, T] - g[t, first]) for t, T in g)
+        text.append(f"The critical-gain arm is the orthogonal tanh RNN with W_hh scaled to the "
+                    f"driven mean field's critical gain g*(s_in^2) at the task's expected input "
+                    f"drive s_in^2 = E||x_t||^2 / (3 H) (g* = {gains} at T = {first}; at most "
+                    f"{spread:.3f} away at the other lengths).")
+    if "gru_eq" in design.models:
+        H = hidden_of("gru_eq")
+        text.append(f"The GRU at the LSTM's parameter count has hidden size {H} "
+                    f"({recurrent_params('gru', H)} recurrent parameters; the LSTM at {HIDDEN}: "
+                    f"{recurrent_params('lstm', HIDDEN)}), the closest count.")
+    short = [_NAMED[m] for m in design.models if m in LENGTHS_OF]
+    if short:
+        lengths = sorted({T for m in design.models for T in LENGTHS_OF.get(m, ())})
+        who = " and ".join(short)
+        text.append(f"{who[0].upper()}{who[1:]} {'are' if len(short) > 1 else 'is'} trained "
+                    f"on the adding problem at T = {', '.join(map(str, lengths))} only.")
+    return " ".join(text)
 
 
 def method_text(summary: Summary, lengths: list[int]) -> str:
@@ -655,7 +766,9 @@ def method_text(summary: Summary, lengths: list[int]) -> str:
         f"first check (every {CHECK_EVERY} steps, fixed held-out batch of {HELD_OUT}) that "
         f"passes the criterion of the module docstring. The GRU with the reset gate held open "
         f"has its reset rows of W_ir and W_hr set to zero and b_ir to {RESET_BIAS:g} "
-        f"(r = 1 - 2e-9) and frozen during training (gradflow.train(freeze=...)). Each model "
+        f"(r = 1 - 2e-9) and frozen during training (gradflow.train(freeze=...)); the LSTM "
+        f"with its input and output gates held open likewise (i = o = 1 - 2e-9). "
+        + arms_text(design_of(budget)) + " Each model "
         f"is trained on each task at T = {', '.join(map(str, lengths))} in turn, "
         f"{n_seeds} seeds per length, and goes on to the next length only while its "
         f"success rate is not significantly below one half (Wilson 95% upper bound at least "

@@ -16,6 +16,8 @@ An analysis is a Python file in ``analyses/`` (or ``--analyses DIR``)::
     QUICK_GRID = {...}              # optional: a small grid for `--quick` and tests
     REPLICATE = True                # optional: check every verdict on a round-off replicate
 
+    def follow(frame: pandas.DataFrame, quick: bool) -> GRID-like: ...   # optional: stages
+
     def run(config: Config) -> list[dict]: ...        # pure; seeded by the config
     def render(frame: pandas.DataFrame, out: Section) -> None: ...
 
@@ -28,6 +30,14 @@ With ``REPLICATE = True`` (and a pure ``summarize(frame) -> Summary``), the grid
 runs a second time on the engine's NumPy reference backend, which differs from the
 fused kernels only in round-off; a claim whose verdict the replicate does not repeat
 is reported as inconclusive, "fragile under round-off" (:class:`~gradflow.report.output.Section`).
+
+With ``follow``, the grid is the first stage of a protocol: after each stage,
+``follow`` receives every row so far (and whether the run is ``--quick``) and
+returns the next stage's grid (a grid, a list of grids, or ``[]`` when the
+design is complete), so a choice the protocol makes on some runs (a learning
+rate picked on tuning seeds) is made by the code on the rows the report itself
+computed, never copied into the source by hand. Each stage's runs are cached
+like any other; the replicate follows its own rows.
 
 Files whose name starts with ``_`` are helpers, not analyses. gradflow never
 imports ``analyses/`` as a package: a user's own analysis file runs exactly as
@@ -82,7 +92,7 @@ class AnalysisError(Exception):
     Attributes
     ----------
     analysis : the analysis file (``Path``)
-    function : ``"import"``, ``"run"`` or ``"render"``
+    function : ``"import"``, ``"run"``, ``"follow"`` or ``"render"``
     config : the configuration of the failed run (``run`` only), else None
     cause : the original exception, with its traceback
     """
@@ -118,6 +128,26 @@ class Analysis:
         configs = expand_grid(grid if grid is not None else self.module.GRID)
         config_class = getattr(self.module, "Config", None)
         if config_class is not None:   # one check per distinct set of keys (a list of grids)
+            for config in {tuple(c): c for c in configs}.values():
+                make_config(config_class, config, self.path)
+        return configs
+
+    @property
+    def staged(self) -> bool:
+        """Whether the grid is only the first stage (the file defines ``follow``)."""
+        return callable(getattr(self.module, "follow", None))
+
+    def follow(self, frame: Any, quick: bool = False) -> list[dict[str, Any]]:
+        """The configurations of the protocol's next stage after the rows ``frame`` (the
+        file's ``follow(frame, quick)``; ``[]`` when it defines none or the design is
+        complete), checked against ``Config`` like the grid's."""
+        follow = getattr(self.module, "follow", None)
+        if follow is None:
+            return []
+        grid = follow(frame, quick)
+        configs = expand_grid(grid) if grid else []
+        config_class = getattr(self.module, "Config", None)
+        if config_class is not None:
             for config in {tuple(c): c for c in configs}.values():
                 make_config(config_class, config, self.path)
         return configs

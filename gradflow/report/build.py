@@ -148,21 +148,12 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
                   executor: Any, cache: Path | None, progress: bool | None
                   ) -> tuple[Section, dict[str, Any]]:
     from gradflow.engine.backends import use_backend
-    from gradflow.sweep import RunError, package_fingerprint, run_grid
 
-    configs = analysis.configs(quick)
     start = time.perf_counter()
-    try:
-        frame = run_grid(RunConfig(analysis.path), configs,
-                         cache=None if cache is None else cache / analysis.name,
-                         salt=analysis.source_hash() + package_fingerprint(), executor=executor,
-                         jobs=jobs, progress=progress, desc=analysis.name,
-                         note=lambda line: print(f"gradflow report: {line}", file=sys.stderr),
-                         backend=REPORT_BACKEND)
-    except RunError as exc:
-        raise AnalysisError(analysis.path, "run", exc.cause, exc.config) from exc.cause
+    frame, configs = _stages(analysis, quick, REPORT_BACKEND, analysis.name, jobs=jobs,
+                             executor=executor, cache=cache, progress=progress)
     section = Section(analysis.name, out, preview=quick,
-                      replicate=_replicate(analysis, configs, jobs=jobs, executor=executor,
+                      replicate=_replicate(analysis, quick, jobs=jobs, executor=executor,
                                            cache=cache, progress=progress)
                       if analysis.replicate else None)
     try:
@@ -185,22 +176,46 @@ def _run_analysis(analysis: Analysis, out: Path, *, quick: bool, jobs: int | Non
 REPLICATE_BACKEND = "numpy"
 
 
-def _replicate(analysis: Analysis, configs: list[dict[str, Any]], *, jobs: int | None,
-               executor: Any, cache: Path | None, progress: bool | None) -> dict[str, Any]:
-    """The claims of ``analysis`` recomputed on the round-off replicate (its grid run on
-    :data:`REPLICATE_BACKEND`; cached apart, as the backend is part of every key)."""
-    from gradflow.engine.backends import use_backend
+def _stages(analysis: Analysis, quick: bool, backend: str, desc: str, *, jobs: int | None,
+            executor: Any, cache: Path | None, progress: bool | None
+            ) -> tuple[Any, list[dict[str, Any]]]:
+    """Every row of ``analysis`` on ``backend``: its grid, then each stage its ``follow``
+    asks for after the rows so far, until it asks for none. Returns (frame, every
+    configuration run, in order)."""
+    import pandas as pd
+
     from gradflow.sweep import RunError, package_fingerprint, run_grid
 
-    try:
-        frame = run_grid(RunConfig(analysis.path), configs,
-                         cache=None if cache is None else cache / analysis.name,
-                         salt=analysis.source_hash() + package_fingerprint(), executor=executor,
-                         jobs=jobs, progress=progress, desc=f"{analysis.name} (replicate)",
-                         note=lambda line: print(f"gradflow report: {line}", file=sys.stderr),
-                         backend=REPLICATE_BACKEND)
-    except RunError as exc:
-        raise AnalysisError(analysis.path, "run", exc.cause, exc.config) from exc.cause
+    configs, stage, frames = [], analysis.configs(quick), []
+    while stage:
+        try:
+            frames.append(run_grid(
+                RunConfig(analysis.path), stage,
+                cache=None if cache is None else cache / analysis.name,
+                salt=analysis.source_hash() + package_fingerprint(), executor=executor,
+                jobs=jobs, progress=progress, desc=desc,
+                note=lambda line: print(f"gradflow report: {line}", file=sys.stderr),
+                backend=backend))
+        except RunError as exc:
+            raise AnalysisError(analysis.path, "run", exc.cause, exc.config) from exc.cause
+        configs += stage
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        try:
+            stage = analysis.follow(frame, quick)
+        except Exception as exc:
+            raise AnalysisError(analysis.path, "follow", exc) from exc
+    return frame, configs
+
+
+def _replicate(analysis: Analysis, quick: bool, *, jobs: int | None, executor: Any,
+               cache: Path | None, progress: bool | None) -> dict[str, Any]:
+    """The claims of ``analysis`` recomputed on the round-off replicate (its grid, and
+    the stages its protocol asks for on the replicate's own rows, run on
+    :data:`REPLICATE_BACKEND`; cached apart, as the backend is part of every key)."""
+    from gradflow.engine.backends import use_backend
+
+    frame, _ = _stages(analysis, quick, REPLICATE_BACKEND, f"{analysis.name} (replicate)",
+                       jobs=jobs, executor=executor, cache=cache, progress=progress)
     try:
         with use_backend(REPLICATE_BACKEND):
             return dict(analysis.module.summarize(frame).claims)
@@ -223,7 +238,7 @@ def _round_off_lines(sections: list[tuple[Analysis, Section]]) -> list[str]:
         text += (f"{len(fragile)} verdict{'s' if len(fragile) != 1 else ''} moved and "
                  f"{'is' if len(fragile) == 1 else 'are'} reported as inconclusive, \"fragile "
                  f"under round-off\" (column `round_off` of `tables/claims.csv`): "
-                 + "; ".join(f"{a.name}: {c.statement}" for a, c in fragile) + ".")
+                 + "; ".join(f"{a.name}: {c.statement.rstrip('.')}" for a, c in fragile) + ".")
     else:
         text += "no verdict moved (column `round_off` of `tables/claims.csv`)."
     only = [f"{a.name}: {name}" for a, s in checked for name in s.replicate_only()]
@@ -346,7 +361,8 @@ def _build(out: Path, found: list[Analysis], *, analyses: Path, quick: bool, job
     sections, runs = [], {}
     start = time.perf_counter()
     for analysis in found:
-        say(f"gradflow report: {analysis.name} ({len(analysis.configs(quick))} runs)")
+        staged = ", then its protocol's stages" if analysis.staged else ""
+        say(f"gradflow report: {analysis.name} ({len(analysis.configs(quick))} runs{staged})")
         section, info = _run_analysis(analysis, out, quick=quick, jobs=jobs, executor=executor,
                                       cache=cache, progress=progress)
         sections.append((analysis, section))

@@ -29,7 +29,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.list:
         for a in discover(args.analyses):
             n, q = len(a.configs()), len(a.configs(quick=True))
-            print(f"{a.name:24} {n:4} runs ({q} quick)  {a.title}")
+            staged = " + stages" if a.staged else ""
+            print(f"{a.name:24} {n:4} runs ({q} quick){staged}  {a.title}")
         return 0
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1; got {args.jobs}")

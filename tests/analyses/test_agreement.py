@@ -357,14 +357,14 @@ def test_rates_differ_is_fishers_exact_test(analysis):
 
 def test_claims_read_one_paragraph_per_objective_then_the_contrasts(analysis, monkeypatch):
     """A paragraph per objective (the margin gradient after training last), then the
-    objective contrast, whose closing reading follows whether the language model errs
-    more without attractors, then the gradient contrast."""
+    objective contrast, whose reading belongs to the claim it explains, then the gradient
+    contrast."""
     from gradflow.report.layout import paragraphs
 
     mod = analysis("agreement")
     monkeypatch.setattr(mod, "gated_decay_per_word", lambda: None)   # its sentence: apart
-    for pattern, reading in (({"lm": LINZEN, "number": FLAT}, ": the language model's "),
-                             ({"lm": FLAT, "number": LINZEN}, ".")):
+    reading = "whose agreement signal is one target (the verb) among every next word"
+    for pattern in ({"lm": LINZEN, "number": FLAT}, {"lm": FLAT, "number": LINZEN}):
         s = mod.summarize(_frame(pattern))
         text = paragraphs(s.claims.values(), s.groups)
         assert len(text) == 4
@@ -378,4 +378,8 @@ def test_claims_read_one_paragraph_per_objective_then_the_contrasts(analysis, mo
             matched = s.claims[f"{obj}_init_decay_matches_forget_gate"]
             assert f"{matched.sentence} After training" in paragraph
             assert f"({matched.evidence})." in matched.sentence
-        assert "only what is predicted differs" + reading in text[2]
+        # the reading is the "holds" sentence of the claim it explains, never one claim's
+        # sentence built from another's verdict
+        plain = s.claims["lm_worse_than_number_plain"]
+        assert (reading in text[2]) == (plain.verdict == "holds")
+        assert text[2].endswith("only what is predicted differs.")

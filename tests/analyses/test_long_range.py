@@ -82,15 +82,19 @@ def test_run_stops_a_chain_once_the_rate_is_significantly_below_half(lr, monkeyp
 
 def test_the_grid_trains_every_model_on_every_task_but_the_reset_gate_control(lr):
     from gradflow.sweep import expand_grid
-    configs = [lr.Config(**c) for g in lr.GRID for c in expand_grid(g)]
+    rates = {m: 0.01 * (i + 1) for i, m in enumerate(L.MODELS)}
+    configs = [lr.Config(**c) for g in lr.chain_grid(lr.FULL, rates) for c in expand_grid(g)]
     chains = [c for c in configs if c.first_seed == 0 and c.steps == lr.STEPS]
-    assert {c.seeds for c in chains} == {16} and {c.lengths for c in chains} == {(50, 100, 200,
-                                                                                  400)}
-    assert all(c.lr == lr.TUNED[c.model] for c in chains)
+    assert {c.seeds for c in chains} == {16}
+    short = {"gru_eq", "lstm_io_open"}
+    assert {c.lengths for c in chains if c.model not in short} == {(50, 100, 200, 400)}
+    assert {c.lengths for c in chains if c.model in short} == {(50, 100)}
+    assert all(c.lr == rates[c.model] for c in chains)
     trained = [(c.task, c.model) for c in chains if c.trained]
     assert len(set(trained)) == len(trained)
-    assert set(trained) == ({(t, m) for t in L.TASKS for m in L.MODELS if m != "gru_open"}
-                            | {("adding", "gru_open")})
+    adding_only = {"gru_open", "gru_eq", "lstm_io_open"}
+    assert set(trained) == ({(t, m) for t in L.TASKS for m in L.MODELS if m not in adding_only}
+                            | {("adding", m) for m in adding_only})
     # The reset-gate control outside the adding problem is in the grid but runs nothing.
     assert lr.run(lr.Config(model="gru_open", task="order", lengths=(10,), steps=2,
                             seeds=1)) == []
@@ -116,6 +120,24 @@ def test_reset_gate_held_open_stays_open_through_training():
     # r = sigma(20) on every input: the cell is the GRU with the reset term r * (W_hn h + b_hn)
     # multiplied by 1 - 2e-9.
     assert 1 - 1 / (1 + np.exp(-L.RESET_BIAS)) < 3e-9
+
+
+def test_lstm_input_and_output_gates_held_open_stay_open_through_training():
+    from gradflow.conventions import LSTM_GATES
+    from gradflow.engine.gates import gate_slice
+    task = gradflow.tasks.AddingProblem(8)
+    net = gradflow.Network("lstm", 2, 4)
+    start = net.init(gradflow.training.seed_streams(0).network)
+    params, freeze = L.held_open(start, "lstm", ("i", "o"), 4)
+    run = gradflow.train(net, task, 10, 4, lr=0.1, seed=0, params=params, freeze=freeze)
+    for gate in ("i", "o"):
+        rows = gate_slice(LSTM_GATES, gate, 4)
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_hh_l0"):
+            assert (run.params[name][rows] == 0).all()
+        assert (run.params["bias_ih_l0"][rows] == L.RESET_BIAS).all()
+    for gate in ("f", "g"):                                 # the others train
+        rows = gate_slice(LSTM_GATES, gate, 4)
+        assert not np.array_equal(run.params["weight_hh_l0"][rows], start["weight_hh_l0"][rows])
 
 
 def test_parameter_counts_are_exact(lr):

@@ -180,13 +180,29 @@ def test_decay_rate_per_model():
     assert np.isnan(L.decay_rate("copy", "rnn", {}, x))          # every step scored
     assert np.isnan(L.decay_rate("adding", "gru_open", {}, x))    # no theory of that cell
     from gradflow.diagnostics import gru_mean_field, lstm_mean_field
+    # The gated cells: one prediction per (model, task, length), at the task's expected
+    # drive, whatever the seed's own parameters and batch.
+    drive = L.expected_drive("adding", 30)
     for model in L.GATED:
-        net = L.network(model, task.input_size)
-        p = gradflow.initial_params(net, task, 1, L.MODELS[model][2])
-        drive = float(f"{np.mean((x @ p['weight_ih_l0'].T.astype(float)) ** 2):.2g}")
         theory = (lstm_mean_field(L.HIDDEN, L.MODELS[model][2].get("forget_bias"), drive=drive)
                   if L.MODELS[model][0] == "lstm" else gru_mean_field(L.HIDDEN, drive=drive))
-        assert L.decay_rate("adding", model, p, x) == pytest.approx(-theory.lambda_max)
+        assert L.decay_rate("adding", model, {}, x) == -theory.lambda_max
+
+
+def test_expected_drive_is_the_init_variance_times_the_input_power():
+    # Adding problem: a value U(0, 1) (E v^2 = 1/3) and a marker that is 1 at two of the T
+    # steps, so E||x_t||^2 = 1/3 + 2/T; the PyTorch init's entries have variance 1/(3H).
+    for T in (30, 200):
+        expected = (1 / 3 + 2 / T) / (3 * L.HIDDEN)
+        assert L.expected_drive("adding", T) == pytest.approx(expected, rel=0.01)
+    # and a seed's measured drive scatters around it
+    task = L.make_task("adding", 30)
+    x, _ = task.sample(np.random.default_rng(5), 256)
+    measured = []
+    for seed in range(8):
+        p = gradflow.initial_params(L.network("lstm", 2), task, seed)
+        measured.append(np.mean((x @ p["weight_ih_l0"].T.astype(float)) ** 2))
+    assert np.mean(measured) == pytest.approx(L.expected_drive("adding", 30), rel=0.15)
 
 
 def test_prediction_carries_the_last_step_back_at_the_rate():

@@ -57,29 +57,84 @@ def test_run_uses_the_configs_rate_and_seeds(lr, monkeypatch):
     assert seen == [(100, 7, 0.03), (101, 7, 0.03)]
 
 
-def test_the_grid_tunes_every_model_then_doubles_the_named_cells(lr):
+def test_the_grid_is_stage_one_of_the_protocol(lr):
     from gradflow.sweep import expand_grid
     configs = [lr.Config(**c) for g in lr.GRID for c in expand_grid(g)]
-    tune = [c for c in configs if c.first_seed == lr.TUNING_SEEDS[0]]
-    assert len(tune) == len(L.MODELS) * len(lr.LR_GRID) + sum(map(len, lr.EXTENDED.values()))
-    assert {c.lr for c in tune if c.model == "gru"} == {*lr.LR_GRID, *lr.EXTENDED["gru"]}
-    assert {(c.task, c.lengths, c.steps, c.seeds) for c in tune} == {
-        ("adding", (50,), lr.STEPS, 4)}
-    double = [c for c in configs if c.steps == 2 * lr.STEPS]
-    assert {(c.task, c.lengths[0], c.model) for c in double} == set(lr.DOUBLED)
-    assert all(c.lr == lr.TUNED[c.model] and c.seeds == 16 for c in double)
-    assert set(lr.TUNED) == set(L.MODELS)
-    assert all(r in (*lr.LR_GRID, *lr.EXTENDED.get(m, ())) for m, r in lr.TUNED.items())
-    # the extension rule: a model's choice is never at the top of its own grid
-    assert all(r < max((*lr.LR_GRID, *lr.EXTENDED.get(m, ()))) for m, r in lr.TUNED.items())
+    stages = lr.FULL.stages
+    assert {(c.model, c.lr) for c in configs} == {(m, r) for m in L.MODELS
+                                                  for r in stages.rates}
+    assert {(c.task, c.lengths, c.steps, c.seeds, c.first_seed) for c in configs} == {
+        ("adding", (50,), lr.STEPS, 4, 100)}
+    assert not set(lr.TUNING_SEEDS) & set(range(lr.SEEDS))      # tuning seeds never reported
 
 
-def tuning_rows(rates: dict) -> pd.DataFrame:
+def staged_frame(lr, outcomes) -> tuple[pd.DataFrame, list]:
+    """Tuning rows: outcomes(model, lr, seed) -> solve step or None, for every run the
+    protocol asks for, stage after stage (the report's loop, on synthetic outcomes), and
+    the stage that follows the tuning (the chains)."""
+    from gradflow.sweep import expand_grid
+    frame, stage = pd.DataFrame(), [c for g in lr.GRID for c in expand_grid(g)]
+    while stage:
+        rows = []
+        for c in stage:
+            config = lr.Config(**c)
+            if config.first_seed < 100:
+                continue                                      # the chains: not run here
+            for seed in range(config.first_seed, config.first_seed + config.seeds):
+                at = outcomes(config.model, config.lr, seed)
+                rows.append({"model": config.model, "task": "adding", "length": 50,
+                             "lr": config.lr, "steps": config.steps, "seed": seed,
+                             "solved": at is not None,
+                             "solve_step": config.steps if at is None else at})
+        if not rows:
+            return frame, stage
+        frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
+        stage = [c for g in lr.follow(frame, quick=False) for c in expand_grid(g)]
+    return frame, stage
+
+
+def test_follow_extends_at_the_edge_confirms_and_then_runs_the_chains(lr):
+    # The GRU is fastest at the grid's top (0.1) and slower at 0.3: extended once, to 0.3.
+    # The LSTM is fastest at 0.03 on the stage-1 seeds, but 0.01 solves every confirmation
+    # seed where 0.03 fails two: the confirmation moves its choice to 0.01.
+    # The tanh RNN solves nothing anywhere: the rate closest to 0.01, no extension.
+    def outcomes(model, rate, seed):
+        if model == "gru":
+            return {0.003: 900, 0.01: 600, 0.03: 300, 0.1: 100, 0.3: 1500}[rate]
+        if model == "lstm":
+            if rate == 0.03:
+                return 200 if seed < 106 else None
+            return {0.003: 1200, 0.01: 400, 0.1: None}[rate]
+        return None
+
+    frame, chains = staged_frame(lr, outcomes)
+    table = lr.protocol_state(frame, lr.FULL)
+    chosen = table[table.chosen].set_index("model").lr
+    assert chosen["gru"] == 0.1
+    assert set(table[table.model == "gru"].lr) == {0.003, 0.01, 0.03, 0.1, 0.3}
+    assert chosen["lstm"] == 0.01
+    lstm = table[table.model == "lstm"].set_index("lr")
+    assert lstm["first"][0.03] and lstm.finalist[0.03] and lstm.finalist[0.01]
+    assert lstm.n_all[0.03] == 8 and lstm.solved_all[0.03] == 6
+    assert chosen["rnn"] == 0.01
+    assert set(table[table.model == "rnn"].lr) == {0.003, 0.01, 0.03, 0.1}
+    # The chains and the doubled cells, at the chosen rates.
+    configs = [lr.Config(**c) for c in chains]
+    assert {c.lr for c in configs if c.model == "lstm"} == {0.01}
+    assert {c.lr for c in configs if c.model == "gru"} == {0.1}
+    assert {(c.task, c.lengths[0], c.model) for c in configs if c.steps == 2 * lr.STEPS} \
+        == set(lr.DOUBLED)
+    # Once the chains have rows, the design is complete.
+    done = pd.concat([frame, frame_of({("adding", 50, "gru"): FAST})], ignore_index=True)
+    assert lr.follow(done, quick=False) == []
+
+
+def tuning_rows(rates: dict, first: int = 100) -> pd.DataFrame:
     """rates: model -> {lr: solve steps of the tuning seeds (None: censored)}."""
     rows = []
     for model, by in rates.items():
         for rate, steps in by.items():
-            for seed, at in zip((100, 101, 102, 103), steps, strict=True):
+            for seed, at in zip(range(first, first + 4), steps, strict=True):
                 rows.append({"steps": 2000, "seed": seed, "task": "adding", "length": 50,
                              "model": model, "lr": rate, "solved": at is not None,
                              "solve_step": 2000 if at is None else at,
@@ -96,18 +151,24 @@ def with_doubled(spec: dict, doubled: dict) -> pd.DataFrame:
     return pd.concat([base, more], ignore_index=True)
 
 
-def test_protocol_table_rederives_the_tuned_rate(lr, monkeypatch):
-    monkeypatch.setattr(lr, "TUNED", {**lr.TUNED, "gru": 0.03, "lstm": 0.01})
-    tune = tuning_rows({"gru": {0.01: [500] * 4, 0.03: [300] * 4},
-                        "lstm": {0.01: [900] * 4, 0.03: [None] * 4}})
-    frame = pd.concat([frame_of({("adding", 100, "gru"): FAST}), tune], ignore_index=True)
+def test_protocol_table_says_the_rate_the_chains_ran_at(lr):
+    tune = tuning_rows({"gru": {0.01: [500] * 4, 0.03: [300] * 4, 0.1: [200] * 4},
+                        "lstm": {0.01: [900] * 4, 0.03: [None] * 4, 0.003: [None] * 4}})
+    confirm = tuning_rows({"gru": {0.03: [300] * 4, 0.1: [250] * 4},
+                           "lstm": {0.01: [900] * 4, 0.03: [None] * 4}}, first=104)
+    frame = pd.concat([frame_of({("adding", 100, "gru"): FAST}).assign(lr=0.1), tune,
+                       confirm], ignore_index=True)
     s = lr.summarize(frame)
     table = s.tables["protocol"]
-    assert table[table.chosen].set_index("model").lr.to_dict() == {"gru": 0.03, "lstm": 0.01}
-    assert table.agrees.all()
+    assert table[table.chosen].set_index("model").lr.to_dict() == {"gru": 0.1, "lstm": 0.01}
+    assert table[table.model == "gru"].used.eq(0.1).all()
+    assert table[table.model == "lstm"].used.isna().all()     # no LSTM chain in this frame
     assert (s.tables["runs"].seed < 100).all()                 # tuning seeds never reported
-    monkeypatch.setattr(lr, "TUNED", {**lr.TUNED, "gru": 0.01})
-    assert not lr.summarize(frame).tables["protocol"].set_index("model").agrees["gru"].any()
+    text = lr.protocol_text(s)
+    assert "GRU 0.1" in text and "0.01." in text
+    assert "The confirmation seeds kept every stage-1 choice." in text
+    assert ("The grid was first {0.003, 0.01, 0.03}; on these tuning runs the rule would "
+            "put 1 of 2 models at its top, 0.03") in text
 
 
 def test_every_learning_claim_names_the_protocol(lr):
@@ -118,8 +179,10 @@ def test_every_learning_claim_names_the_protocol(lr):
     assert claims
     for name, c in claims.items():
         if not name.startswith("mean_field_gradient_"):
-            assert "protocol: Adam rate per model from {0.01}" in c.evidence, name
+            assert "protocol: Adam rate per model (clip 1) from {0.003, 0.01, 0.03, 0.1}" \
+                in c.evidence, name
             assert "tuning seeds 100-103" in c.evidence and "budget B = 2000" in c.evidence
+            assert "confirmed on seeds 104-107" in c.evidence
 
 
 def test_gru_vs_lstm_counts_its_censored_runs(lr):
@@ -154,15 +217,96 @@ def test_doubled_cells_decide_their_claims_again(lr):
     assert cells.same_first_b["irnn"]
 
 
-def test_the_protocol_text_says_which_models_went_further_up(lr, monkeypatch):
-    monkeypatch.setattr(lr, "TUNED", {**lr.TUNED, "gru": 0.1, "lstm": 0.03})
+def test_the_protocol_text_says_which_models_went_further_and_what_moved(lr):
     tune = tuning_rows({"gru": {0.03: [300] * 4, 0.1: [100] * 4, 0.3: [None] * 4},
                         "lstm": {0.03: [400] * 4, 0.1: [900] * 4}})
-    frame = pd.concat([frame_of({("adding", 100, "gru"): FAST}), tune], ignore_index=True)
-    s = lr.summarize(frame)
-    text = lr.protocol_text(s)
-    assert "to 0.3 only for the models whose choice sat at 0.1" in text
-    assert "only for the models whose choice sat at 0.1, the grid's top, until the choice " \
-           "was inside it: GRU." in text
+    confirm = tuning_rows({"gru": {0.1: [100] * 4, 0.03: [300] * 4},
+                           "lstm": {0.03: [None] * 4, 0.1: [900] * 4}}, first=104)
+    frame = pd.concat([frame_of({("adding", 100, "gru"): FAST}), tune, confirm],
+                      ignore_index=True)
+    text = lr.protocol_text(lr.summarize(frame))
+    assert "Extended: GRU to 0.3." in text
+    assert "The confirmation seeds moved the choice for LSTM" in text
+    assert "(0.03 to 0.1)" in text
     suffix = lr.protocol_suffix(tune, frame_of({("adding", 100, "gru"): FAST}), 2000)
-    assert "from {0.03, 0.1, 0.3 (0.3 where the choice sat at 0.1)}" in suffix
+    assert "from {0.003, 0.01, 0.03, 0.1}, extended by the ladder" in suffix
+    assert "confirmed on seeds 104-107" in suffix
+    assert lr.go_on(5, 16) and not lr.go_on(4, 16) and lr.go_on(0, 2)
+
+
+def _runs(spec: dict) -> pd.DataFrame:
+    """spec: (model, lr) -> solve steps per seed from 100 (None: never)."""
+    return pd.DataFrame([{"model": m, "lr": r, "seed": 100 + i,
+                          "solved_at": float("nan") if at is None else at}
+                         for (m, r), steps in spec.items() for i, at in enumerate(steps)])
+
+
+def test_pending_extends_down_at_the_bottom_and_stops_at_the_ladders_end():
+    from _protocol import Stages, pending, staged_table
+    stages = Stages(rates=(0.003, 0.01), seeds=(100, 101), confirm=(102, 103), prefer=0.01,
+                    ladder=(0.001, 0.003, 0.01))
+    # fastest at the bottom (0.003): extend down to 0.001
+    runs = _runs({("a", 0.003): [100, 100], ("a", 0.01): [500, 500]})
+    table = staged_table(runs, 1000, stages, by=("model",))
+    assert pending(table, stages, by=("model",)) == [(("a",), 0.001, (100, 101))]
+    # still fastest at the bottom, and the ladder ends there: confirm the finalists instead
+    runs = _runs({("a", 0.001): [50, 50], ("a", 0.003): [100, 100], ("a", 0.01): [500, 500]})
+    table = staged_table(runs, 1000, stages, by=("model",))
+    assert sorted(pending(table, stages, by=("model",))) == [
+        (("a",), 0.001, (102, 103)), (("a",), 0.003, (102, 103))]
+    assert not table.chosen.any()                 # nothing is chosen before the confirmation
+    # fastest at the top, with the ladder at its end: no extension either
+    runs = _runs({("b", 0.003): [900, 900], ("b", 0.01): [100, 100]})
+    table = staged_table(runs, 1000, stages, by=("model",))
+    assert sorted(t[1] for t in pending(table, stages, by=("model",))) == [0.003, 0.01]
+
+
+def test_the_confirmation_decides_on_every_seed_of_the_two_finalists():
+    from _protocol import Stages, pending, staged_table
+    stages = Stages(rates=(0.003, 0.01, 0.03), seeds=(100, 101), confirm=(102, 103),
+                    prefer=0.01)
+    runs = _runs({("a", 0.003): [None, None], ("a", 0.01): [300, 300, None, None],
+                  ("a", 0.03): [400, 400, 400, 400]})
+    table = staged_table(runs, 1000, stages, by=("model",)).set_index("lr")
+    assert pending(table.reset_index(), stages, by=("model",)) == []
+    assert table["first"][0.01] and not table.chosen[0.01]       # stage 1 preferred 0.01
+    assert table.chosen[0.03] and table.solved_all[0.03] == 4    # all four seeds: 0.03
+    assert table.finalist.sum() == 2 and pd.isna(table.n_all[0.003])
+
+
+def test_the_critical_gain_arm_starts_at_g_star_and_the_equal_count_gru_matches_the_lstm():
+    from gradflow.diagnostics.theory import critical_gain, driven_mean_field
+    task = L.make_task("adding", 50)
+    init = L.init_for("rnn_crit", "adding", 50)
+    g_star = critical_gain(L.expected_drive("adding", 50))
+    assert init == {"scheme": "orthogonal", "gain": g_star} and g_star > 1.05
+    p = gradflow.initial_params(L.network("rnn_crit", 2), task, 3, init)
+    g = np.sqrt(L.HIDDEN * np.mean(p["weight_hh_l0"].astype(float) ** 2))
+    assert g == pytest.approx(g_star, rel=1e-6)
+    assert abs(driven_mean_field(g_star, L.expected_drive("adding", 50)).rate) < 1e-6
+    assert L.init_for("rnn_orth", "adding", 50) == {"scheme": "orthogonal"}
+    # The GRU with the LSTM's parameter count: the closest hidden size, within 2%.
+    H = L.hidden_of("gru_eq")
+    gru, lstm = L.recurrent_params("gru", H), L.recurrent_params("lstm", L.HIDDEN)
+    assert abs(gru - lstm) / lstm < 0.02
+    assert abs(gru - lstm) <= min(abs(L.recurrent_params("gru", h) - lstm) for h in (H - 1,
+                                                                                   H + 1))
+    assert L.network("gru_eq", 2).hidden_size == H
+
+
+def test_the_arms_are_compared_with_their_baselines(lr):
+    spec = {("adding", 50, "rnn_crit"): FAST, ("adding", 50, "rnn_orth"): NEVER,
+            ("adding", 50, "gru_eq"): SLOW, ("adding", 50, "lstm"): FAST,
+            ("adding", 100, "gru_eq"): FAST, ("adding", 100, "lstm"): FAST,
+            ("adding", 50, "lstm_io_open"): SLOW, ("adding", 100, "lstm_io_open"): NEVER}
+    claims = lr.summarize(frame_of(spec)).claims
+    crit = claims["critical_gain_sooner_than_orthogonal"]
+    assert crit.verdict == "holds" and "1 log-rank comparisons: 1 holds" in crit.evidence
+    eq = claims["gru_eq_sooner_than_lstm"]
+    assert eq.verdict == "fails" and "2 log-rank comparisons" in eq.evidence
+    assert f"hidden {L.hidden_of('gru_eq')}" in eq.statement
+    io = claims["io_gates_help_lstm"]
+    assert io.verdict == "holds" and "2 log-rank comparisons: 2 holds" in io.evidence
+    assert all(claims[n].group == "arms" for n in ("critical_gain_sooner_than_orthogonal",
+                                                   "gru_eq_sooner_than_lstm",
+                                                   "io_gates_help_lstm"))
