@@ -387,85 +387,121 @@ def _cell_claims(s: Summary, cell: str, reported: pd.DataFrame, budget: int,
     if uni not in models or bi not in models:
         return
     lengths = sorted(reported.length.unique())
-    hi, lo = max(lengths), min(lengths)
-    group, rates = f"cue_{cell}", s.tables["rates"]
+    c = _Cell(s, reported, budget, protocol, f"cue_{cell}", s.tables["rates"])
+    _majority_claims(c, cell, max(lengths), min(lengths))
+    _sooner_claims(c, cell, lengths, end in models)
 
-    def runs(model: str, length: int) -> pd.DataFrame:
-        return reported[(reported.model == model) & (reported.length == length)]
 
-    def add(make: Any, says: tuple[str, str, str], rated: tuple[tuple[str, int], ...],
+@dataclasses.dataclass(frozen=True)
+class _Cell:
+    """What one cell's learning claims share: the summary they go to, the reported runs
+    (one row per run: model, length, seed, ...), the budget, the protocol, the group and
+    the rates table."""
+
+    s: Summary
+    reported: pd.DataFrame
+    budget: int
+    protocol: str
+    group: str
+    rates: pd.DataFrame
+
+    def runs(self, model: str, length: int) -> pd.DataFrame:
+        return self.reported[(self.reported.model == model) & (self.reported.length == length)]
+
+    def add(self, make: Any, says: tuple[str, str, str], rated: tuple[tuple[str, int], ...],
             prefix: str = "") -> None:
-        used = "; ".join(_used(rates, m, T) for m, T in rated)
-        claim, short = _two_budgets(make, budget, f"{protocol}; {used}")
+        """The claim ``make(B)`` decided within the budget and twice it, read with
+        ``says`` (holds, fails, inconclusive), its evidence naming the rates of ``rated``."""
+        used = "; ".join(_used(self.rates, m, T) for m, T in rated)
+        claim, short = _two_budgets(make, self.budget, f"{self.protocol}; {used}")
 
         def say(text: str) -> str:
             return f"{prefix}{text} ({short})."
-        s.claim(claim.reads(Says(*(say(t) for t in says)), group=group))
+        self.s.claim(claim.reads(Says(*(say(t) for t in says)), group=self.group))
 
-    def solved(model: str, T: int, b: int, *, failing: bool = False) -> tuple[int, int]:
-        _, ok = _times(runs(model, T), b)
+    def solved(self, model: str, T: int, b: int, *, failing: bool = False) -> tuple[int, int]:
+        """Seeds of ``model`` at length ``T`` that solve (or fail) within ``b`` steps, and
+        how many seeds there are."""
+        _, ok = _times(self.runs(model, T), b)
         return (int((~ok).sum()) if failing else int(ok.sum())), len(ok)
 
-    def sooner(name: str, statement: str, a: tuple[str, int], b: tuple[str, int],
+    def sooner(self, name: str, statement: str, a: tuple[str, int], b: tuple[str, int],
                labels: tuple[str, str]) -> Any:
+        """``B -> Claim``: whether the runs ``a`` (model, length) solve sooner than ``b``
+        within ``B`` steps (log-rank)."""
         def make(B: int) -> Claim:
             with warnings.catch_warnings():   # log-rank of identical times: z = nan
                 warnings.filterwarnings("ignore", "invalid value encountered",
                                         RuntimeWarning)
-                return survival_differ(name, statement, *_times(runs(*a), B),
-                                       *_times(runs(*b), B), labels=labels)
+                return survival_differ(name, statement, *_times(self.runs(*a), B),
+                                       *_times(self.runs(*b), B), labels=labels)
         return make
 
+
+def _majority_claims(c: _Cell, cell: str, hi: int, lo: int) -> None:
+    """Most bidirectional seeds solve at the longest length; most unidirectional seeds
+    solve at the shortest and fail at the longest."""
+    uni, bi, _ = PAIRS[cell]
+    budget = c.budget
     name = f"{bi}_keeps_cue"
     statement = (f"Most seeds of the {LABELS[bi]} solve the early cue at T = {hi}, within "
                  f"{budget} steps and within {2 * budget}.")
-    add(lambda B: proportion(name, statement, *solved(bi, hi, B), MAJORITY),
-        (f"Most seeds of the {LABELS[bi]} solve the task at T = {hi}",
-         f"Most seeds of the {LABELS[bi]} do not solve it at T = {hi}",
-         f"Whether most seeds of the {LABELS[bi]} solve it at T = {hi} is not decided"),
-        ((bi, hi),), prefix=f"**{TITLES[cell]}.** ")
+    c.add(lambda B: proportion(name, statement, *c.solved(bi, hi, B), MAJORITY),
+          (f"Most seeds of the {LABELS[bi]} solve the task at T = {hi}",
+           f"Most seeds of the {LABELS[bi]} do not solve it at T = {hi}",
+           f"Whether most seeds of the {LABELS[bi]} solve it at T = {hi} is not decided"),
+          ((bi, hi),), prefix=f"**{TITLES[cell]}.** ")
     name_s = f"{uni}_solves_at_{lo}"
     statement_s = (f"At its own learning rate, most seeds of the unidirectional "
                    f"{LABELS[uni]} solve the early cue at T = {lo}, within {budget} steps and "
                    f"within {2 * budget}.")
-    add(lambda B: proportion(name_s, statement_s, *solved(uni, lo, B), MAJORITY),
-        (f"At its own rate, most seeds of the unidirectional {LABELS[uni]} solve it at "
-         f"T = {lo}", f"Even at its own rate, most seeds of the unidirectional "
-         f"{LABELS[uni]} fail at T = {lo}", f"Whether most seeds of the unidirectional "
-         f"{LABELS[uni]} solve it at T = {lo} is not decided"), ((uni, lo),))
+    c.add(lambda B: proportion(name_s, statement_s, *c.solved(uni, lo, B), MAJORITY),
+          (f"At its own rate, most seeds of the unidirectional {LABELS[uni]} solve it at "
+           f"T = {lo}", f"Even at its own rate, most seeds of the unidirectional "
+           f"{LABELS[uni]} fail at T = {lo}", f"Whether most seeds of the unidirectional "
+           f"{LABELS[uni]} solve it at T = {lo} is not decided"), ((uni, lo),))
     name_l = f"{uni}_loses_cue"
     statement_l = (f"Most seeds of the unidirectional {LABELS[uni]} fail the early cue at "
                    f"T = {hi}, within {budget} steps and within {2 * budget}.")
-    add(lambda B: proportion(name_l, statement_l, *solved(uni, hi, B, failing=True),
-                             MAJORITY),
-        (f"Most seeds of the unidirectional {LABELS[uni]} fail at T = {hi}",
-         f"Most seeds of the unidirectional {LABELS[uni]} solve it at T = {hi}",
-         f"Whether most unidirectional seeds fail at T = {hi} is not decided"), ((uni, hi),))
+    c.add(lambda B: proportion(name_l, statement_l, *c.solved(uni, hi, B, failing=True),
+                               MAJORITY),
+          (f"Most seeds of the unidirectional {LABELS[uni]} fail at T = {hi}",
+           f"Most seeds of the unidirectional {LABELS[uni]} solve it at T = {hi}",
+           f"Whether most unidirectional seeds fail at T = {hi} is not decided"),
+          ((uni, hi),))
+
+
+def _sooner_claims(c: _Cell, cell: str, lengths: list[int], control: bool) -> None:
+    """Times to solve: bidirectional against unidirectional at each length, the
+    unidirectional model at the shortest against the longest length, and (with the
+    ``control`` runs) the cue at the end against the cue at the start."""
+    uni, bi, end = PAIRS[cell]
+    hi, lo = max(lengths), min(lengths)
     for T in lengths:
-        add(sooner(f"{bi}_beats_{uni}_{T}", f"At T = {T} the {LABELS[bi]} solves the early "
-                   f"cue sooner than the unidirectional {LABELS[uni]} (each at its own rate).",
-                   (bi, T), (uni, T), (LABELS[bi], LABELS[uni])),
-            (f"At T = {T} the bidirectional model solves it sooner",
-             f"At T = {T} the unidirectional model solves it sooner",
-             f"At T = {T} their times to solve are not told apart"), ((bi, T), (uni, T)))
+        c.add(c.sooner(f"{bi}_beats_{uni}_{T}", f"At T = {T} the {LABELS[bi]} solves the "
+                       f"early cue sooner than the unidirectional {LABELS[uni]} (each at its "
+                       f"own rate).", (bi, T), (uni, T), (LABELS[bi], LABELS[uni])),
+              (f"At T = {T} the bidirectional model solves it sooner",
+               f"At T = {T} the unidirectional model solves it sooner",
+               f"At T = {T} their times to solve are not told apart"), ((bi, T), (uni, T)))
     if lo != hi:
-        add(sooner(f"{uni}_worse_when_longer", f"The unidirectional {LABELS[uni]} solves the "
-                   f"early cue sooner at T = {lo} than at T = {hi}.", (uni, lo), (uni, hi),
-                   (f"T = {lo}", f"T = {hi}")),
-            (f"The unidirectional model solves it sooner at T = {lo} than at T = {hi}",
-             "The unidirectional model solves it sooner at the longer length",
-             "Whether the unidirectional model is slower at the longer length is not "
-             "decided"), ((uni, lo), (uni, hi)))
-    if end in models:
-        add(sooner(f"distance_defeats_{uni}", f"At T = {hi} the distance to the cue defeats "
-                   f"the unidirectional {LABELS[uni]}: with the cue at the end it solves the "
-                   f"task sooner than with the cue at the start.", (end, hi), (uni, hi),
-                   ("cue at end", "cue at start")),
-            ("The distance to the cue is what defeats the unidirectional model: with the cue "
-             "at the end it solves the task sooner",
-             "The cue-at-end control is the slower, so it is not the distance to the cue "
-             "that defeats it", "That the distance to the cue defeats it is not established"),
-            ((end, hi), (uni, hi)))
+        c.add(c.sooner(f"{uni}_worse_when_longer", f"The unidirectional {LABELS[uni]} solves "
+                       f"the early cue sooner at T = {lo} than at T = {hi}.", (uni, lo),
+                       (uni, hi), (f"T = {lo}", f"T = {hi}")),
+              (f"The unidirectional model solves it sooner at T = {lo} than at T = {hi}",
+               "The unidirectional model solves it sooner at the longer length",
+               "Whether the unidirectional model is slower at the longer length is not "
+               "decided"), ((uni, lo), (uni, hi)))
+    if control:
+        c.add(c.sooner(f"distance_defeats_{uni}", f"At T = {hi} the distance to the cue "
+                       f"defeats the unidirectional {LABELS[uni]}: with the cue at the end it "
+                       f"solves the task sooner than with the cue at the start.", (end, hi),
+                       (uni, hi), ("cue at end", "cue at start")),
+              ("The distance to the cue is what defeats the unidirectional model: with the "
+               "cue at the end it solves the task sooner",
+               "The cue-at-end control is the slower, so it is not the distance to the cue "
+               "that defeats it", "That the distance to the cue defeats it is not "
+               "established"), ((end, hi), (uni, hi)))
 
 
 def _prediction_claims(s: Summary, cell: str) -> None:

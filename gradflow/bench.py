@@ -645,25 +645,177 @@ def _markdown(rows: list[dict], vrows: list[dict]) -> list[str]:
     return lines
 
 
-def _run(args: argparse.Namespace) -> int:
+def _check_args(args: argparse.Namespace) -> None:
+    """Raise ``UsageError`` for a given size or count below 1."""
     for name in ("T", "B", "hidden_size", "input_size", "repeat", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             flag = "-" + name if len(name) == 1 else "--" + name.replace("_", "-")
             raise UsageError(f"{flag} must be >= 1; got {value}")
-    custom = any(getattr(args, n) is not None for n in ("T", "B", "hidden_size", "input_size",
-                                                        "threads"))
+
+
+def _is_custom(args: argparse.Namespace) -> bool:
+    """Whether the command line gives a shape of its own (then only that shape is timed)."""
+    return any(getattr(args, n) is not None for n in ("T", "B", "hidden_size", "input_size",
+                                                     "threads"))
+
+
+def _shapes(args: argparse.Namespace, custom: bool) -> tuple[Shape, ...]:
+    """Issue 15's shapes, or the one custom shape the command line gives."""
     shapes: tuple[Shape, ...] = SHAPES
     if custom:
         H = args.hidden_size or 128
         shapes = (Shape("custom", args.input_size or H, H, args.B or 32, args.T or 100,
                         args.threads or 1, "every", float("nan"), float("nan")),)
-    import platform
+    return shapes
 
+
+def _libraries() -> str:
+    """The BLAS with its kernels, then the other thread pools, comma-separated."""
     from threadpoolctl import threadpool_info
 
-    import gradflow.engine
     from gradflow._blas_info import describe as describe_blas
+    return ", ".join(describe_blas() + sorted(  # the BLAS with its kernels, then the rest
+        {f"{i['internal_api']} {i.get('version')}" for i in threadpool_info()
+         if i.get("user_api") != "blas"}))
+
+
+def _torch_version() -> str:
+    """torch's version string, or ``"not installed"``."""
+    try:
+        import torch
+        return str(torch.__version__)
+    except ImportError:
+        return "not installed"
+
+
+def _overhead_lines(overhead: list[dict]) -> list[str]:
+    """The training-step overhead table (issue 15)."""
+    lines = ["", "**The training step around the engine** (issue 15: at most 10% of "
+             "forward + backward): one `train` step (batch, forward, backward, head and "
+             "loss, global norm, Adam) against one forward + backward, adding problem "
+             "T = 400, H = 32, B = 32, 1 thread; 7 rounds of 60 of each, judged on "
+             "every round as the goals above", "",
+             "| cell | dtype | train step ms | forward + backward ms "
+             "| overhead (rounds' range) | goal |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['cell']} | {r['dtype']} | {r['train_ms']:.2f} | {r['engine_ms']:.2f} | "
+              f"{100 * r['overhead']:.0f}% ({100 * r['overhead_low']:.0f}% to "
+              f"{100 * r['overhead_high']:.0f}%) | {_verdict(r, 0.10)} |" for r in overhead]
+    return lines
+
+
+def _calls_lines(calls: list[dict]) -> list[str]:
+    """The per-call fixed cost table: what batched replicas could save (issue 15)."""
+    lines = ["", "**What batched replicas could save** (issue 15): R parameter sets in one "
+             "call would share a call's fixed cost, not its per-step work (each replica has "
+             "its own weights, so its own GEMMs and activations). A call of one step (its "
+             "fixed cost plus one step) against a call of "
+             f"T = {calls[0]['T']} steps, report's shape (H = 32, B = 32), 1 thread:", "",
+             "| cell | dtype | one-step call us | full call ms | at most |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    lines += [f"| {r['cell']} | {r['dtype']} | {r['one_step_us']:.0f} | {r['full_ms']:.2f} "
+              f"| {100 * r['share']:.1f}% |" for r in calls]
+    lines += ["", "So on the engine batched replicas could gain at most the last column, "
+              "and on a training step at most that plus the step's overhead above; the "
+              "sweep already runs one configuration per core. They are not built (issue "
+              "15's closing note)."]
+    return lines
+
+
+def _cells_lines(cells: list[dict]) -> list[str]:
+    """The GRU vs LSTM step-time table and, where the report has it, the time to solve."""
+    lines = ["", "**GRU vs LSTM, time per training step** (the lecture: \"GRU is quicker "
+             "to compute with fewer parameters\"): one `train` step (Adam) on the adding "
+             f"problem, T = {cells[0]['T']}, batch {cells[0]['batch']}, float32, 1 thread, "
+             "the two cells timed alternately", "",
+             "| H | GRU ms | LSTM ms | GRU / LSTM | GRU parameters | LSTM parameters |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['hidden']} | {r['gru_ms']:.2f} | {r['lstm_ms']:.2f} | "
+              f"{r['ratio']:.2f} | {r['gru_params']} | {r['lstm_params']} |" for r in cells]
+    solve = time_to_solve(cells, Path("reports/tables/long_range-cells.csv"))
+    if solve:
+        lines += ["", "Time to solve, this machine: " + "; ".join(
+            f"the {r['cell'].upper()} solves the adding problem at T = {r['T']} (H = "
+            f"{r['hidden']}) in a Kaplan-Meier median of {r['steps']:.0f} steps "
+            f"(`reports/tables/long_range-cells.csv`) x {r['ms']:.2f} ms = "
+            f"{r['seconds']:.1f} s" for r in solve) + " (training steps only, the "
+            "held-out checks every 50 steps not counted)."]
+    return lines
+
+
+def _native_lines(native: dict) -> list[str]:
+    """The same comparison under OpenBLAS's own choice of kernels."""
+    lines = ["", f"**With OpenBLAS's own choice of kernels**: this machine's environment "
+             f"sets OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} (the rows above); "
+             "the same comparison in a child process without it, where OpenBLAS took "
+             f"{', '.join(native['blas'])}. gradflow's GEMMs (and the floor) run on these "
+             "kernels; torch's are its own and do not change. The report is computed "
+             "with the environment's kernels, as above.", ""]
+    return lines + _markdown(native["rows"], [])
+
+
+def _real_lines(real: dict) -> list[str]:
+    """The real-size matrix-free Lyapunov spectrum's time and memory (issue 16)."""
+    total = real["forward_s"] + real["spectrum_s"]
+    lines = ["", f"**Matrix-free Lyapunov spectrum of a real-size model** (issue 16: "
+             f"goal under 15 s and 1 GiB): the top {real['exponents']} exponents of an "
+             f"LSTM with H = {real['hidden_size']} (S = {2 * real['hidden_size']}) over "
+             f"T = {real['steps']} steps, batch 1, float32, {real['threads']} threads: "
+             f"forward {real['forward_s']:.2f} s + spectrum {real['spectrum_s']:.2f} s "
+             f"= {total:.2f} s ({'met' if total < 15 else 'not met'}); the spectrum "
+             f"allocated at most {real['peak_mib']:.0f} MiB beyond the trace "
+             f"(~{real['trace_mib']:.0f} MiB), where the dense Jacobians would take "
+             f"{real['dense_gib']:.0f} GiB "
+             f"({'met' if real['peak_mib'] < 1024 else 'not met'})."]
+    from gradflow.bench_lyapunov import lyapunov_lines
+    return lines + lyapunov_lines()
+
+
+def _page(head: str, lines: list[str]) -> list[str]:
+    """The lines of ``docs``' engine-speed page: its preamble, the machine, then ``lines``."""
+    import platform
+    return ["# Engine speed", "",
+            "Generated by `make bench` (`gradflow bench`). Timings depend on the machine "
+            "and its load; they are measured, never asserted in tests, and are not part "
+            "of the byte-reproducible report. gradflow and torch run alternately in one "
+            "process on the same threads; a ratio is the median of per-round ratios. With "
+            f"more than one thread each contender first runs untimed for {SETTLE} s: both "
+            "libraries leave their worker threads spinning for a while after a call, and "
+            "a contender timed right after the other competes with them for the cores "
+            "(torch's float32 LSTM at H = 128 was measured 2x slower right after gradflow: "
+            "strict alternation favoured gradflow). "
+            "The settled time is the one a user of either library sees.", "",
+            f"Machine: {platform.machine()}{_cpu()}, {platform.python_implementation()} "
+            f"{platform.python_version()}; {head}.", "",
+            "The GEMM floor is the time of the matrix products alone (input projections, "
+            "the sequential recurrent products forward and backward, weight gradients): "
+            "no implementation of the recurrence can go below it on this BLAS. Goals "
+            "(issue 15): gradflow / torch at most 0.3 on the report's shape, 1.1 "
+            "(float32) and 0.7 (float64) on the larger ones. A goal is met when every "
+            "round's ratio is within it, not met when none is, and within the noise when "
+            "the rounds straddle it (the smallest and largest of 7 per-round ratios hold "
+            "the median ratio with 98% probability, whatever the noise). A goal not met "
+            "is also given as a time (goal x torch's time): where that is below the GEMM "
+            "floor, no implementation that calls this BLAS for its matrix products can "
+            "meet it; where it is above, the cell says how much time the goal leaves "
+            "beyond the floor (for the elementwise work, the bias sums, memory traffic) "
+            "and how much gradflow spends there.", "",
+            "The torch path is read from torch's autograd graph: on CPU torch runs the "
+            "LSTM in float32 through oneDNN's fused RNN kernel (\"oneDNN\") and every "
+            "other cell and dtype through its generic per-step path (\"ATen\"), the "
+            "same algorithm as gradflow's. Where torch took oneDNN, the column \"gradflow "
+            "/ torch's generic path\" times torch again with oneDNN switched off: the "
+            "like-for-like comparison; the goal is judged against the faster of the two "
+            "(the torch column).", "",
+            *lines]
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_args(args)
+    custom = _is_custom(args)
+    shapes = _shapes(args, custom)
+    import gradflow.engine
 
     # The bench opts in to glibc keeping freed memory (as torch's caching allocator does);
     # gradflow never does so on its own.
@@ -678,124 +830,28 @@ def _run(args: argparse.Namespace) -> int:
     native = None if custom else native_kernels(repeat=args.repeat)
     cells = [] if custom else gru_vs_lstm()
     load_after = os.getloadavg()
-    blas = ", ".join(describe_blas() + sorted(  # the BLAS with its kernels, then the rest
-        {f"{i['internal_api']} {i.get('version')}" for i in threadpool_info()
-         if i.get("user_api") != "blas"}))
-    try:
-        import torch
-        torch_version = str(torch.__version__)
-    except ImportError:
-        torch_version = "not installed"
+    blas = _libraries()
     head = (f"engine path: {gradflow.engine.current_backend().key}; forward + full backward; "
             f"median of {args.repeat} alternating rounds; {blas}; {malloc}; "
-            f"torch {torch_version}; "
+            f"torch {_torch_version()}; "
             f"{os.cpu_count()} cores, load average {load_before[0]:.1f} before and "
             f"{load_after[0]:.1f} after")
     lines = _markdown(rows, vrows)
     if overhead:
-        lines += ["", "**The training step around the engine** (issue 15: at most 10% of "
-                  "forward + backward): one `train` step (batch, forward, backward, head and "
-                  "loss, global norm, Adam) against one forward + backward, adding problem "
-                  "T = 400, H = 32, B = 32, 1 thread; 7 rounds of 60 of each, judged on "
-                  "every round as the goals above", "",
-                  "| cell | dtype | train step ms | forward + backward ms "
-                  "| overhead (rounds' range) | goal |",
-                  "| --- | --- | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {r['cell']} | {r['dtype']} | {r['train_ms']:.2f} | {r['engine_ms']:.2f} | "
-                  f"{100 * r['overhead']:.0f}% ({100 * r['overhead_low']:.0f}% to "
-                  f"{100 * r['overhead_high']:.0f}%) | {_verdict(r, 0.10)} |" for r in overhead]
+        lines += _overhead_lines(overhead)
     if calls:
-        lines += ["", "**What batched replicas could save** (issue 15): R parameter sets in one "
-                  "call would share a call's fixed cost, not its per-step work (each replica has "
-                  "its own weights, so its own GEMMs and activations). A call of one step (its "
-                  "fixed cost plus one step) against a call of "
-                  f"T = {calls[0]['T']} steps, report's shape (H = 32, B = 32), 1 thread:", "",
-                  "| cell | dtype | one-step call us | full call ms | at most |",
-                  "| --- | --- | ---: | ---: | ---: |"]
-        lines += [f"| {r['cell']} | {r['dtype']} | {r['one_step_us']:.0f} | {r['full_ms']:.2f} "
-                  f"| {100 * r['share']:.1f}% |" for r in calls]
-        lines += ["", "So on the engine batched replicas could gain at most the last column, "
-                  "and on a training step at most that plus the step's overhead above; the "
-                  "sweep already runs one configuration per core. They are not built (issue "
-                  "15's closing note)."]
+        lines += _calls_lines(calls)
     if cells:
-        lines += ["", "**GRU vs LSTM, time per training step** (the lecture: \"GRU is quicker "
-                  "to compute with fewer parameters\"): one `train` step (Adam) on the adding "
-                  f"problem, T = {cells[0]['T']}, batch {cells[0]['batch']}, float32, 1 thread, "
-                  "the two cells timed alternately", "",
-                  "| H | GRU ms | LSTM ms | GRU / LSTM | GRU parameters | LSTM parameters |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {r['hidden']} | {r['gru_ms']:.2f} | {r['lstm_ms']:.2f} | "
-                  f"{r['ratio']:.2f} | {r['gru_params']} | {r['lstm_params']} |" for r in cells]
-        solve = time_to_solve(cells, Path("reports/tables/long_range-cells.csv"))
-        if solve:
-            lines += ["", "Time to solve, this machine: " + "; ".join(
-                f"the {r['cell'].upper()} solves the adding problem at T = {r['T']} (H = "
-                f"{r['hidden']}) in a Kaplan-Meier median of {r['steps']:.0f} steps "
-                f"(`reports/tables/long_range-cells.csv`) x {r['ms']:.2f} ms = "
-                f"{r['seconds']:.1f} s" for r in solve) + " (training steps only, the "
-                "held-out checks every 50 steps not counted)."]
+        lines += _cells_lines(cells)
     if native is not None:
-        lines += ["", f"**With OpenBLAS's own choice of kernels**: this machine's environment "
-                  f"sets OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} (the rows above); "
-                  "the same comparison in a child process without it, where OpenBLAS took "
-                  f"{', '.join(native['blas'])}. gradflow's GEMMs (and the floor) run on these "
-                  "kernels; torch's are its own and do not change. The report is computed "
-                  "with the environment's kernels, as above.", ""]
-        lines += _markdown(native["rows"], [])
+        lines += _native_lines(native)
     if real is not None:
-        total = real["forward_s"] + real["spectrum_s"]
-        lines += ["", f"**Matrix-free Lyapunov spectrum of a real-size model** (issue 16: "
-                  f"goal under 15 s and 1 GiB): the top {real['exponents']} exponents of an "
-                  f"LSTM with H = {real['hidden_size']} (S = {2 * real['hidden_size']}) over "
-                  f"T = {real['steps']} steps, batch 1, float32, {real['threads']} threads: "
-                  f"forward {real['forward_s']:.2f} s + spectrum {real['spectrum_s']:.2f} s "
-                  f"= {total:.2f} s ({'met' if total < 15 else 'not met'}); the spectrum "
-                  f"allocated at most {real['peak_mib']:.0f} MiB beyond the trace "
-                  f"(~{real['trace_mib']:.0f} MiB), where the dense Jacobians would take "
-                  f"{real['dense_gib']:.0f} GiB "
-                  f"({'met' if real['peak_mib'] < 1024 else 'not met'})."]
-        from gradflow.bench_lyapunov import lyapunov_lines
-        lines += lyapunov_lines()
+        lines += _real_lines(real)
     print(head)
     print("\n".join(lines))
     if args.out is not None:
-        text = ["# Engine speed", "",
-                "Generated by `make bench` (`gradflow bench`). Timings depend on the machine "
-                "and its load; they are measured, never asserted in tests, and are not part "
-                "of the byte-reproducible report. gradflow and torch run alternately in one "
-                "process on the same threads; a ratio is the median of per-round ratios. With "
-                f"more than one thread each contender first runs untimed for {SETTLE} s: both "
-                "libraries leave their worker threads spinning for a while after a call, and "
-                "a contender timed right after the other competes with them for the cores "
-                "(torch's float32 LSTM at H = 128 was measured 2x slower right after gradflow: "
-                "strict alternation favoured gradflow). "
-                "The settled time is the one a user of either library sees.", "",
-                f"Machine: {platform.machine()}{_cpu()}, {platform.python_implementation()} "
-                f"{platform.python_version()}; {head}.", "",
-                "The GEMM floor is the time of the matrix products alone (input projections, "
-                "the sequential recurrent products forward and backward, weight gradients): "
-                "no implementation of the recurrence can go below it on this BLAS. Goals "
-                "(issue 15): gradflow / torch at most 0.3 on the report's shape, 1.1 "
-                "(float32) and 0.7 (float64) on the larger ones. A goal is met when every "
-                "round's ratio is within it, not met when none is, and within the noise when "
-                "the rounds straddle it (the smallest and largest of 7 per-round ratios hold "
-                "the median ratio with 98% probability, whatever the noise). A goal not met "
-                "is also given as a time (goal x torch's time): where that is below the GEMM "
-                "floor, no implementation that calls this BLAS for its matrix products can "
-                "meet it; where it is above, the cell says how much time the goal leaves "
-                "beyond the floor (for the elementwise work, the bias sums, memory traffic) "
-                "and how much gradflow spends there.", "",
-                "The torch path is read from torch's autograd graph: on CPU torch runs the "
-                "LSTM in float32 through oneDNN's fused RNN kernel (\"oneDNN\") and every "
-                "other cell and dtype through its generic per-step path (\"ATen\"), the "
-                "same algorithm as gradflow's. Where torch took oneDNN, the column \"gradflow "
-                "/ torch's generic path\" times torch again with oneDNN switched off: the "
-                "like-for-like comparison; the goal is judged against the faster of the two "
-                "(the torch column).", "",
-                *lines]
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(text), encoding="utf-8")
+        args.out.write_text("\n".join(_page(head, lines)), encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
 

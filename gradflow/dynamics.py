@@ -21,7 +21,7 @@ a recorded value is the same number as the one computed after the fact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,68 +241,95 @@ def measure_dynamics(net: Any, params: dict, x: np.ndarray, *, exponents: int = 
     T, B, _ = np.shape(x)
     if T < 2:
         raise UsageError(f"x must have at least 2 steps to measure decay; got T = {T}")
-    H, D = net.hidden_size, net.num_directions
     seed = check_int("seed", seed, minimum=0)
     rng = as_generator(np.random.SeedSequence([seed, 1]))       # the losses' readouts
-    frame_seed = seed                                            # the Lyapunov frame
-    # One loss per direction of the top layer, so that each direction's profile follows
-    # its own path back in time: a random readout of s_{T-1} (forward) or of s_0 (reverse).
+    grads = _readout_gradients(net, params, trace, rng)
+    units = [(layer, d) for layer in range(net.num_layers) for d in range(net.num_directions)]
+    # A disabled bar still costs a tenth of a millisecond: skip it when not asked for.
+    return Dynamics([_measure_unit(net, params, trace, grads[d], layer, d, exponents,
+                                   frame_seed=seed)       # the Lyapunov frame
+                     for layer, d in (tqdm(units, desc="dynamics", leave=False)
+                                      if progress else units)])
+
+
+def _readout_gradients(net: Any, params: dict, trace: Any, rng: np.random.Generator
+                       ) -> list[Any]:
+    """One backward per direction of the top layer, so that each direction's profile
+    follows its own path back in time: the gradients of a random readout (B, H) of
+    ``s_{T-1}`` (forward) or of ``s_0`` (reverse), drawn from ``rng`` in that order."""
+    H, D = net.hidden_size, net.num_directions
+    B = trace.outputs.shape[1]
     grads = []
     for d in range(D):
         d_out = np.zeros_like(trace.outputs)                      # (T, B, D H)
         d_out[-1 if d == 0 else 0, :, d * H:(d + 1) * H] = \
             rng.standard_normal((B, H)) / np.sqrt(H)
         grads.append(net.backward(params, trace, d_out))
+    return grads
+
+
+_Numbers = tuple[list[str], list[float], list[float], list[float]]
+
+
+def _measure_unit(net: Any, params: dict, trace: Any, grad: Any, layer: int, d: int,
+                  exponents: int, *, frame_seed: int) -> _Unit:
+    """The spectral picture of one layer and direction ``d``: its ``W_hh`` blocks'
+    singular values and radii, the decay of its adjoint norms in ``grad`` (the direction's
+    own readout), its top ``exponents`` Lyapunov exponents and its gates' means."""
+    H = net.hidden_size
+    T = trace.outputs.shape[0]
     spec = cell_spec(net.cell)   # the row blocks of W_hh, in order; "h" is the RNN's one
     blocks = spec.blocks
-    measured: list[_Unit] = []
-    units = [(layer, d) for layer in range(net.num_layers) for d in range(D)]
-    # A disabled bar still costs a tenth of a millisecond: skip it when not asked for.
-    for layer, d in (tqdm(units, desc="dynamics", leave=False) if progress else units):
-        numbers: tuple[list[str], list[float], list[float], list[float]] = ([], [], [], [])
+    numbers: _Numbers = ([], [], [], [])
 
-        def number(quantity: str, value: Any, low: Any = np.nan, high: Any = np.nan,
-                   numbers: tuple = numbers) -> None:
-            for column, v in zip(numbers, (quantity, float(value), float(low), float(high)),
-                                 strict=True):
-                column.append(v)
+    def number(quantity: str, value: Any, low: Any = np.nan, high: Any = np.nan,
+               numbers: tuple = numbers) -> None:
+        for column, v in zip(numbers, (quantity, float(value), float(low), float(high)),
+                             strict=True):
+            column.append(v)
 
-        w_hh = params["weight_hh" + f"_l{layer}" + ("_reverse" if d else "")]
-        # All gate blocks in one call each: one LAPACK call per block as before, one
-        # validation; the same numbers to the bit.
-        stack = np.reshape(w_hh, (len(blocks), H, H))                 # (G, H, H)
-        svs, rhos = singular_values(stack), spectral_radius(stack)    # (G, H), (G,)
-        for gate, sv, rho in zip(blocks, svs, rhos, strict=True):
-            number(f"sigma_max_{gate}", sv[0])
-            number(f"rho_{gate}", rho)
-        norms = adjoint_norms(grads[d].state_adjoints[(layer, d)])    # (T, B)
-        distance, profile = adjoint_profile(norms if d == 0 else norms[::-1])
-        fit = fit_decay(profile, distance, pool=True)
-        number("decay_rate", fit.rate, fit.rate_low, fit.rate_high)
-        op = net.jacobian_operator(params, trace, layer, d).in_processing_order()
-        k = min(exponents, net.state_size)
-        # One exponent needs no QR (a normalized power iteration); every 10 steps keeps
-        # the column far from overflow (it would take growth of e^70 per step).
-        exps = lyapunov_spectrum(op, k=k, warmup=T // 10, seed=frame_seed,
-                                 reorth_every=10 if k == 1 else 1)
-        number("lambda_max", np.mean(exps[:, 0]))
-        gate_means: dict[str, np.ndarray] = {}
-        if spec.gates:
-            # One pass over all blocks (the same sums, in the same order, as per block).
-            acts = trace.layers[layer].cells[d].gates.mean(axis=(0, 1))   # (G H,) per unit
-            for g, gate in enumerate(blocks):
-                if gate == spec.candidate:                            # not a gate
-                    continue
-                mean = acts[g * H:(g + 1) * H]                        # (H,)
-                gate_means[gate] = mean
-                number(f"gate_mean_{gate}", mean.mean())
-                if gate == spec.memory_gate:                          # keeps the old state
-                    with np.errstate(divide="ignore"):
-                        tau = -1.0 / np.log(np.clip(mean, 0.0, 1.0))
-                    number(f"timescale_{gate}", np.median(tau))
-        measured.append(_Unit(layer, "reverse" if d else "forward", blocks, svs, distance,
-                              profile, exps, gate_means, numbers))
-    return Dynamics(measured)
+    w_hh = params["weight_hh" + f"_l{layer}" + ("_reverse" if d else "")]
+    # All gate blocks in one call each: one LAPACK call per block as before, one
+    # validation; the same numbers to the bit.
+    stack = np.reshape(w_hh, (len(blocks), H, H))                 # (G, H, H)
+    svs, rhos = singular_values(stack), spectral_radius(stack)    # (G, H), (G,)
+    for gate, sv, rho in zip(blocks, svs, rhos, strict=True):
+        number(f"sigma_max_{gate}", sv[0])
+        number(f"rho_{gate}", rho)
+    norms = adjoint_norms(grad.state_adjoints[(layer, d)])        # (T, B)
+    distance, profile = adjoint_profile(norms if d == 0 else norms[::-1])
+    fit = fit_decay(profile, distance, pool=True)
+    number("decay_rate", fit.rate, fit.rate_low, fit.rate_high)
+    op = net.jacobian_operator(params, trace, layer, d).in_processing_order()
+    k = min(exponents, net.state_size)
+    # One exponent needs no QR (a normalized power iteration); every 10 steps keeps
+    # the column far from overflow (it would take growth of e^70 per step).
+    exps = lyapunov_spectrum(op, k=k, warmup=T // 10, seed=frame_seed,
+                             reorth_every=10 if k == 1 else 1)
+    number("lambda_max", np.mean(exps[:, 0]))
+    gate_means = _gate_means(trace, layer, d, spec, H, number) if spec.gates else {}
+    return _Unit(layer, "reverse" if d else "forward", blocks, svs, distance,
+                 profile, exps, gate_means, numbers)
+
+
+def _gate_means(trace: Any, layer: int, d: int, spec: Any, H: int,
+                number: Callable[..., None]) -> dict[str, np.ndarray]:
+    """Each gate's mean activation per unit (H,) over time and batch, keyed by gate; its
+    overall mean, and the memory gate's median timescale, go to ``number``."""
+    gate_means: dict[str, np.ndarray] = {}
+    # One pass over all blocks (the same sums, in the same order, as per block).
+    acts = trace.layers[layer].cells[d].gates.mean(axis=(0, 1))   # (G H,) per unit
+    for g, gate in enumerate(spec.blocks):
+        if gate == spec.candidate:                            # not a gate
+            continue
+        mean = acts[g * H:(g + 1) * H]                        # (H,)
+        gate_means[gate] = mean
+        number(f"gate_mean_{gate}", mean.mean())
+        if gate == spec.memory_gate:                          # keeps the old state
+            with np.errstate(divide="ignore"):
+                tau = -1.0 / np.log(np.clip(mean, 0.0, 1.0))
+            number(f"timescale_{gate}", np.median(tau))
+    return gate_means
 
 
 def describe_quantity(quantity: str) -> str:

@@ -330,20 +330,8 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     keys = [config_key(c, env_salt) for c in runs]
     fn = _OneBlasThread(fn, versions["engine"])
     cache_dir = Path(cache) if cache is not None else None
-    if note is None:
-        def note(line: str) -> None:
-            print(line, file=sys.stderr, flush=True)
-    results: dict[int, list[Row]] = {}
-    todo = []
-    for i, key in enumerate(keys):
-        cached, why = (_load(cache_dir / f"{key}.json", key, versions) if cache_dir is not None
-                       else (None, ""))
-        if cached is None:
-            todo.append(i)
-            if why:
-                note(f"{desc}: cache entry {cache_dir}/{key}.json is {why}; recomputing")
-        else:
-            results[i] = cached
+    results, todo = _cached(keys, cache_dir, versions, _print_note if note is None else note,
+                            desc)
     jobs = (os.cpu_count() or 1) if jobs is None else check_int("jobs", jobs, minimum=1)
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=desc,
@@ -360,46 +348,88 @@ def run_grid(fn: Callable[[Config], list[Row]], configs: Sequence[Mapping[str, A
     failures: list[tuple[int, BaseException]] = []
     try:
         if todo and executor is None and (jobs == 1 or len(todo) == 1):
-            for i in todo:
-                try:
-                    finish(i, fn(runs[i]))
-                except Exception as exc:
-                    failures.append((i, exc))
-                    break
+            _run_here(fn, runs, todo, finish, failures)
         elif todo:
-            own = executor is None
-            pool: Executor = (executor if executor is not None else ProcessPoolExecutor(
-                max_workers=min(jobs, len(todo)), initializer=_worker_init,
-                initargs=(os.getpid(),)))
-            futures: dict[Future, int] = {}
-            try:
-                for i in todo:
-                    futures[pool.submit(fn, runs[i])] = i
-                for future in as_completed(futures):
-                    if future.cancelled():
-                        continue
-                    try:
-                        finish(futures[future], future.result())
-                    except Exception as exc:
-                        if not failures:  # stop what has not started; keep what is running
-                            for other in futures:
-                                other.cancel()
-                        failures.append((futures[future], exc))
-            except BaseException:
-                if isinstance(pool, ProcessPoolExecutor) and own:
-                    _stop_workers(pool)
-                else:  # a cluster's executor: withdraw what it has not run
-                    for other in futures:
-                        other.cancel()
-                raise
-            if own:
-                pool.shutdown(cancel_futures=True)
+            _run_pool(fn, runs, todo, finish, failures, executor, jobs)
     finally:
         bar.close()
     if failures:
         first, cause = min(failures, key=lambda f: f[0])
         raise RunError(runs[first], cause, len(results)) from cause
     return _frame(runs, results)
+
+
+def _print_note(line: str) -> None:
+    """``run_grid``'s default ``note``: the line on stderr."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _cached(keys: list[str], cache_dir: Path | None, versions: dict[str, Any],
+            note: Callable[[str], None], desc: str) -> tuple[dict[int, list[Row]], list[int]]:
+    """The runs found in the cache (index -> rows) and the indices of the others, in
+    order; an entry that cannot be used is noted and left to recompute."""
+    results: dict[int, list[Row]] = {}
+    todo = []
+    for i, key in enumerate(keys):
+        cached, why = (_load(cache_dir / f"{key}.json", key, versions) if cache_dir is not None
+                       else (None, ""))
+        if cached is None:
+            todo.append(i)
+            if why:
+                note(f"{desc}: cache entry {cache_dir}/{key}.json is {why}; recomputing")
+        else:
+            results[i] = cached
+    return results, todo
+
+
+_Finish = Callable[[int, Any], None]
+
+
+def _run_here(fn: Callable[[Config], list[Row]], runs: list[Config], todo: list[int],
+              finish: _Finish, failures: list[tuple[int, BaseException]]) -> None:
+    """Run ``todo`` in this process, in order, stopping at the first failure (appended
+    to ``failures``)."""
+    for i in todo:
+        try:
+            finish(i, fn(runs[i]))
+        except Exception as exc:
+            failures.append((i, exc))
+            break
+
+
+def _run_pool(fn: Callable[[Config], list[Row]], runs: list[Config], todo: list[int],
+              finish: _Finish, failures: list[tuple[int, BaseException]],
+              executor: Executor | None, jobs: int) -> None:
+    """Run ``todo`` on ``executor`` (None: a local process pool of ``jobs`` workers),
+    finishing runs as they complete. After the first failure (appended to ``failures``)
+    runs not yet started are cancelled; on an interrupt a local pool is stopped at once."""
+    own = executor is None
+    pool: Executor = (executor if executor is not None else ProcessPoolExecutor(
+        max_workers=min(jobs, len(todo)), initializer=_worker_init,
+        initargs=(os.getpid(),)))
+    futures: dict[Future, int] = {}
+    try:
+        for i in todo:
+            futures[pool.submit(fn, runs[i])] = i
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            try:
+                finish(futures[future], future.result())
+            except Exception as exc:
+                if not failures:  # stop what has not started; keep what is running
+                    for other in futures:
+                        other.cancel()
+                failures.append((futures[future], exc))
+    except BaseException:
+        if isinstance(pool, ProcessPoolExecutor) and own:
+            _stop_workers(pool)
+        else:  # a cluster's executor: withdraw what it has not run
+            for other in futures:
+                other.cancel()
+        raise
+    if own:
+        pool.shutdown(cancel_futures=True)
 
 
 def _frame(configs: list[Config], results: dict[int, list[Row]]) -> pd.DataFrame:

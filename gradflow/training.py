@@ -75,7 +75,7 @@ were), records the row with ``skipped=True`` and counts it in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -100,6 +100,7 @@ from gradflow.tasks import Task
 from gradflow.trainer import (
     CLIP_MODES,
     NONFINITE_POLICIES,
+    Batch,
     ClipMode,
     NonFinitePolicy,
     TrainState,
@@ -301,10 +302,24 @@ def _initial_params(net: Any, head: Readout, params: Mapping[str, np.ndarray] | 
     return out
 
 
-def _check_counts(**counts: Any) -> tuple[int, ...]:
-    """``train``'s integer arguments, checked (the seed >= 0, every other >= 1)."""
-    return tuple(check_int(name, value, minimum=0 if name == "seed" else 1)
-                 for name, value in counts.items())
+class _Counts(NamedTuple):
+    """``train``'s integer arguments, checked."""
+
+    steps: int
+    batch_size: int
+    seed: int
+    record_every: int
+    dynamics_every: int
+    probe_size: int
+    stop_every: int
+    stop_size: int
+
+
+def _check_counts(**counts: Any) -> _Counts:
+    """``train``'s integer arguments, checked (the seed >= 0, every other >= 1) in the
+    order given."""
+    return _Counts(**{name: check_int(name, value, minimum=0 if name == "seed" else 1)
+                      for name, value in counts.items()})
 
 
 def _check_options(stop_when: Any, clip_mode: str, nonfinite: str,
@@ -415,44 +430,60 @@ def train(net: Any, task: Any, steps: int, batch_size: int, optimizer: Any = "ad
     History
     """
     _check_net_and_task(net, task)
-    steps, batch_size, seed, record_every, dynamics_every, probe_size, stop_every, \
-        stop_size = _check_counts(steps=steps, batch_size=batch_size, seed=seed,
-                                  record_every=record_every, dynamics_every=dynamics_every,
-                                  probe_size=probe_size, stop_every=stop_every,
-                                  stop_size=stop_size)
+    n = _check_counts(steps=steps, batch_size=batch_size, seed=seed, record_every=record_every,
+                      dynamics_every=dynamics_every, probe_size=probe_size,
+                      stop_every=stop_every, stop_size=stop_size)
     diagnostics, init = _check_options(stop_when, clip_mode, nonfinite, clip,
                                        diagnostics, progress, init)
+    step, current, streams = _start(net, task, optimizer, lr, optimizer_options, params, init,
+                                    freeze, n.seed, clip, clip_mode, nonfinite)
+    recorders, probe = _recorders(net, task, streams, n, diagnostics, stop_when)
+    return _fit(step, current, batches(task, streams.data, n.batch_size), n.steps, recorders,
+                probe, diagnostics, progress)
+
+
+def _start(net: Any, task: Any, optimizer: Any, lr: float | None,
+           optimizer_options: Mapping[str, Any] | None,
+           params: Mapping[str, np.ndarray] | None, init: dict, freeze: Mapping[str, Any] | None,
+           seed: int, clip: float | None, clip_mode: ClipMode, nonfinite: NonFinitePolicy
+           ) -> tuple[TrainStep, dict[str, np.ndarray], SeedStreams]:
+    """``train``'s step (optimizer, clipping, frozen entries), its starting parameters
+    (given, or drawn from the seed's network and head streams) and the seed's streams."""
     opt = make_optimizer(optimizer, lr, **_check_mapping("optimizer_options",
                                                          optimizer_options))
     streams = seed_streams(seed)
     current = _initial_params(net, Readout.for_task(net, task), params, init, streams.network,
                               streams.head)
     step = TrainStep(net, task, opt, clip, clip_mode, nonfinite, _check_freeze(freeze, current))
-    recorders, probe = _recorders(net, task, streams, seed, steps, record_every, diagnostics,
-                                  dynamics_every, probe_size, stop_when, stop_every, stop_size)
-    final, stopped_at = fit(step, TrainState(current, opt.init(current)),
-                            batches(task, streams.data, batch_size), steps,
-                            list(recorders.values()), progress=progress,
-                            desc=f"train {type(task).__name__}")
+    return step, current, streams
+
+
+def _fit(step: TrainStep, current: dict[str, np.ndarray], data: Iterator[Batch], steps: int,
+         recorders: dict[str, Any], probe: np.ndarray | None, diagnostics: tuple[str, ...],
+         progress: bool | None) -> History:
+    """Run ``step`` from ``current`` (with a fresh optimizer state) on ``data`` for up to
+    ``steps`` updates with the recorders; the run's :class:`History`."""
+    final, stopped_at = fit(step, TrainState(current, step.optimizer.init(current)),
+                            data, steps, list(recorders.values()), progress=progress,
+                            desc=f"train {type(step.task).__name__}")
     return _history(final, current, probe, stopped_at, recorders, diagnostics)
 
 
-def _recorders(net: Any, task: Any, streams: SeedStreams, seed: int, steps: int,
-               record_every: int, diagnostics: tuple[str, ...], dynamics_every: int,
-               probe_size: int, stop_when: Callable | None, stop_every: int, stop_size: int
+def _recorders(net: Any, task: Any, streams: SeedStreams, n: _Counts,
+               diagnostics: tuple[str, ...], stop_when: Callable | None
                ) -> tuple[dict[str, Any], np.ndarray | None]:
     """``train``'s recorders by role, and the probe batch of ``"dynamics"`` (or None)."""
     recorders: dict[str, Any] = {}
     if stop_when is not None:   # the held-out batch first, then the probe, as before
-        held = task.sample(as_generator(streams.held_out), stop_size, "test")
-        recorders["stop"] = StopWhen(net, task, held, stop_when, stop_every, steps)
-    probe = (task.sample(as_generator(streams.probe), probe_size, "train")[0]
+        held = task.sample(as_generator(streams.held_out), n.stop_size, "test")
+        recorders["stop"] = StopWhen(net, task, held, stop_when, n.stop_every, n.steps)
+    probe = (task.sample(as_generator(streams.probe), n.probe_size, "train")[0]
              if "dynamics" in diagnostics else None)
-    recorders["loss"] = RecordLoss(record_every, steps)
+    recorders["loss"] = RecordLoss(n.record_every, n.steps)
     recorders["diagnostics"] = RecordDiagnostics(
-        tuple(d for d in diagnostics if d != "dynamics"), record_every, steps)
+        tuple(d for d in diagnostics if d != "dynamics"), n.record_every, n.steps)
     if probe is not None:
-        recorders["dynamics"] = RecordDynamics(net, probe, dynamics_every, steps, seed)
+        recorders["dynamics"] = RecordDynamics(net, probe, n.dynamics_every, n.steps, n.seed)
     return recorders, probe
 
 

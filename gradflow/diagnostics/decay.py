@@ -138,6 +138,28 @@ def fit_decay(norms: Any, distances: Any = None, *, confidence: float = 0.95,
     -----
     Closed-form sums over masked arrays: time and memory O(norms.size).
     """
+    y, x, confidence = _check_inputs(norms, distances, confidence, errors)
+    K = y.shape[0]
+    batch = y.shape[1:]
+    y = y.reshape(K, -1)                                       # (K, C): one column per fit
+    mask = np.isfinite(y) & (y > 0)
+    logy = np.log(np.where(mask, y, 1.0))
+    line = _least_squares(x, mask, logy, pool)
+    if errors == "independent":
+        slope, stderr, dof, valid = _independent_errors(line, pool)
+    else:
+        slope, stderr, dof, valid = _walk_errors(x, mask, logy, pool)
+    tcrit = stats.t.ppf(0.5 + confidence / 2, np.where(valid, dof, 1.0))
+    return _assemble(line, slope, stderr, tcrit, valid, K, batch, pool)
+
+
+def _check_inputs(norms: Any, distances: Any, confidence: float,
+                  errors: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Validate :func:`fit_decay`'s arguments: ``norms`` (K, ...), ``distances`` (K,).
+
+    Returns the norms as an array, the distances (default ``0, ..., K-1``) and
+    the confidence as a float; raises ``UsageError`` for anything else.
+    """
     y = check_array("norms", norms, finite=False)
     if y.ndim < 1 or y.shape[0] == 0:
         raise UsageError(f"norms must have shape (K, ...) with K >= 1; got shape {y.shape}")
@@ -156,53 +178,90 @@ def fit_decay(norms: Any, distances: Any = None, *, confidence: float = 0.95,
             f"between consecutive rows); got {x!r}. Sort the rows, or use "
             "errors='independent' for unordered points"
         )
-    batch = y.shape[1:]
-    y = y.reshape(K, -1)                                       # (K, C): one column per fit
+    return y, x, confidence
+
+
+def _total(a: np.ndarray, pool: bool) -> np.ndarray:
+    """Per-column sums (C,) -> per-fit sums: (C,), or (1,) when pooled."""
+    return a.sum(keepdims=True) if pool else a
+
+
+class _Line(NamedTuple):
+    """The least-squares line of each column (``n``, ``xbar``, ``ybar``: (C,); the
+    sums ``sxx``, ``ssr``, the slope and ``r2``: per fit, (C,) or (1,) pooled)."""
+
+    n: np.ndarray
+    xbar: np.ndarray
+    ybar: np.ndarray
+    sxx: np.ndarray
+    ols_slope: np.ndarray
+    ssr: np.ndarray
+    r2: np.ndarray
+
+
+def _least_squares(x: np.ndarray, mask: np.ndarray, logy: np.ndarray, pool: bool) -> _Line:
+    """Least squares of ``logy`` (K, C) on ``x`` (K,) over the unmasked rows of each column
+    (within-column when pooled: one intercept per column)."""
     xc = x[:, None]                                            # (K, 1)
-
-    def total(a: np.ndarray) -> np.ndarray:
-        """Per-column sums (C,) -> per-fit sums: (C,), or (1,) when pooled."""
-        return a.sum(keepdims=True) if pool else a
-
-    mask = np.isfinite(y) & (y > 0)
     w = mask.astype(np.float64)
-    logy = np.log(np.where(mask, y, 1.0))
     n = w.sum(axis=0)                                          # (C,)
     with np.errstate(invalid="ignore", divide="ignore"):
         xbar = (w * xc).sum(axis=0) / n                        # (C,): NaN for empty columns
         ybar = (w * logy).sum(axis=0) / n
         dx = np.where(mask, xc - xbar, 0.0)                    # (K, C)
         dy = np.where(mask, logy - ybar, 0.0)
-        sxx = total((dx * dx).sum(axis=0))
-        sxy = total((dx * dy).sum(axis=0))
-        syy = total((dy * dy).sum(axis=0))
+        sxx = _total((dx * dx).sum(axis=0), pool)
+        sxy = _total((dx * dy).sum(axis=0), pool)
+        syy = _total((dy * dy).sum(axis=0), pool)
         ols_slope = sxy / sxx                                  # within-column slope if pooled
         resid = np.where(mask, dy - ols_slope * dx, 0.0)       # direct: no cancellation
-        ssr = total((resid * resid).sum(axis=0))
+        ssr = _total((resid * resid).sum(axis=0), pool)
         r2 = np.where(syy > 0, 1.0 - ssr / syy, 1.0)
-        if errors == "independent":
-            dof = total(n) - total((n > 0).astype(np.float64)) - 1.0   # one intercept per column
-            slope = ols_slope
-            stderr = np.sqrt(ssr / dof / sxx)
-            valid = (dof >= 1) & (sxx > 0)
-        else:
-            # Previous unmasked row of every row (-1 if none): increments skip masked rows.
-            rows = np.where(mask, np.arange(K)[:, None], -1)   # (K, C)
-            prev = np.maximum.accumulate(
-                np.concatenate([np.full((1, y.shape[1]), -1), rows[:-1]]), axis=0)
-            has = mask & (prev >= 0)
-            p = np.where(has, prev, 0)
-            dlog = np.where(has, logy - np.take_along_axis(logy, p, axis=0), 0.0)
-            step = np.where(has, xc - x[p], 0.0)               # (K, C), > 0 where has
-            m = total(has.sum(axis=0).astype(np.float64))
-            span = total(step.sum(axis=0))
-            slope = total(dlog.sum(axis=0)) / span
-            dev = np.where(has, dlog - slope * step, 0.0)
-            s2 = total((dev * dev / np.where(has, step, 1.0)).sum(axis=0)) / (m - 1.0)
-            dof = m - 1.0
-            stderr = np.sqrt(s2 / span)
-            valid = (dof >= 1) & (span > 0)
-    tcrit = stats.t.ppf(0.5 + confidence / 2, np.where(valid, dof, 1.0))
+    return _Line(n, xbar, ybar, sxx, ols_slope, ssr, r2)
+
+
+def _independent_errors(line: _Line, pool: bool) -> tuple[np.ndarray, np.ndarray,
+                                                          np.ndarray, np.ndarray]:
+    """Slope, stderr, degrees of freedom and validity (each per fit) for iid errors."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dof = (_total(line.n, pool) - _total((line.n > 0).astype(np.float64), pool)
+               - 1.0)                                          # one intercept per column
+        slope = line.ols_slope
+        stderr = np.sqrt(line.ssr / dof / line.sxx)
+        valid = (dof >= 1) & (line.sxx > 0)
+    return slope, stderr, dof, valid
+
+
+def _walk_errors(x: np.ndarray, mask: np.ndarray, logy: np.ndarray,
+                 pool: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Slope, stderr, degrees of freedom and validity (each per fit) of a random walk with
+    drift, from the increments of ``logy`` (K, C) between consecutive unmasked rows."""
+    K, C = logy.shape
+    xc = x[:, None]                                            # (K, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Previous unmasked row of every row (-1 if none): increments skip masked rows.
+        rows = np.where(mask, np.arange(K)[:, None], -1)       # (K, C)
+        prev = np.maximum.accumulate(
+            np.concatenate([np.full((1, C), -1), rows[:-1]]), axis=0)
+        has = mask & (prev >= 0)
+        p = np.where(has, prev, 0)
+        dlog = np.where(has, logy - np.take_along_axis(logy, p, axis=0), 0.0)
+        step = np.where(has, xc - x[p], 0.0)                   # (K, C), > 0 where has
+        m = _total(has.sum(axis=0).astype(np.float64), pool)
+        span = _total(step.sum(axis=0), pool)
+        slope = _total(dlog.sum(axis=0), pool) / span
+        dev = np.where(has, dlog - slope * step, 0.0)
+        s2 = _total((dev * dev / np.where(has, step, 1.0)).sum(axis=0), pool) / (m - 1.0)
+        dof = m - 1.0
+        stderr = np.sqrt(s2 / span)
+        valid = (dof >= 1) & (span > 0)
+    return slope, stderr, dof, valid
+
+
+def _assemble(line: _Line, slope: np.ndarray, stderr: np.ndarray, tcrit: np.ndarray,
+              valid: np.ndarray, K: int, batch: tuple[int, ...], pool: bool) -> DecayFit:
+    """The :class:`DecayFit` of per-fit slopes, stderrs and t quantiles ((C,) or (1,)),
+    NaN where not ``valid``, reshaped to ``batch`` (or ``()`` when pooled)."""
 
     def keep(a: np.ndarray) -> np.ndarray:
         out = np.where(valid, a, np.nan)
@@ -216,12 +275,13 @@ def fit_decay(norms: Any, distances: Any = None, *, confidence: float = 0.95,
         excl = (low > 0) | (high < 0)
         tau_low = np.where(excl, 1.0 / high, np.where(rate > 0, 1.0 / high, -np.inf))
         tau_high = np.where(excl, 1.0 / low, np.where(rate > 0, np.inf, 1.0 / low))
-        amplitude = np.where(valid & (n > 0), ybar + rate * xbar, np.nan).reshape(batch)
-    n_used = total(n).astype(np.int64)
-    n_masked = total(np.full(n.shape, float(K)) - n).astype(np.int64)
+        amplitude = np.where(valid & (line.n > 0), line.ybar + rate * line.xbar,
+                             np.nan).reshape(batch)
+    n_used = _total(line.n, pool).astype(np.int64)
+    n_masked = _total(np.full(line.n.shape, float(K)) - line.n, pool).astype(np.int64)
     shape = () if pool else batch
     return DecayFit(rate=keep(rate), rate_low=keep(low), rate_high=keep(high),
                     timescale=keep(tau), timescale_low=keep(tau_low),
                     timescale_high=keep(tau_high), log_amplitude=amplitude,
-                    stderr=keep(stderr), r_squared=keep(r2),
+                    stderr=keep(stderr), r_squared=keep(line.r2),
                     n_used=n_used.reshape(shape), n_masked=n_masked.reshape(shape))

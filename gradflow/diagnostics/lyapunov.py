@@ -167,26 +167,52 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
     warmup = check_int("warmup", warmup, minimum=0)
     sort = check_bool("sort", sort)
     reorth_every = check_int("reorth_every", reorth_every, minimum=1)
+    acc, bad, lost, t = _push_frame(J, k, warmup, reorth_every, seed)
+    exponents = acc / (t - warmup)
+    exponents[lost] = np.nan
+    exponents[bad] = np.nan                                 # sorted below: NaN entries last
+    return -np.sort(-exponents, axis=-1) if sort else exponents
+
+
+_Renormalize = Callable[..., np.ndarray]
+
+
+def _initial_frame(seed: Any, k: int | None, B: int, S: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              _Renormalize]:
+    """The random orthonormal frame (S, k), its copy per sample Q (B, S, k), the zeroed
+    sums ``acc`` (B, k), flags ``bad`` (B,) and ``lost`` (B, k), and the renormalization
+    (``_normalize`` for ``k = 1``); ``k`` (default ``S``) is checked against ``S``."""
+    k = S if k is None else check_int("k", k, minimum=1, maximum=S)
+    # Drawn column by column, so column j is the same for every k >= j: with
+    # Gram-Schmidt's order (QR), lambda_1..j do not move with k.
+    frame, _ = np.linalg.qr(as_generator(seed).standard_normal((k, S)).T)  # (S, k)
+    Q = np.broadcast_to(frame, (B, S, k)).copy()                          # (B, S, k)
+    acc = np.zeros((B, k))
+    bad = np.zeros(B, dtype=bool)             # non-finite J or frame: NaN row
+    lost = np.zeros((B, k), dtype=bool)       # collapsed directions: NaN entries
+    renormalize = _normalize if k == 1 else _reorthonormalize
+    return frame, Q, acc, bad, lost, renormalize
+
+
+def _push_frame(J: Any, k: int | None, warmup: int, reorth_every: int, seed: Any
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Push the frame through every step of ``J``, renormalizing every ``reorth_every``
+    steps, at the end of the warm-up and at the end: ``(acc, bad, lost, T)`` with the
+    summed ``log |diag R|`` after the warm-up ``acc`` (B, k), the flags ``bad`` (B,) and
+    ``lost`` (B, k), and the number of steps ``T``."""
     Q: np.ndarray | None = None
     # Set with the first chunk (when Q is set); empty placeholders until then.
     frame = acc = np.empty(0)
     bad = lost = np.empty(0, dtype=bool)
-    renormalize = _reorthonormalize
+    renormalize: _Renormalize = _reorthonormalize
     t = pending = 0
     # Overflow in a push is detected by value (the sample's row becomes NaN): once for the
     # whole loop, a context costs as much as a small step.
     with np.errstate(over="ignore", invalid="ignore"):
         for B, S, push in _steps(J):
             if Q is None:
-                k = S if k is None else check_int("k", k, minimum=1, maximum=S)
-                # Drawn column by column, so column j is the same for every k >= j: with
-                # Gram-Schmidt's order (QR), lambda_1..j do not move with k.
-                frame, _ = np.linalg.qr(as_generator(seed).standard_normal((k, S)).T)  # (S, k)
-                Q = np.broadcast_to(frame, (B, S, k)).copy()                          # (B, S, k)
-                acc = np.zeros((B, k))
-                bad = np.zeros(B, dtype=bool)             # non-finite J or frame: NaN row
-                lost = np.zeros((B, k), dtype=bool)       # collapsed directions: NaN entries
-                renormalize = _normalize if k == 1 else _reorthonormalize
+                frame, Q, acc, bad, lost, renormalize = _initial_frame(seed, k, B, S)
             Q, finite = push(Q)                           # (B, S, k)
             if finite is not None:
                 bad |= ~finite
@@ -201,10 +227,7 @@ def lyapunov_spectrum(J: Any, k: int | None = None, warmup: int = 0,
             raise UsageError(f"warmup must be < T = {t} (steps left to average); got {warmup}")
         if pending:
             Q = renormalize(Q, acc, bad, lost, frame, count=True)
-    exponents = acc / (t - warmup)
-    exponents[lost] = np.nan
-    exponents[bad] = np.nan                                 # sorted below: NaN entries last
-    return -np.sort(-exponents, axis=-1) if sort else exponents
+    return acc, bad, lost, t
 
 
 @lru_cache(maxsize=1)

@@ -195,46 +195,81 @@ def product_norms(J: Any, ks: Sequence[int] | np.ndarray | None = None, *,
     bad = np.zeros(B, dtype=bool)           # a non-finite Jacobian was reached: NaN
     dead = np.zeros(B, dtype=bool)          # the product is exactly zero: -inf
     for k in range(1, int(ks.max()) + 1):
-        if operator:  # unit holds (a scaled) P_k^T: the same singular values as P_k
-            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-                unit = as_float64(J.rmatvec(T - k, unit.astype(J.dtype, copy=False)))
-            big = np.ones(B)
-            bad |= ~np.isfinite(unit).all(axis=(-2, -1))
-            unit[bad] = 0.0
+        if operator:
+            unit, big = _operator_step(J, T - k, unit, bad)
         else:
-            step = np.array(J[T - k], dtype=np.float64)       # (B, S, S), own copy
-            with np.errstate(invalid="ignore"):
-                big = np.max(np.abs(step), axis=(-2, -1))      # (B,), NaN/inf if non-finite
-            bad |= ~np.isfinite(big)
-            big = np.where(np.isfinite(big) & (big > 0), big, 1.0)
-            step /= big[:, None, None]                         # entries in [-1, 1]
-            step[bad] = 0.0
-            # unit has ||.||_F = 1 and step max |entry| = 1: the product's entries
-            # are at most S in modulus, so nothing overflows.
-            with np.errstate(under="ignore"):
-                np.matmul(unit, step, out=unit)                # (B, S, S)
-        top = np.max(np.abs(unit), axis=(-2, -1))              # (B,), 0 iff exactly zero
-        live = top > 0
-        dead |= ~live & ~bad
-        top = np.where(live, top, 1.0)
-        unit /= top[:, None, None]                             # max |entry| = 1: no under/overflow
-        fro = np.where(live, np.linalg.norm(unit, axis=(-2, -1)), 1.0)   # (B,), in [1, S]
-        unit /= fro[:, None, None]
-        log_scale += np.where(live, np.log(big) + np.log(top) + np.log(fro), 0.0)
+            unit, big = _matrix_step(J[T - k], unit, bad)
+        live = _renormalize(unit, big, log_scale, bad, dead)
         if k in want:
-            if norm == "fro":
-                value = log_scale.copy()
-            else:
-                value = log_scale + np.log(np.where(
-                    live, np.linalg.norm(unit, 2, axis=(-2, -1)), 1.0))
-            value[dead] = -np.inf
-            value[bad] = np.nan
+            value = _log_norm(unit, live, log_scale, bad, dead, norm)
             for i in want[k]:
                 out[i] = value
     if log:
         return out
     with np.errstate(over="ignore", under="ignore"):
         return np.exp(out)
+
+
+def _operator_step(J: Any, t: int, unit: np.ndarray, bad: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``unit`` (B, S, S), a scaled ``P^T``, times ``J[t]^T`` by the operator: the new
+    ``unit`` (the same singular values as ``P_k``) and the step's scale ``big`` (B,) of
+    ones. Samples that turn non-finite are flagged in ``bad`` (in place) and zeroed."""
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        unit = as_float64(J.rmatvec(t, unit.astype(J.dtype, copy=False)))
+    big = np.ones(len(unit))
+    bad |= ~np.isfinite(unit).all(axis=(-2, -1))
+    unit[bad] = 0.0
+    return unit, big
+
+
+def _matrix_step(J_t: np.ndarray, unit: np.ndarray, bad: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``unit`` (B, S, S) right-multiplied in place by ``J_t`` (B, S, S) divided by its
+    largest ``|entry|`` ``big`` (B,); returns ``(unit, big)``. Samples whose step is not
+    finite are flagged in ``bad`` (in place) and multiplied by zero."""
+    step = np.array(J_t, dtype=np.float64)                 # (B, S, S), own copy
+    with np.errstate(invalid="ignore"):
+        big = np.max(np.abs(step), axis=(-2, -1))          # (B,), NaN/inf if non-finite
+    bad |= ~np.isfinite(big)
+    big = np.where(np.isfinite(big) & (big > 0), big, 1.0)
+    step /= big[:, None, None]                             # entries in [-1, 1]
+    step[bad] = 0.0
+    # unit has ||.||_F = 1 and step max |entry| = 1: the product's entries
+    # are at most S in modulus, so nothing overflows.
+    with np.errstate(under="ignore"):
+        np.matmul(unit, step, out=unit)                    # (B, S, S)
+    return unit, big
+
+
+def _renormalize(unit: np.ndarray, big: np.ndarray, log_scale: np.ndarray, bad: np.ndarray,
+                 dead: np.ndarray) -> np.ndarray:
+    """Scale ``unit`` (B, S, S) back to ``||.||_F = 1`` and add the scales (with the
+    step's ``big`` (B,)) to ``log_scale`` (B,); flag exactly zero products in ``dead``.
+    All three change in place; returns which samples' products are not zero (B,)."""
+    top = np.max(np.abs(unit), axis=(-2, -1))              # (B,), 0 iff exactly zero
+    live = top > 0
+    dead |= ~live & ~bad
+    top = np.where(live, top, 1.0)
+    unit /= top[:, None, None]                             # max |entry| = 1: no under/overflow
+    fro = np.where(live, np.linalg.norm(unit, axis=(-2, -1)), 1.0)   # (B,), in [1, S]
+    unit /= fro[:, None, None]
+    log_scale += np.where(live, np.log(big) + np.log(top) + np.log(fro), 0.0)
+    return live
+
+
+def _log_norm(unit: np.ndarray, live: np.ndarray, log_scale: np.ndarray, bad: np.ndarray,
+              dead: np.ndarray, norm: str) -> np.ndarray:
+    """``ln ||P_k||`` (B,) of the product ``exp(log_scale) * unit``: ``-inf`` where
+    ``dead``, NaN where ``bad``."""
+    if norm == "fro":
+        value = log_scale.copy()
+    else:
+        value = log_scale + np.log(np.where(
+            live, np.linalg.norm(unit, 2, axis=(-2, -1)), 1.0))
+    value[dead] = -np.inf
+    value[bad] = np.nan
+    return value
 
 
 def layer_products(depth_jacobians: Sequence[np.ndarray]) -> list[np.ndarray]:
