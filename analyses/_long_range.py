@@ -263,8 +263,8 @@ def train_one(task_name: str, length: int, model: str, seed: int, steps: int,
     net = network(model, task.input_size)
     options: dict = {"init": init_for(model, task_name, length)}
     if gates_open:
-        params, freeze = held_open(gradflow.initial_params(net, task, seed), cell, gates_open,
-                                   hidden_of(model))
+        params, freeze = held_open(gradflow.initial_params(net, task, seed, options["init"]),
+                                   cell, gates_open, hidden_of(model))
         options = {"params": params, "freeze": freeze}
     hist = gradflow.train(net, task, steps, BATCH, optimizer="adam", lr=lr, clip=CLIP,
                           seed=seed, record_every=CHECK_EVERY, nonfinite="skip",
@@ -393,13 +393,16 @@ LOG_FLOOR = -400.0   # log10 of an exactly zero gradient, below every float64
 
 
 def not_trained(cells: pd.DataFrame, lengths) -> pd.DataFrame:
-    """Per (task, model): the longest length trained, its rate, and the lengths of
-    ``lengths`` beyond it that the chain did not reach (one row per stopped chain)."""
+    """Per (task, model): the longest length trained, its rate, and the lengths the chain
+    was given beyond it that it did not reach (one row per stopped chain). ``lengths``:
+    the lengths every chain was given, or a mapping (task, model) -> its chain's lengths
+    (a chain the design gives fewer lengths is not stopped at its last one)."""
     rows = []
     for (task, model), g in cells.groupby(["task", "model"], sort=False):
         g = g.sort_values("length")
         last = int(g.length.max())
-        beyond = [int(T) for T in lengths if T > last]
+        given = lengths.get((task, model), ()) if isinstance(lengths, dict) else lengths
+        beyond = [int(T) for T in given if T > last]
         if beyond:
             r = g.iloc[-1]
             rows.append({"task": task, "model": model, "last": last,

@@ -68,13 +68,24 @@ class Stages:
     (``choose_rate``) sits at the top (bottom) of the rates it has tried, the next rate
     of ``ladder`` above (below) is tried on the same seeds. Confirmation: the two best
     rates of stage 1 by the rule (the finalists) run again on the ``confirm`` seeds, and
-    the rule on all the finalists' seeds chooses the rate used."""
+    the rule on all the finalists' seeds (the stage-1 seeds that made them finalists
+    included) chooses the rate used; where that choice sits at an edge of the rates tried,
+    the grid extends again (on the stage-1 seeds) and the finalists are taken anew."""
 
     rates: tuple[float, ...]
     seeds: tuple[int, ...]
     confirm: tuple[int, ...]
     prefer: float
     ladder: tuple[float, ...] = LADDER
+
+    def __post_init__(self) -> None:
+        for name, seeds in (("seeds", self.seeds), ("confirm", self.confirm)):
+            if not seeds or list(seeds) != list(range(seeds[0], seeds[0] + len(seeds))):
+                raise ValueError(f"Stages.{name} must be consecutive seeds (a run config "
+                                 f"names its first seed and a count); got {seeds}")
+        if set(self.seeds) & set(self.confirm):
+            raise ValueError(f"Stages.seeds and Stages.confirm must not share a seed; got "
+                             f"{self.seeds} and {self.confirm}")
 
 
 def _order(table: pd.DataFrame) -> pd.DataFrame:
@@ -128,14 +139,24 @@ def pending(table: pd.DataFrame, stages: Stages,
     todo = []
     for key, g in table.groupby(list(by)):
         tried = sorted(g.lr)
-        choice = float(g[g["first"]].lr.iloc[0])
-        up = [r for r in stages.ladder if r > tried[-1] * 1.001]
-        down = [r for r in stages.ladder if r < tried[0] * 0.999]
-        if len(tried) > 1 and choice == tried[-1] and up:
-            todo.append((key, up[0], stages.seeds))
-        elif len(tried) > 1 and choice == tried[0] and down:
-            todo.append((key, down[-1], stages.seeds))
+        extend = _extension(tried, float(g[g["first"]].lr.iloc[0]), stages.ladder)
+        if extend is None and g.chosen.any():       # confirmed: extend again at an edge
+            extend = _extension(tried, float(g[g.chosen].lr.iloc[0]), stages.ladder)
+        if extend is not None:
+            todo.append((key, extend, stages.seeds))
         else:
             todo += [(key, float(r.lr), stages.confirm) for r in g[g.finalist].itertuples()
                      if not r.n_all == len(stages.seeds) + len(stages.confirm)]
     return todo
+
+
+def _extension(tried: list[float], choice: float, ladder: tuple[float, ...]) -> float | None:
+    """The ladder's next rate beyond ``choice`` when it sits at an edge of ``tried`` (of
+    more than one rate) and the ladder goes further; else None."""
+    up = [r for r in ladder if r > tried[-1] * 1.001]
+    down = [r for r in ladder if r < tried[0] * 0.999]
+    if len(tried) > 1 and choice == tried[-1] and up:
+        return up[0]
+    if len(tried) > 1 and choice == tried[0] and down:
+        return down[-1]
+    return None

@@ -470,6 +470,7 @@ def _objective_claims(s: Summary, k0: pd.DataFrame, kmax: pd.DataFrame, k_hi: in
                 after=" The two share inputs, network and budget; only what is predicted "
                       "differs.")
 
+
 def _fail_claim(s: Summary, key: str, where: str, errors: pd.DataFrame, *,
                 after: str = "") -> None:
     """More language-model seeds than classifier seeds fail (error > FAIL_ERROR)."""

@@ -9,8 +9,11 @@ _STAGED = (
     "from gradflow.report.claims import Says, Summary, exceeds\n"
     "TITLE = 'Staged'\nQUESTION = 'Which rate?'\n"
     "GRID = {'stage': ['tune'], 'rate': [1, 2, 3], 'seed': [100]}\n"
+    "import os\n"
     "def run(config):\n"
     "    # the 'score' peaks at rate 2; the reported runs use whatever was chosen\n"
+    "    with open(os.path.join(os.path.dirname(__file__), 'runs.log'), 'a') as log:\n"
+    "        log.write(str(config) + '\\n')\n"
     "    return [{'score': -abs(config['rate'] - 2) + 0.1 * config['seed'] / 100}]\n"
     "def follow(frame, quick):\n"
     "    if (frame.stage == 'report').any():\n"
@@ -43,9 +46,11 @@ def test_the_stages_run_on_the_rows_of_the_stage_before(tmp_path, monkeypatch):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     info = manifest["analyses"]["staged"]
     assert info["configs"] == 5 and info["rows"] == 5          # 3 tuning runs, 2 reported
-    # The second build reads every stage from the cache and writes the same claims.
+    assert len((folder / "runs.log").read_text().splitlines()) == 5
+    # The second build reads every stage from the cache (no run again), same claims.
     build_report(tmp_path / "out2", analyses=folder, cache=tmp_path / "cache", jobs=1,
                  stream=None)
+    assert len((folder / "runs.log").read_text().splitlines()) == 5
     assert (tmp_path / "out2" / "tables" / "claims.csv").read_bytes() == \
         (tmp_path / "out" / "tables" / "claims.csv").read_bytes()
 
@@ -60,4 +65,17 @@ def test_a_follow_that_fails_names_the_analysis_and_the_function(tmp_path, monke
         "    if (frame.stage == 'report').any():", "    if frame.no_such_column.any():"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(AnalysisError, match=r"staged.py failed in follow\(...\): AttributeError"):
+        build_report(tmp_path / "out", analyses=folder, cache=None, jobs=1, stream=None)
+
+
+def test_a_follow_that_asks_for_runs_already_done_is_stopped(tmp_path, monkeypatch):
+    from gradflow.report.analyses import AnalysisError
+    from gradflow.report.build import build_report
+
+    folder = tmp_path / "analyses"
+    folder.mkdir()
+    (folder / "staged.py").write_text(_STAGED.replace(
+        "    if (frame.stage == 'report').any():\n        return []\n", ""))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AnalysisError, match="asked again for 2 run"):
         build_report(tmp_path / "out", analyses=folder, cache=None, jobs=1, stream=None)

@@ -182,12 +182,18 @@ def _stages(analysis: Analysis, quick: bool, backend: str, desc: str, *, jobs: i
     """Every row of ``analysis`` on ``backend``: its grid, then each stage its ``follow``
     asks for after the rows so far, until it asks for none. Returns (frame, every
     configuration run, in order)."""
-    import pandas as pd
-
     from gradflow.sweep import RunError, package_fingerprint, run_grid
 
     configs, stage, frames = [], analysis.configs(quick), []
+    frame = pd.DataFrame()
+    done: set[str] = set()
     while stage:
+        again = [c for c in stage if json.dumps(c, sort_keys=True, default=str) in done]
+        if again:
+            raise AnalysisError(analysis.path, "follow", RuntimeError(
+                f"follow asked again for {len(again)} run(s) already done (e.g. {again[0]}): "
+                f"a protocol's stages must end"))
+        done |= {json.dumps(c, sort_keys=True, default=str) for c in stage}
         try:
             frames.append(run_grid(
                 RunConfig(analysis.path), stage,

@@ -263,19 +263,20 @@ def test_pending_extends_down_at_the_bottom_and_stops_at_the_ladders_end():
 
 def test_the_confirmation_decides_on_every_seed_of_the_two_finalists():
     from _protocol import Stages, pending, staged_table
-    stages = Stages(rates=(0.003, 0.01, 0.03), seeds=(100, 101), confirm=(102, 103),
+    stages = Stages(rates=(0.003, 0.01, 0.03, 0.1), seeds=(100, 101), confirm=(102, 103),
                     prefer=0.01)
     runs = _runs({("a", 0.003): [None, None], ("a", 0.01): [300, 300, None, None],
-                  ("a", 0.03): [400, 400, 400, 400]})
+                  ("a", 0.03): [400, 400, 400, 400], ("a", 0.1): [None, None]})
     table = staged_table(runs, 1000, stages, by=("model",)).set_index("lr")
     assert pending(table.reset_index(), stages, by=("model",)) == []
     assert table["first"][0.01] and not table.chosen[0.01]       # stage 1 preferred 0.01
     assert table.chosen[0.03] and table.solved_all[0.03] == 4    # all four seeds: 0.03
     assert table.finalist.sum() == 2 and pd.isna(table.n_all[0.003])
+    assert pd.isna(table.n_all[0.1])
 
 
 def test_the_critical_gain_arm_starts_at_g_star_and_the_equal_count_gru_matches_the_lstm():
-    from gradflow.diagnostics.theory import critical_gain, driven_mean_field
+    from gradflow.diagnostics.theory import critical_gain
     task = L.make_task("adding", 50)
     init = L.init_for("rnn_crit", "adding", 50)
     g_star = critical_gain(L.expected_drive("adding", 50))
@@ -283,7 +284,11 @@ def test_the_critical_gain_arm_starts_at_g_star_and_the_equal_count_gru_matches_
     p = gradflow.initial_params(L.network("rnn_crit", 2), task, 3, init)
     g = np.sqrt(L.HIDDEN * np.mean(p["weight_hh_l0"].astype(float) ** 2))
     assert g == pytest.approx(g_star, rel=1e-6)
-    assert abs(driven_mean_field(g_star, L.expected_drive("adding", 50)).rate) < 1e-6
+    # the driven mean field on this seed's own weights and a batch of the task: rate ~ 0
+    x, _ = task.sample(np.random.default_rng(4), 256)
+    assert abs(L.decay_rate("adding", "rnn_crit", p, x)) < 0.01
+    assert L.decay_rate("adding", "rnn_orth", gradflow.initial_params(
+        L.network("rnn_orth", 2), task, 3, L.init_for("rnn_orth", "adding", 50)), x) > 0.03
     assert L.init_for("rnn_orth", "adding", 50) == {"scheme": "orthogonal"}
     # The GRU with the LSTM's parameter count: the closest hidden size, within 2%.
     H = L.hidden_of("gru_eq")
@@ -310,3 +315,32 @@ def test_the_arms_are_compared_with_their_baselines(lr):
     assert all(claims[n].group == "arms" for n in ("critical_gain_sooner_than_orthogonal",
                                                    "gru_eq_sooner_than_lstm",
                                                    "io_gates_help_lstm"))
+
+
+def test_a_confirmed_choice_at_an_edge_extends_the_grid_again():
+    from _protocol import Stages, pending, staged_table
+    stages = Stages(rates=(0.003, 0.01, 0.03), seeds=(100, 101), confirm=(102, 103),
+                    prefer=0.01)
+    # stage 1 prefers 0.01, the confirmation 0.03 (the top of the rates tried): try 0.1
+    runs = _runs({("a", 0.003): [None, None], ("a", 0.01): [300, 300, None, None],
+                  ("a", 0.03): [400, 400, 400, 400]})
+    assert pending(staged_table(runs, 1000, stages, by=("model",)), stages,
+                   by=("model",)) == [(("a",), 0.1, (100, 101))]
+
+
+def test_stages_refuse_seeds_a_config_cannot_name():
+    from _protocol import Stages
+    with pytest.raises(ValueError, match="consecutive"):
+        Stages(rates=(0.01,), seeds=(100, 102), confirm=(103,), prefer=0.01)
+    with pytest.raises(ValueError, match="must not share"):
+        Stages(rates=(0.01,), seeds=(100, 101), confirm=(101, 102), prefer=0.01)
+
+
+def test_a_chain_the_design_gives_fewer_lengths_is_not_listed_as_stopped(lr):
+    spec = {("adding", 50, "gru_eq"): FAST, ("adding", 100, "gru_eq"): FAST,
+            ("adding", 50, "rnn"): NEVER}
+    frame = frame_of(spec)
+    frame["lengths"] = [[50, 100] if m == "gru_eq" else [50, 100, 200, 400]
+                        for m in frame.model]
+    table = lr.summarize(frame).tables["not_trained"]
+    assert table.model.tolist() == ["rnn"] and table.not_trained.tolist() == ["100 200 400"]
