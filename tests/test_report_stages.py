@@ -55,27 +55,23 @@ def test_the_stages_run_on_the_rows_of_the_stage_before(tmp_path, monkeypatch):
         (tmp_path / "out" / "tables" / "claims.csv").read_bytes()
 
 
-def test_a_follow_that_fails_names_the_analysis_and_the_function(tmp_path, monkeypatch):
+@pytest.mark.parametrize("old, new, message", [
+    # a follow that raises: the analysis and the function are named
+    ("    if (frame.stage == 'report').any():", "    if frame.no_such_column.any():",
+     r"staged.py failed in follow\(...\): AttributeError"),
+    # a follow that never ends (it asks again for the runs the cache already holds)
+    ("    if (frame.stage == 'report').any():\n        return []\n", "",
+     "asked again for 2 run"),
+])
+def test_a_follow_that_fails_or_never_ends_is_a_clear_error(tmp_path, monkeypatch, old, new,
+                                                             message):
     from gradflow.report.analyses import AnalysisError
     from gradflow.report.build import build_report
 
     folder = tmp_path / "analyses"
     folder.mkdir()
-    (folder / "staged.py").write_text(_STAGED.replace(
-        "    if (frame.stage == 'report').any():", "    if frame.no_such_column.any():"))
+    assert old in _STAGED
+    (folder / "staged.py").write_text(_STAGED.replace(old, new))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(AnalysisError, match=r"staged.py failed in follow\(...\): AttributeError"):
-        build_report(tmp_path / "out", analyses=folder, cache=None, jobs=1, stream=None)
-
-
-def test_a_follow_that_asks_for_runs_already_done_is_stopped(tmp_path, monkeypatch):
-    from gradflow.report.analyses import AnalysisError
-    from gradflow.report.build import build_report
-
-    folder = tmp_path / "analyses"
-    folder.mkdir()
-    (folder / "staged.py").write_text(_STAGED.replace(
-        "    if (frame.stage == 'report').any():\n        return []\n", ""))
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(AnalysisError, match="asked again for 2 run"):
+    with pytest.raises(AnalysisError, match=message):
         build_report(tmp_path / "out", analyses=folder, cache=None, jobs=1, stream=None)
