@@ -41,17 +41,23 @@ def choose_rate(tuning: pd.DataFrame, budget: int, by: tuple[str, ...] = ("model
         if has_loss:
             row["final_loss"] = float(g.final_loss.mean())
         rows.append(row)
-    tie = [c for c, on in (("final_loss", has_loss), ("distance", prefer is not None)) if on]
     table = pd.DataFrame(rows, columns=[*by, "lr", "solved", "n", "mean_steps",
                                         *(["final_loss"] if has_loss else [])])
     if prefer is not None:
         table["distance"] = np.abs(np.log10(table.lr.to_numpy(float) / prefer))
     table["chosen"] = False
     for _, g in table.groupby(list(by)):
-        keys = ["solved", "mean_steps", *tie, "lr"]
-        best = g.sort_values(keys, ascending=[False, True, *[True] * len(tie), True]).index[0]
-        table.loc[best, "chosen"] = True
+        table.loc[rank(g).index[0], "chosen"] = True
     return table
+
+
+def rank(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (one row per rate) in the rule's order, best first: most solved, fewest
+    mean steps, then the tie-breaks it has (lower ``final_loss``, smaller ``distance``),
+    then the smaller rate."""
+    tie = [c for c in ("final_loss", "distance") if c in table]
+    return table.sort_values(["solved", "mean_steps", *tie, "lr"],
+                             ascending=[False, True, *[True] * len(tie), True])
 
 
 # ---- the staged protocol (long_range): extend at an edge, confirm the two finalists ------
@@ -88,12 +94,6 @@ class Stages:
                              f"{self.seeds} and {self.confirm}")
 
 
-def _order(table: pd.DataFrame) -> pd.DataFrame:
-    """``choose_rate``'s order: most solved, fewest mean steps, closest, smaller rate."""
-    return table.sort_values(["solved", "mean_steps", "distance", "lr"],
-                             ascending=[False, True, True, True])
-
-
 def staged_table(tuning: pd.DataFrame, budget: int, stages: Stages,
                  by: tuple[str, ...] = ("model", "length")) -> pd.DataFrame:
     """The protocol's state on the tuning runs ``tuning`` (one row per run: the ``by``
@@ -109,7 +109,7 @@ def staged_table(tuning: pd.DataFrame, budget: int, stages: Stages,
                         prefer=stages.prefer).rename(columns={"chosen": "first"})
     first["finalist"] = False
     for _, g in first.groupby(list(by)):
-        first.loc[_order(g).index[:2], "finalist"] = True
+        first.loc[rank(g).index[:2], "finalist"] = True
     seeds = (*stages.seeds, *stages.confirm)
     keys = [*by, "lr"]
     finalists = first.loc[first.finalist, keys]

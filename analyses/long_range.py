@@ -60,7 +60,7 @@ from _long_range import (
     train_one,
 )
 from _long_range import claims as lr_claims
-from _protocol import Stages, pending, staged_table
+from _protocol import Stages, pending, rank, staged_table
 
 import gradflow
 from gradflow.diagnostics.theory import critical_gain
@@ -303,10 +303,10 @@ def lengths_given(frame: pd.DataFrame) -> dict[tuple[str, str], list[int]] | lis
 
 def chain_lengths(frame: pd.DataFrame) -> list[int]:
     """The lengths the chains were given (the ``lengths`` configuration column)."""
-    if "lengths" not in frame:
-        return list(LENGTHS)
-    given = {tuple(json.loads(v)) if isinstance(v, str) else tuple(v) for v in frame.lengths}
-    return sorted({int(T) for chain in given for T in chain})
+    given = lengths_given(frame)
+    if isinstance(given, list):
+        return given
+    return sorted({T for chain in given.values() for T in chain})
 
 
 def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
@@ -679,12 +679,9 @@ def protocol_tables(summary: Summary, out) -> None:
 
 
 def first_grid_top(table: pd.DataFrame, grid: list[float]) -> int:
-    """How many models the rule (``choose_rate``'s order: most solved, fewest mean steps,
-    closest to ``LR``, smaller rate) puts at the top of ``grid`` when only the rates of
-    ``grid`` are tried; ``table`` is the protocol table (one row per model and rate)."""
-    rows = table[table.lr.isin(grid)]
-    best = rows.sort_values(["solved", "mean_steps", "distance", "lr"],
-                            ascending=[False, True, True, True]).groupby("model").lr.first()
+    """How many models the rule (``_protocol.rank``) puts at the top of ``grid`` when only
+    the rates of ``grid`` are tried; ``table``: the protocol table (a row per model, rate)."""
+    best = rank(table[table.lr.isin(grid)]).groupby("model").lr.first()
     return int(np.isclose(best, max(grid)).sum())
 
 

@@ -110,7 +110,8 @@ def test_config_refuses_an_unknown_task_or_model(lr, field, value):
 def test_reset_gate_held_open_stays_open_through_training():
     task = gradflow.tasks.AddingProblem(8)
     net = gradflow.Network("gru", 2, 4)
-    params, freeze = L.reset_open(net.init(gradflow.training.seed_streams(0).network), 4)
+    params, freeze = L.held_open(net.init(gradflow.training.seed_streams(0).network), "gru",
+                                 ("r",), 4)
     run = gradflow.train(net, task, 10, 4, lr=0.1, seed=0, params=params, freeze=freeze)
     rows = slice(0, 4)                                      # r is the first gate block
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_hh_l0"):
