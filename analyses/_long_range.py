@@ -55,12 +55,14 @@ MODELS: dict[str, tuple[str, str, dict, tuple[str, ...]]] = {
 #: The tanh RNN started at the driven critical gain g*(s_in^2) (orthogonal W_hh scaled so
 #: that the driven mean field's lambda_max is 0 at the task's expected input drive).
 CRITICAL = ("rnn_crit",)
+#: How a sentence names each model (no commas: a label sits inside lists and statements).
 LABELS = {"rnn": "tanh RNN (Gaussian)", "rnn_orth": "tanh RNN (orthogonal)",
-          "irnn": "IRNN (ReLU, identity)", "gru": "GRU", "gru_open": "GRU, reset gate open",
-          "lstm": "LSTM (default bias)", "lstm_fb1": "LSTM, forget bias +1",
-          "lstm_fb3": "LSTM, forget bias +3", "rnn_crit": "tanh RNN (orthogonal, critical gain)",
-          "gru_eq": "GRU, the LSTM's parameter count",
-          "lstm_io_open": "LSTM, input and output gates open"}
+          "irnn": "IRNN (ReLU, identity)", "gru": "GRU",
+          "gru_open": "GRU with its reset gate open", "lstm": "LSTM (default bias)",
+          "lstm_fb1": "LSTM with forget bias +1", "lstm_fb3": "LSTM with forget bias +3",
+          "rnn_crit": "tanh RNN (orthogonal, critical gain)",
+          "gru_eq": "GRU at the LSTM's parameter count",
+          "lstm_io_open": "LSTM with its input and output gates open"}
 GATED = ("gru", "lstm", "lstm_fb1", "lstm_fb3")
 RNNS = ("rnn", "rnn_orth", "irnn")
 TASKS = {"adding": "adding problem", "order": "temporal-order task", "copy": "copy task"}
@@ -649,7 +651,8 @@ def _half_lengths(s: Summary, cells: pd.DataFrame) -> pd.DataFrame:
             if np.isfinite([h["t50"], h["t50_low"], h["t50_high"]]).all():
                 prefix = "" if task == "adding" else _camel(task)
                 s.number(f"HalfLength{prefix}{_camel(model)}", h["t50"],
-                         f"{TASKS[task]} length at which half the {LABELS[model]} seeds solve",
+                         f"{TASKS[task]} length at which half the seeds of the "
+                         f"{LABELS[model]} solve",
                          low=h["t50_low"], high=h["t50_high"])
     return pd.DataFrame(half_rows, columns=["task", "model", "t50", "t50_low", "t50_high",
                                             "rates"])
@@ -846,10 +849,14 @@ def vanished_claim(runs: pd.DataFrame) -> Claim:
                        group="gradient_vanished")
 
 
-#: The margin of "the gradient at the first cue matches the mean field", in nats per step
-#: of the distance from the cue to the end: the scale 1/N of a finite network's shift from
-#: mean field (N = HIDDEN = 32; about 0.5 decades over the ~40 steps at T = 50).
-MARGIN_PER_STEP = 1.0 / HIDDEN
+def margin_per_step(model: str) -> float:
+    """The margin of "the gradient at the first cue matches the mean field", in nats per
+    step of the distance from the cue to the end: the scale 1/N of a finite network's shift
+    from mean field, N the model's hidden size (1/32: about 0.5 decades over the ~40 steps
+    at T = 50)."""
+    return 1.0 / hidden_of(model)
+
+
 THEORY = {"rnn": "driven mean field", "rnn_orth": "driven mean field",
           "rnn_crit": "driven mean field",
           "irnn": "identity Jacobian (no decay)"}
@@ -858,10 +865,11 @@ THEORY = {"rnn": "driven mean field", "rnn_orth": "driven mean field",
 def theory_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (task, length, model) with a prediction: the measured and predicted log10
     gradient at the first cue at initialisation (means over seeds) and their difference
-    (mean over seeds, 95% t-interval: an unbounded quantity), with the margin in decades.
+    (mean over seeds, 95% t-interval: an unbounded quantity), with the margin per step
+    (nats, ``margin_per_step``) and over the distance (decades).
     Empty when the runs carry no prediction (``log10_grad_pred`` absent or all NaN)."""
     columns = ["task", "length", "model", "theory", "n", "rate", "distance", "measured",
-               "predicted", "diff", "diff_low", "diff_high", "margin"]
+               "predicted", "diff", "diff_low", "diff_high", "per_step", "margin"]
     if "log10_grad_pred" not in frame:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -877,7 +885,8 @@ def theory_table(frame: pd.DataFrame) -> pd.DataFrame:
                      "measured": float(c.log10_grad_init.mean()),
                      "predicted": float(c.log10_grad_pred.mean()), "diff": diff,
                      "diff_low": low, "diff_high": high,
-                     "margin": distance * MARGIN_PER_STEP / np.log(10.0)})
+                     "per_step": margin_per_step(model),
+                     "margin": distance * margin_per_step(model) / np.log(10.0)})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -892,10 +901,10 @@ def _theory_claims(s: Summary, table: pd.DataFrame) -> None:
     0 within the cell's margin (``matches``)."""
     for r in table[~table.model.isin(DESIGN_SET)].itertuples():
         name = f"mean_field_gradient_{r.model}_{r.task}_t{r.length}"
-        statement = (f"At initialisation, the {LABELS[r.model]}'s gradient at the first cue "
+        statement = (f"At initialisation, the gradient of the {LABELS[r.model]} at the first cue "
                      f"of the {TASKS[r.task]} at T = {r.length} is that at the last step "
                      f"carried back at the predicted rate ({r.theory}), within "
-                     f"{fmt(MARGIN_PER_STEP, 3)} nats per step of the distance "
+                     f"1/{hidden_of(r.model)} nats per step of the distance "
                      f"(+-{fmt(r.margin, 2)} decades).")
         c = matches(name, statement, r.diff, r.diff_low, r.diff_high, 0.0, r.margin,
                     what=f"measured - predicted log10 ||dL/dx_t1|| (mean over {r.n} seeds, "

@@ -5,11 +5,13 @@ in miniature: a long sequence of neutral words with one +/- cue word in its
 first 10%, the label read from the final state. Each run trains one model
 (hidden 32, batch 32, Adam, float32) and stops early once it solves (held-out
 accuracy > 0.9, checked every 50 steps). The protocol, fixed before the runs:
-every (model, length) cell gets its own learning rate from ``LR_GRID``, chosen
-by :func:`choose_rate` on four tuning seeds that are never reported, within
-the budget ``BUDGET``; the reported seeds train to twice the budget, and every
-learning claim is decided within the budget and again within twice it (a
-verdict that moves is inconclusive). A reported run also measures, at
+every (model, length) cell gets its own learning rate by the staged rule of
+``_protocol.Stages`` (a grid, extended at an edge, its two best rates
+confirmed on more seeds) on tuning seeds that are never reported, within the
+budget ``BUDGET``; the report runs the stages one after another (``follow``),
+and the reported seeds then train at the chosen rate to twice the budget.
+Every learning claim is decided within the budget and again within twice it
+(a verdict that moves is inconclusive). A reported run also measures, at
 initialization and when it stopped, the input gradient ||dL/dx_t|| at the cue
 relative to the last position (in float64 from the same parameters), and at
 initialization the largest Lyapunov exponent of the direction that carries the
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _gradients import input_gradient_norms
-from _protocol import choose_rate
+from _protocol import Stages, pending, staged_table
 
 import gradflow
 from gradflow.diagnostics import lyapunov_spectrum
@@ -74,52 +76,86 @@ class Config:
 
 # ---- the protocol: fixed before the runs ----------------------------------------------
 #
-# Every (model, length) cell gets its own Adam learning rate, chosen from LR_GRID on the
-# TUNING_SEEDS (never reported) by choose_rate(): most tuning seeds solved within BUDGET
-# steps; ties by the mean steps to solve (unsolved runs counted at BUDGET); then by the
-# lower mean final training loss. Every run stops early once it solves (held-out accuracy
-# > SOLVED, checked every CHECK_EVERY steps). The reported seeds train to 2 x BUDGET, and
-# every learning claim is decided within BUDGET and again within 2 x BUDGET.
+# Every (model, length) cell gets its own Adam learning rate by the staged protocol of
+# _protocol.Stages, on tuning seeds that are never reported: stage 1 runs every rate of
+# LR_GRID on TUNING_SEEDS; where a cell's choice (most seeds solved within BUDGET steps;
+# ties by the mean steps to solve, an unsolved run counted at BUDGET; then by the lower
+# mean final training loss) sits at an edge of the rates it tried, the next rate of LADDER
+# beyond it is tried too; then the two best rates run again on CONFIRM_SEEDS and the rule
+# on all their seeds picks the rate used (extending again where that sits at an edge).
+# Every run stops early once it solves (held-out accuracy > SOLVED, checked every
+# CHECK_EVERY steps). The reported seeds train to 2 x BUDGET at the chosen rate, and every
+# learning claim is decided within BUDGET and again within 2 x BUDGET. The report runs the
+# stages one after the other (``follow``): no rate is typed in by hand.
 LR_GRID = (1e-3, 3e-3, 1e-2)
-TUNING_SEEDS = (100, 101, 102, 103)
+LADDER = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+PREFER = 3e-3         # the tie-break after the final loss: the rate closest to this one
 SEEDS = tuple(range(16))
 BUDGET = 1000
 CHECK_EVERY, HELD_OUT = 50, 256
 
-#: The rate choose_rate() picked on the tuning runs of the full grid (the reported runs
-#: need it before they start; computed 2026-12-07 on this machine's kernels); summarize()
-#: re-derives it from the tuning rows and the protocol table says whether they agree.
-#: Where no rate solved a tuning seed (the unidirectional models at T = 100) the pick is
-#: the lowest final loss, a near tie. A cell not listed (the quick grid's T = 10) uses
-#: DEFAULT_LR.
-TUNED: dict[tuple[str, int], float] = {
-    ("rnn", 20): 1e-2, ("rnn", 100): 1e-3, ("birnn", 20): 1e-2, ("birnn", 100): 3e-3,
-    ("lstm", 20): 1e-3, ("lstm", 100): 1e-3, ("bilstm", 20): 1e-2, ("bilstm", 100): 1e-2,
-    ("rnn_end", 20): 1e-2, ("rnn_end", 100): 3e-3, ("lstm_end", 20): 1e-2,
-    ("lstm_end", 100): 3e-3}
-DEFAULT_LR = 3e-3
+
+@dataclass(frozen=True)
+class Design:
+    """One grid of the section: models, lengths, the tuning budget B (reported runs: 2 B),
+    the reported seeds and the tuning stages."""
+
+    models: tuple[str, ...]
+    lengths: tuple[int, ...]
+    budget: int
+    seeds: tuple[int, ...]
+    stages: Stages
 
 
-def tuned_lr(model: str, length: int) -> float:
-    """The learning rate the reported runs of a cell use (``TUNED``, else ``DEFAULT_LR``)."""
-    return TUNED.get((model, length), DEFAULT_LR)
+FULL = Design(tuple(MODELS), (20, 100), BUDGET, SEEDS,
+              Stages(rates=LR_GRID, seeds=(100, 101, 102, 103), confirm=(104, 105, 106, 107),
+                     prefer=PREFER, ladder=LADDER))
+QUICK = Design(tuple(MODELS), (10, 20), 50, (0, 1),
+               Stages(rates=LR_GRID, seeds=(100,), confirm=(101,), prefer=PREFER,
+                      ladder=LADDER))
+TUNING_SEEDS = (*FULL.stages.seeds, *FULL.stages.confirm, *QUICK.stages.seeds,
+                *QUICK.stages.confirm)
 
 
-def _grid(models: list[str], lengths: list[int], budget: int, seeds: tuple[int, ...],
-          tuning: tuple[int, ...]) -> list[dict[str, list[Any]]]:
-    """The tuning runs (every rate, budget) and the reported runs (the tuned rate, twice
-    the budget), as a list of grids."""
-    tune: dict[str, list[Any]] = {"model": list(models), "length": lengths,
-                                  "lr": list(LR_GRID), "steps": [budget],
-                                  "seed": list(tuning)}
-    report: list[dict[str, list[Any]]] = [
-        {"model": [m], "length": [T], "lr": [tuned_lr(m, T)], "steps": [2 * budget],
-         "seed": list(seeds)} for m in models for T in lengths]
-    return [tune, *report]
+def design_of(budget: int) -> Design:
+    """The design whose tuning budget is ``budget`` (the quick one's otherwise)."""
+    return FULL if budget == FULL.budget else QUICK
 
 
-GRID = _grid(list(MODELS), [20, 100], BUDGET, SEEDS, TUNING_SEEDS)
-QUICK_GRID = _grid(list(MODELS), [10, 20], 50, (0, 1), (100,))
+def first_stage(design: Design) -> list[dict[str, list[Any]]]:
+    """Stage 1: every cell at every rate of the grid on the stage-1 tuning seeds."""
+    return [{"model": list(design.models), "length": list(design.lengths),
+             "lr": list(design.stages.rates), "steps": [design.budget],
+             "seed": list(design.stages.seeds)}]
+
+
+def protocol_state(summary: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """``_protocol.staged_table`` per (model, length) on the tuning rows of ``summary``
+    (one row per run: model, length, lr, seed, solved_at, final_loss)."""
+    return staged_table(summary[summary.seed.isin(TUNING_SEEDS)], design.budget,
+                        design.stages)
+
+
+def follow(frame: pd.DataFrame, quick: bool) -> list[dict[str, list[Any]]]:
+    """The protocol's next stage after the rows ``frame``: the tuning runs it still needs
+    (an extension, a confirmation), else the reported runs at the chosen rates (to twice
+    the budget), else nothing."""
+    design = QUICK if quick else FULL
+    summary = frame[frame.kind == "summary"]
+    if (~summary.seed.isin(TUNING_SEEDS)).any():
+        return []
+    table = protocol_state(summary, design)
+    todo = pending(table, design.stages)
+    if todo:
+        return [{"model": [m], "length": [T], "lr": [rate], "steps": [design.budget],
+                 "seed": list(seeds)} for (m, T), rate, seeds in todo]
+    return [{"model": [r.model], "length": [int(r.length)], "lr": [float(r.lr)],
+             "steps": [2 * design.budget], "seed": list(design.seeds)}
+            for r in table[table.chosen].itertuples()]
+
+
+GRID = first_stage(FULL)
+QUICK_GRID = first_stage(QUICK)
 
 HIDDEN, BATCH = 32, 32
 N_TEST, N_GRAD = 1000, 256
@@ -239,7 +275,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
     summary = frame[frame.kind == "summary"]
     tuning = summary[summary.seed.isin(TUNING_SEEDS)]
     reported = summary[~summary.seed.isin(TUNING_SEEDS)]
-    s.tables["protocol"] = choose_rate(tuning, budget)
+    s.tables["protocol"] = protocol_state(tuning, design_of(budget))
     s.tables["rates"] = _rates_table(s.tables["protocol"], reported)
     s.tables["accuracy"] = _accuracy_table(reported, budget)
     s.tables["survival"] = _survival_table(reported)
@@ -256,7 +292,8 @@ def summarize(frame: pd.DataFrame) -> Summary:
 
 def _rates_table(protocol: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
     """Per model and length: the rate the rule chose on the tuning seeds, the rate the
-    reported runs used, and whether they agree."""
+    reported runs used, whether they agree, and the chosen rate's tuning seeds solved
+    (stage 1 and confirmation)."""
     rows = []
     for (model, length), g in reported.groupby(["model", "length"]):
         mine = protocol[(protocol.model == model) & (protocol.length == length)]
@@ -264,8 +301,8 @@ def _rates_table(protocol: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame
         used = float(g.lr.iloc[0])
         rows.append({"model": model, "length": int(length), "chosen_lr": chosen,
                      "used_lr": used, "agrees": bool(np.isclose(chosen, used)),
-                     "tuning_solved": int(mine[mine.chosen].solved.sum()),
-                     "tuning_n": int(mine[mine.chosen].n.sum())})
+                     "tuning_solved": int(mine[mine.chosen].solved_all.sum()),
+                     "tuning_n": int(mine[mine.chosen].n_all.sum())})
     return pd.DataFrame(rows, columns=["model", "length", "chosen_lr", "used_lr", "agrees",
                                        "tuning_solved", "tuning_n"])
 
@@ -346,13 +383,18 @@ def _gradient_table(gradient: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(grad)
 
 
+def _seeds(seeds: tuple[int, ...]) -> str:
+    return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+
+
 def _protocol_text(tuning: pd.DataFrame, reported: pd.DataFrame, budget: int) -> str:
     """The protocol as every learning claim's evidence states it."""
-    grid = ", ".join(f"{lr:g}" for lr in LR_GRID)
-    seeds = sorted(tuning.seed.unique())
-    named = f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else ", ".join(map(str, seeds))
-    return (f"protocol: Adam rate per cell from {{{grid}}} on tuning seeds {named} (most "
-            f"solved within {budget} steps), early stop at held-out accuracy > {SOLVED:g}, "
+    stages = design_of(budget).stages
+    grid = ", ".join(f"{lr:g}" for lr in stages.rates)
+    return (f"protocol: Adam rate per cell from {{{grid}}} on tuning seeds "
+            f"{_seeds(stages.seeds)}, extended by a factor ~3 where the choice sat at an "
+            f"edge, the two best confirmed on seeds {_seeds(stages.confirm)} (most solved "
+            f"within {budget} steps), early stop at held-out accuracy > {SOLVED:g}, "
             f"{reported.seed.nunique()} reported seeds trained to {2 * budget} steps")
 
 
@@ -586,26 +628,33 @@ def _style(model: str) -> dict:
 
 
 def protocol_table(s: Summary, setup: dict[str, Any], out) -> None:
-    """The tuning runs: per cell and rate, solved tuning seeds and mean steps; the rate
+    """The tuning runs: per cell and rate tried, the staged protocol's counts, the rate
     the rule chose and the one the reported runs used."""
     table = s.tables["protocol"].merge(
         s.tables["rates"][["model", "length", "used_lr"]], on=["model", "length"], how="left")
     table["used"] = np.isclose(table.lr, table.used_lr)
+    stages, budget = design_of(setup["budget"]).stages, setup["budget"]
     out.table("protocol", table.drop(columns="used_lr"),
               caption="Early cue: the learning-rate protocol on the tuning seeds.",
               labels=LABELS,
               columns={"model": "model", "length": "$T$", "lr": "Adam lr", "solved": "solved",
-                       "n": "tuning seeds", "mean_steps": "mean steps", "chosen": "chosen",
-                       "used": "used"},
-              description=f"Fixed before the runs: each model and length gets the Adam rate "
-                          f"from {{{', '.join(f'{lr:g}' for lr in LR_GRID)}}} with the most "
-                          f"of the {len(setup['tuning'])} tuning seeds (seeds "
-                          f"{', '.join(map(str, setup['tuning']))}, never reported) solved "
-                          f"within "
-                          f"{setup['budget']} steps; ties by the mean steps to solve (unsolved "
-                          f"at {setup['budget']}), then by the lower final training loss. "
-                          f"chosen: the rule's pick on these runs; used: the rate of the "
-                          f"reported runs (they must agree).")
+                       "n": "seeds", "mean_steps": "mean steps", "first": "stage 1",
+                       "finalist": "finalist", "solved_all": "solved (all)",
+                       "n_all": "seeds (all)", "chosen": "chosen", "used": "used"},
+              description=f"Fixed before the runs: each model and length tries the Adam "
+                          f"rates {{{', '.join(f'{lr:g}' for lr in stages.rates)}}} on "
+                          f"tuning seeds {_seeds(stages.seeds)} (never reported), and the "
+                          f"next rate a factor ~3 beyond wherever its choice sits at an edge "
+                          f"of the rates tried; the rule: most seeds solved within {budget} "
+                          f"steps, ties by the mean steps to solve (unsolved at {budget}), "
+                          f"then by the lower mean final training loss, then the rate "
+                          f"closest to {PREFER:g}. solved, seeds, mean steps: on the stage-1 "
+                          f"seeds; stage 1: the rule's choice on them; finalist: its two "
+                          f"best rates, run again on seeds {_seeds(stages.confirm)}; solved "
+                          f"(all), seeds (all): the finalists on every tuning seed; chosen: "
+                          f"the rule on those (the stage-1 seeds count too, which favours the "
+                          f"stage-1 choice); used: the rate of the reported runs (they must "
+                          f"agree).")
 
 
 def solved_figure(s: Summary, setup: dict[str, Any], out) -> None:

@@ -44,7 +44,6 @@ from _long_range import (
     HIDDEN,
     LABELS,
     LR,
-    MARGIN_PER_STEP,
     MODELS,
     N_GRAD,
     RESET_BIAS,
@@ -64,7 +63,7 @@ from _protocol import Stages, pending, rank, staged_table
 
 import gradflow
 from gradflow.diagnostics.theory import critical_gain
-from gradflow.report.claims import Summary, fmt
+from gradflow.report.claims import Summary
 from gradflow.report.layout import Group
 from gradflow.report.stats import rate_ci
 from gradflow.report.style import CELL_COLORS, new_figure, shared_legend
@@ -568,8 +567,8 @@ def gradient_prediction_figure(summary: Summary, out) -> None:
                        f"active), the GRU's and the LSTM's gated mean field (frozen gates, "
                        f"circular law; driven by the variance W_ih x adds on the batch). "
                        f"Filled: the shortest T of the panel, open: longer ones. The line is "
-                       f"equality; the grey band +-{fmt(MARGIN_PER_STEP, 3)} nats per "
-                       f"step of the distance from the cue to the end (the smallest cell's in "
+                       f"equality; the grey band +-1/N nats per step (N the model's hidden "
+                       f"size) of the distance from the cue to the end (the smallest cell's in "
                        f"the panel; the table has each cell's). The GRU with its reset gate "
                        f"held open has no prediction; nor has the copy task, which scores "
                        f"every step, so the gradient at its first symbol is mostly that of "
@@ -615,14 +614,14 @@ def gradient_theory_table(summary: Summary, out) -> None:
               caption="The gradient at the first cue at initialisation against its "
                       "prediction, per cell with one (log10; 95% t-interval of the "
                       "difference).", labels=LABELS,
-              description=f"Per task, length T and model with a prediction: the theory, "
-                          f"seeds, the predicted decay rate (nats/step, mean over seeds), the "
-                          f"median distance from the first cue to the last step, the mean "
-                          f"measured and predicted log10 ||dL/dx_t1||, the mean difference "
-                          f"with its 95% t-interval over seeds and the margin of the claim "
-                          f"({fmt(MARGIN_PER_STEP, 3)} nats per step of the distance, "
-                          f"in decades). The IRNN's rows are shown, not claimed: W_hh = I sets "
-                          f"its no-decay prediction (the test suite checks it)")
+              description="Per task, length T and model with a prediction: the theory, "
+                          "seeds, the predicted decay rate (nats/step, mean over seeds), the "
+                          "median distance from the first cue to the last step, the mean "
+                          "measured and predicted log10 ||dL/dx_t1||, the mean difference "
+                          "with its 95% t-interval over seeds and the margin of the claim "
+                          "(1/N nats per step of the distance, N the model's hidden size; "
+                          "in decades). The IRNN's rows are shown, not claimed: W_hh = I sets "
+                          "its no-decay prediction (the test suite checks it)")
 
 
 def half_length_table(summary: Summary, out) -> None:
@@ -722,8 +721,10 @@ def protocol_text(summary: Summary) -> str:
     if design is FULL and set(first) <= set(table.lr):
         text += (f" The grid was first {{{', '.join(f'{r:g}' for r in first)}}}; on these "
                  f"tuning runs the rule would put {first_grid_top(table, first)} of "
-                 f"{table.model.nunique()} models at its top, {first[-1]:g} (the grid was "
-                 f"widened and the extension and confirmation written after seeing that).")
+                 f"{table.model.nunique()} models at its top, {first[-1]:g}. The grid was "
+                 f"widened and the extension written after an earlier run of the first "
+                 f"grid put most models there; the confirmation was written after two "
+                 f"choices moved between the engine's two fused backends.")
     ran = chosen[chosen.used.notna()]
     differ = ran[~np.isclose(ran.lr, ran.used.astype(float))]
     if len(differ):
@@ -772,6 +773,12 @@ def arms_text(design: Design) -> str:
     return " ".join(text)
 
 
+def _but_arms(budget: int) -> str:
+    """The clause naming the arms the design stops at its own lengths (or nothing)."""
+    short = [_NAMED[m] for m in design_of(budget).models if m in LENGTHS_OF]
+    return f" but {' and '.join(short)} (stopped by the design, above)" if short else ""
+
+
 def method_text(summary: Summary, lengths: list[int]) -> str:
     """The method paragraph: the training, the reset-gate control and the chain rule, with
     the cells it left untrained (``lengths``: the lengths the chains were given)."""
@@ -792,9 +799,9 @@ def method_text(summary: Summary, lengths: list[int]) -> str:
         f"{n_seeds} seeds per length, and goes on to the next length only while its "
         f"success rate is not significantly below one half (Wilson 95% upper bound at least "
         f"1/2: at least {min_go} of {n_seeds} solved), a rule fixed before the runs: so every "
-        f"model is "
-        f"followed until its half-success length is bracketed, and the cells beyond are not "
-        f"trained (comparisons are made only where both models were trained). "
+        f"model{_but_arms(budget)} is followed until its half-success length is bracketed, "
+        f"and the cells beyond are not trained (comparisons are made only where both "
+        f"models were trained). "
         + _not_trained_text(summary.tables["not_trained"])
         + " Whether the gradient at the first cue at initialisation tells the runs that "
           "solve is tested within cells of one task, length and model (van Elteren's "

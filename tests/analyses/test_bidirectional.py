@@ -7,7 +7,7 @@ import pytest
 
 SEEDS = 16
 LENGTHS = [20, 100]
-BUDGET = 100
+BUDGET = 1000      # the full design's: its stages name the tuning seeds
 MODELS = ("rnn", "birnn", "lstm", "bilstm", "rnn_end", "lstm_end")
 
 
@@ -24,7 +24,7 @@ def _good(model: str, T: int, expected: bool) -> bool:
 
 def _frame(expected: bool, *, late: tuple[str, ...] = (), seed: int = 0,
            lr: float = 3e-3, ratio_offset: float = 0.0) -> pd.DataFrame:
-    """Rows shaped like run()'s: tuning runs (seeds 100-103, every rate, budget BUDGET)
+    """Rows shaped like run()'s: tuning runs (seeds 100-107, every rate, budget BUDGET)
     and reported runs (seeds 0-15, rate ``lr``, budget 2 BUDGET). A solving run stops
     at 30-60 steps, or (models in ``late``) between BUDGET and 2 BUDGET. At init the
     cue's gradient ratio is lambda_max x distance / ln 10 (+ ``ratio_offset`` decades)."""
@@ -34,7 +34,7 @@ def _frame(expected: bool, *, late: tuple[str, ...] = (), seed: int = 0,
         bi = model.startswith("bi")
         for T in LENGTHS:
             good = _good(model, T, expected)
-            tuning = [(s, rate, BUDGET) for s in (100, 101, 102, 103)
+            tuning = [(s, rate, BUDGET) for s in range(100, 108)
                       for rate in (1e-3, 3e-3, 1e-2)]
             for s, rate, steps in [*tuning, *((s, lr, 2 * BUDGET) for s in range(SEEDS))]:
                 base = {"model": model, "length": T, "lr": rate, "steps": steps, "seed": s}
@@ -96,8 +96,8 @@ def test_a_verdict_that_moves_with_the_budget_is_inconclusive(analysis):
     mod = analysis("bidirectional")
     claim = mod.summarize(_frame(True, late=("birnn",))).claims["birnn_keeps_cue"]
     assert claim.verdict == "inconclusive"
-    assert "the verdict changes when the budget is doubled (fails within 100, holds " \
-           "within 200)" in claim.evidence
+    assert "the verdict changes when the budget is doubled (fails within 1000, holds " \
+           "within 2000)" in claim.evidence
 
 
 def test_no_difference_where_both_solve_alike(analysis):
@@ -116,7 +116,7 @@ def test_no_check_is_a_claim(analysis):
     assert not any(n.endswith("_init") for n in names)
 
 
-def test_choose_rate_follows_the_rule(analysis):
+def test_stage_one_follows_the_rule(analysis):
     mod = analysis("bidirectional")
     rows = []
     # rate 1e-3: 2 of 4 solved; 3e-3: 3 of 4 (slow); 1e-2: 3 of 4 (fast) -> 1e-2.
@@ -130,12 +130,12 @@ def test_choose_rate_follows_the_rule(analysis):
         for s in (100, 101, 102, 103):
             rows.append({"model": "lstm", "length": 100, "lr": lr, "seed": s,
                          "solved_at": np.nan, "final_loss": loss})
-    table = mod.choose_rate(pd.DataFrame(rows), 100)
-    chosen = table[table.chosen].set_index("length").lr
+    table = mod.protocol_state(pd.DataFrame(rows), mod.FULL)
+    chosen = table[table["first"]].set_index("length").lr
     assert chosen[20] == 1e-2 and chosen[100] == 3e-3
     # a run solved after the budget does not count
-    late = pd.DataFrame(rows).assign(solved_at=lambda f: f.solved_at + 1000)
-    assert mod.choose_rate(late, 100).solved.max() == 0
+    late = pd.DataFrame(rows).assign(solved_at=lambda f: f.solved_at + mod.BUDGET)
+    assert mod.protocol_state(late, mod.FULL).solved.max() == 0
 
 
 def test_rates_table_flags_a_rate_the_rule_did_not_choose(analysis):
@@ -183,19 +183,46 @@ def test_still_improving_reads_the_last_fifth(analysis):
     assert np.isnan(mod.still_improving(np.array([0.7]))[0])
 
 
-def test_grid_tunes_every_cell_and_reports_at_the_tuned_rate(analysis):
+def _tuning_rows(mod, configs, solved_at):
+    """One summary row per tuning config; ``solved_at(model, length, lr, seed)``."""
+    from gradflow.sweep import expand_grid
+
+    return pd.DataFrame([{"kind": "summary", **c, "solved_at": solved_at(**{
+        k: c[k] for k in ("model", "length", "lr", "seed")}), "final_loss": 0.5}
+        for c in expand_grid(configs)])
+
+
+def test_the_stages_tune_every_cell_then_report_at_the_chosen_rate(analysis):
+    """Stage 1 tries every rate on the stage-1 seeds; a choice at an edge extends the
+    grid; the two finalists are confirmed; the reported seeds then run at the rule's
+    choice to twice the budget, and nothing follows them."""
     from gradflow.sweep import expand_grid
 
     mod = analysis("bidirectional")
-    configs = expand_grid(mod.GRID)
-    tuning = [c for c in configs if c["seed"] in mod.TUNING_SEEDS]
-    reported = [c for c in configs if c["seed"] not in mod.TUNING_SEEDS]
-    assert len(tuning) == len(mod.MODELS) * 2 * len(mod.LR_GRID) * len(mod.TUNING_SEEDS)
-    assert {c["steps"] for c in tuning} == {mod.BUDGET}
-    assert {c["steps"] for c in reported} == {2 * mod.BUDGET}
+    design = mod.FULL
+    stage = mod.first_stage(design)
+    configs = expand_grid(stage)
+    assert len(configs) == len(mod.MODELS) * 2 * 3 * 4
+    assert {c["steps"] for c in configs} == {mod.BUDGET}
     assert not set(mod.TUNING_SEEDS) & set(mod.SEEDS)
-    for c in reported:
-        assert c["lr"] == mod.tuned_lr(c["model"], c["length"]) and c["lr"] in mod.LR_GRID
+
+    def best_at(model, length, lr, seed):      # 0.01 and above solve fast, 0.003 slowly
+        return 100.0 if lr >= 0.01 else (900.0 if lr >= 0.003 else np.nan)
+
+    frame = _tuning_rows(mod, stage, best_at)
+    ext = mod.follow(frame, quick=False)        # 0.01 wins at the top edge: try 0.03
+    assert {c["lr"] for c in expand_grid(ext)} == {0.03}
+    assert {c["seed"] for c in expand_grid(ext)} == set(design.stages.seeds)
+    frame = pd.concat([frame, _tuning_rows(mod, ext, best_at)])
+    confirm = mod.follow(frame, quick=False)    # a tie at 100 steps: 0.01 (closer to 0.003)
+    assert {c["lr"] for c in expand_grid(confirm)} == {0.01, 0.03}
+    assert {c["seed"] for c in expand_grid(confirm)} == set(design.stages.confirm)
+    frame = pd.concat([frame, _tuning_rows(mod, confirm, best_at)])
+    reported = expand_grid(mod.follow(frame, quick=False))
+    assert len(reported) == len(mod.MODELS) * 2 * len(mod.SEEDS)
+    assert {(c["lr"], c["steps"]) for c in reported} == {(0.01, 2 * mod.BUDGET)}
+    frame = pd.concat([frame, pd.DataFrame([{"kind": "summary", **c} for c in reported])])
+    assert mod.follow(frame, quick=False) == []
 
 
 def test_run_gives_the_expected_rows(analysis):
