@@ -31,6 +31,7 @@ from gradflow.report.latex import (
     interval_columns,
     table_latex,
     table_markdown,
+    table_width,
 )
 from gradflow.report.output import PREVIEW, Number, Section, check_macros, results_tex
 from gradflow.report.paper import compile_paper
@@ -217,6 +218,23 @@ def test_a_table_wider_than_a_page_is_split_by_columns_keeping_its_row_names():
         assert tex.count(f"column number {k} ") + tex.count(f"column number {k} \\\\") >= 1
     with pytest.raises(ValueError, match=r"'tab:x': its columns .* wide"):
         table_latex(pd.DataFrame({"x": ["a" * 200, "b"]}), "x", "tab:x")
+
+
+def test_row_names_and_a_long_text_column_wrap_it_to_fit_the_page():
+    """A part the column split cannot narrow (its row names and one long text column)
+    sets that column as a paragraph column of the width the row names leave."""
+    rows = pd.DataFrame({"task": ["adding problem", "copy task"],
+                         "model": ["LSTM with its input and output gates open", "GRU"],
+                         "t50": [1.5, 2.5],
+                         "rates": [" ".join(["T=50: 16/16"] * 8), "T=50: 0/16"]})
+    tex = table_latex(rows, "Rates.", "tab:r")
+    width = re.search(r"\\begin\{tabular\}\{@\{\}[^@]*p\{(\d+)pt\}", tex)
+    assert width is not None
+    names = table_width(["task", "model"], [["adding problem", "LSTM with its input and "
+                                             "output gates open"]])
+    assert int(width.group(1)) + names <= 452.0 and int(width.group(1)) >= 72
+    with pytest.raises(ValueError, match=r"'tab:w': its columns .* wide"):   # one long word
+        table_latex(rows.assign(rates=["x" * 120, "y"]), "Words.", "tab:w")
 
 
 def test_a_long_table_is_split_into_floats_that_fit_a_page():

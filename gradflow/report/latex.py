@@ -321,6 +321,7 @@ COLUMN_PT, PAGE_PT = 221.0, 452.0
 MAX_ROWS = 36
 _SEP_PT = 8.0           # \tabcolsep 4pt on either side
 _CHAR_PT = 4.5          # per character at \small (9pt); calibrated against pdflatex: 0-15 % above
+MIN_WRAP_PT = 72.0      # the narrowest paragraph column a too-wide text column wraps into
 
 
 def _visible(cell: str) -> int:
@@ -363,6 +364,32 @@ def _column_groups(table: Table, limit: float) -> list[list[int]]:
     return [keys + g for g in groups]
 
 
+def _wrapped(table: Table, cols: list[int], label: str) -> dict[int, float]:
+    """``{column: width in pt}``: for a part of ``table`` (its columns ``cols``) wider than
+    the page, its widest text column set as a paragraph column of the width the others
+    leave, where its words fit that width; ``{}`` when the part fits. Raises UsageError
+    naming the table when neither fits."""
+    def width(ks: list[int]) -> float:
+        return table_width([table.header[k] for k in ks], [[row[k] for k in ks]
+                                                           for row in table.rows])
+    total = width(cols)
+    if total <= PAGE_PT:
+        return {}
+    text = [k for k in cols if not table.numeric[k]]
+    if len(cols) > 1 and text:
+        widest = max(text, key=lambda k: width([k]))
+        room = PAGE_PT - width([k for k in cols if k != widest]) - _SEP_PT
+        words = max(_visible(w) for c in (table.header[widest], *(row[widest] for row in
+                                                                  table.rows))
+                    for w in c.split() or [""])
+        if room >= max(MIN_WRAP_PT, words * _CHAR_PT):
+            return {widest: room}
+    raise UsageError(f"table {label!r}: its columns {[table.header[k] for k in cols]} are "
+                     f"about {total / 72.27:.1f} in wide, more than the "
+                     f"{PAGE_PT / 72.27:.2f} in page of a default article; shorten the "
+                     f"cells or show fewer columns with columns=")
+
+
 def table_latex(frame: pd.DataFrame, caption: str, label: str, *,
                 columns: Sequence[str] | Mapping[str, str] | None = None, digits: int = 3,
                 note: str = "", labels: Mapping[str, str] | None = None,
@@ -377,20 +404,16 @@ def table_latex(frame: pd.DataFrame, caption: str, label: str, *,
     (``PAGE_PT``) is split by columns (the leading text columns repeated in
     each part), and one of more than ``MAX_ROWS`` rows by rows into equal
     parts; each part is its own float, the first labelled ``label``, the others
-    ``label-2``, ... with "(continued)" captions. A single column wider than a
-    page is an error naming the table.
+    ``label-2``, ... with "(continued)" captions. A part still wider than the
+    page (its row names and one long text column) wraps its widest text column
+    into a paragraph column of the width the others leave (``p{...}``). A
+    single column wider than a page, or one whose words do not fit, is an
+    error naming the table.
     """
     table = table_layout(frame, columns=columns, labels=labels, digits=digits,
                          missing=missing)
     groups = _column_groups(table, PAGE_PT)
-    for cols in groups:
-        width = table_width([table.header[k] for k in cols],
-                            [[row[k] for k in cols] for row in table.rows])
-        if width > PAGE_PT:
-            raise UsageError(f"table {label!r}: its columns {[table.header[k] for k in cols]}"
-                             f" are about {width / 72.27:.1f} in wide, more than the "
-                             f"{PAGE_PT / 72.27:.2f} in page of a default article; shorten "
-                             f"the cells or show fewer columns with columns=")
+    wraps = {k: w for cols in groups for k, w in _wrapped(table, cols, label).items()}
     text = escape(caption.strip())
     first = escape(re.split(r"(?<=\.)\s", caption.strip())[0].rstrip("."))
     caption = " ".join(p for p in (text, table.shared()) if p)
@@ -408,7 +431,8 @@ def table_latex(frame: pd.DataFrame, caption: str, label: str, *,
     for n, (cols, rows) in enumerate(parts):
         header = [table.header[k] for k in cols]
         cells = [[row[k] for k in cols] for row in rows]
-        align = "".join("r" if table.numeric[k] else "l" for k in cols)
+        align = "".join(f"p{{{wraps[k]:.0f}pt}}" if k in wraps else
+                        "r" if table.numeric[k] else "l" for k in cols)
         title = caption if n == 0 else f"{first} (continued, part {n + 1} of {len(parts)})."
         name = label if n == 0 else f"{label}-{n + 1}"
         lines += [rf"\begin{{{env}}}[tbp]", r"\centering", r"\small",
