@@ -297,7 +297,10 @@ def test_the_full_report_s_tables_fit_a_default_article(quick, tmp_path):
     if not written:
         pytest.skip("no committed full report (reports/tables/*.csv) to re-render")
     shutil.copy(out / "preamble.tex", tmp_path)
-    body = [rf"\input{{tables/{p.name}}}" for p in sorted((tmp_path / "tables").glob("*.tex"))]
+    # \clearpage after each table: the test checks widths, and a document of floats alone
+    # would otherwise pile up more than LaTeX holds unplaced ("Too many unprocessed floats")
+    body = [rf"\input{{tables/{p.name}}}\clearpage"
+            for p in sorted((tmp_path / "tables").glob("*.tex"))]
     (tmp_path / "full.tex").write_text("\n".join([
         r"\documentclass[twocolumn]{article}", r"\input{preamble.tex}", r"\begin{document}",
         *body, r"\end{document}"]), encoding="utf-8")
